@@ -1,0 +1,55 @@
+"""synthmed: synthetic healthcare data, validated against its source.
+
+Example
+-------
+>>> import synthmed
+>>> data = synthmed.load_dataset("pbc")
+>>> gen = synthmed.get_generator("gaussian_copula").fit(data.frame, schema=data.schema)
+>>> synthetic = gen.sample(len(data.frame), random_state=0)
+"""
+
+from synthmed.datasets import Dataset, list_datasets, load_dataset, read_table
+from synthmed.exceptions import (
+    DataError,
+    InputError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    SchemaError,
+    SynthmedError,
+    UnknownNameError,
+)
+from synthmed.generators import (
+    BaseGenerator,
+    get_generator,
+    list_generators,
+    load_generator,
+)
+from synthmed.schema import ColumnSchema, TableSchema, infer_schema
+from synthmed.split import train_holdout_split
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseGenerator",
+    "ColumnSchema",
+    "DataError",
+    "Dataset",
+    "InputError",
+    "ModelFileError",
+    "NotFittedError",
+    "ParameterError",
+    "SchemaError",
+    "SynthmedError",
+    "TableSchema",
+    "UnknownNameError",
+    "__version__",
+    "get_generator",
+    "infer_schema",
+    "list_datasets",
+    "list_generators",
+    "load_dataset",
+    "load_generator",
+    "read_table",
+    "train_holdout_split",
+]

