@@ -9,6 +9,7 @@ Example
 """
 
 from synthmed.datasets import Dataset, list_datasets, load_dataset, read_table
+from synthmed.evaluation import EvaluationResult, Thresholds, evaluate
 from synthmed.exceptions import (
     DataError,
     InputError,
@@ -26,6 +27,7 @@ from synthmed.generators import (
     load_generator,
 )
 from synthmed.schema import ColumnSchema, TableSchema, infer_schema
+from synthmed.pipeline import RunResult, generate
 from synthmed.split import train_holdout_split
 
 __version__ = "0.1.0"
@@ -35,15 +37,20 @@ __all__ = [
     "ColumnSchema",
     "DataError",
     "Dataset",
+    "EvaluationResult",
     "InputError",
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
     "SchemaError",
+    "RunResult",
     "SynthmedError",
     "TableSchema",
+    "Thresholds",
     "UnknownNameError",
     "__version__",
+    "evaluate",
+    "generate",
     "get_generator",
     "infer_schema",
     "list_datasets",

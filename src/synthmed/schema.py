@@ -459,6 +459,8 @@ def _infer_kind(name: str, series: pd.Series) -> str:
     # strings / objects
     as_str = values.astype(str)
     sample = as_str.sample(min(n, 500), random_state=0) if n > 500 else as_str
+    if _looks_like_datetime(sample):
+        return "datetime"
     if sample.str.match(_EMAIL).mean() > 0.8 or (
         sample.str.match(_PHONE).mean() > 0.8 and sample.str.contains(r"\d{3}").mean() > 0.8
         and unique_ratio > 0.5
@@ -469,8 +471,6 @@ def _infer_kind(name: str, series: pd.Series) -> str:
         _PERSON_NAME.search(name) or (_ID_NAME.search(name) and unique_ratio > 0.05)
     ):
         return "identifier"
-    if _looks_like_datetime(sample):
-        return "datetime"
     if high_cardinality and sample.str.len().mean() > 30 and sample.str.contains(" ").mean() > 0.5:
         return "text"
     if high_cardinality and unique_ratio > 0.95 and n > 20:

@@ -173,6 +173,12 @@ def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     Dataset
         ``frame`` (a fresh DataFrame), ``schema`` (target, survival and sensitive roles set)
         and ``info``.
+
+    Examples
+    --------
+    >>> data = load_dataset("aids")
+    >>> data.schema.survival, sorted(data.schema.sensitive)
+    (('time', 'censor'), ['raceth', 'sex'])
     """
     info = dataset_info(name)
     frame = _LOADERS[name]().reset_index(drop=True)

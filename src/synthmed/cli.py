@@ -1,0 +1,318 @@
+"""The ``synthmed`` command: a thin layer over the public API.
+
+Bad input (any :class:`synthmed.exceptions.InputError`, a bad model file...) prints one clear
+line and exits with code 2, without a traceback. Messages never contain patient values; for an
+unexpected error the CLI prints only its type unless ``-v`` asks for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+from pathlib import Path
+import sys
+import time
+import traceback
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors also exit 2 with one line (its default is 2 as well)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"synthmed: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _param(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"must look like NAME=VALUE, got {text!r}")
+    try:
+        value: object = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from synthmed import __version__
+    from synthmed.generators.registry import DEFAULT_GENERATOR
+
+    parser = _Parser(prog="synthmed", description="Synthetic healthcare data, validated "
+                     "against its source: fidelity, utility, privacy, bias.")
+    parser.add_argument("--version", action="version", version=f"synthmed {__version__}")
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="more detail (and tracebacks of unexpected errors)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("datasets", parents=[verbosity], help="list the bundled real datasets")
+    sub.add_parser("generators", parents=[verbosity], help="list the registered generators")
+
+    def add_roles(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--target", help="outcome column")
+        p.add_argument("--sensitive", nargs="+", default=[], metavar="COL",
+                       help="sensitive attributes (groups for bias checks)")
+        p.add_argument("--schema", type=Path, help="schema JSON (see schema.json of a run)")
+
+    def add_generator(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--generator", default=DEFAULT_GENERATOR,
+                       help=f"generator name (default {DEFAULT_GENERATOR}; see 'synthmed generators')")
+        p.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                       help="generator parameter, repeatable (e.g. --param n_bins=10)")
+        p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+
+    gen = sub.add_parser("generate", parents=[verbosity],
+                         help="split, fit, sample, evaluate and write a report in one go")
+    gen.add_argument("data", help="CSV/Parquet file or bundled dataset name")
+    gen.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    add_roles(gen)
+    add_generator(gen)
+    gen.add_argument("--n", type=_positive_int, help="synthetic rows (default: size of train)")
+    gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
+
+    demo = sub.add_parser("demo", parents=[verbosity], help="the main job on the default data")
+    demo.add_argument("-o", "--out", type=Path, default=Path("demo-output"),
+                      help="output folder (default demo-output)")
+    demo.add_argument("--dataset", default=None, help="bundled dataset (default pbc)")
+
+    fit = sub.add_parser("fit", parents=[verbosity], help="fit a generator and save the model")
+    fit.add_argument("data", help="CSV/Parquet file or bundled dataset name (all rows are used)")
+    fit.add_argument("-o", "--out", type=Path, required=True, help="model folder")
+    add_roles(fit)
+    add_generator(fit)
+
+    sample = sub.add_parser("sample", parents=[verbosity], help="sample from a saved model")
+    sample.add_argument("model", type=Path, help="model folder written by 'synthmed fit'")
+    sample.add_argument("-o", "--out", type=Path, required=True, help="output CSV or Parquet")
+    sample.add_argument("--n", type=_positive_int, required=True, help="rows to sample")
+    sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+
+    ev = sub.add_parser("evaluate", parents=[verbosity],
+                        help="evaluate a synthetic table against train and holdout")
+    ev.add_argument("--train", required=True, help="real training table (file)")
+    ev.add_argument("--holdout", required=True, help="real holdout table (file)")
+    ev.add_argument("--synthetic", required=True, help="synthetic table (file)")
+    add_roles(ev)
+    ev.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    ev.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    ev.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``synthmed`` command; returns the exit code."""
+    from synthmed.exceptions import ModelFileError, NotFittedError, SynthmedError
+
+    args = build_parser().parse_args(argv)
+    try:
+        handler = _HANDLERS[args.command]
+        handler(args)
+        return 0
+    except (SynthmedError, NotFittedError, ModelFileError) as exc:
+        print(f"synthmed: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT if _is_input_problem(exc) else EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("synthmed: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        # The message of a third-party error may quote data: show its type only, unless -v.
+        print(f"synthmed: internal error ({type(exc).__name__}). Re-run with -v for the "
+              "traceback and report it.", file=sys.stderr)
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def _is_input_problem(exc: Exception) -> bool:
+    from synthmed.exceptions import InputError, ModelFileError
+
+    return isinstance(exc, InputError | ModelFileError)
+
+
+def _say(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr)
+
+    return say
+
+
+def _cmd_datasets(args: argparse.Namespace) -> None:
+    from synthmed.datasets import list_datasets, load_dataset
+
+    rows = []
+    for info in list_datasets():
+        frame = load_dataset(info.name).frame
+        survival = f"{info.survival[0]}/{info.survival[1]}" if info.survival else "-"
+        rows.append([info.name, info.modality, f"{frame.shape[0]:,} x {frame.shape[1]}",
+                     info.target or "-", survival, ", ".join(info.sensitive) or "-",
+                     info.source, info.licence])
+    header = ["name", "modality", "rows x cols", "target", "time/event", "sensitive",
+              "source", "licence"]
+    _print_table(header, rows)
+
+
+def _cmd_generators(args: argparse.Namespace) -> None:
+    from synthmed.generators import generator_class, list_generators
+
+    rows = []
+    for name in list_generators():
+        cls = generator_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        rows.append([name, cls.tags.modality, doc])
+    _print_table(["name", "modality", "description"], rows)
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from synthmed.evaluation import Thresholds
+    from synthmed.pipeline import generate
+
+    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
+    run = generate(
+        args.data, args.out, generator=args.generator, params=dict(args.param),
+        schema=args.schema, target=args.target, sensitive=args.sensitive, n=args.n,
+        seed=args.seed, thresholds=thresholds, progress=_say(args),
+    )
+    _summarise(run, quiet=args.quiet)
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from synthmed.datasets import DEFAULT_DATASET
+    from synthmed.pipeline import generate
+
+    dataset = args.dataset or DEFAULT_DATASET
+    run = generate(dataset, args.out, progress=_say(args))
+    _summarise(run, quiet=args.quiet)
+
+
+def _summarise(run, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    if quiet:
+        return
+    ev = run.evaluation
+    print(f"\nsynthetic table: {len(run.synthetic):,} rows x {run.synthetic.shape[1]} columns "
+          f"(generator {run.generator.name}; fit {run.timings['fit_s']:.1f}s, "
+          f"sample {run.timings['sample_s']:.1f}s, evaluate {run.timings['evaluate_s']:.1f}s)")
+    if run.dropped_columns:
+        print(f"not modelled (identifiers / free text): {', '.join(run.dropped_columns)}")
+    if ev is not None:
+        print(f"overall verdict: {ev.verdict.upper()}")
+        for name, section in ev.sections.items():
+            state = "skipped" if section.skipped else section.verdict
+            failed = [m.name for m in section.metrics if m.passed is False]
+            extra = f" (not met: {', '.join(failed)})" if failed else ""
+            print(f"  {name:<9} {state}{extra}")
+    print("\nfiles:")
+    for name, path in run.files.items():
+        print(f"  {path}")
+
+
+def _cmd_fit(args: argparse.Namespace) -> None:
+    from synthmed.generators import get_generator
+    from synthmed.pipeline import resolve_data
+
+    say = _say(args)
+    gen = get_generator(args.generator, **dict(args.param))
+    frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
+                                        sensitive=args.sensitive)
+    say(f"fitting {args.generator} on {label}: {len(frame):,} rows")
+    gen.fit(frame, schema=schema, random_state=args.seed)
+    gen.save(args.out)
+    schema.save(Path(args.out) / "schema.json")
+    if not args.quiet:
+        print(f"model written to {args.out}")
+
+
+def _cmd_sample(args: argparse.Namespace) -> None:
+    from synthmed.exceptions import ParameterError
+    from synthmed.generators import load_generator
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ParameterError(f"Output must end in .csv or .parquet, got {args.out.name!r}.")
+    gen = load_generator(args.model)
+    frame = gen.sample(args.n, random_state=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    if suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        frame.to_parquet(tmp, index=False)
+    tmp.replace(args.out)
+    if not args.quiet:
+        print(f"{len(frame):,} synthetic rows written to {args.out}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from synthmed.datasets import read_table
+    from synthmed.evaluation import Thresholds, evaluate
+    from synthmed.pipeline import resolve_data
+    from synthmed.report import write_report
+
+    train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
+                                    sensitive=args.sensitive)
+    holdout, _, _ = resolve_data(args.holdout, schema=schema)
+    synthetic = read_table(args.synthetic)  # evaluate() checks its columns
+    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
+    _say(args)("evaluating")
+    result = evaluate(train, holdout, synthetic, schema, thresholds=thresholds,
+                      random_state=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.out) as tmp:
+        (Path(tmp) / "metrics.json").write_text(result.to_json() + "\n")
+        write_report(result, Path(tmp) / "report.html", title="synthmed evaluation")
+        for name in ("metrics.json", "report.html"):
+            (Path(tmp) / name).replace(args.out / name)
+    if not args.quiet:
+        print(f"overall verdict: {result.verdict.upper()}")
+        print(f"files:\n  {args.out / 'metrics.json'}\n  {args.out / 'report.html'}")
+
+
+_HANDLERS = {
+    "datasets": _cmd_datasets,
+    "generators": _cmd_generators,
+    "generate": _cmd_generate,
+    "demo": _cmd_demo,
+    "fit": _cmd_fit,
+    "sample": _cmd_sample,
+    "evaluate": _cmd_evaluate,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

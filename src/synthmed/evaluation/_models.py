@@ -1,0 +1,177 @@
+"""Model helpers shared by the fidelity, utility and clinical sections.
+
+* :func:`feature_columns` — the predictors of an outcome, never the outcome, the survival time
+  or the event column (no leakage).
+* :func:`make_preprocessor` — imputation, one-hot encoding and (optionally) scaling, fitted on
+  whichever table the model is trained on.
+* :func:`labels` — one canonical label per category value (``2`` and ``2.0`` agree).
+* :func:`bootstrap_auc` / :func:`weighted_auc` — AUROC with a cheap bootstrap interval from
+  resampling weights; :func:`roc_points` — a ROC curve downsampled for plotting.
+* :func:`detection_auc` — out-of-fold AUROC of a classifier separating two tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from synthmed.evaluation._stats import as_float
+from synthmed.schema import NUMERIC_KINDS, TableSchema
+
+__all__ = [
+    "bootstrap_weights",
+    "detection_auc",
+    "feature_columns",
+    "labels",
+    "make_preprocessor",
+    "model_frame",
+    "quiet",
+    "roc_points",
+    "seed",
+    "weighted_auc",
+]
+
+N_BOOTSTRAP = 200
+MAX_ONEHOT = 20
+
+
+def seed(rng: np.random.Generator) -> int:
+    """An integer ``random_state`` for scikit-learn, drawn from a Generator."""
+    return int(rng.integers(0, 2**31 - 1))
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence the expected warnings of library fits (convergence, overflow...) locally."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def feature_columns(schema: TableSchema, *, exclude: Sequence[str | None] = ()) -> list[str]:
+    """The schema's predictors: every column but the target, survival time and event."""
+    outcome = {schema.target, *(schema.survival or ()), *exclude}
+    return [c for c in schema.names if c not in outcome]
+
+
+def is_numeric(schema: TableSchema, name: str) -> bool:
+    return schema.column(name).kind in NUMERIC_KINDS | {"datetime"}
+
+
+def model_frame(frame: pd.DataFrame, schema: TableSchema, columns: Sequence[str]) -> pd.DataFrame:
+    """Numbers as float (datetimes in days), categories as strings with missing as NaN."""
+    out = {}
+    for name in columns:
+        if is_numeric(schema, name):
+            out[name] = as_float(frame[name])
+        else:
+            values = frame[name]
+            out[name] = labels(values).astype(object).where(values.notna().to_numpy(), None)
+    return pd.DataFrame(out, index=range(len(frame)))
+
+
+def labels(values: pd.Series) -> pd.Series:
+    """Canonical string labels: numbers through float (so ``2`` and ``2.0`` agree)."""
+    values = values.reset_index(drop=True)
+    numeric = pd.to_numeric(values.astype(object), errors="coerce")
+    if values.notna().sum() and numeric[values.notna()].notna().all():
+        return numeric.map(lambda v: f"{v:g}" if pd.notna(v) else "nan")
+    return values.astype(str)
+
+
+def make_preprocessor(schema: TableSchema, columns: Sequence[str], *, scale: bool):
+    """ColumnTransformer: median imputation (+ missing indicator), one-hot of the 20 most
+    frequent levels (missing is a level), and standard scaling when ``scale``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num = [c for c in columns if is_numeric(schema, c)]
+    cat = [c for c in columns if not is_numeric(schema, c)]
+    num_steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
+    if scale:
+        num_steps.append(StandardScaler())
+    onehot = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONEHOT,
+                           sparse_output=False)
+    return ColumnTransformer(
+        [
+            ("num", make_pipeline(*num_steps), num),
+            ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
+                                  onehot), cat),
+        ],
+        sparse_threshold=0.0,
+    )
+
+
+def bootstrap_weights(n: int, rng: np.random.Generator, n_boot: int = N_BOOTSTRAP) -> np.ndarray:
+    """(n_boot, n) resampling counts: row i drawn w[b, i] times in resample b."""
+    draws = rng.integers(0, n, size=(n_boot, n))
+    offsets = (np.arange(n_boot) * n)[:, None]
+    return np.bincount((draws + offsets).ravel(), minlength=n_boot * n).reshape(n_boot, n)
+
+
+def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """AUROC (ties count one half) of binary ``y`` by ``score`` under each row of ``weights``.
+
+    ``weights`` is (n_boot, n); without it the plain AUROC is returned as a 1-element array.
+    """
+    y = np.asarray(y, dtype=bool)
+    w = np.ones((1, len(y))) if weights is None else np.asarray(weights, dtype=float)
+    order = np.argsort(score, kind="mergesort")
+    s, yy, w = score[order], y[order], w[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    pos = np.add.reduceat(w * yy, starts, axis=1)
+    neg = np.add.reduceat(w * ~yy, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+    return auc
+
+
+def macro_auc(y: np.ndarray, proba: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Binary AUROC of the last column, or one-vs-rest macro AUROC over the classes present."""
+    if proba.shape[1] == 2:
+        return weighted_auc(y == 1, proba[:, 1], weights)
+    per = [weighted_auc(y == k, proba[:, k], weights) for k in range(proba.shape[1])
+           if 0 < (y == k).sum() < len(y)]
+    return np.nanmean(np.vstack(per), axis=0)
+
+
+def roc_points(y: np.ndarray, score: np.ndarray, max_points: int = 100) -> dict[str, list[float]]:
+    """A ROC curve (false / true positive rates) with at most ``max_points`` points."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(y, dtype=bool), score)
+    if len(fpr) > max_points:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": [round(float(v), 4) for v in fpr], "tpr": [round(float(v), 4) for v in tpr]}
+
+
+def detection_auc(real: np.ndarray, other: np.ndarray, rng: np.random.Generator,
+                  n_splits: int = 5) -> float:
+    """Out-of-fold AUROC of a gradient-boosting classifier telling ``other`` from ``real``.
+
+    Both matrices are subsampled to the same size first, so 0.5 means indistinguishable.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    n = min(len(real), len(other))
+    if n < n_splits:
+        return float("nan")
+    a = real[rng.choice(len(real), n, replace=False)]
+    b = other[rng.choice(len(other), n, replace=False)]
+    x = np.vstack([a, b])
+    y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
+    model = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.15, early_stopping=False,
+                                           random_state=seed(rng))
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed(rng))
+    with quiet():
+        proba = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    return float(weighted_auc(y, proba)[0])

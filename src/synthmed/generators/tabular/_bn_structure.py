@@ -1,0 +1,154 @@
+"""Structure and parameters of the Bayesian network, learnt from integer state codes.
+
+Structure search follows PrivBayes's greedy order: nodes are added one at a time, each with a
+parent set (at most ``max_parents``) drawn from the nodes already placed, so the graph is a DAG
+by construction. Without privacy each step takes the family with the best BIC gain; under
+differential privacy each step draws a family with the exponential mechanism on mutual
+information. Every count is one ``np.bincount`` over combined codes.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+import math
+
+import numpy as np
+
+#: largest parent-set table considered without privacy, as a multiple of the row count (beyond
+#: it, BIC's penalty always outweighs the likelihood gain, so this only saves time)
+CELLS_PER_ROW = 2
+MIN_CELL_CAP = 256
+#: PrivBayes's theta-usefulness: under DP, a family's table must hold about this many rows per
+#: cell's worth of budget, or its noisy counts are mostly noise
+DP_THETA = 4.0
+
+Family = tuple[int, tuple[int, ...]]  # (child, parents)
+
+
+def parent_code(codes: np.ndarray, cards: np.ndarray, parents: tuple[int, ...]) -> np.ndarray:
+    """Mixed-radix index of each row's parent configuration (first parent most significant)."""
+    code = np.zeros(len(codes), dtype=np.int64)
+    for p in parents:
+        code = code * cards[p] + codes[:, p]
+    return code
+
+
+def family_counts(codes: np.ndarray, cards: np.ndarray, child: int,
+                  parents: tuple[int, ...]) -> np.ndarray:
+    """Counts of (parent configuration, child state), shape ``(n_configs, n_child_states)``."""
+    r = int(cards[child])
+    q = int(np.prod([cards[p] for p in parents], dtype=np.int64))
+    flat = parent_code(codes, cards, parents) * r + codes[:, child]
+    return np.bincount(flat, minlength=q * r).reshape(q, r).astype(float)
+
+
+def _xlogx(a: np.ndarray) -> float:
+    a = a[a > 0]
+    return float((a * np.log(a)).sum())
+
+
+def _log_likelihood(counts: np.ndarray) -> float:
+    return _xlogx(counts) - _xlogx(counts.sum(axis=1))
+
+
+def mi_sensitivity(n: int) -> float:
+    """Sensitivity of empirical mutual information to replacing one of ``n`` rows (PrivBayes,
+    Zhang et al. 2017, Lemma 4.1, general domains)."""
+    if n < 2:
+        return math.log(2.0)
+    return 2.0 / n * math.log((n + 1) / 2.0) + (n - 1) / n * math.log((n + 1) / (n - 1))
+
+
+def learn_structure(codes: np.ndarray, cards: np.ndarray, max_parents: int,
+                    rng: np.random.Generator, *, epsilon: float | None = None,
+                    table_epsilon: float | None = None) -> list[Family]:
+    """Greedy DAG in topological order: ``[(node, parents), ...]``.
+
+    Parameters
+    ----------
+    codes : ndarray of int, shape (n_rows, n_columns)
+        State code of every cell.
+    cards : ndarray of int
+        Number of states per column.
+    max_parents : int
+        Largest parent set.
+    rng : numpy Generator
+        Used only under DP (first node, exponential mechanism).
+    epsilon : float, optional
+        Privacy budget of the whole search; None for the exact BIC search.
+    table_epsilon : float, optional
+        Budget of each node's noisy table, used to bound family sizes under DP.
+    """
+    n, d = codes.shape
+    cache: dict[Family, float] = {}
+
+    def ll(child: int, parents: tuple[int, ...]) -> float:
+        key = (child, parents)
+        if key not in cache:
+            cache[key] = _log_likelihood(family_counts(codes, cards, child, parents))
+        return cache[key]
+
+    def cells(child: int, parents: tuple[int, ...]) -> int:
+        return int(cards[child]) * math.prod(int(cards[p]) for p in parents)
+
+    penalty = 0.5 * math.log(max(n, 2))
+
+    def bic_gain(child: int, parents: tuple[int, ...]) -> float:
+        q = math.prod(int(cards[p]) for p in parents)
+        return ll(child, parents) - ll(child, ()) - penalty * (cards[child] - 1) * (q - 1)
+
+    private = epsilon is not None
+    if private:
+        assert table_epsilon is not None
+        cap = max(n * table_epsilon / DP_THETA, 1.0)
+        step_eps = epsilon / max(d - 1, 1)
+        scale = step_eps / (2.0 * mi_sensitivity(n))
+        first = int(rng.integers(d))  # data-independent start
+    else:
+        cap = max(CELLS_PER_ROW * n, MIN_CELL_CAP)
+        # Start from one end of the strongest pairwise dependence.
+        pairs = [(bic_gain(c, (p,)), -c) for c in range(d) for p in range(d)
+                 if p != c and cells(c, (p,)) <= cap]
+        first = -max(pairs)[1] if pairs else 0
+
+    order: list[Family] = [(first, ())]
+    placed = [first]
+    while len(placed) < d:
+        candidates: list[Family] = []
+        for child in range(d):
+            if child in placed:
+                continue
+            pool = sorted(placed)
+            for size in range(min(max_parents, len(pool)) + 1):
+                candidates += [(child, ps) for ps in combinations(pool, size)
+                               if not ps or cells(child, ps) <= cap]
+        if private:
+            mi = np.array([(ll(c, ps) - ll(c, ())) / n for c, ps in candidates])
+            pick = int(np.argmax(scale * mi + rng.gumbel(size=len(mi))))  # exponential mech.
+        else:
+            pick = int(np.argmax([bic_gain(c, ps) for c, ps in candidates]))
+        child, parents = candidates[pick]
+        order.append((child, parents))
+        placed.append(child)
+    return order
+
+
+def estimate_cpts(codes: np.ndarray, cards: np.ndarray, structure: list[Family], alpha: float,
+                  rng: np.random.Generator, *, noise_scale: float | None = None) -> list[np.ndarray]:
+    """Conditional probability tables, one per node (indexed by node), shape ``(q, r)``.
+
+    Each table is smoothed towards the child's own marginal: ``alpha`` pseudo-counts per state,
+    spread in proportion to that marginal, so an unseen parent configuration gets the marginal
+    rather than a uniform guess. Under DP, Laplace noise of scale ``noise_scale`` is added to
+    the joint counts first (then clipped at zero); everything after is post-processing.
+    """
+    cpts: list[np.ndarray] = [np.empty((0, 0))] * len(cards)
+    for child, parents in structure:
+        counts = family_counts(codes, cards, child, parents)
+        if noise_scale is not None:
+            counts = np.clip(counts + rng.laplace(0.0, noise_scale, counts.shape), 0.0, None)
+        r = counts.shape[1]
+        marginal = (counts.sum(axis=0) + alpha) / (counts.sum() + alpha * r)
+        prior = alpha * r * marginal
+        cpts[child] = (counts + prior) / (counts.sum(axis=1, keepdims=True) + alpha * r)
+    return cpts

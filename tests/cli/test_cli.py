@@ -1,0 +1,128 @@
+"""The CLI end to end, and every bad input answered with exit code 2 and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed.cli import main
+
+from _data import make_mixed_frame
+
+
+@pytest.fixture
+def csv(tmp_path) -> Path:
+    path = tmp_path / "cohort.csv"
+    make_mixed_frame(200).to_csv(path, index=False)
+    return path
+
+
+def test_datasets_lists_bundled_data(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("pbc", "covid_testing", "aids", "whas500", "flchain", "gbsg2", "lung",
+                   "418 x 20", "licence", "sex", "time/status"):
+        assert needle in out
+
+
+@pytest.mark.slow
+def test_generate_writes_every_output(csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["generate", str(csv), "-o", str(out), "--target", "died", "--sensitive", "sex",
+                 "--generator", "bayesian_network", "--seed", "3", "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.json", "model", "report.html", "schema.json", "synthetic.csv"]
+    synth = pd.read_csv(out / "synthetic.csv")
+    source = make_mixed_frame(200)
+    assert list(synth.columns) == [c for c in source.columns if c != "patient_id"]
+    assert len(synth) == 100  # the training half
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["verdict"] in {"pass", "warn", "fail"}
+    for section in ("fidelity", "utility", "privacy", "bias", "clinical"):
+        assert section in metrics
+    assert metrics["provenance"]["generator"] == "bayesian_network"
+    # fit and sample as two halves; a saved model samples without the source data
+    model = tmp_path / "model"
+    assert main(["fit", str(csv), "-o", str(model), "-q"]) == 0
+    csv.unlink()
+    assert main(["sample", str(model), "-o", str(tmp_path / "s.parquet"), "--n", "37", "-q"]) == 0
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == 37
+
+
+def _bad(tmp_path, csv):
+    frame = make_mixed_frame(200)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    one_row = tmp_path / "one.csv"
+    frame.iloc[:1].to_csv(one_row, index=False)
+    all_missing = tmp_path / "allmissing.csv"
+    frame.assign(bili=np.nan).to_csv(all_missing, index=False)
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"spec_version": "1.0", "columns": [
+        {"name": "age", "kind": "numeric"}, {"name": "ghost", "kind": "numeric"}]}))
+    odd = tmp_path / "data.xlsx"
+    odd.write_text("x")
+    return {
+        "missing file": ([str(tmp_path / "nope.csv")], "does not exist"),
+        "unreadable format": ([str(odd)], "unknown format"),
+        "empty table": ([str(empty)], "empty"),
+        "one row": ([str(one_row)], "rows"),
+        "all-missing column": ([str(all_missing)], "'bili' has no values"),
+        "schema names unknown column": ([str(csv), "--schema", str(schema)], "'ghost'"),
+        "n zero": ([str(csv), "--n", "0"], "positive integer"),
+        "n negative": ([str(csv), "--n", "-5"], "positive integer"),
+        "unknown generator": ([str(csv), "--generator", "gausian_copula"],
+                              "Did you mean 'gaussian_copula'"),
+        "unknown target": ([str(csv), "--target", "outcome"], "'outcome' is not in the data"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "missing file", "unreadable format", "empty table", "one row", "all-missing column",
+    "schema names unknown column", "n zero", "n negative", "unknown generator", "unknown target",
+])
+def test_bad_input_exit_2_nothing_written(case, tmp_path, csv, capsys):
+    args, needle = _bad(tmp_path, csv)[case]
+    out = tmp_path / "out"
+    code = main(["generate", *args, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging left
+
+
+def test_installed_command_reports_bad_input_without_traceback(tmp_path):
+    exe = Path(sys.executable).parent / "synthmed"
+    proc = subprocess.run([str(exe), "generate", str(tmp_path / "nope.csv"), "-o",
+                           str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_errors_never_quote_patient_values(tmp_path, capsys):
+    frame = make_mixed_frame(50)
+    frame["visits"] = frame["visits"].astype(object)
+    frame.loc[3, "visits"] = "JANE-DOE-1961"
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    schema = tmp_path / "s.json"
+    from synthmed import infer_schema
+
+    infer_schema(make_mixed_frame(50)).save(schema)
+    assert main(["generate", str(path), "--schema", str(schema), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "'visits'" in err and "JANE-DOE" not in err
+
+
+def test_sample_bad_model_folder(tmp_path, capsys):
+    assert main(["sample", str(tmp_path), "-o", str(tmp_path / "x.csv"), "--n", "5"]) == 2
+    assert "No saved model" in capsys.readouterr().err

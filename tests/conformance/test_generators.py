@@ -1,0 +1,205 @@
+"""The one conformance suite: every registered generator, with each of its test parameters.
+
+A new generator is covered by registering it; no test file is copied. A generator that cannot
+meet a check declares it in ``EXPECTED_FAILURES`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed import (
+    DataError,
+    NotFittedError,
+    ParameterError,
+    SchemaError,
+    infer_schema,
+)
+from synthmed.exceptions import ModelFileError
+from synthmed.generators import generator_class, list_generators, load_generator
+from _data import make_mixed_frame
+
+#: (generator, check) -> reason it is expected to fail
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
+
+CASES = [
+    pytest.param(name, params, id=f"{name}-{i}")
+    for name in list_generators()
+    for i, params in enumerate(generator_class(name).get_test_params())
+]
+
+
+def _check(name: str, check: str) -> None:
+    reason = EXPECTED_FAILURES.get((name, check))
+    if reason:
+        pytest.xfail(reason)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return make_mixed_frame(300)
+
+
+@pytest.fixture(scope="module")
+def schema(frame):
+    return infer_schema(frame, target="died", sensitive=["sex"])
+
+
+@pytest.fixture(scope="module")
+def fitted(frame, schema):
+    """One fitted instance per case, shared by the read-only checks."""
+    cache = {}
+
+    def get(name, params):
+        key = (name, json.dumps(params, sort_keys=True))
+        if key not in cache:
+            cache[key] = generator_class(name)(**params).fit(frame, schema=schema)
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize(("name", "params"), CASES)
+class TestConformance:
+    def test_constructor_only_stores_params(self, name, params):
+        gen = generator_class(name)(**params)
+        assert gen.get_params() == {**gen.get_params(), **params}
+        assert not gen.is_fitted
+        assert not [k for k in vars(gen) if k.endswith("_") and not k.startswith("__")]
+
+    def test_fit_returns_self(self, name, params, frame, schema):
+        gen = generator_class(name)(**params)
+        assert gen.fit(frame, schema=schema) is gen
+        assert gen.is_fitted and gen.schema_.names == schema.modelled_columns
+
+    def test_sample_before_fit_fails_clearly(self, name, params, tmp_path):
+        gen = generator_class(name)(**params)
+        with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit' before 'sample'"):
+            gen.sample(5)
+        with pytest.raises(NotFittedError):
+            gen.save(tmp_path / "m")
+
+    def test_schema_respected(self, name, params, fitted, frame, schema):
+        _check(name, "schema")
+        synth = fitted(name, params).sample(400, random_state=1)
+        assert list(synth.columns) == schema.modelled_columns
+        assert "patient_id" not in synth.columns  # direct identifier never modelled
+        assert len(synth) == 400
+        for col in synth.columns:
+            kind = schema.column(col).kind
+            real = frame[col]
+            if kind in ("numeric", "integer"):
+                values = synth[col].dropna()
+                assert values.between(real.min(), real.max()).all(), col
+                decimals = schema.column(col).decimals
+                assert np.allclose(values, values.round(decimals)), col
+            elif kind == "datetime":
+                assert pd.api.types.is_datetime64_any_dtype(synth[col])
+                values = synth[col].dropna()
+                assert values.between(real.min(), real.max()).all()
+                assert (values == values.dt.normalize()).all()  # dates stay dates
+            else:
+                assert set(synth[col].dropna().unique()) <= set(real.dropna().unique()), col
+        assert synth["visits"].dtype == frame["visits"].dtype  # int stays int
+        assert synth["died"].dtype == bool
+        assert (synth["site"] == "north").all()  # constant column
+
+    def test_missingness_is_modelled(self, name, params, fitted, frame):
+        _check(name, "missingness")
+        synth = fitted(name, params).sample(2000, random_state=2)
+        for col in ("bili", "admitted"):
+            assert abs(synth[col].isna().mean() - frame[col].isna().mean()) < 0.05, col
+
+    def test_same_seed_same_output(self, name, params, fitted):
+        gen = fitted(name, params)
+        a = gen.sample(200, random_state=7)
+        pd.testing.assert_frame_equal(a, gen.sample(200, random_state=7))
+        assert not a.equals(gen.sample(200, random_state=8))
+
+    def test_fit_is_deterministic(self, name, params, frame, schema):
+        a = generator_class(name)(**params).fit(frame, schema=schema, random_state=3)
+        b = generator_class(name)(**params).fit(frame, schema=schema, random_state=3)
+        pd.testing.assert_frame_equal(a.sample(100, random_state=0), b.sample(100, random_state=0))
+
+    def test_save_load_reproduces_samples(self, name, params, fitted, tmp_path):
+        gen = fitted(name, params)
+        gen.save(tmp_path / "model")
+        assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["arrays.npz", "model.json"]
+        with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as npz:
+            assert all(npz[k].dtype != object for k in npz.files)
+        loaded = load_generator(tmp_path / "model")
+        assert type(loaded) is type(gen) and loaded.get_params() == gen.get_params()
+        pd.testing.assert_frame_equal(loaded.sample(150, random_state=4),
+                                      gen.sample(150, random_state=4))
+
+    def test_no_training_record_is_copied(self, name, params, pbc):
+        gen = generator_class(name)(**params).fit(pbc.frame, schema=pbc.schema)
+        synth = gen.sample(2000, random_state=0)
+        assert not gen.copies_of_training(synth).any()
+        real = pbc.frame[synth.columns].astype(str).agg("|".join, axis=1)
+        assert not synth.astype(str).agg("|".join, axis=1).isin(set(real)).any()
+
+    def test_conditioning(self, name, params, fitted):
+        _check(name, "conditioning")
+        gen = fitted(name, params)
+        if not gen.tags.supports_conditioning:
+            pytest.skip("generator declares no conditioning")
+        synth = gen.sample(300, conditions={"sex": "m", "stage": 4}, random_state=0)
+        assert (synth["sex"] == "m").all() and (synth["stage"] == 4).all()
+        per_row = pd.DataFrame({"died": [True] * 50 + [False] * 50})
+        synth = gen.sample(100, conditions=per_row, random_state=0)
+        assert synth["died"].tolist() == per_row["died"].tolist()
+        with pytest.raises(ParameterError, match="does not know"):
+            gen.sample(10, conditions={"nope": 1})
+        with pytest.raises(ParameterError, match="never seen"):
+            gen.sample(10, conditions={"sex": "unknown-category"})
+
+    def test_bad_n_rejected(self, name, params, fitted):
+        gen = fitted(name, params)
+        for bad in (0, -5, 2.5, "10", True):
+            with pytest.raises(ParameterError, match="`n` must be a positive integer"):
+                gen.sample(bad)
+
+    def test_bad_params_rejected_at_fit(self, name, params, frame, schema):
+        cls = generator_class(name)
+        assert cls._param_checks, f"{name} declares no parameter checks"
+        for param, check in cls._param_checks.items():
+            bad = next(v for v in (-1, "bogus", float("nan"), None, 10**9) if check(v) is not None)
+            gen = cls(**{**params, param: bad})  # constructor accepts anything...
+            with pytest.raises(ParameterError, match=f"`{param}`"):
+                gen.fit(frame, schema=schema)  # ...fit checks it
+
+    def test_input_not_mutated(self, name, params, frame, schema):
+        before = frame.copy(deep=True)
+        generator_class(name)(**params).fit(frame, schema=schema).sample(50)
+        pd.testing.assert_frame_equal(frame, before)
+
+    def test_bad_input_to_fit(self, name, params, frame, schema):
+        gen = generator_class(name)(**params)
+        with pytest.raises(DataError, match="rows"):
+            gen.fit(frame.iloc[:1], schema=schema)
+        with pytest.raises(DataError, match="DataFrame"):
+            gen.fit(frame.to_numpy())
+        empty_col = frame.assign(bili=np.nan)
+        with pytest.raises(SchemaError, match="'bili' has no values"):
+            gen.fit(empty_col, schema=schema)
+        with pytest.raises(SchemaError, match="not in the data"):
+            gen.fit(frame.drop(columns=["age"]), schema=schema)
+
+    def test_tampered_model_file_rejected(self, name, params, fitted, tmp_path):
+        folder = fitted(name, params).save(tmp_path / "m")
+        (folder / "arrays.npz").write_bytes(b"not a zip")
+        with pytest.raises(ModelFileError):
+            load_generator(folder)
+        (folder / "model.json").write_text('{"format": "something else"}')
+        with pytest.raises(ModelFileError, match="not a synthmed model"):
+            load_generator(folder)
+
+
+def test_every_generator_is_covered():
+    assert {c.values[0] for c in CASES} == set(list_generators())
+    assert {"gaussian_copula", "bayesian_network"} <= set(list_generators())

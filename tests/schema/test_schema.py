@@ -1,0 +1,137 @@
+"""Schema inference, JSON round-trip, validation collecting every problem."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames, range_indexes
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed import SchemaError, TableSchema, infer_schema
+from synthmed.schema import KINDS, coerce_table
+
+
+def test_kinds_and_identifiers(mixed_frame):
+    schema = infer_schema(mixed_frame, target="died", sensitive=["sex"])
+    kinds = {c.name: c.kind for c in schema.columns}
+    assert kinds == {
+        "patient_id": "identifier", "age": "numeric", "sex": "categorical", "bili": "numeric",
+        "stage": "categorical", "died": "boolean", "visits": "integer", "admitted": "datetime",
+        "ward": "categorical", "site": "categorical",
+    }
+    assert schema.dropped_columns == ["patient_id"]
+    assert "direct_identifier" in schema.column("patient_id").roles
+    assert schema.target == "died"
+    assert {"sensitive", "quasi_identifier"} <= schema.column("sex").roles
+    assert "quasi_identifier" in schema.column("age").roles  # demographic by name
+    assert schema.column("bili").decimals == 2 and schema.column("age").decimals == 1
+    assert schema.column("admitted").date_only
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "kind"),
+    [
+        ("email", [f"person{i}@hospital.org" for i in range(50)], "identifier"),
+        ("contact", [f"+44 20 7946 {i:04d}" for i in range(50)], "identifier"),
+        ("first_name", [f"name{i % 30}" for i in range(200)], "identifier"),
+        ("clinic_name", ["ward a", "lab"] * 100, "categorical"),
+        ("mrn", list(range(1000, 1100)), "identifier"),
+        ("notes", [f"patient reported pain in the {i} area after the procedure" for i in range(50)],
+         "text"),
+        ("visit_date", [f"2021-03-{1 + i % 28:02d}" for i in range(50)], "datetime"),
+        ("flag", ["yes", "no"] * 25, "boolean"),
+        ("score", [0, 1, 2, 3] * 25, "categorical"),
+    ],
+)
+def test_column_kind_detection(name, values, kind):
+    schema = infer_schema(pd.DataFrame({name: values}))
+    assert schema.column(name).kind == kind
+
+
+def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):
+    schema = infer_schema(mixed_frame, target="died", survival=("visits", "died"))
+    path = tmp_path / "schema.json"
+    schema.save(path)
+    raw = json.loads(path.read_text())
+    assert raw["spec_version"] == "1.0"
+    assert TableSchema.load(path) == schema
+    # a user corrects a kind and marks a column as a direct identifier
+    for col in raw["columns"]:
+        if col["name"] == "ward":
+            col["roles"] = ["direct_identifier"]
+    path.write_text(json.dumps(raw))
+    corrected = TableSchema.load(path)
+    assert "ward" in corrected.dropped_columns
+    assert corrected.survival == ("visits", "died")
+
+
+def test_validation_collects_every_problem_without_values(mixed_frame):
+    schema = infer_schema(mixed_frame)
+    bad = mixed_frame.drop(columns=["age"]).assign(extra=1, bili=np.nan)
+    bad["visits"] = bad["visits"].astype(object)
+    bad.loc[0, "visits"] = "SECRET-VALUE"
+    with pytest.raises(SchemaError) as info:
+        schema.validate(bad)
+    message = str(info.value)
+    assert len(info.value.problems) == 4
+    assert "'age'" in message and "'extra'" in message and "'bili' has no values" in message
+    assert "'visits' is declared 'integer' but 1 of" in message
+    assert "SECRET-VALUE" not in message
+
+
+def test_bad_schema_files(tmp_path):
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        TableSchema.from_json("{nope")
+    with pytest.raises(SchemaError) as info:
+        TableSchema.from_dict({"spec_version": "9.0", "columns": [
+            {"name": "a", "kind": "weird"}, {"name": "a", "kind": "numeric", "roles": ["boss"]},
+            {"name": "t", "kind": "numeric", "roles": ["target"]},
+            {"name": "u", "kind": "numeric", "roles": ["target"]},
+        ]})
+    text = str(info.value)
+    for needle in ("9.0", "unknown kind 'weird'", "more than once", "unknown role 'boss'",
+                   "Only one target"):
+        assert needle in text
+    with pytest.raises(SchemaError, match="does not exist"):
+        TableSchema.load(tmp_path / "missing.json")
+
+
+def test_unknown_target_is_reported():
+    with pytest.raises(SchemaError, match="'outcome' is not in the data"):
+        infer_schema(pd.DataFrame({"a": [1, 2]}), target="outcome")
+
+
+def test_infer_does_not_mutate(mixed_frame):
+    before = mixed_frame.copy()
+    infer_schema(mixed_frame)
+    pd.testing.assert_frame_equal(before, mixed_frame)
+
+
+_cell = st.one_of(st.none(), st.integers(-1000, 1000), st.floats(-1e6, 1e6, allow_nan=False),
+                  st.sampled_from(["a", "b", "c", "2020-01-05", "x@y.org"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data_frames(
+        [
+            column("num", elements=st.one_of(st.floats(-1e6, 1e6), st.just(float("nan")))),
+            column("int", elements=st.integers(-50, 50)),
+            column("cat", elements=st.sampled_from(["x", "y", "z"])),
+            column("mixed", elements=_cell, dtype=object),
+        ],
+        index=range_indexes(min_size=1, max_size=60),
+    )
+)
+def test_inference_on_random_frames(frame):
+    schema = infer_schema(frame)
+    assert schema.names == list(frame.columns)
+    assert all(c.kind in KINDS for c in schema.columns)
+    assert TableSchema.from_json(schema.to_json()) == schema
+    usable = [c.name for c in schema.columns if c.modelled and frame[c.name].notna().any()]
+    coerced = coerce_table(frame[usable], schema.subset(usable))
+    assert len(coerced) == len(frame)
