@@ -459,7 +459,7 @@ def _infer_kind(name: str, series: pd.Series) -> str:
     # strings / objects
     as_str = values.astype(str)
     sample = as_str.sample(min(n, 500), random_state=0) if n > 500 else as_str
-    if _looks_like_datetime(sample):
+    if _looks_like_datetime(sample) and _looks_like_datetime(as_str, every=True):
         return "datetime"
     if sample.str.match(_EMAIL).mean() > 0.8 or (
         sample.str.match(_PHONE).mean() > 0.8 and sample.str.contains(r"\d{3}").mean() > 0.8
@@ -486,13 +486,14 @@ def _is_row_number(values: pd.Series) -> bool:
     return bool(arr[-1] - arr[0] == len(arr) - 1)
 
 
-def _looks_like_datetime(sample: pd.Series) -> bool:
-    if not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}").mean() > 0.9:
+def _looks_like_datetime(values: pd.Series, *, every: bool = False) -> bool:
+    """Most values of a sample look like dates; with ``every``, all values parse as dates."""
+    if not every and not values.str.contains(r"\d{1,4}[-/.:]\d{1,2}").mean() > 0.9:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() > 0.95)
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return bool(parsed.notna().all() if every else parsed.notna().mean() > 0.95)
 
 
 def _infer_decimals(series: pd.Series) -> int | None:
@@ -531,13 +532,15 @@ def _count_incompatible(series: pd.Series, kind: str) -> int:
     return 0
 
 
-def coerce_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = True) -> pd.DataFrame:
     """Return a copy of ``data`` with the schema's modelled columns in canonical dtypes.
 
     Numbers become float64, datetimes ``datetime64[ns]``, categories and booleans stay as their
-    source values. Unmodelled columns are dropped. The input is not modified.
+    source values. Unmodelled columns are dropped. The input is not modified. ``validate=False``
+    skips :meth:`TableSchema.validate` (for a few condition rows, all-missing is legitimate).
     """
-    schema.validate(data)
+    if validate:
+        schema.validate(data)
     out = {}
     for col in schema.columns:
         if not col.modelled:
@@ -580,5 +583,9 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             series = series.astype("category")
         elif col.dtype == "bool" and not series.isna().any():
             series = series.astype(bool)
+        elif col.dtype.startswith(("int", "uint", "float")):
+            # numeric codes of a categorical column (stage 1-4): back to the source dtype
+            series = pd.to_numeric(series, errors="coerce")
+            series = series.astype(col.dtype if not series.isna().any() else float)
         out[name] = series.reset_index(drop=True)
     return pd.DataFrame(out)

@@ -275,10 +275,13 @@ class BaseGenerator(ABC):
             raise ParameterError(
                 f"Conditions give values never seen in training for: {', '.join(bad)}."
             )
-        return coerce_table(cond, self.schema_.subset(list(cond.columns)))
+        return coerce_table(cond, self.schema_.subset(list(cond.columns)), validate=False)
 
     def _condition_values_known(self, column: str, values: pd.Series) -> bool:
-        """Subclasses restrict conditions on categories to the categories they learned."""
+        """Subclasses restrict conditions on categories to the categories they learned.
+
+        ``values`` are the user's raw values, before coercion to canonical dtypes.
+        """
         return True
 
     # ------------------------------------------------------------- subclass API

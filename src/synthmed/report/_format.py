@@ -56,6 +56,8 @@ def fmt(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Sequence):
+        if not value:
+            return "none"
         items = [fmt(v) if _is_scalar(v) else _json(v) for v in list(value)[:MAX_ITEMS]]
         more = len(value) - MAX_ITEMS
         return ", ".join(items) + (f", … ({more} more)" if more > 0 else "")

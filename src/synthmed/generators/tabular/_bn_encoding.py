@@ -75,7 +75,8 @@ class NumericCoder:
             probs = np.linspace(0.0, 1.0, n_bins + 1)
             edges = np.unique(np.quantile(observed, probs, method="lower"))
             edges = np.append(edges, hi) if len(edges) == 1 else edges
-        coder = cls(kind, edges, np.empty((len(edges) - 1, N_QUANTILES)), bool(np.isnan(values).any()))
+        has_missing = bool(np.isnan(values).any())
+        coder = cls(kind, edges, np.empty((len(edges) - 1, N_QUANTILES)), has_missing)
         grid = np.linspace(0.0, 1.0, N_QUANTILES)
         codes = coder._bins(observed)
         for b in range(coder.n_bins):

@@ -9,8 +9,8 @@ information. Every count is one ``np.bincount`` over combined codes.
 
 from __future__ import annotations
 
-from itertools import combinations
 import math
+from itertools import combinations
 
 import numpy as np
 
@@ -18,8 +18,8 @@ import numpy as np
 #: it, BIC's penalty always outweighs the likelihood gain, so this only saves time)
 CELLS_PER_ROW = 2
 MIN_CELL_CAP = 256
-#: PrivBayes's theta-usefulness: under DP, a family's table must hold about this many rows per
-#: cell's worth of budget, or its noisy counts are mostly noise
+#: PrivBayes's theta-usefulness: under DP a family's table has at most n * eps_table / theta
+#: cells, so an average cell's count is at least theta / 2 times the noise's mean size
 DP_THETA = 4.0
 
 Family = tuple[int, tuple[int, ...]]  # (child, parents)
@@ -134,7 +134,8 @@ def learn_structure(codes: np.ndarray, cards: np.ndarray, max_parents: int,
 
 
 def estimate_cpts(codes: np.ndarray, cards: np.ndarray, structure: list[Family], alpha: float,
-                  rng: np.random.Generator, *, noise_scale: float | None = None) -> list[np.ndarray]:
+                  rng: np.random.Generator, *,
+                  noise_scale: float | None = None) -> list[np.ndarray]:
     """Conditional probability tables, one per node (indexed by node), shape ``(q, r)``.
 
     Each table is smoothed towards the child's own marginal: ``alpha`` pseudo-counts per state,

@@ -51,18 +51,23 @@ def draw_in(low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.n
 
 
 def truncated_gibbs(z: np.ndarray, low: np.ndarray, high: np.ndarray, corr: np.ndarray,
-                    sweeps: int, rng: np.random.Generator) -> np.ndarray:
+                    sweeps: int, rng: np.random.Generator, *,
+                    skip: int | None = None) -> np.ndarray:
     """Gibbs sweeps over latents ``z`` (rows x variables) with correlation ``corr``.
 
     Each variable is redrawn from its normal conditional on the others, truncated to its
     interval ``[ndtri(low), ndtri(high)]`` (``low = 0, high = 1``: unconstrained, e.g. a
-    missing value). Variables whose intervals are all points are left as they are.
+    missing value). Variables whose intervals are all as narrow as one rank of ``n`` (untied
+    continuous values) are left as they are: redrawing them would change nothing; so are the
+    variables from index ``skip`` on.
     """
     z = z.copy()
     precision = np.linalg.inv(corr)
     with np.errstate(divide="ignore"):
         z_low, z_high = ndtri(low), ndtri(high)
-    active = [j for j in range(z.shape[1]) if (high[:, j] > low[:, j]).any()]
+    width = (high - low).max(axis=0)
+    active = np.flatnonzero(width > 1.5 / len(z))
+    active = active[active < skip] if skip is not None else active
     for _ in range(sweeps):
         for j in active:
             p_jj = precision[j, j]
@@ -171,7 +176,7 @@ class CategoricalMarginal:
 
     def decode(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | pd.Series:
         """Category values for latents ``z``, missing where ``missing``, in the source dtype."""
-        values = np.asarray(self.categories + [np.nan], dtype=object)
+        values = np.asarray([*self.categories, np.nan], dtype=object)
         codes = np.where(missing, len(self.categories), latent_to_intervals(z, self.cuts))
         return _to_dtype(values[codes], self.dtype, bool(missing.any()))
 
@@ -185,9 +190,11 @@ def pairwise_correlation(z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """
     mask = observed.astype(float)
     z0 = np.where(observed, z, 0.0)
-    cross = z0.T @ z0
-    squares = (z0**2).T @ mask  # [i, j]: sum of z_i^2 over rows where i and j are observed
-    pairs = mask.T @ mask
+    # einsum rather than BLAS: tall-skinny products gain nothing from threads, and threaded
+    # BLAS slows down a hundredfold on a busy machine
+    cross = np.einsum("ni,nj->ij", z0, z0)
+    squares = np.einsum("ni,nj->ij", z0**2, mask)  # sum of z_i^2 where i and j are observed
+    pairs = np.einsum("ni,nj->ij", mask, mask)
     denom = np.sqrt(squares * squares.T)
     ok = (pairs >= MIN_PAIR_ROWS) & (denom > 0)
     corr = np.divide(cross, denom, out=np.zeros_like(cross), where=ok)

@@ -50,6 +50,11 @@ __all__ = ["GaussianCopula"]
 
 CONTINUOUS_KINDS = frozenset({"numeric", "integer", "datetime"})
 Marginal = QuantileMarginal | CategoricalMarginal
+#: Gibbs sweeps that make the latents of several conditions agree with their correlation
+CONDITION_SWEEPS = 5
+#: a value and a missing indicator are correlated only if the value is observed on at least
+#: this many rows where the indicator says "missing"
+MIN_OVERLAP_ROWS = 5
 
 
 class GaussianCopula(BaseGenerator):
@@ -66,6 +71,11 @@ class GaussianCopula(BaseGenerator):
     model_missing : bool, default True
         Let missing-value indicators correlate with the other columns. With ``False``
         values are still missing at the training rate, but at random (MCAR).
+    gibbs_sweeps : int, default 10
+        Sweeps of the Gibbs sampler that estimates the latent correlation when categories,
+        ties or missing values leave latents known only up to an interval (the extended rank
+        likelihood). 0 gives the faster, SDV-style estimate from independent draws inside
+        the intervals, which weakens associations of categorical and missing-value columns.
 
     Attributes
     ----------
@@ -91,17 +101,20 @@ class GaussianCopula(BaseGenerator):
         "n_quantiles": int_in(2, 100_000),
         "shrinkage": float_in(0.0, 1.0),
         "model_missing": one_of(True, False),
+        "gibbs_sweeps": int_in(0, 1000),
     }
 
     def __init__(self, *, n_quantiles: int = 100, shrinkage: float = 0.0,
-                 model_missing: bool = True) -> None:
+                 model_missing: bool = True, gibbs_sweeps: int = 10) -> None:
         self.n_quantiles = n_quantiles
         self.shrinkage = shrinkage
         self.model_missing = model_missing
+        self.gibbs_sweeps = gibbs_sweeps
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
-        return [{}, {"n_quantiles": 10, "shrinkage": 0.2, "model_missing": False}]
+        return [{}, {"n_quantiles": 10, "shrinkage": 0.2, "model_missing": False,
+                     "gibbs_sweeps": 0}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -109,12 +122,19 @@ class GaussianCopula(BaseGenerator):
         kinds = [schema.column(name).kind for name in names]
         missing = {name: frame[name].isna().to_numpy() for name in names}
         missing_rate = {name: float(m.mean()) for name, m in missing.items() if m.any()}
-        self._layout(names, kinds, missing_rate)
+        # columns missing on exactly the same rows share one indicator: their missingness is
+        # one event (e.g. every trial-only measure of a patient outside the trial), and
+        # separate, perfectly correlated indicators would make the correlation singular
+        patterns: dict[bytes, int] = {}
+        groups = [patterns.setdefault(np.packbits(missing[name]).tobytes(), len(patterns))
+                  if name in missing_rate else -1 for name in names]
+        self._layout(names, kinds, missing_rate, groups)
 
         # each latent is known only up to an interval of [0, 1] (on the uniform scale):
         # a value's CDF interval, a category's interval, or all of it where a value is missing
-        n_latent = len(names) + len(missing_rate)
+        n_latent = len(names) + len(patterns)
         low, high = np.zeros((n_rows, n_latent)), np.ones((n_rows, n_latent))
+        observed = np.ones((n_rows, n_latent), dtype=bool)
         marginals: list[Marginal] = []
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             seen = ~missing[name]
@@ -124,49 +144,61 @@ class GaussianCopula(BaseGenerator):
                 low[seen, i], high[seen, i] = marginal.training_intervals(values)
             else:
                 marginal, codes = CategoricalMarginal.fit(frame[name])
-                low[seen, i], high[seen, i] = marginal.cuts[codes[seen]], marginal.cuts[codes[seen] + 1]
+                low[seen, i] = marginal.cuts[codes[seen]]
+                high[seen, i] = marginal.cuts[codes[seen] + 1]
             marginals.append(marginal)
+            observed[:, i] = seen
             if name in missing_rate:
-                cuts, ind = self._missing_cuts(name), self._indicator_[i]
-                low[:, ind], high[:, ind] = cuts[missing[name].astype(int)], cuts[missing[name] + 1]
+                flag, ind = missing[name].astype(int), self._indicator_[i]
+                cuts = self._missing_cuts(name)
+                low[:, ind], high[:, ind] = cuts[flag], cuts[flag + 1]
         self._marginals_ = marginals
+        # a value cannot be correlated with an indicator that is (almost) never "missing" where
+        # the value is observed (its own, or one of a group missing on a subset of its rows):
+        # such a correlation has no data behind it and would drift during the sweeps
+        n_ind = n_latent - len(names)
+        if n_ind:
+            ind_missing = (high[:, len(names):] - low[:, len(names):]) < 1.0
+            ind_missing &= low[:, len(names):] > 0.0
+            overlap = observed[:, :len(names)].T.astype(float) @ ind_missing
+            self._unidentified_ = np.zeros((n_latent, n_latent), dtype=bool)
+            self._unidentified_[:len(names), len(names):] = overlap < MIN_OVERLAP_ROWS
+            self._unidentified_ |= self._unidentified_.T
 
         # start from latents drawn inside their intervals, correlated pairwise (SDV-style);
         # Gibbs sweeps then undo the attenuation that independent draws cause for categories,
         # ties and missing indicators, and impute the latents of missing values
-        observed = high - low < 1.0
-        observed[:, len(names):] = True
         z = draw_in(low, high, rng)
         corr = self._regularise(pairwise_correlation(z, observed))
         kept = []
         for sweep in range(self.gibbs_sweeps):
-            z = truncated_gibbs(z, low, high, corr, 1, rng)
-            corr = self._regularise(np.corrcoef(z, rowvar=False))
+            z = truncated_gibbs(z, low, high, corr, 1, rng, skip=len(names))
+            corr = self._regularise(pairwise_correlation(z, observed))
             if sweep >= self.gibbs_sweeps // 2:
                 kept.append(corr)
         # averaging the second half of the sweeps smooths the Monte Carlo noise
         self.corr_ = self._regularise(np.mean(kept, axis=0)) if kept else corr
         self._prepare()
 
-    def _layout(self, names: list[str], kinds: list[str], missing_rate: dict[str, float]) -> None:
-        """Fix the latent order: columns first, then the missing indicators in column order."""
+    def _layout(self, names: list[str], kinds: list[str], missing_rate: dict[str, float],
+                groups: list[int]) -> None:
+        """Fix the latent order: columns first, then the missing indicators (one per group)."""
         self._names_, self._kinds_ = names, kinds
         self.missing_rate_ = missing_rate
-        self._indicator_ = np.full(len(names), -1)
-        with_missing = [i for i, name in enumerate(names) if name in missing_rate]
-        self._indicator_[with_missing] = len(names) + np.arange(len(with_missing))
+        self._groups_ = list(groups)
+        self._indicator_ = np.where(np.asarray(groups) >= 0, len(names) + np.asarray(groups), -1)
 
     def _missing_cuts(self, name: str) -> np.ndarray:
         """Intervals of the indicator: present is [0, 1 - rate), missing [1 - rate, 1]."""
         return np.array([0.0, 1.0 - self.missing_rate_[name], 1.0])
 
     def _regularise(self, corr: np.ndarray) -> np.ndarray:
-        has_ind = self._indicator_ >= 0
         # a value's latent is defined on its observed rows: keeping it independent of its own
         # indicator makes the observed values follow the fitted marginal exactly
-        cols, inds = np.flatnonzero(has_ind), self._indicator_[has_ind]
-        corr[cols, inds] = corr[inds, cols] = 0.0
+        if hasattr(self, "_unidentified_"):
+            corr[self._unidentified_] = 0.0
         if not self.model_missing:
+            inds = np.arange(len(self._names_), len(corr))
             corr[inds, :] = corr[:, inds] = 0.0
         # constant columns have pure-noise latents: their estimated correlations are noise
         for i, marginal in enumerate(self._marginals_):
@@ -209,31 +241,38 @@ class GaussianCopula(BaseGenerator):
                              rng: np.random.Generator) -> np.ndarray:
         """Fixed latents from the conditions, free ones from the conditional normal.
 
-        A categorical condition fixes its latent to a draw from the truncated normal of the
-        category's interval; a numeric one to the value's normal score. A missing condition
-        fixes only the column's missing indicator. Rows sharing which latents are fixed are
-        sampled together.
+        A condition fixes its latent to an interval: a category's interval, or a number's
+        normal score (an interval only for a value tied across quantiles); a missing value
+        fixes only the column's missing indicator. Fixed latents are drawn inside their
+        intervals jointly (a few Gibbs sweeps on their own correlation), then the free ones
+        from the conditional normal, for all rows that fix the same latents at once.
         """
-        fixed = np.full((n, len(self.corr_)), np.nan)
+        low, high = np.full((n, len(self.corr_)), np.nan), np.full((n, len(self.corr_)), np.nan)
         for name in conditions.columns:
-            i = self._position_[name]
+            i, ind = self._position_[name], self._indicator_[self._position_[name]]
             miss = conditions[name].isna().to_numpy()
             marginal = self._marginals_[i]
             if isinstance(marginal, CategoricalMarginal):
                 codes = marginal.codes_of(conditions[name][~miss])
-                fixed[~miss, i] = intervals_to_latent(codes, marginal.cuts, rng)
+                low[~miss, i], high[~miss, i] = marginal.cuts[codes], marginal.cuts[codes + 1]
             else:
                 values = _to_float(conditions[name], self._kinds_[i])[~miss]
-                fixed[~miss, i] = marginal.encode(values, rng)
-            if self._indicator_[i] >= 0:
-                fixed[:, self._indicator_[i]] = intervals_to_latent(
-                    miss.astype(int), self._missing_cuts(name), rng
-                )
-        z = np.empty_like(fixed)
-        patterns, group = np.unique(np.isnan(fixed), axis=0, return_inverse=True)
-        for g, free in enumerate(patterns):
-            rows = np.flatnonzero(group.ravel() == g)
-            z[rows] = self._conditional_draw(fixed[rows], free, rng)
+                low[~miss, i], high[~miss, i] = marginal.intervals(values)
+            if ind >= 0:
+                cuts = self._missing_cuts(name)
+                low[:, ind], high[:, ind] = cuts[miss.astype(int)], cuts[miss.astype(int) + 1]
+        z = np.empty_like(low)
+        free_all = np.isnan(low)
+        for rows in _row_groups(free_all):
+            free = free_all[rows[0]]
+            given = ~free
+            fixed = np.zeros((len(rows), len(self.corr_)))
+            if given.any():
+                lo, hi = low[np.ix_(rows, given)], high[np.ix_(rows, given)]
+                sub = self.corr_[np.ix_(given, given)]
+                fixed[:, given] = truncated_gibbs(draw_in(lo, hi, rng), lo, hi, sub,
+                                                  CONDITION_SWEEPS, rng)
+            z[rows] = self._conditional_draw(fixed, free, rng)
         return z
 
     def _conditional_draw(self, fixed: np.ndarray, free: np.ndarray,
@@ -272,7 +311,8 @@ class GaussianCopula(BaseGenerator):
         for i, (name, kind) in enumerate(zip(self._names_, self._kinds_, strict=True)):
             marginal = self._marginals_[i]
             entry: dict[str, Any] = {"name": name, "kind": kind,
-                                     "missing_rate": self.missing_rate_.get(name)}
+                                     "missing_rate": self.missing_rate_.get(name),
+                                     "missing_group": self._groups_[i]}
             if isinstance(marginal, CategoricalMarginal):
                 entry["categories"] = jsonable_categories(marginal.categories)
                 entry["dtype"] = marginal.dtype
@@ -288,7 +328,7 @@ class GaussianCopula(BaseGenerator):
         kinds = [str(c["kind"]) for c in columns]
         rates = {str(c["name"]): float(c["missing_rate"]) for c in columns
                  if c.get("missing_rate") is not None}
-        self._layout(names, kinds, rates)
+        self._layout(names, kinds, rates, [int(c["missing_group"]) for c in columns])
         marginals: list[Marginal] = []
         for i, col in enumerate(columns):
             if "categories" in col:
@@ -299,9 +339,23 @@ class GaussianCopula(BaseGenerator):
                 marginals.append(QuantileMarginal(np.asarray(arrays[f"grid_{i}"], dtype=float)))
         self._marginals_ = marginals
         self.corr_ = np.asarray(arrays["corr"], dtype=float)
-        if self.corr_.shape != (len(names) + len(rates),) * 2:
+        if self.corr_.shape != (len(names) + max(self._groups_, default=-1) + 1,) * 2:
             raise ValueError("the latent correlation does not match the columns")
         self._prepare()
+
+
+def _row_groups(mask: np.ndarray) -> list[np.ndarray]:
+    """Indices of the rows sharing each distinct boolean pattern of ``mask``, in fixed order."""
+    varying = np.flatnonzero(mask.any(axis=0) & ~mask.all(axis=0))
+    if len(varying) == 0:
+        return [np.arange(len(mask))]
+    if len(varying) <= 62:  # one integer key per row: a 1-d unique is far faster than axis=0
+        keys = mask[:, varying].astype(np.int64) @ (np.int64(1) << np.arange(len(varying)))
+    else:
+        keys = np.unique(mask[:, varying], axis=0, return_inverse=True)[1].ravel()
+    order = np.argsort(keys, kind="stable")
+    bounds = np.flatnonzero(np.diff(keys[order])) + 1
+    return np.split(order, bounds)
 
 
 def _to_float(series: pd.Series, kind: str) -> np.ndarray:

@@ -1,0 +1,165 @@
+"""Model-specific tests of the Gaussian copula (the shared conformance suite covers the rest)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp
+
+import synthmed
+from synthmed.exceptions import ParameterError
+from synthmed.generators.base import load_generator
+from synthmed.generators.tabular.gaussian_copula import GaussianCopula
+
+
+@pytest.fixture(scope="module")
+def pbc() -> tuple[pd.DataFrame, pd.DataFrame, synthmed.schema.TableSchema]:
+    data = synthmed.load_dataset("pbc")
+    order = np.random.default_rng(7).permutation(len(data.frame))
+    frame = data.frame.iloc[order].reset_index(drop=True)
+    return frame.iloc[:300].reset_index(drop=True), frame.iloc[300:], data.schema
+
+
+@pytest.fixture(scope="module")
+def fitted(pbc):
+    train, _, schema = pbc
+    gen = GaussianCopula().fit(train, schema=schema, random_state=0)
+    return gen, gen.sample(3000, random_state=1)
+
+
+def _numeric(gen: GaussianCopula) -> list[str]:
+    return [c.name for c in gen.schema_.columns if c.kind in ("numeric", "integer")]
+
+
+def test_marginals_as_close_as_holdout(pbc, fitted):
+    train, holdout, _ = pbc
+    gen, synth = fitted
+    for col in _numeric(gen):
+        ks_synth = ks_2samp(synth[col].dropna(), train[col].dropna()).statistic
+        ks_holdout = ks_2samp(holdout[col].dropna(), train[col].dropna()).statistic
+        assert ks_synth < max(ks_holdout, 0.08), col
+
+
+def test_rank_correlations_preserved(pbc, fitted):
+    train, _, _ = pbc
+    gen, synth = fitted
+    cols = _numeric(gen)
+    diff = (train[cols].corr("spearman") - synth[cols].corr("spearman")).abs().to_numpy()
+    assert np.nanmean(diff[np.triu_indices(len(cols), 1)]) < 0.07
+    # the strongest real association keeps its sign and most of its size
+    assert synth[["bili", "copper"]].corr("spearman").iloc[0, 1] > 0.3
+
+
+def test_missing_rates_and_co_missingness(pbc, fitted):
+    train, _, _ = pbc
+    _, synth = fitted
+    assert (train.isna().mean()[synth.columns] - synth.isna().mean()).abs().max() < 0.05
+    # pbc's non-trial patients miss every trial measure together; the model keeps that
+    both_missing = (synth["trt"].isna() == synth["ascites"].isna()).mean()
+    assert both_missing > 0.97
+
+
+def test_observed_values_within_training_bounds(pbc, fitted):
+    train, _, _ = pbc
+    gen, synth = fitted
+    for col in _numeric(gen):
+        assert synth[col].min() >= train[col].min(), col
+        assert synth[col].max() <= train[col].max(), col
+    assert set(synth["status"].unique()) <= set(train["status"].unique())
+    assert synth["status"].dtype == train["status"].dtype
+
+
+def test_conditioning_honoured_and_shifts_outcomes(fitted):
+    gen, _ = fitted
+    dead = gen.sample(2000, conditions={"status": 2}, random_state=0)
+    censored = gen.sample(2000, conditions={"status": 0}, random_state=0)
+    assert (dead["status"] == 2).all() and (censored["status"] == 0).all()
+    # in the real data, patients who died had higher bilirubin and shorter follow-up
+    assert dead["bili"].median() > 1.3 * censored["bili"].median()
+    assert dead["time"].median() < censored["time"].median()
+
+
+def test_row_wise_conditions_with_numbers_and_missing(fitted):
+    gen, _ = fitted
+    n = 400
+    cond = pd.DataFrame({"bili": np.r_[np.full(n // 2, 0.5), np.full(n // 2, 15.0)],
+                         "trt": np.r_[np.full(n // 2, np.nan), np.full(n // 2, 1.0)]})
+    out = gen.sample(n, conditions=cond, random_state=0)
+    assert np.array_equal(out["bili"].to_numpy(), cond["bili"].to_numpy())
+    assert out["trt"].iloc[: n // 2].isna().all() and (out["trt"].iloc[n // 2:] == 1.0).all()
+    # trial measures are missing together: no trt, (almost) no ascites
+    assert out["ascites"].iloc[: n // 2].isna().mean() > 0.9
+    low, high = out["albumin"].iloc[: n // 2], out["albumin"].iloc[n // 2:]
+    assert low.median() > high.median()  # albumin falls as bilirubin rises
+
+
+def test_unknown_condition_category_rejected(fitted):
+    gen, _ = fitted
+    with pytest.raises(ParameterError, match="status"):
+        gen.sample(5, conditions={"status": 9})
+    with pytest.raises(ParameterError, match="sex"):
+        gen.sample(5, conditions={"sex": np.nan})  # sex is never missing
+
+
+def test_datetime_round_trip_and_constant_column():
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2020-01-01").value
+    days = rng.integers(0, 365, 200)
+    frame = pd.DataFrame({
+        "admitted": pd.to_datetime(start + days * 86_400_000_000_000),
+        "stay": days / 10 + rng.normal(0, 1, 200).round(1),
+        "site": "A",
+    })
+    frame.loc[rng.random(200) < 0.2, "admitted"] = pd.NaT
+    gen = GaussianCopula().fit(frame, random_state=0)
+    out = gen.sample(1000, random_state=0)
+    admitted = out["admitted"]
+    assert admitted.dtype == "datetime64[ns]"
+    assert admitted.min() >= frame["admitted"].min() and admitted.max() <= frame["admitted"].max()
+    assert (admitted.dropna() == admitted.dropna().dt.normalize()).all()
+    assert abs(admitted.isna().mean() - 0.2) < 0.05
+    seen = out.dropna()
+    assert np.corrcoef(seen["admitted"].astype("int64"), seen["stay"])[0, 1] > 0.8
+    assert (out["site"] == "A").all()
+    cond = gen.sample(50, conditions={"admitted": pd.Timestamp("2020-12-01")}, random_state=0)
+    assert cond["stay"].median() > frame["stay"].median()
+
+
+def test_high_cardinality_fits_fast():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    codes = rng.zipf(1.3, n) % 2000
+    frame = pd.DataFrame({"code": [f"c{c:04d}" for c in codes],
+                          "value": codes / 100 + rng.normal(0, 1, n)})
+    start = time.perf_counter()
+    gen = GaussianCopula().fit(frame, random_state=0)
+    out = gen.sample(20_000, random_state=0)
+    assert time.perf_counter() - start < 5.0
+    top = frame["code"].value_counts(normalize=True).head(5)
+    assert np.allclose(out["code"].value_counts(normalize=True)[top.index], top, atol=0.02)
+    assert set(out["code"]) <= set(frame["code"])
+
+
+def test_save_load_reproduces_samples(tmp_path, fitted):
+    gen, _ = fitted
+    gen.save(tmp_path / "model")
+    loaded = load_generator(tmp_path / "model")
+    assert isinstance(loaded, GaussianCopula)
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=3),
+                                  gen.sample(500, random_state=3))
+    pd.testing.assert_frame_equal(
+        loaded.sample(100, conditions={"status": 1}, random_state=3),
+        gen.sample(100, conditions={"status": 1}, random_state=3),
+    )
+
+
+def test_mcar_option_breaks_missingness_link(pbc):
+    train, _, schema = pbc
+    gen = GaussianCopula(model_missing=False).fit(train, schema=schema)
+    synth = gen.sample(3000, random_state=0)
+    linked = synth["chol"].isna() & synth["trig"].isna()
+    # independent indicators: joint missing rate close to the product of the rates
+    assert linked.mean() < 0.5 * min(synth["chol"].isna().mean(), synth["trig"].isna().mean())
