@@ -187,7 +187,7 @@ def _cmd_generators(args: argparse.Namespace) -> None:
     for name in list_generators():
         cls = generator_class(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        rows.append([name, cls.tags.modality, doc])
+        rows.append([name, cls._tags.modality, doc])
     _print_table(["name", "modality", "description"], rows)
 
 

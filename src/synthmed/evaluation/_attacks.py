@@ -85,26 +85,36 @@ class AttackResult:
 
 
 # ------------------------------------------------------------------ singling out
-def _match(table: np.ndarray, cols: np.ndarray, ops: np.ndarray, vals: np.ndarray) -> np.ndarray:
+_MISSING = -1e300  # stands for NaN when predicates are evaluated
+
+
+def _bounds(ops: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each predicate cell as an interval ``lo <= x <= hi`` on tables with NaN -> _MISSING."""
+    lo = np.where(ops == _LE, -1e299, np.where(ops == _NA, _MISSING, vals))
+    hi = np.where(ops == _GE, np.inf, np.where(ops == _NA, _MISSING, vals))
+    return lo, hi
+
+
+def _match(table: np.ndarray, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Boolean (n_predicates, n_rows): which rows each conjunctive predicate selects."""
-    n_pred, width = cols.shape
-    out = np.ones((n_pred, table.shape[0]), dtype=bool)
-    for slot in range(width):
-        x = table[:, cols[:, slot]].T  # (n_pred, n_rows)
-        v, op = vals[:, slot, None], ops[:, slot, None]
-        with np.errstate(invalid="ignore"):
-            cond = np.where(op == _EQ, x == v, np.where(op == _LE, x <= v,
-                            np.where(op == _GE, x >= v, np.isnan(x))))
-        out &= cond
+    out = np.ones((cols.shape[0], table.shape[1]), dtype=bool)
+    for slot in range(cols.shape[1]):
+        x = table[cols[:, slot]]  # (n_pred, n_rows); table is (n_cols, n_rows)
+        out &= x >= lo[:, slot, None]
+        out &= x <= hi[:, slot, None]
     return out
 
 
 def _count(table: np.ndarray, cols: np.ndarray, ops: np.ndarray, vals: np.ndarray,
            batch: int = 256) -> np.ndarray:
+    if not len(cols):
+        return np.zeros(0, dtype=int)
+    table = np.ascontiguousarray(np.where(np.isnan(table), _MISSING, table).T)
+    lo, hi = _bounds(ops, vals)
     return np.concatenate([
-        _match(table, cols[i:i + batch], ops[i:i + batch], vals[i:i + batch]).sum(axis=1)
+        _match(table, cols[i:i + batch], lo[i:i + batch], hi[i:i + batch]).sum(axis=1)
         for i in range(0, len(cols), batch)
-    ]) if len(cols) else np.zeros(0, dtype=int)
+    ])
 
 
 def _univariate(released: np.ndarray, numeric: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -129,7 +139,7 @@ def _multivariate(released: np.ndarray, numeric: np.ndarray, n_attacks: int, wid
     n, n_cols = released.shape
     width = min(width, n_cols)
     cols_l, ops_l, vals_l, seen = [], [], [], set()
-    for _ in range(10):
+    for _ in range(6):
         recs = rng.integers(0, n, n_attacks)
         cols = np.argsort(rng.random((n_attacks, n_cols)), axis=1)[:, :width]
         cols.sort(axis=1)
@@ -173,6 +183,10 @@ def singling_out(released: np.ndarray, train: np.ndarray, control: np.ndarray,
 
 
 # ------------------------------------------------------------------ linkability / inference
+def _chunks(n: int, size: int = 500) -> list[np.ndarray]:
+    return [np.arange(i, min(i + size, n)) for i in range(0, n, size)]
+
+
 def _tie_sets(d: np.ndarray) -> np.ndarray:
     """Rows' nearest sets (all ties at the minimum distance) as a boolean mask."""
     return d <= d.min(axis=1, keepdims=True) + 1e-6
@@ -187,9 +201,13 @@ def linkability(targets: Space, controls: Space, released: Space, targets_b: Spa
     second; it is computed exactly, so the result does not depend on row order.
     """
     def success(a: Space, b: Space) -> float:
-        na, nb = _tie_sets(distances(a, released)), _tie_sets(distances(b, released_b))
-        both = (na & nb).sum(axis=1)
-        return float((both / (na.sum(axis=1) * nb.sum(axis=1))).sum())
+        total = 0.0
+        for idx in _chunks(len(a)):
+            na = _tie_sets(distances(a.take(idx), released))
+            nb = _tie_sets(distances(b.take(idx), released_b))
+            both = (na & nb).sum(axis=1)
+            total += float((both / (na.sum(axis=1) * nb.sum(axis=1))).sum())
+        return total
 
     return AttackResult.from_counts(success(targets, targets_b), success(controls, controls_b),
                                     len(targets))
@@ -212,10 +230,13 @@ def inference(target_aux: Space, control_aux: Space, released_aux: Space,
         return hit | both_na
 
     def success(aux: Space, truth: np.ndarray) -> tuple[float, float]:
-        ties = _tie_sets(distances(aux, released_aux))
-        ok = correct(truth)
-        attack = float(((ties & ok).sum(axis=1) / ties.sum(axis=1)).sum())
-        return attack, float(ok.mean(axis=1).sum())
+        attack = baseline = 0.0
+        for idx in _chunks(len(aux)):
+            ties = _tie_sets(distances(aux.take(idx), released_aux))
+            ok = correct(truth[idx])
+            attack += float(((ties & ok).sum(axis=1) / ties.sum(axis=1)).sum())
+            baseline += float(ok.mean(axis=1).sum())
+        return attack, baseline
 
     attack, baseline = success(target_aux, target_secret)
     control, _ = success(control_aux, control_secret)

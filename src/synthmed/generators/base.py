@@ -81,6 +81,8 @@ def float_in(low: float, high: float | None = None, *, low_open: bool = False) -
 
 
 def one_of(*options: Any) -> ParamCheck:
+    """Parameter check: one of the given values."""
+
     def check(value: Any) -> str | None:
         return None if value in options else f"one of {', '.join(repr(o) for o in options)}"
 
@@ -99,7 +101,8 @@ class BaseGenerator(ABC):
     """
 
     name: ClassVar[str]
-    tags: ClassVar[GeneratorTags] = GeneratorTags()
+    #: what the class can do; ``tags`` (per instance) adds what depends on parameters
+    _tags: ClassVar[GeneratorTags] = GeneratorTags()
     #: parameter name -> check returning None when valid, else what was expected
     _param_checks: ClassVar[dict[str, ParamCheck]] = {}
 
@@ -108,6 +111,14 @@ class BaseGenerator(ABC):
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    @property
+    def tags(self) -> GeneratorTags:
+        """The class's tags, with ``dp_epsilon`` set when the instance is differentially private."""
+        from dataclasses import replace
+
+        epsilon = getattr(self, "epsilon", None)
+        return replace(self._tags, dp_epsilon=None if epsilon is None else float(epsilon))
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -374,7 +385,7 @@ def load_generator(path: str | Path) -> BaseGenerator:
         with np.load(array_file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         return cls._from_saved(doc, arrays)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
         raise ModelFileError(f"The model in {str(folder)!r} is corrupt: {exc}") from None
 
 

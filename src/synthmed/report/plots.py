@@ -79,6 +79,7 @@ import io
 import logging
 import math
 from typing import Any
+import warnings
 
 import numpy as np
 
@@ -98,7 +99,7 @@ MAX_ROC_PANELS = 6
 MAX_FOREST_ROWS = 40
 MAX_GROUP_BARS = 40
 
-_RC = {
+_RC: dict[Any, Any] = {
     "svg.fonttype": "none",  # text stays text: smaller files, selectable, crisp in print
     "svg.hashsalt": "synthmed-report",  # deterministic ids
     "font.size": 8,
@@ -231,7 +232,8 @@ def _encode(fig: Any, alt: str) -> PlotImage:
 def _draw(make: Callable[[], PlotImage]) -> PlotImage:
     import matplotlib as mpl
 
-    with mpl.rc_context(_RC):
+    with warnings.catch_warnings(), mpl.rc_context(_RC):
+        warnings.simplefilter("ignore")  # layout hints are not the reader's business
         return make()
 
 
