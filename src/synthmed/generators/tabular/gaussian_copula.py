@@ -94,7 +94,7 @@ class GaussianCopula(BaseGenerator):
     """
 
     name: ClassVar[str] = "gaussian_copula"
-    tags: ClassVar[GeneratorTags] = GeneratorTags(
+    _tags: ClassVar[GeneratorTags] = GeneratorTags(
         modality="table", supports_conditioning=True, handles_missing=True
     )
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
