@@ -5,7 +5,8 @@ generator can reach) and carries its pass rule. ``to_dict`` is what ``metrics.js
 
 A section's verdict: ``fail`` when a *gate* metric fails, ``warn`` when a non-gate metric
 fails, ``pass`` otherwise (metrics without a pass rule are informative and never fail).
-The overall verdict is the worst section verdict.
+The overall verdict is the worst section verdict, and at best ``warn`` when privacy was not
+checked: an unchecked release is never called a pass.
 """
 
 from __future__ import annotations
@@ -152,7 +153,12 @@ class EvaluationResult:
 
     @property
     def verdict(self) -> Verdict:
-        return worst([s.verdict for s in self.sections.values()])
+        """Worst section verdict; never ``pass`` when privacy was not checked."""
+        verdicts = [s.verdict for s in self.sections.values()]
+        privacy = self.sections.get("privacy")
+        if privacy is None or privacy.skipped:
+            verdicts.append("warn")
+        return worst(verdicts)
 
     def __getitem__(self, name: str) -> Section:
         return self.sections[name]
