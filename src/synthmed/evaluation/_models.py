@@ -27,13 +27,13 @@ __all__ = [
     "bootstrap_weights",
     "detection_auc",
     "feature_columns",
+    "fitting",
     "labels",
     "make_preprocessor",
     "model_frame",
-    "fitting",
-    "tree_matrix",
     "roc_points",
     "seed",
+    "tree_matrix",
     "weighted_auc",
 ]
 

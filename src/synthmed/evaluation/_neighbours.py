@@ -95,7 +95,8 @@ class Space:
 
 def distances(query: Space, ref: Space) -> np.ndarray:
     """Full L1 distance block ``(len(query), len(ref))`` as float32."""
-    d = query.norm[:, None] + ref.norm[None, :] - 2.0 * ((query.binary * query.weight) @ ref.binary.T)
+    cross = (query.binary * query.weight) @ ref.binary.T
+    d = query.norm[:, None] + ref.norm[None, :] - 2.0 * cross
     if query.values.shape[1]:
         tmp = np.empty_like(d)
         for j in range(query.values.shape[1]):

@@ -5,10 +5,11 @@ reference) on the holdout, with the same design matrix built from train:
 
 * logistic regression of the target (binary; for a multiclass target, the event value vs the
   rest — the schema's ``event_value`` when the target is the event column, else a class named
-  like "positive"/"yes"/"dead", else the largest code or the rarest label), near-unpenalised
-  (ridge 1e-3, for stability) with Wald 95% intervals from the Fisher information;
-* Cox proportional hazards of the survival outcome (lifelines, penaliser 0.01), its Wald
-  intervals;
+  like "positive"/"yes"/"dead", else the largest code or the rarest label), with a weak ridge
+  penalty (1.0 on standardised coefficients, which keeps separation finite) and Wald 95%
+  intervals from the penalised Fisher information;
+* Cox proportional hazards of the survival outcome (Breslow ties, ridge 0.01 for stability;
+  a vectorised Newton fit, much faster than lifelines on tied times) with Wald intervals;
 * linear regression (ordinary least squares) for a numeric target.
 
 Numbers are standardised by train's mean and SD (effects "per SD"); categories are dummies
@@ -35,12 +36,17 @@ from synthmed.evaluation.context import EvalContext, SectionOutput
 from synthmed.evaluation.result import Metric, Section
 from synthmed.schema import NUMERIC_KINDS
 
-__all__ = ["ci_overlap", "evaluate_clinical"]
+__all__ = ["ci_overlap", "cox_fit", "evaluate_clinical"]
 
 SECTION = "clinical"
 MIN_LEVEL_COUNT = 10
 MAX_DUMMIES = 10
 Z95 = 1.959963984540054
+#: L2 penalty of the logistic fit: negligible for identified effects (the information grows
+#: with n), but it keeps estimates finite under (quasi-)separation
+RIDGE = 1.0
+#: L2 penalty of the Cox fit (on the summed log partial likelihood): only for stability
+COX_RIDGE = 0.01
 _EVENT_WORDS = ("positive", "yes", "true", "dead", "death", "died", "event", "case")
 
 Fit = tuple[np.ndarray, np.ndarray, np.ndarray]  # estimate, standard error, p-value
@@ -159,28 +165,23 @@ def _logistic_fits(ctx: EvalContext, tables: dict[str, pd.DataFrame],
     return out
 
 
-def _irls_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> Fit | None:
-    """Newton-Raphson logistic regression; returns slopes (no intercept) with Wald SEs."""
+def _irls_logistic(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> Fit | None:
+    """Ridge-stabilised logistic regression; slopes (no intercept) with Wald SEs from the
+    penalised Fisher information."""
+    from sklearn.linear_model import LogisticRegression
+
     if len(y) <= x.shape[1] + 1 or y.min() == y.max():
         return None
-    xx = np.column_stack([np.ones(len(y)), x])
-    penalty = np.full(xx.shape[1], ridge)
-    penalty[0] = 0.0
-    beta = np.zeros(xx.shape[1])
-    beta[0] = np.log(y.mean() / (1 - y.mean()))
-    with np.errstate(all="ignore"):
-        for _ in range(50):
-            p = 1.0 / (1.0 + np.exp(-(xx @ beta)))
-            w = np.clip(p * (1 - p), 1e-10, None)
-            hess = (xx * w[:, None]).T @ xx + np.diag(penalty)
-            step = np.linalg.lstsq(hess, xx.T @ (y - p) - penalty * beta, rcond=None)[0]
-            beta = beta + step
-            if np.max(np.abs(step)) < 1e-8:
-                break
-        p = 1.0 / (1.0 + np.exp(-(xx @ beta)))
+    model = LogisticRegression(C=1.0 / ridge, solver="newton-cholesky", max_iter=200)
+    with fitting():
+        model.fit(x, y)
+        xx = np.column_stack([np.ones(len(y)), x])
+        p = model.predict_proba(x)[:, 1]
+        penalty = np.full(xx.shape[1], ridge)
+        penalty[0] = 0.0
         hess = (xx * np.clip(p * (1 - p), 1e-10, None)[:, None]).T @ xx + np.diag(penalty)
         se = np.sqrt(np.abs(np.diag(np.linalg.pinv(hess))))
-    return _with_p(beta[1:], se[1:])
+    return _with_p(model.coef_[0], se[1:])
 
 
 def _linear_fits(ctx: EvalContext, tables: dict[str, pd.DataFrame],
@@ -204,28 +205,62 @@ def _linear_fits(ctx: EvalContext, tables: dict[str, pd.DataFrame],
 
 def _cox_fits(ctx: EvalContext, tables: dict[str, pd.DataFrame],
               design: _Design) -> dict[str, Fit | None]:
-    from lifelines import CoxPHFitter
-
     assert ctx.survival is not None
     out: dict[str, Fit | None] = {}
-    cols = [f"x{i}" for i in range(len(design.terms))]
     for key, frame in tables.items():
         time = as_float(frame[ctx.survival[0]])
-        keep = np.isfinite(time) & (time > 0) & frame[ctx.survival[1]].notna().to_numpy()
+        keep = np.isfinite(time) & (time >= 0) & frame[ctx.survival[1]].notna().to_numpy()
         event = ctx.event_indicator(frame)[keep]
-        if event.sum() < 2 or not cols:
-            out[key] = None
-            continue
-        data = pd.DataFrame(design.matrix(frame)[keep], columns=cols)
-        data["_time"], data["_event"] = time[keep], event.astype(int)
-        try:
-            with fitting():
-                cph = CoxPHFitter(penalizer=0.01).fit(data, "_time", "_event")
-        except Exception:  # lifelines raises bare ConvergenceError / LinAlgError variants
-            out[key] = None
-            continue
-        out[key] = _with_p(cph.params_[cols].to_numpy(), cph.standard_errors_[cols].to_numpy())
+        x = design.matrix(frame)[keep]
+        out[key] = None if event.sum() < 2 or x.shape[1] == 0 else cox_fit(x, time[keep], event)
     return out
+
+
+def cox_fit(x: np.ndarray, time: np.ndarray, event: np.ndarray,
+            ridge: float = COX_RIDGE) -> Fit | None:
+    """Cox proportional hazards (Breslow ties) by Newton-Raphson with step halving.
+
+    O(n p²) per iteration: risk-set sums are reverse cumulative sums over sorted times.
+    Returns log hazard ratios with Wald standard errors from the observed information.
+    """
+    order = np.argsort(time, kind="stable")
+    t, e, x = time[order], np.asarray(event, dtype=bool)[order], x[order]
+    first = np.searchsorted(t, t, side="left")        # start of each time's risk set
+    last = np.searchsorted(t, t, side="right") - 1    # end of each time's tie group
+    xe = x[e]
+
+    def parts(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        eta = x @ beta
+        w = np.exp(eta - eta.max())
+        s0 = np.cumsum(w[::-1])[::-1][first]
+        s1 = np.cumsum((w[:, None] * x)[::-1], axis=0)[::-1][first]
+        m = s1[e] / s0[e][:, None]
+        loglik = float(eta[e].sum() - (np.log(s0[e]) + eta.max()).sum()) - 0.5 * ridge * beta @ beta
+        grad = (xe - m).sum(0) - ridge * beta
+        c = np.cumsum(np.where(e, 1.0 / s0, 0.0))[last]
+        info = (x * (w * c)[:, None]).T @ x - m.T @ m + ridge * np.eye(len(beta))
+        return loglik, grad, info
+
+    beta = np.zeros(x.shape[1])
+    with np.errstate(all="ignore"):
+        loglik, grad, info = parts(beta)
+        for _ in range(60):
+            step = np.linalg.lstsq(info, grad, rcond=None)[0]
+            for _ in range(30):  # step halving keeps the likelihood increasing
+                new = parts(beta + step)
+                if np.isfinite(new[0]) and new[0] >= loglik - 1e-10:
+                    break
+                step = step / 2
+            else:
+                break
+            beta = beta + step
+            loglik, grad, info = new
+            if np.max(np.abs(step)) < 1e-9:
+                break
+        se = np.sqrt(np.abs(np.diag(np.linalg.pinv(info))))
+    if not np.all(np.isfinite(beta)):
+        return None
+    return _with_p(beta, se)
 
 
 def _with_p(beta: np.ndarray, se: np.ndarray) -> Fit:

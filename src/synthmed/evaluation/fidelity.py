@@ -213,7 +213,7 @@ def _associations(ctx: EvalContext, numeric: list[str],
             "two variables go together in the synthetic and in the real data.",
             rule=f"every pair: difference <= {limit:g} or <= {ratio:g} x the holdout's "
             "difference (Spearman / Cramér's V / correlation ratio)",
-            details={"pairs_failing": int((~pair_ok).sum()), "pairs": int(len(pair_ok)),
+            details={"pairs_failing": int((~pair_ok).sum()), "pairs": len(pair_ok),
                      "largest": top},
         ),
         Metric(

@@ -35,7 +35,9 @@ __all__ = ["evaluate_privacy"]
 N_ATTACKS = 500
 #: inference needs more targets: its risk is divided by (1 - control success), which is
 #: small when a secret is easy to guess for anyone, so sampling noise is magnified
-N_INFERENCE = 2_000
+N_INFERENCE = 5_000
+#: released records queried for the DCR of column subsets other than all columns
+N_DCR_SUBSET = 3_000
 N_MEMBERS = 2_000
 N_RANDOM_SUBSETS = 2
 _HASH_KEY = "privacy-copies"
@@ -46,7 +48,9 @@ def evaluate_privacy(ctx: EvalContext) -> SectionOutput:
     th = ctx.thresholds
     train = _capped(ctx, ctx.train, "train")
     hold = _capped(ctx, ctx.holdout, "holdout")
-    synth = _capped(ctx, ctx.synthetic, "synthetic")
+    # a canonical row order: no figure may depend on how the release happens to be sorted
+    order = np.argsort(row_hashes(ctx.synthetic, ctx.schema, _HASH_KEY), kind="stable")
+    synth = _capped(ctx, ctx.synthetic.iloc[order].reset_index(drop=True), "synthetic")
     rng = ctx.rng("privacy:split")
     n_eq = min(len(train), len(hold))
     if len(train) != len(hold):
@@ -181,13 +185,16 @@ def _figures(ctx: EvalContext, s: _Setting, layout: Layout, subsets: dict[str, l
         if name == "all columns":
             rel, tr, ct = full["rel"], full["train"], full["control"]
         else:
-            rel, tr, ct = (Space.build(getattr(s, k), layout, cols)
-                           for k in ("rel", "train", "control"))
+            rng = ctx.rng(f"privacy:dcr:{label}:{name}")
+            rel_rows = s.rel if len(s.rel) <= N_DCR_SUBSET else s.rel[
+                np.sort(rng.choice(len(s.rel), N_DCR_SUBSET, replace=False))]
+            rel = Space.build(rel_rows, layout, cols)
+            tr, ct = (Space.build(getattr(s, k), layout, cols) for k in ("train", "control"))
         d_tr = nearest(rel, tr, 2 if name == "all columns" else 1)
         d_ct = nearest(rel, ct, 1)[:, 0]
         closer = float((d_tr[:, 0] < d_ct).sum() + 0.5 * (d_tr[:, 0] == d_ct).sum())
         n = len(d_ct)
-        p = binomtest(int(round(closer)), n, 0.5, alternative="greater").pvalue if n else 1.0
+        p = binomtest(round(closer), n, 0.5, alternative="greater").pvalue if n else 1.0
         out["dcr"][name] = {"share": closer / n if n else float("nan"), "p_value": float(p),
                             "records": n}
         if name == "all columns":
@@ -239,18 +246,26 @@ def _attacks(ctx: EvalContext, s: _Setting, layout: Layout, full: dict[str, Spac
             sp(s.train[ti], b_cols), sp(s.control[ci], b_cols), sp(s.rel, b_cols))
         out["link_columns"] = [a_cols, b_cols]
     out["inference"] = {}
-    n_i = min(N_INFERENCE, len(s.train), len(s.control))
-    ti = np.sort(rng.choice(len(s.train), n_i, replace=False))
-    ci = np.sort(rng.choice(len(s.control), n_i, replace=False))
-    for secret in _secrets(ctx):
-        aux = [n for n in names if n != secret]
-        if not aux:
-            continue
-        j = names.index(secret)
-        out["inference"][secret] = atk.inference(
-            Space.build(s.train[ti], layout, aux), Space.build(s.control[ci], layout, aux),
-            Space.build(s.rel, layout, aux), s.train_t[ti, j], s.control_t[ci, j],
-            s.rel_t[:, j], numeric=bool(numeric[j]))
+    secrets = [c for c in _secrets(ctx) if len(names) > 1]
+    if secrets:
+        n_i = min(N_INFERENCE, len(s.train), len(s.control))
+        ti = np.sort(rng.choice(len(s.train), n_i, replace=False))
+        ci = np.sort(rng.choice(len(s.control), n_i, replace=False))
+        cols = [names.index(c) for c in secrets]
+        rel_sec = [Space.build(s.rel, layout, [c]) for c in secrets]
+        found = {}
+        for label_, x, x_t, idx in (("attack", s.train, s.train_t, ti),
+                                    ("control", s.control, s.control_t, ci)):
+            found[label_] = atk.inference(
+                full["train" if label_ == "attack" else "control"].take(idx), full["rel"],
+                [(Space.build(x[idx], layout, [c]), r) for c, r in zip(secrets, rel_sec,
+                                                                        strict=True)],
+                [x_t[idx, j] for j in cols], [s.rel_t[:, j] for j in cols],
+                [bool(numeric[j]) for j in cols])
+        for i, secret in enumerate(secrets):
+            (attack, baseline), (control, _) = found["attack"][i], found["control"][i]
+            out["inference"][secret] = atk.AttackResult.from_counts(
+                attack, control, n_i, baseline=baseline)
     # membership: half the control is the reference density, the other half non-members
     mrng = ctx.rng(f"privacy:membership:{label}")
     perm = mrng.permutation(len(s.control))
@@ -354,7 +369,8 @@ def _attack_metrics(ctx: EvalContext, syn: dict[str, Any], ref: dict[str, Any]) 
             "Risk that someone who knows all other facts about a training patient can guess "
             "a sensitive fact (worst column) from the most similar synthetic record, beyond "
             "guessing it for real outsiders.",
-            {"worst_column": worst, "columns": {k: r.details() for k, r in syn["inference"].items()}},
+            {"worst_column": worst,
+             "columns": {k: r.details() for k, r in syn["inference"].items()}},
         ))
     return out
 

@@ -256,7 +256,8 @@ def _regression(ctx: EvalContext, tables: dict[str, pd.DataFrame],
             ),
             Metric(
                 f"mae_{name}", mae["synthetic"], mae["train"],
-                threshold=mae["train"] * (1 + rel), passed=mae["synthetic"] <= mae["train"] * (1 + rel),
+                threshold=mae["train"] * (1 + rel),
+                passed=mae["synthetic"] <= mae["train"] * (1 + rel),
                 interval=_interval(mae_b),
                 description=f"Average prediction error of a {_pretty(name)} model trained on "
                 "synthetic data, in the target's unit.",

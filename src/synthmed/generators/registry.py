@@ -19,6 +19,8 @@ __all__ = ["generator_class", "get_generator", "list_generators"]
 _BUILTIN: dict[str, str] = {
     "gaussian_copula": "synthmed.generators.tabular.gaussian_copula:GaussianCopula",
     "bayesian_network": "synthmed.generators.tabular.bayesian_network:BayesianNetwork",
+    "neural_ar": "synthmed.generators.tabular.autoregressive:NeuralAutoregressive",
+    "arf": "synthmed.generators.tabular.arf:AdversarialRandomForest",
 }
 
 DEFAULT_GENERATOR = "gaussian_copula"

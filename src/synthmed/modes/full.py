@@ -40,6 +40,8 @@ __all__ = ["DistanceFilter", "release_full"]
 MAX_FILTER_ROUNDS = 20
 #: one round draws at most this many times the rows still needed
 MAX_OVERDRAW = 20.0
+#: give up early when none of this many records (at least) passed the filter
+GIVE_UP_AFTER = 1_000
 
 
 class DistanceFilter:
@@ -181,18 +183,20 @@ def _check_filter_options(min_distance: Any, dcr_quantile: Any) -> None:
         raise ParameterError(
             "Give either `min_distance` or `dcr_quantile` for the privacy filter, not both."
         )
-    if min_distance is not None:
-        ok = isinstance(min_distance, int | float | np.number) and not isinstance(min_distance, bool)
-        if not ok or not math.isfinite(min_distance) or min_distance < 0:
-            raise ParameterError(
-                f"`min_distance` must be a non-negative finite number, got {min_distance!r}."
-            )
-    if dcr_quantile is not None:
-        ok = isinstance(dcr_quantile, int | float | np.number) and not isinstance(dcr_quantile, bool)
-        if not ok or not 0.0 < dcr_quantile < 1.0:
-            raise ParameterError(
-                f"`dcr_quantile` must be a number strictly between 0 and 1, got {dcr_quantile!r}."
-            )
+    if min_distance is not None and (
+            not _is_number(min_distance) or not math.isfinite(min_distance) or min_distance < 0):
+        raise ParameterError(
+            f"`min_distance` must be a non-negative finite number, got {min_distance!r}."
+        )
+    if dcr_quantile is not None and (
+            not _is_number(dcr_quantile) or not 0.0 < dcr_quantile < 1.0):
+        raise ParameterError(
+            f"`dcr_quantile` must be a number strictly between 0 and 1, got {dcr_quantile!r}."
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
 def _filtered_draw(generator: BaseGenerator, dfilter: DistanceFilter, n: int, threshold: float,
@@ -226,6 +230,8 @@ def _filtered_draw(generator: BaseGenerator, dfilter: DistanceFilter, n: int, th
         kept_dcr.append(dcr[ok])
         accepted += len(ok)
         rounds += 1
+        if not accepted and examined >= max(GIVE_UP_AFTER, 20 * n):
+            break  # nothing passes: more rounds would only cost time
     if accepted < n:
         raise SynthmedError(
             f"The privacy filter kept only {accepted} of the {examined} records drawn in "

@@ -94,7 +94,9 @@ def make_provenance(labels: np.ndarray | list[str]) -> pd.Series:
 
 def _check_column(column: str, data: pd.DataFrame) -> None:
     if not isinstance(column, str) or not column.strip():
-        raise ParameterError(f"The provenance column name must be a non-empty string, got {column!r}.")
+        raise ParameterError(
+            f"The provenance column name must be a non-empty string, got {column!r}."
+        )
     if column in data.columns:
         raise ParameterError(
             f"The provenance column {column!r} would overwrite a data column of the same name. "

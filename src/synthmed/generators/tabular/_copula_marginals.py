@@ -64,7 +64,9 @@ def truncated_gibbs(z: np.ndarray, low: np.ndarray, high: np.ndarray, corr: np.n
     z = z.copy()
     precision = np.linalg.inv(corr)
     with np.errstate(divide="ignore"):
-        z_low, z_high = ndtri(low), ndtri(high)
+        # +-8 stands for +-inf: a point interval at u = 0 or 1 (a condition at the training
+        # minimum or maximum) must not put an infinite latent into the products below
+        z_low, z_high = np.clip(ndtri(low), -8.0, 8.0), np.clip(ndtri(high), -8.0, 8.0)
     width = (high - low).max(axis=0)
     active = np.flatnonzero(width > 1.5 / len(z))
     active = active[active < skip] if skip is not None else active

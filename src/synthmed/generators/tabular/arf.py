@@ -1,0 +1,381 @@
+"""Adversarial random forests (Watson et al., 2023): a tree-based density model for tables.
+
+A random forest learns to tell the real rows from synthetic ones drawn from the product of the
+marginals; the synthetic rows are redrawn from the forest's leaves and the forest refitted until
+it can no longer tell them apart (out-of-bag accuracy about 0.5). Within each leaf of that
+forest the columns are then nearly independent, so the table's density is a mixture over the
+leaves of products of per-column distributions (FORDE): each leaf stores its coverage (weight),
+a quantile grid of each number or date (sampled with linear interpolation, so values keep the
+leaf's shape and never leave its range) and smoothed frequencies of each category. Missing
+values are modelled per leaf: a "missing" category, or a missing rate for a number. Only these
+leaf parameters are kept, never the trees.
+
+Sampling picks a leaf per row by weight and draws every column at once. Conditioning weights the
+leaves by the likelihood of each row's evidence (a category's leaf frequency; for a number, a
+uniform density over the leaf's range with soft edges) and draws the rest from the chosen leaf.
+
+Example
+-------
+>>> from synthmed import load_dataset
+>>> from synthmed.generators.tabular.arf import AdversarialRandomForest
+>>> pbc = load_dataset("pbc")
+>>> gen = AdversarialRandomForest(n_estimators=10).fit(pbc.frame, schema=pbc.schema)
+>>> dead = gen.sample(50, conditions={"status": 2}, random_state=0)
+>>> bool((dead["status"] == 2).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from synthmed.generators.base import (
+    BaseGenerator,
+    GeneratorTags,
+    ParamCheck,
+    float_in,
+    int_in,
+    one_of,
+)
+from synthmed.generators.tabular._arf_leaves import (
+    adversarial_forest,
+    density_leaves,
+    draw_codes,
+    draw_from_grids,
+    leaf_counts,
+    leaf_quantiles,
+    sample_from_cumulative,
+    snap_to_support,
+)
+from synthmed.generators.tabular._copula_marginals import jsonable_categories
+from synthmed.schema import TableSchema
+
+__all__ = ["AdversarialRandomForest"]
+
+CONTINUOUS_KINDS = frozenset({"numeric", "integer", "datetime"})
+NS_PER_DAY = 86_400e9
+#: soft edge of a leaf's range when conditioning on a number, as a share of the column's range
+BANDWIDTH_SHARE = 0.01
+#: cells of one (distinct condition rows x leaves) block of the conditional leaf posterior
+POSTERIOR_BLOCK = 2_000_000
+#: a number whose distinct values are at most this share of its observed values is drawn on
+#: them (a lab's reporting grid, whole months...): interpolated values off that grid would
+#: give synthetic records away
+SUPPORT_SHARE = 0.5
+import os
+MODE = os.environ.get("ARF_MODE", "stoch")
+
+
+class AdversarialRandomForest(BaseGenerator):
+    """Adversarial random forest with per-leaf quantile and frequency densities (ARF/FORDE).
+
+    Parameters
+    ----------
+    n_estimators : int, default 20
+        Trees of each forest. The density is a mixture over all their leaves: more trees give
+        a smoother model, a larger model file and a slower fit.
+    min_samples_leaf : int, default 5
+        Fewest rows (real and synthetic) in a leaf while fitting, and fewest real rows behind
+        each density leaf: a smaller leaf is merged into its nearest ancestor that has enough,
+        so that no leaf describes one or two patients.
+    max_iters : int, default 10
+        Most rounds of redrawing the synthetic rows and refitting the forest.
+    delta : float, default 0.0
+        Stop once the out-of-bag accuracy is at most ``0.5 + delta``.
+    early_stop : bool, default True
+        Stop as soon as a round makes the accuracy worse.
+    n_quantiles : int, default 5
+        Points of each leaf's quantile grid for a number or date; values are interpolated
+        linearly between them.
+    alpha : float, default 0.1
+        Dirichlet smoothing of each leaf's categories and missing rates: pseudo-rows spread in
+        proportion to the column's overall frequencies.
+
+    Attributes
+    ----------
+    oob_accuracy_ : list of float
+        Out-of-bag accuracy of the real-versus-synthetic forest after each round.
+    n_leaves_ : int
+        Leaves of the density model (over all trees).
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> pbc = load_dataset("pbc")
+    >>> gen = get_generator("arf", n_estimators=10).fit(pbc.frame, schema=pbc.schema)
+    >>> gen.sample(3, random_state=0).shape
+    (3, 19)
+    """
+
+    name: ClassVar[str] = "arf"
+    tags: ClassVar[GeneratorTags] = GeneratorTags(
+        modality="table", supports_conditioning=True, handles_missing=True
+    )
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {
+        "n_estimators": int_in(1, 10_000),
+        "min_samples_leaf": int_in(1, 1_000_000),
+        "max_iters": int_in(0, 100),
+        "delta": float_in(0.0, 0.5),
+        "early_stop": one_of(True, False),
+        "n_quantiles": int_in(2, 1000),
+        "alpha": float_in(0.0, 1e6),
+    }
+
+    def __init__(self, *, n_estimators: int = 20, min_samples_leaf: int = 5,
+                 max_iters: int = 10, delta: float = 0.0, early_stop: bool = True,
+                 n_quantiles: int = 5, alpha: float = 0.1) -> None:
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_iters = max_iters
+        self.delta = delta
+        self.early_stop = early_stop
+        self.n_quantiles = n_quantiles
+        self.alpha = alpha
+
+    @classmethod
+    def get_test_params(cls) -> list[dict[str, Any]]:
+        return [{"n_estimators": 5, "max_iters": 2},
+                {"n_estimators": 3, "min_samples_leaf": 10, "max_iters": 0, "n_quantiles": 2,
+                 "alpha": 0.0, "early_stop": False}]
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
+        names = list(frame.columns)
+        kinds = [schema.column(name).kind for name in names]
+        n = len(frame)
+        # the forest's matrix: numbers (NaN -> a sentinel below the range), category codes
+        x = np.empty((n, len(names)))
+        columns: list[dict[str, Any]] = []
+        raw: list[np.ndarray] = []
+        supports: dict[int, np.ndarray] = {}
+        for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+            if kind in CONTINUOUS_KINDS:
+                values = _to_float(frame[name], kind)
+                seen = values[~np.isnan(values)]
+                low, high = float(seen.min()), float(seen.max())
+                x[:, i] = np.where(np.isnan(values), low - 1.0 - (high - low), values)
+                columns.append({"name": name, "kind": kind, "low": low, "high": high,
+                                "missing_rate": float(np.isnan(values).mean())})
+                raw.append(values)
+                support = np.unique(seen)
+                if len(support) <= SUPPORT_SHARE * len(seen):
+                    supports[i] = support
+            else:
+                codes, uniques = _factorize(frame[name])
+                has_missing = bool((codes < 0).any())
+                codes = np.where(codes < 0, len(uniques), codes)
+                x[:, i] = codes
+                columns.append({"name": name, "kind": kind, "has_missing": has_missing,
+                                "categories": [_plain(v) for v in np.asarray(uniques, dtype=object)]})
+                raw.append(codes)
+
+        forest, accuracies = adversarial_forest(
+            x, n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
+            max_iters=self.max_iters, delta=self.delta, early_stop=self.early_stop, rng=rng,
+        )
+        rows, leaves, coverage = density_leaves(forest, x, self.min_samples_leaf)
+        del forest  # only the leaf parameters are kept
+        n_leaves = len(coverage)
+        leaf_rows = np.bincount(leaves, minlength=n_leaves)
+        arrays: dict[str, np.ndarray] = {"coverage": coverage.astype(np.int64),
+                                         "leaf_rows": leaf_rows.astype(np.int64)}
+        for i, col in enumerate(columns):
+            if col["kind"] in CONTINUOUS_KINDS:
+                values = raw[i]
+                fallback = np.quantile(values[~np.isnan(values)],
+                                       np.linspace(0.0, 1.0, self.n_quantiles))
+                grid, n_obs = leaf_quantiles(values, rows, leaves, n_leaves, self.n_quantiles,
+                                             fallback)
+                arrays[f"grid_{i}"] = grid
+                if i in supports:
+                    arrays[f"support_{i}"] = supports[i]
+                if col["missing_rate"] > 0:
+                    arrays[f"missing_{i}"] = (leaf_rows - n_obs).astype(np.int64)
+            else:
+                n_codes = len(col["categories"]) + int(col["has_missing"])
+                arrays[f"counts_{i}"] = leaf_counts(raw[i], rows, leaves, n_leaves,
+                                                    n_codes).astype(np.int64)
+                arrays[f"freq_{i}"] = np.bincount(raw[i], minlength=n_codes) / n
+        self.oob_accuracy_ = accuracies
+        self._columns_ = columns
+        self._arrays_ = arrays
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Derive the sampling tables (weights, probabilities) from the stored leaf counts."""
+        arrays, alpha = self._arrays_, float(self.alpha)
+        coverage = arrays["coverage"].astype(float)
+        self.n_leaves_ = len(coverage)
+        self._names_ = [str(c["name"]) for c in self._columns_]
+        self._position_ = {name: i for i, name in enumerate(self._names_)}
+        weight = coverage / coverage.sum()
+        self._cum_weight_ = np.cumsum(weight)[None, :]
+        self._cum_weight_[0, -1] = 1.0
+        with np.errstate(divide="ignore"):
+            self._log_weight_ = np.log(weight)
+        rows = arrays["leaf_rows"].astype(float)
+        self._p_missing_: dict[int, np.ndarray] = {}
+        self._prob_: dict[int, np.ndarray] = {}
+        self._cum_prob_: dict[int, np.ndarray] = {}
+        for i, col in enumerate(self._columns_):
+            if col["kind"] in CONTINUOUS_KINDS:
+                if f"missing_{i}" in arrays:
+                    missing = arrays[f"missing_{i}"].astype(float)
+                    rate = float(col["missing_rate"])
+                    self._p_missing_[i] = (missing + alpha * rate) / (rows + alpha)
+            else:
+                counts = arrays[f"counts_{i}"].astype(float)
+                prob = (counts + alpha * arrays[f"freq_{i}"][None, :]) / (rows + alpha)[:, None]
+                prob /= prob.sum(axis=1, keepdims=True)
+                self._prob_[i] = prob
+                cum = np.cumsum(prob, axis=1)
+                cum[:, -1] = 1.0
+                self._cum_prob_[i] = cum
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n: int, conditions: pd.DataFrame | None,
+                rng: np.random.Generator) -> pd.DataFrame:
+        if conditions is None or conditions.shape[1] == 0:
+            leaf = sample_from_cumulative(self._cum_weight_, np.zeros(n, dtype=np.int64), rng)
+        else:
+            leaf = self._conditional_leaves(conditions, rng)
+        out: dict[str, Any] = {}
+        for i, col in enumerate(self._columns_):
+            if col["kind"] in CONTINUOUS_KINDS:
+                support = self._arrays_.get(f"support_{i}")
+                values = draw_from_grids(self._arrays_[f"grid_{i}"], leaf, rng,
+                                         discrete=support is not None and MODE == "grid")
+                if support is not None:
+                    values = snap_to_support(values, support, rng, stochastic=MODE == "stoch")
+                values = np.clip(values, col["low"], col["high"])
+                if i in self._p_missing_:
+                    values[rng.random(n) < self._p_missing_[i][leaf]] = np.nan
+                out[col["name"]] = _from_float(values, col["kind"])
+            else:
+                codes = draw_codes(self._cum_prob_[i], leaf, rng)
+                categories = np.asarray([*col["categories"], np.nan], dtype=object)
+                out[col["name"]] = categories[codes]
+        return pd.DataFrame(out)
+
+    def _conditional_leaves(self, conditions: pd.DataFrame,
+                            rng: np.random.Generator) -> np.ndarray:
+        """One leaf per row, drawn from the leaf weights times the likelihood of its evidence.
+
+        Rows with the same evidence share one posterior; posteriors are computed in blocks so
+        that memory stays bounded whatever the number of leaves and of distinct rows.
+        """
+        evidence = [self._encode_condition(name, conditions[name]) for name in conditions.columns]
+        # distinct evidence rows: category codes, and each number as (is missing, value)
+        keys = np.column_stack([np.column_stack([np.isnan(v), np.nan_to_num(v)])
+                                for _, v in evidence])
+        distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        first = np.unique(inverse, return_index=True)[1]
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(distinct) + 1))
+        leaf = np.empty(len(conditions), dtype=np.int64)
+        block = max(1, POSTERIOR_BLOCK // self.n_leaves_)
+        for start in range(0, len(distinct), block):
+            stop = min(start + block, len(distinct))
+            rows_of = first[start:stop]
+            log_post = self._log_weight_[None, :] + sum(
+                self._log_likelihood(i, v[rows_of]) for i, v in evidence)
+            top = log_post.max(axis=1, keepdims=True)
+            impossible = ~np.isfinite(top[:, 0])
+            if impossible.any():  # evidence no leaf explains: fall back to the leaf weights
+                log_post[impossible] = self._log_weight_
+                top[impossible] = log_post[impossible].max(axis=1, keepdims=True)
+            post = np.exp(log_post - top)
+            cum = np.cumsum(post, axis=1)
+            cum /= cum[:, -1:]
+            cum[:, -1] = 1.0
+            members = order[bounds[start]:bounds[stop]]
+            leaf[members] = sample_from_cumulative(cum, inverse[members] - start, rng)
+        return leaf
+
+    def _encode_condition(self, name: str, series: pd.Series) -> tuple[int, np.ndarray]:
+        """Column position and the evidence as floats: a category's code or a number."""
+        i = self._position_[name]
+        col = self._columns_[i]
+        if col["kind"] in CONTINUOUS_KINDS:
+            return i, _to_float(series, col["kind"])
+        codes = pd.Index(col["categories"]).get_indexer(series).astype(float)
+        codes[series.isna().to_numpy()] = len(col["categories"])  # the "missing" category
+        return i, codes
+
+    def _log_likelihood(self, i: int, values: np.ndarray) -> np.ndarray:
+        """Log-likelihood of each evidence value (rows) in each leaf (columns)."""
+        col = self._columns_[i]
+        with np.errstate(divide="ignore"):
+            if col["kind"] not in CONTINUOUS_KINDS:
+                return np.log(self._prob_[i][:, values.astype(np.int64)].T)
+            grid = self._arrays_[f"grid_{i}"]
+            low, high = grid[:, 0], grid[:, -1]
+            width = BANDWIDTH_SHARE * (col["high"] - col["low"]) or 1.0
+            p_missing = self._p_missing_.get(i, np.zeros(len(grid)))
+            x = np.nan_to_num(values)[:, None]
+            outside = np.maximum(0.0, np.maximum(low[None, :] - x, x - high[None, :]))
+            observed = (np.log1p(-p_missing) - np.log(high - low + 2 * width))[None, :]
+            observed = observed - outside / width
+            return np.where(np.isnan(values)[:, None], np.log(p_missing)[None, :], observed)
+
+    def _condition_values_known(self, column: str, values: pd.Series) -> bool:
+        i = self._position_[column]
+        col = self._columns_[i]
+        missing = values.isna().to_numpy()
+        if col["kind"] in CONTINUOUS_KINDS:
+            return not missing.any() or i in self._p_missing_
+        if missing.any() and not col["has_missing"]:
+            return False  # missing was never seen in this column
+        return bool((pd.Index(col["categories"]).get_indexer(values[~missing]) >= 0).all())
+
+    # ------------------------------------------------------------------ state
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        columns = [{**col, "categories": jsonable_categories(col["categories"])}
+                   if "categories" in col else dict(col) for col in self._columns_]
+        return {"columns": columns, "oob_accuracy": self.oob_accuracy_}, dict(self._arrays_)
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self._columns_ = [dict(col) for col in meta["columns"]]
+        self.oob_accuracy_ = [float(a) for a in meta["oob_accuracy"]]
+        self._arrays_ = {key: np.asarray(value) for key, value in arrays.items()
+                         if not key.startswith("__")}
+        n_leaves = len(self._arrays_["coverage"])
+        for key, value in self._arrays_.items():
+            if key.startswith(("grid_", "missing_", "counts_")) and len(value) != n_leaves:
+                raise ValueError(f"array {key!r} does not match the {n_leaves} leaves")
+        self._prepare()
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
+    try:  # sorted categories make the codes independent of row order
+        return pd.factorize(series, sort=True)
+    except TypeError:  # mixed, unorderable types: first-seen order
+        return pd.factorize(series, sort=False)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _to_float(series: pd.Series, kind: str) -> np.ndarray:
+    """Numbers as float64; datetimes as days since the epoch; missing as NaN."""
+    if kind == "datetime":
+        stamps = pd.to_datetime(series).astype("datetime64[ns]")
+        ns = stamps.to_numpy().view("int64").astype(float)
+        return np.where(stamps.isna().to_numpy(), np.nan, ns / NS_PER_DAY)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _from_float(values: np.ndarray, kind: str) -> np.ndarray:
+    if kind != "datetime":
+        return values
+    missing = np.isnan(values)
+    ns = np.round(np.where(missing, 0.0, values) * NS_PER_DAY).astype("int64")
+    stamps = ns.view("datetime64[ns]")
+    stamps[missing] = np.datetime64("NaT")
+    return stamps

@@ -1,0 +1,222 @@
+"""Fidelity section: distances against independent computations, and behaviour on known cases."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.stats.contingency import association
+
+from synthmed import infer_schema, load_dataset, train_holdout_split
+from synthmed.evaluation import evaluate
+from synthmed.evaluation._models import detection_auc, macro_auc, weighted_auc
+from synthmed.evaluation._stats import (
+    association_matrix,
+    correlation_ratio,
+    cramers_v,
+    ks_distance,
+    tv_distance,
+)
+
+
+def _correlated(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame({
+        "x": x,
+        "y": x + 0.3 * rng.normal(size=n),
+        "z": np.round(50 + 10 * x + rng.normal(size=n)),
+        "group": np.where(x + 0.3 * rng.normal(size=n) > 0, "high", "low"),
+        "flag": rng.random(n) < 0.3,
+    })
+
+
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: frame[c].to_numpy()[rng.permutation(len(frame))] for c in frame})
+
+
+@pytest.fixture(scope="module")
+def pbc_split():
+    data = load_dataset("pbc")
+    train, holdout = train_holdout_split(data.frame)
+    return data.schema, train, holdout
+
+
+@pytest.fixture(scope="module")
+def toy():
+    train, holdout = _correlated(800, 1), _correlated(800, 2)
+    return infer_schema(train), train, holdout
+
+
+# ------------------------------------------------------------------ independent checks
+def test_ks_matches_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=300), np.round(rng.normal(0.3, 1.2, size=200), 1)
+    assert ks_distance(a, b) == pytest.approx(stats.ks_2samp(a, b).statistic)
+    a_nan = np.r_[a, np.nan, np.nan]
+    assert ks_distance(a_nan, b) == pytest.approx(stats.ks_2samp(a, b).statistic)
+
+
+def test_tv_matches_hand_computation():
+    a = pd.Series(["x"] * 6 + ["y"] * 3 + ["z"] + [None] * 5)
+    b = pd.Series(["x"] * 2 + ["y"] * 2 + ["w"] * 4)
+    # shares a: x .6 y .3 z .1 ; b: x .25 y .25 w .5
+    assert tv_distance(a, b) == pytest.approx(0.5 * (0.35 + 0.05 + 0.1 + 0.5))
+
+
+def test_cramers_v_and_eta_match_independent_computations():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, 500)
+    y = (x + rng.integers(0, 3, 500)) % 5
+    table = pd.crosstab(x, y).to_numpy()
+    assert cramers_v(x, y) == pytest.approx(association(table, method="cramer"))
+    v = x * 2.0 + rng.normal(size=500)
+    frame = pd.DataFrame({"g": x, "v": v})
+    between = frame.groupby("g")["v"].agg(["size", "mean"])
+    ss_b = (between["size"] * (between["mean"] - v.mean()) ** 2).sum()
+    assert correlation_ratio(x, v) == pytest.approx(np.sqrt(ss_b / ((v - v.mean()) ** 2).sum()))
+
+
+def test_spearman_block_matches_scipy(toy):
+    _, train, _ = toy
+    names, mat = association_matrix(train, ["x", "y", "z"], {"group": ["high", "low"]})
+    assert names == ["x", "y", "z", "group"]
+    assert mat[0, 2] == pytest.approx(stats.spearmanr(train["x"], train["z"]).statistic)
+    assert np.allclose(mat, mat.T)
+
+
+def test_auc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 400)
+    proba = rng.dirichlet(np.ones(3), 400) + np.eye(3)[y] * 0.3
+    proba /= proba.sum(1, keepdims=True)
+    score = np.round(proba[:, 1], 2)  # ties
+    assert weighted_auc(y == 1, score)[0] == pytest.approx(roc_auc_score(y == 1, score))
+    assert macro_auc(y, proba)[0] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
+
+
+# ------------------------------------------------------------------------- behaviour
+def test_holdout_as_synthetic_passes(pbc_split):
+    schema, train, holdout = pbc_split
+    result = evaluate(train, holdout, holdout, schema, sections=["fidelity"])
+    section = result["fidelity"]
+    assert section.verdict == "pass", [m.name for m in section.metrics if m.passed is False]
+    for m in section.metrics:
+        assert m.description and m.rule and m.gate is False
+    json.loads(result.to_json(include_plots=True))
+
+
+def test_shuffled_columns_fail_association_and_detection(toy):
+    schema, train, holdout = toy
+    result = evaluate(train, holdout, _shuffled(train, 9), schema, sections=["fidelity"])
+    assert result.metric("fidelity", "association_max_diff").passed is False
+    assert result.metric("fidelity", "detection_auc").passed is False
+    assert result.metric("fidelity", "column_distance").passed is True  # marginals intact
+    reference = result.metric("fidelity", "detection_auc").holdout_value
+    assert reference < 0.6
+
+
+def test_shuffled_pbc_fails_association(pbc_split):
+    schema, train, holdout = pbc_split
+    result = evaluate(train, holdout, _shuffled(train, 4), schema, sections=["fidelity"])
+    assert result.metric("fidelity", "association_max_diff").passed is False
+
+
+def test_detection_of_an_exact_copy_is_chance(toy):
+    _, train, _ = toy
+    x = train[["x", "y", "z"]].to_numpy()
+    auc = detection_auc(x, x.copy(), np.random.default_rng(0))
+    assert abs(auc - 0.5) < 0.05
+
+
+def test_impossible_and_out_of_support_values_are_caught(toy):
+    schema, train, holdout = toy
+    bad = holdout.copy()
+    bad.loc[:20, "z"] = -5.5          # negative and fractional in a non-negative count
+    bad.loc[:50, "y"] = 1e6           # far outside the train range
+    result = evaluate(train, holdout, bad, schema, sections=["fidelity"])
+    impossible = result.metric("fidelity", "impossible_values")
+    assert impossible.value == 42 and impossible.passed is False
+    assert result.metric("fidelity", "out_of_support").passed is False
+
+
+def test_missing_rare_category_fails_coverage(toy):
+    schema, train, holdout = toy
+    synthetic = holdout.copy()
+    synthetic["group"] = "high"
+    metric = evaluate(train, holdout, synthetic, schema, sections=["fidelity"]).metric(
+        "fidelity", "rare_category_coverage")
+    assert metric.passed is False and metric.value == pytest.approx(3 / 4)
+
+
+def test_plots_are_shared_bins(pbc_split):
+    schema, train, holdout = pbc_split
+    plots = evaluate(train, holdout, holdout, schema, sections=["fidelity"]).plots["fidelity"]
+    bili = plots["columns"]["bili"]
+    assert len(bili["edges"]) == len(bili["train"]) + 1 == len(bili["synthetic"]) + 1
+    assert sum(bili["train"]) == pytest.approx(1.0, abs=1e-3)
+    assert "categories" in plots["columns"]["sex"]
+    k = len(plots["association"]["columns"])
+    assert np.asarray(plots["association"]["synthetic_minus_train"]).shape == (k, k)
+
+
+def test_deterministic_under_seed(toy):
+    schema, train, holdout = toy
+    syn = _shuffled(train, 2)
+    a = evaluate(train, holdout, syn, schema, sections=["fidelity"], random_state=3)
+    b = evaluate(train, holdout, syn, schema, sections=["fidelity"], random_state=3)
+    assert a.to_json(include_plots=True) == b.to_json(include_plots=True)
+
+
+def test_column_metrics_invariant_to_row_order(toy):
+    schema, train, holdout = toy
+    syn = _shuffled(train, 2)
+    a = evaluate(train, holdout, syn, schema, sections=["fidelity"])
+    b = evaluate(train, holdout, syn.sample(frac=1, random_state=1), schema,
+                 sections=["fidelity"])
+    for name in ("column_distance", "column_similarity", "association_max_diff",
+                 "out_of_support", "rare_category_coverage"):
+        assert a.metric("fidelity", name).value == pytest.approx(b.metric("fidelity", name).value)
+
+
+# ------------------------------------------------------------------------ properties
+_floats = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_floats, _floats, st.randoms(use_true_random=False))
+def test_ks_is_bounded_symmetric_and_order_free(a, b, rnd):
+    a, b = np.array(a), np.array(b)
+    d = ks_distance(a, b)
+    assert 0.0 <= d <= 1.0
+    assert d == pytest.approx(ks_distance(b, a))
+    shuffled = a.copy()
+    rnd.shuffle(shuffled)
+    assert d == ks_distance(shuffled, b)
+
+
+_codes = st.lists(st.integers(0, 4), min_size=2, max_size=80)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_codes, st.data())
+def test_cramers_v_tv_eta_bounded_and_order_free(x, data):
+    x = np.array(x)
+    y = np.array(data.draw(st.lists(st.integers(0, 3), min_size=len(x), max_size=len(x))))
+    v = np.array(data.draw(st.lists(st.floats(-100, 100), min_size=len(x), max_size=len(x))))
+    perm = np.random.default_rng(len(x)).permutation(len(x))
+    assert 0.0 <= cramers_v(x, y) <= 1.0
+    assert cramers_v(x, y) == pytest.approx(cramers_v(x[perm], y[perm]))
+    assert 0.0 <= correlation_ratio(x, v) <= 1.0
+    assert correlation_ratio(x, v) == pytest.approx(correlation_ratio(x[perm], v[perm]),
+                                                    abs=1e-9)
+    tv = tv_distance(pd.Series(x), pd.Series(y))
+    assert 0.0 <= tv <= 1.0 + 1e-12
