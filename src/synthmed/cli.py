@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_generator(p: argparse.ArgumentParser) -> None:
         p.add_argument("--generator", default=DEFAULT_GENERATOR,
-                       help=f"generator name (default {DEFAULT_GENERATOR}; see 'synthmed generators')")
+                       help=f"generator name (default {DEFAULT_GENERATOR}; "
+                       "see 'synthmed generators')")
         p.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
                        help="generator parameter, repeatable (e.g. --param n_bins=10)")
         p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -95,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator(gen)
     gen.add_argument("--n", type=_positive_int, help="synthetic rows (default: size of train)")
     gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
+    modes = gen.add_argument_group("release mode (default: full)")
+    modes.add_argument("--mode", choices=["full", "hybrid", "augment"], default="full",
+                       help="full: only synthetic records; hybrid: real and synthetic combined; "
+                       "augment: real training data plus targeted synthetic records")
+    modes.add_argument("--min-distance", type=float,
+                       help="full: reject records closer than this to a real record")
+    modes.add_argument("--dcr-quantile", type=float,
+                       help="full: reject records closer to a real one than this quantile of "
+                       "real-to-real distances")
+    modes.add_argument("--hybrid", choices=["partial", "mix"],
+                       help="hybrid flavour: partial (synthesize columns of real rows) or mix")
+    modes.add_argument("--synthesize", nargs="+", default=[], metavar="COL",
+                       help="hybrid partial: columns replaced by conditional synthetic values")
+    modes.add_argument("--real-fraction", type=float,
+                       help="hybrid mix: share of real rows, between 0 and 1")
+    modes.add_argument("--balance", type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
+                       default=[], metavar="COL[,COL]",
+                       help="augment: 'target', a sensitive column, or 'SENSITIVE,target'")
+    modes.add_argument("--factor", type=float, help="augment: grow the data K times")
+    modes.add_argument("--fair", action="store_true",
+                       help="augment: bias mitigation (equal group sizes and outcome rates)")
+    modes.add_argument("--provenance-column", default="provenance",
+                       help="name of release.csv's provenance column (default provenance)")
+    modes.add_argument("--provenance-sidecar", action="store_true",
+                       help="write provenance to release_provenance.csv instead of a column")
 
     demo = sub.add_parser("demo", parents=[verbosity], help="the main job on the default data")
     demo.add_argument("-o", "--out", type=Path, default=Path("demo-output"),
@@ -140,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synthmed: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         # The message of a third-party error may quote data: show its type only, unless -v.
         print(f"synthmed: internal error ({type(exc).__name__}). Re-run with -v for the "
               "traceback and report it.", file=sys.stderr)
@@ -199,13 +225,20 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> None:
     from synthmed.evaluation import Thresholds
-    from synthmed.pipeline import generate
+    from synthmed.pipeline import ReleaseOptions, generate
 
+    options = ReleaseOptions(
+        mode=args.mode, hybrid=args.hybrid, synthesize=tuple(args.synthesize),
+        real_fraction=args.real_fraction, balance=tuple(args.balance), factor=args.factor,
+        fair=args.fair, min_distance=args.min_distance, dcr_quantile=args.dcr_quantile,
+        provenance_column=args.provenance_column, provenance_sidecar=args.provenance_sidecar,
+    )
+    options.check()
     thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
     run = generate(
         args.data, args.out, generator=args.generator, params=dict(args.param),
         schema=args.schema, target=args.target, sensitive=args.sensitive, n=args.n,
-        seed=args.seed, thresholds=thresholds, progress=_say(args),
+        seed=args.seed, release=options, thresholds=thresholds, progress=_say(args),
     )
     _summarise(run, quiet=args.quiet)
 
@@ -223,9 +256,12 @@ def _summarise(run, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
     if quiet:
         return
     ev = run.evaluation
-    print(f"\nsynthetic table: {len(run.synthetic):,} rows x {run.synthetic.shape[1]} columns "
-          f"(generator {run.generator.name}; fit {run.timings['fit_s']:.1f}s, "
-          f"sample {run.timings['sample_s']:.1f}s, evaluate {run.timings['evaluate_s']:.1f}s)")
+    counts = ", ".join(f"{v:,} {k}" for k, v in run.release.counts().items() if v)
+    print(f"\nreleased table: {len(run.synthetic):,} rows x {run.synthetic.shape[1]} columns "
+          f"({counts}); mode {run.release.mode}")
+    print(f"timings: "
+          f"generator {run.generator.name}; fit {run.timings['fit_s']:.1f}s, "
+          f"sample {run.timings['sample_s']:.1f}s, evaluate {run.timings['evaluate_s']:.1f}s")
     if run.dropped_columns:
         print(f"not modelled (identifiers / free text): {', '.join(run.dropped_columns)}")
     if ev is not None:
@@ -236,7 +272,7 @@ def _summarise(run, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
             extra = f" (not met: {', '.join(failed)})" if failed else ""
             print(f"  {name:<9} {state}{extra}")
     print("\nfiles:")
-    for name, path in run.files.items():
+    for path in run.files.values():
         print(f"  {path}")
 
 

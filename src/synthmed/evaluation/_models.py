@@ -61,8 +61,10 @@ def fitting() -> Iterator[None]:
 
 
 def feature_columns(schema: TableSchema, *, exclude: Sequence[str | None] = ()) -> list[str]:
-    """The schema's predictors: every column but the target, survival time and event."""
-    outcome = {schema.target, *(schema.survival or ()), *exclude}
+    """The schema's predictors: every column but the outcome (target, survival time, event)
+    and the columns recorded after it (role ``post_outcome``), which would leak it."""
+    outcome = {schema.target, *(schema.survival or ()), *schema.with_role("post_outcome"),
+               *exclude}
     return [c for c in schema.names if c not in outcome]
 
 

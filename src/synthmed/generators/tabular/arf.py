@@ -66,8 +66,6 @@ POSTERIOR_BLOCK = 2_000_000
 #: them (a lab's reporting grid, whole months...): interpolated values off that grid would
 #: give synthetic records away
 SUPPORT_SHARE = 0.5
-import os
-MODE = os.environ.get("ARF_MODE", "stoch")
 
 
 class AdversarialRandomForest(BaseGenerator):
@@ -79,9 +77,12 @@ class AdversarialRandomForest(BaseGenerator):
         Trees of each forest. The density is a mixture over all their leaves: more trees give
         a smoother model, a larger model file and a slower fit.
     min_samples_leaf : int, default 5
-        Fewest rows (real and synthetic) in a leaf while fitting, and fewest real rows behind
-        each density leaf: a smaller leaf is merged into its nearest ancestor that has enough,
-        so that no leaf describes one or two patients.
+        Fewest rows (real and synthetic) in a leaf of the adversarial forests.
+    min_leaf_rows : int, default 10
+        Fewest real training rows behind each leaf of the density model: a smaller leaf is
+        merged into its nearest ancestor that has enough, so that no leaf describes a handful
+        of patients. Larger values keep synthetic records further from the training records
+        (privacy) at some cost in fidelity.
     max_iters : int, default 10
         Most rounds of redrawing the synthetic rows and refitting the forest.
     delta : float, default 0.0
@@ -118,6 +119,7 @@ class AdversarialRandomForest(BaseGenerator):
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "n_estimators": int_in(1, 10_000),
         "min_samples_leaf": int_in(1, 1_000_000),
+        "min_leaf_rows": int_in(1, 1_000_000),
         "max_iters": int_in(0, 100),
         "delta": float_in(0.0, 0.5),
         "early_stop": one_of(True, False),
@@ -126,10 +128,11 @@ class AdversarialRandomForest(BaseGenerator):
     }
 
     def __init__(self, *, n_estimators: int = 20, min_samples_leaf: int = 5,
-                 max_iters: int = 10, delta: float = 0.0, early_stop: bool = True,
+                 min_leaf_rows: int = 10, max_iters: int = 10, delta: float = 0.0, early_stop: bool = True,
                  n_quantiles: int = 5, alpha: float = 0.1) -> None:
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
+        self.min_leaf_rows = min_leaf_rows
         self.max_iters = max_iters
         self.delta = delta
         self.early_stop = early_stop
@@ -177,7 +180,7 @@ class AdversarialRandomForest(BaseGenerator):
             x, n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
             max_iters=self.max_iters, delta=self.delta, early_stop=self.early_stop, rng=rng,
         )
-        rows, leaves, coverage = density_leaves(forest, x, self.min_samples_leaf)
+        rows, leaves, coverage = density_leaves(forest, x, self.min_leaf_rows)
         del forest  # only the leaf parameters are kept
         n_leaves = len(coverage)
         leaf_rows = np.bincount(leaves, minlength=n_leaves)
@@ -247,10 +250,9 @@ class AdversarialRandomForest(BaseGenerator):
         for i, col in enumerate(self._columns_):
             if col["kind"] in CONTINUOUS_KINDS:
                 support = self._arrays_.get(f"support_{i}")
-                values = draw_from_grids(self._arrays_[f"grid_{i}"], leaf, rng,
-                                         discrete=support is not None and MODE == "grid")
+                values = draw_from_grids(self._arrays_[f"grid_{i}"], leaf, rng)
                 if support is not None:
-                    values = snap_to_support(values, support, rng, stochastic=MODE == "stoch")
+                    values = snap_to_support(values, support, rng)
                 values = np.clip(values, col["low"], col["high"])
                 if i in self._p_missing_:
                     values[rng.random(n) < self._p_missing_[i][leaf]] = np.nan
