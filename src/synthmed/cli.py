@@ -155,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``synthmed`` command; returns the exit code."""
     from synthmed.exceptions import ModelFileError, NotFittedError, SynthmedError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
+        return int(exc.code or 0)
     try:
         handler = _HANDLERS[args.command]
         handler(args)

@@ -110,6 +110,10 @@ class ReleaseOptions:
                 problems.append(
                     f"--real-fraction must be between 0 and 1, got {self.real_fraction!r}."
                 )
+        if self.min_distance is not None and self.dcr_quantile is not None:
+            problems.append("Give either --min-distance or --dcr-quantile, not both.")
+        if self.factor is not None and (self.balance or self.fair):
+            problems.append("Give either --balance/--fair or --factor, not both.")
         if self.mode == "augment" and not (self.balance or self.factor is not None or self.fair):
             problems.append("--mode augment needs --balance COL[,COL], --factor K or --fair.")
         if problems:

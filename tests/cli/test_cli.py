@@ -110,8 +110,8 @@ def test_installed_command_reports_bad_input_without_traceback(tmp_path):
 
 def test_errors_never_quote_patient_values(tmp_path, capsys):
     frame = make_mixed_frame(50)
-    frame["visits"] = frame["visits"].astype(object)
-    frame.loc[3, "visits"] = "JANE-DOE-1961"
+    frame["bili"] = frame["bili"].astype(object)
+    frame.loc[3, "bili"] = "JANE-DOE-1961"
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
     schema = tmp_path / "s.json"
@@ -120,9 +120,72 @@ def test_errors_never_quote_patient_values(tmp_path, capsys):
     infer_schema(make_mixed_frame(50)).save(schema)
     assert main(["generate", str(path), "--schema", str(schema), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "'visits'" in err and "JANE-DOE" not in err
+    assert "'bili'" in err and "JANE-DOE" not in err
 
 
 def test_sample_bad_model_folder(tmp_path, capsys):
     assert main(["sample", str(tmp_path), "-o", str(tmp_path / "x.csv"), "--n", "5"]) == 2
     assert "No saved model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--mode", "hybrid", "--hybrid", "mix", "--real-fraction", "1.5"], "between 0 and 1"),
+    (["--mode", "hybrid", "--hybrid", "mix", "--real-fraction", "-0.1"], "between 0 and 1"),
+    (["--mode", "hybrid", "--hybrid", "partial", "--synthesize", "patient_id"], "identifier"),
+    (["--mode", "hybrid", "--hybrid", "partial", "--synthesize", "nope"], "'nope' is not in"),
+    (["--mode", "hybrid", "--hybrid", "partial"], "needs --synthesize"),
+    (["--mode", "augment", "--balance", "age"], "only categorical or boolean"),
+    (["--mode", "augment", "--balance", "target", "--factor", "2"], "not both"),
+    (["--mode", "full", "--balance", "sex"], "need --mode augment"),
+    (["--mode", "full", "--min-distance", "0.1", "--dcr-quantile", "0.05"], "not both"),
+    (["--real-fraction", "0.5"], "need --mode hybrid"),
+    (["--mode", "augment"], "needs --balance"),
+])
+def test_release_mode_bad_input(args, needle, csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["generate", str(csv), "-o", str(out), "--target", "died", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_group_without_records_is_refused(tmp_path, capsys):
+    frame = make_mixed_frame(200)
+    frame.loc[frame["sex"] == "m", "died"] = False  # men: no event at all
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    code = main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
+                 "--mode", "augment", "--balance", "sex,target"])
+    assert code == 2
+    assert "no records" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "labels"), [
+    (["--mode", "hybrid", "--hybrid", "partial", "--synthesize", "bili", "visits"], {"partial"}),
+    (["--mode", "hybrid", "--hybrid", "mix", "--real-fraction", "0.3", "--provenance-column",
+      "origin"], {"real", "synthetic"}),
+    (["--mode", "augment", "--balance", "target"], {"real", "synthetic"}),
+    (["--mode", "full", "--dcr-quantile", "0.05"], None),
+])
+def test_release_modes_write_their_files(args, labels, csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", str(csv), "-o", str(out), "--target", "died", "--sensitive", "sex",
+                 "-q", *args]) == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    source = make_mixed_frame(200).drop(columns=["patient_id"])
+    if labels is None:
+        assert (out / "synthetic.csv").exists() and "privacy_filter" in metrics
+        return
+    release = pd.read_csv(out / "release.csv")
+    column = "origin" if "origin" in release.columns else "provenance"
+    assert set(release[column]) == labels
+    real_rows = release[release[column] == "real"].drop(columns=[column])
+    source_keys = set(pd.read_csv(csv).drop(columns=["patient_id"]).astype(str).agg("|".join, axis=1))
+    for row in real_rows.astype(str).itertuples(index=False):
+        assert "|".join(row) in source_keys  # real rows are the source rows, unchanged
+    assert list(release.drop(columns=[column]).columns) == list(source.columns)
+    if "--mode" in args and args[args.index("--mode") + 1] == "augment":
+        assert "augmentation" in metrics

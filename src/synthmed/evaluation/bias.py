@@ -256,8 +256,9 @@ def _outcome_rates(ctx: EvalContext, labels: dict[str, dict[str, pd.Series]],
             mo = _mask(labels[other], by, g)
             n_o, n_r = int(mo.sum()), int(m.sum())
             if n_o < th.small_group:
+                # too few records to judge a rate; the representation figure covers this
                 rows[_key(by, g)] = {"real": float(y["train"][m].mean()), other: None,
-                                     "interval": None, "ok": False}
+                                     "interval": None, "ok": None}
                 continue
             rate = float(y[other][mo].mean())
             lo, hi = wilson(rate * n_o, n_o, conf)
@@ -270,9 +271,10 @@ def _outcome_rates(ctx: EvalContext, labels: dict[str, dict[str, pd.Series]],
         return rows
 
     syn, hold = check("synthetic"), check("holdout")
-    n_bad = sum(not r["ok"] for r in syn.values())
+    n_bad = sum(r["ok"] is False for r in syn.values())
     return Metric(
-        "outcome_rate_mismatches", float(n_bad), float(sum(not r["ok"] for r in hold.values())),
+        "outcome_rate_mismatches", float(n_bad),
+        float(sum(r["ok"] is False for r in hold.values())),
         0.0, n_bad == 0, "lower",
         description="Number of groups whose real outcome rate (e.g. share of positive "
         "results) falls outside the uncertainty interval of the synthetic rate.",

@@ -76,7 +76,7 @@ class AdversarialRandomForest(BaseGenerator):
     n_estimators : int, default 20
         Trees of each forest. The density is a mixture over all their leaves: more trees give
         a smoother model, a larger model file and a slower fit.
-    min_samples_leaf : int, default 5
+    min_samples_leaf : int, default 10
         Fewest rows (real and synthetic) in a leaf of the adversarial forests.
     min_leaf_rows : int, default 10
         Fewest real training rows behind each leaf of the density model: a smaller leaf is
@@ -95,6 +95,10 @@ class AdversarialRandomForest(BaseGenerator):
     alpha : float, default 0.1
         Dirichlet smoothing of each leaf's categories and missing rates: pseudo-rows spread in
         proportion to the column's overall frequencies.
+    max_categories : int, default 50
+        Most states of a categorical column in the leaves: the rarest categories beyond
+        ``max_categories - 1`` share one state, whose members are drawn by overall frequency.
+        Bounds the model's size on high-cardinality columns.
 
     Attributes
     ----------
@@ -125,11 +129,12 @@ class AdversarialRandomForest(BaseGenerator):
         "early_stop": one_of(True, False),
         "n_quantiles": int_in(2, 1000),
         "alpha": float_in(0.0, 1e6),
+        "max_categories": int_in(2, 100_000),
     }
 
-    def __init__(self, *, n_estimators: int = 20, min_samples_leaf: int = 5,
+    def __init__(self, *, n_estimators: int = 20, min_samples_leaf: int = 10,
                  min_leaf_rows: int = 10, max_iters: int = 10, delta: float = 0.0, early_stop: bool = True,
-                 n_quantiles: int = 5, alpha: float = 0.1) -> None:
+                 n_quantiles: int = 5, alpha: float = 0.1, max_categories: int = 50) -> None:
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.min_leaf_rows = min_leaf_rows
@@ -138,12 +143,13 @@ class AdversarialRandomForest(BaseGenerator):
         self.early_stop = early_stop
         self.n_quantiles = n_quantiles
         self.alpha = alpha
+        self.max_categories = max_categories
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
         return [{"n_estimators": 5, "max_iters": 2},
                 {"n_estimators": 3, "min_samples_leaf": 10, "max_iters": 0, "n_quantiles": 2,
-                 "alpha": 0.0, "early_stop": False}]
+                 "alpha": 0.0, "early_stop": False, "max_categories": 10}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -155,6 +161,7 @@ class AdversarialRandomForest(BaseGenerator):
         columns: list[dict[str, Any]] = []
         raw: list[np.ndarray] = []
         supports: dict[int, np.ndarray] = {}
+        pools: dict[int, np.ndarray] = {}
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             if kind in CONTINUOUS_KINDS:
                 values = _to_float(frame[name], kind)
@@ -170,11 +177,26 @@ class AdversarialRandomForest(BaseGenerator):
             else:
                 codes, uniques = _factorize(frame[name])
                 has_missing = bool((codes < 0).any())
-                codes = np.where(codes < 0, len(uniques), codes)
-                x[:, i] = codes
+                counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+                n_kept = len(uniques)
+                if len(uniques) > self.max_categories:
+                    # the rarest categories share one state, drawn by their overall frequency
+                    n_kept = self.max_categories - 1
+                    order = np.argsort(-counts, kind="stable")
+                    rank = np.empty_like(order)
+                    rank[order] = np.arange(len(order))
+                    codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+                    uniques, counts = np.asarray(uniques, dtype=object)[order], counts[order]
+                    pool = np.cumsum(counts[n_kept:]) / counts[n_kept:].sum()
+                    pool[-1] = 1.0
+                    pools[i] = pool
+                n_states = min(len(uniques), n_kept + 1)
+                states = np.where(codes < 0, n_states, np.minimum(codes, n_kept))
+                x[:, i] = states
                 columns.append({"name": name, "kind": kind, "has_missing": has_missing,
+                                "n_kept": n_kept,
                                 "categories": [_plain(v) for v in np.asarray(uniques, dtype=object)]})
-                raw.append(codes)
+                raw.append(states)
 
         forest, accuracies = adversarial_forest(
             x, n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
@@ -199,7 +221,9 @@ class AdversarialRandomForest(BaseGenerator):
                 if col["missing_rate"] > 0:
                     arrays[f"missing_{i}"] = (leaf_rows - n_obs).astype(np.int64)
             else:
-                n_codes = len(col["categories"]) + int(col["has_missing"])
+                n_codes = _n_states(col)
+                if i in pools:
+                    arrays[f"pool_{i}"] = pools[i]
                 arrays[f"counts_{i}"] = leaf_counts(raw[i], rows, leaves, n_leaves,
                                                     n_codes).astype(np.int64)
                 arrays[f"freq_{i}"] = np.bincount(raw[i], minlength=n_codes) / n
@@ -258,7 +282,16 @@ class AdversarialRandomForest(BaseGenerator):
                     values[rng.random(n) < self._p_missing_[i][leaf]] = np.nan
                 out[col["name"]] = _from_float(values, col["kind"])
             else:
-                codes = draw_codes(self._cum_prob_[i], leaf, rng)
+                states = draw_codes(self._cum_prob_[i], leaf, rng)
+                codes = states.copy()
+                if col["has_missing"]:  # the last state: NaN, after the categories
+                    codes[states == _n_states(col) - 1] = len(col["categories"])
+                if f"pool_{i}" in self._arrays_:  # a rare category, by overall frequency
+                    pooled = states == col["n_kept"]
+                    extra = np.searchsorted(self._arrays_[f"pool_{i}"], rng.random(int(pooled.sum())),
+                                            side="right")
+                    codes[pooled] = col["n_kept"] + np.minimum(extra, len(col["categories"]) - 1
+                                                               - col["n_kept"])
                 categories = np.asarray([*col["categories"], np.nan], dtype=object)
                 out[col["name"]] = categories[codes]
         return pd.DataFrame(out)
@@ -305,9 +338,10 @@ class AdversarialRandomForest(BaseGenerator):
         col = self._columns_[i]
         if col["kind"] in CONTINUOUS_KINDS:
             return i, _to_float(series, col["kind"])
-        codes = pd.Index(col["categories"]).get_indexer(series).astype(float)
-        codes[series.isna().to_numpy()] = len(col["categories"])  # the "missing" category
-        return i, codes
+        codes = pd.Index(col["categories"]).get_indexer(series)
+        states = np.minimum(codes, col["n_kept"]).astype(float)  # rare ones share a state
+        states[series.isna().to_numpy()] = _n_states(col) - 1  # the "missing" state
+        return i, states
 
     def _log_likelihood(self, i: int, values: np.ndarray) -> np.ndarray:
         """Log-likelihood of each evidence value (rows) in each leaf (columns)."""
@@ -351,6 +385,12 @@ class AdversarialRandomForest(BaseGenerator):
             if key.startswith(("grid_", "missing_", "counts_")) and len(value) != n_leaves:
                 raise ValueError(f"array {key!r} does not match the {n_leaves} leaves")
         self._prepare()
+
+
+def _n_states(col: Mapping[str, Any]) -> int:
+    """Kept categories, one state for the pooled rare ones (if any), one for missing (if seen)."""
+    pooled = len(col["categories"]) > col["n_kept"]
+    return int(col["n_kept"]) + int(pooled) + int(col["has_missing"])
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
