@@ -26,8 +26,8 @@ from synthmed.generators import (
     list_generators,
     load_generator,
 )
-from synthmed.schema import ColumnSchema, TableSchema, infer_schema
 from synthmed.pipeline import RunResult, generate
+from synthmed.schema import ColumnSchema, TableSchema, infer_schema
 from synthmed.split import train_holdout_split
 
 __version__ = "0.1.0"

@@ -41,7 +41,9 @@ __all__ = [
 
 SCHEMA_SPEC_VERSION = "1.0"
 
-ColumnKind = Literal["numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text"]
+ColumnKind = Literal[
+    "numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text"
+]
 Role = Literal[
     "target",
     "sensitive",
@@ -149,7 +151,9 @@ class TableSchema:
         for col in self.columns:
             if col.name == name:
                 return col
-        raise SchemaError(f"Column {name!r} is not in the schema. Columns: {', '.join(self.names)}.")
+        raise SchemaError(
+            f"Column {name!r} is not in the schema. Columns: {', '.join(self.names)}."
+        )
 
     def __contains__(self, name: object) -> bool:
         return any(c.name == name for c in self.columns)
@@ -207,7 +211,8 @@ class TableSchema:
                    if n is not None and n not in self]
         if unknown:
             raise SchemaError(
-                [f"Column {n!r} is not in the data. Columns: {', '.join(self.names)}." for n in unknown]
+                [f"Column {n!r} is not in the data. Columns: {', '.join(self.names)}."
+                 for n in unknown]
             )
         cols = []
         for col in self.columns:
@@ -236,7 +241,7 @@ class TableSchema:
 
     # ----------------------------------------------------------------- checks
     def validate(self, data: pd.DataFrame) -> None:
-        """Check ``data`` against the schema; raise one :class:`SchemaError` listing every problem."""
+        """Check ``data`` against the schema; raise one :class:`SchemaError` with all problems."""
         problems = list(self._structural_problems())
         present = set(data.columns)
         for name in self.names:
@@ -278,15 +283,17 @@ class TableSchema:
                 yield f"Column {col.name!r} appears more than once in the schema."
             seen.add(col.name)
             if col.kind not in KINDS:
-                yield f"Column {col.name!r} has unknown kind {col.kind!r}; use one of {', '.join(KINDS)}."
+                yield (f"Column {col.name!r} has unknown kind {col.kind!r}; "
+                       f"use one of {', '.join(KINDS)}.")
             for role in sorted(col.roles - set(ROLES)):
-                yield f"Column {col.name!r} has unknown role {role!r}; use any of {', '.join(ROLES)}."
+                yield (f"Column {col.name!r} has unknown role {role!r}; "
+                       f"use any of {', '.join(ROLES)}.")
         targets = self.with_role("target")
         if len(targets) > 1:
             yield f"Only one target column is allowed, got {len(targets)}: {', '.join(targets)}."
         for name in targets:
             if not self.column(name).modelled:
-                yield f"Target column {name!r} is an identifier or free text and cannot be a target."
+                yield f"Target column {name!r} is an identifier or free text, not a target."
 
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -343,7 +350,9 @@ class TableSchema:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SchemaError(f"The schema is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+            raise SchemaError(
+                f"The schema is not valid JSON (line {exc.lineno}: {exc.msg})."
+            ) from None
         return cls.from_dict(raw)
 
     def save(self, path: str | Path) -> None:
@@ -573,9 +582,8 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             if decimals is not None:
                 values = np.round(values, decimals)
             series = pd.Series(values, name=name)
-            if col.dtype.startswith(("int", "uint")) and not series.isna().any():
-                series = series.astype(col.dtype)
-            elif col.dtype in ("Int64", "Int32", "Int16", "Int8"):
+            nullable_int = col.dtype in ("Int64", "Int32", "Int16", "Int8")
+            if nullable_int or (col.dtype.startswith(("int", "uint")) and not series.isna().any()):
                 series = series.astype(col.dtype)
         elif col.kind == "datetime":
             series = pd.to_datetime(series)

@@ -1,4 +1,4 @@
-"""Train/holdout split: the holdout is fresh real data, the reference every metric is read against."""
+"""Train/holdout split: the holdout is fresh real data, the reference of every metric."""
 
 from __future__ import annotations
 
@@ -57,11 +57,11 @@ def train_holdout_split(
         holdout_idx = []
         for _, positions in keys.groupby(keys).indices.items():
             positions = rng.permutation(positions)
-            holdout_idx.extend(positions[: int(round(len(positions) * holdout_fraction))])
+            holdout_idx.extend(positions[: round(len(positions) * holdout_fraction)])
         mask = np.zeros(len(data), dtype=bool)
         mask[np.asarray(holdout_idx, dtype=int)] = True
     else:
         order = rng.permutation(len(data))
         mask = np.zeros(len(data), dtype=bool)
-        mask[order[: int(round(len(data) * holdout_fraction))]] = True
+        mask[order[: round(len(data) * holdout_fraction)]] = True
     return data[~mask].reset_index(drop=True), data[mask].reset_index(drop=True)

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthmed.cli import main
-
 from _data import make_mixed_frame
+from synthmed.cli import main
 
 
 @pytest.fixture
@@ -183,7 +182,8 @@ def test_release_modes_write_their_files(args, labels, csv, tmp_path, capsys):
     column = "origin" if "origin" in release.columns else "provenance"
     assert set(release[column]) == labels
     real_rows = release[release[column] == "real"].drop(columns=[column])
-    source_keys = set(pd.read_csv(csv).drop(columns=["patient_id"]).astype(str).agg("|".join, axis=1))
+    source = pd.read_csv(csv).drop(columns=["patient_id"])
+    source_keys = set(source.astype(str).agg("|".join, axis=1))
     for row in real_rows.astype(str).itertuples(index=False):
         assert "|".join(row) in source_keys  # real rows are the source rows, unchanged
     assert list(release.drop(columns=[column]).columns) == list(source.columns)

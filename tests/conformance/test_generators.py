@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _data import make_mixed_frame
 from synthmed import (
     DataError,
     NotFittedError,
@@ -21,7 +22,6 @@ from synthmed import (
 )
 from synthmed.exceptions import ModelFileError
 from synthmed.generators import generator_class, list_generators, load_generator
-from _data import make_mixed_frame
 
 #: (generator, check) -> reason it is expected to fail
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
@@ -78,7 +78,7 @@ class TestConformance:
 
     def test_sample_before_fit_fails_clearly(self, name, params, tmp_path):
         gen = generator_class(name)(**params)
-        with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit' before 'sample'"):
+        with pytest.raises(NotFittedError, match=r"not fitted yet\. Call 'fit' before 'sample'"):
             gen.sample(5)
         with pytest.raises(NotFittedError):
             gen.save(tmp_path / "m")
@@ -128,7 +128,8 @@ class TestConformance:
     def test_save_load_reproduces_samples(self, name, params, fitted, tmp_path):
         gen = fitted(name, params)
         gen.save(tmp_path / "model")
-        assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["arrays.npz", "model.json"]
+        files = sorted(p.name for p in (tmp_path / "model").iterdir())
+        assert files == ["arrays.npz", "model.json"]
         with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as npz:
             assert all(npz[k].dtype != object for k in npz.files)
         loaded = load_generator(tmp_path / "model")

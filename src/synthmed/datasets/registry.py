@@ -23,7 +23,15 @@ import pandas as pd
 from synthmed.exceptions import MissingDependencyError, UnknownNameError
 from synthmed.schema import TableSchema, infer_schema
 
-__all__ = ["DEFAULT_DATASET", "Dataset", "DatasetInfo", "dataset_info", "list_datasets", "load_dataset"]
+__all__ = [
+    "DEFAULT_DATASET",
+    "Dataset",
+    "DatasetInfo",
+    "dataset_info",
+    "event_indicator",
+    "list_datasets",
+    "load_dataset",
+]
 
 DEFAULT_DATASET = "pbc"
 

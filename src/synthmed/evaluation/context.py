@@ -83,7 +83,9 @@ class Thresholds:
         try:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise ParameterError(f"Thresholds file {str(path)!r} is not valid JSON: {exc.msg}.") from None
+            raise ParameterError(
+                f"Thresholds file {str(path)!r} is not valid JSON: {exc.msg}."
+            ) from None
         if not isinstance(raw, dict):
             raise ParameterError("A thresholds file must hold a JSON object.")
         return cls.from_mapping(raw)

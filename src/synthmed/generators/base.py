@@ -33,7 +33,7 @@ from synthmed.exceptions import (
 )
 from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
 
-__all__ = ["BaseGenerator", "GeneratorTags", "MIN_FIT_ROWS", "row_hashes"]
+__all__ = ["MIN_FIT_ROWS", "BaseGenerator", "GeneratorTags", "row_hashes"]
 
 MODEL_FORMAT = "synthmed-model"
 MODEL_FORMAT_VERSION = 1
@@ -215,7 +215,8 @@ class BaseGenerator(ABC):
         """
         if not self.is_fitted:
             raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'sample'."
+                f"This {type(self).__name__} instance is not fitted yet. "
+                "Call 'fit' before 'sample'."
             )
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
@@ -412,7 +413,10 @@ def row_hashes(frame: pd.DataFrame, schema: TableSchema, key: str) -> np.ndarray
 
 
 def _replace_rows(series: pd.Series, idx: np.ndarray, new: pd.Series) -> pd.Series:
-    values = series.to_numpy(copy=True) if series.dtype != "category" else series.astype(object).to_numpy()
+    if series.dtype == "category":
+        values = series.astype(object).to_numpy()
+    else:
+        values = series.to_numpy(copy=True)
     values[idx] = new.astype(object).to_numpy() if values.dtype == object else new.to_numpy()
     return pd.Series(values, name=series.name).astype(series.dtype)
 

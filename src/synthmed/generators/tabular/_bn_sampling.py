@@ -12,8 +12,8 @@ sampled forward given its parents, which is exact. The ancestors' posterior is s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 
 import numpy as np
 

@@ -9,8 +9,8 @@ information. Every count is one ``np.bincount`` over combined codes.
 
 from __future__ import annotations
 
-import math
 from itertools import combinations
+import math
 
 import numpy as np
 

@@ -133,8 +133,9 @@ class AdversarialRandomForest(BaseGenerator):
     }
 
     def __init__(self, *, n_estimators: int = 20, min_samples_leaf: int = 10,
-                 min_leaf_rows: int = 10, max_iters: int = 10, delta: float = 0.0, early_stop: bool = True,
-                 n_quantiles: int = 5, alpha: float = 0.1, max_categories: int = 50) -> None:
+                 min_leaf_rows: int = 10, max_iters: int = 10, delta: float = 0.0,
+                 early_stop: bool = True, n_quantiles: int = 5, alpha: float = 0.1,
+                 max_categories: int = 50) -> None:
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.min_leaf_rows = min_leaf_rows
@@ -193,9 +194,9 @@ class AdversarialRandomForest(BaseGenerator):
                 n_states = min(len(uniques), n_kept + 1)
                 states = np.where(codes < 0, n_states, np.minimum(codes, n_kept))
                 x[:, i] = states
+                categories = [_plain(v) for v in np.asarray(uniques, dtype=object)]
                 columns.append({"name": name, "kind": kind, "has_missing": has_missing,
-                                "n_kept": n_kept,
-                                "categories": [_plain(v) for v in np.asarray(uniques, dtype=object)]})
+                                "n_kept": n_kept, "categories": categories})
                 raw.append(states)
 
         forest, accuracies = adversarial_forest(
@@ -288,10 +289,10 @@ class AdversarialRandomForest(BaseGenerator):
                     codes[states == _n_states(col) - 1] = len(col["categories"])
                 if f"pool_{i}" in self._arrays_:  # a rare category, by overall frequency
                     pooled = states == col["n_kept"]
-                    extra = np.searchsorted(self._arrays_[f"pool_{i}"], rng.random(int(pooled.sum())),
-                                            side="right")
-                    codes[pooled] = col["n_kept"] + np.minimum(extra, len(col["categories"]) - 1
-                                                               - col["n_kept"])
+                    u = rng.random(int(pooled.sum()))
+                    extra = np.searchsorted(self._arrays_[f"pool_{i}"], u, side="right")
+                    last = len(col["categories"]) - 1
+                    codes[pooled] = np.minimum(col["n_kept"] + extra, last)
                 categories = np.asarray([*col["categories"], np.nan], dtype=object)
                 out[col["name"]] = categories[codes]
         return pd.DataFrame(out)
