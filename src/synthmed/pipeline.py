@@ -278,6 +278,7 @@ def generate(
         "source": label,
         "generator": generator,
         "generator_params": gen.get_params(),
+        **({"generator_choice": gen.choice_} if hasattr(gen, "choice_") else {}),
         "seed": seed,
         "holdout_fraction": holdout_fraction,
         "release_mode": _mode_label(options),
@@ -510,7 +511,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         recipients="People approved by the data holder; not for public release unless every "
         "privacy check passed." if public else "Only people allowed to see the source data.",
         limitations=limits,
-        generator=gen.name,
+        generator=(f"auto, which chose {gen.choice_['chosen']} ({gen.choice_['reason']})"
+                   if hasattr(gen, "choice_") else gen.name),
         parameters=gen.get_params(),
         release_mode=_MODE_WORDS[mode],
     )
