@@ -49,7 +49,7 @@ def evaluate_bias(ctx: EvalContext) -> SectionOutput:
     )]
     metrics.append(_representation(ctx, labels))
     metrics.append(_subgroup_fidelity(ctx, labels))
-    plots: dict[str, Any] = {"groups": audit}
+    plots: dict[str, Any] = {"groups": _group_rows(audit, labels, outcome)}
     if outcome["train"] is not None:
         metrics.append(_outcome_rates(ctx, labels, outcome))
         metrics.extend(_fairness(ctx, positive))
@@ -84,6 +84,26 @@ def _group_labels(ctx: EvalContext, frame: pd.DataFrame) -> dict[str, pd.Series]
 
 def _groups(labels: dict[str, pd.Series]) -> list[tuple[str, str, np.ndarray]]:
     return [(by, g, (s == g).to_numpy()) for by, s in labels.items() for g in sorted(s.unique())]
+
+
+def _group_rows(audit: dict[str, dict[str, Any]], labels: dict[str, dict[str, pd.Series]],
+                outcome: dict[str, np.ndarray | None]) -> list[dict[str, Any]]:
+    """One flat row per group, in the report's ``bias.groups`` shape."""
+    rows = []
+    for row in audit.values():
+        by, g = row["by"], row["group"]
+        out: dict[str, Any] = {"attribute": by, "group": g, "n_train": row["records"]}
+        for part in ("train", "synthetic", "holdout"):
+            mask = _mask(labels[part], by, g)
+            out[f"share_{part}"] = float(mask.mean()) if len(mask) else None
+            y = outcome.get(part)
+            if y is not None and part != "holdout":
+                out[f"outcome_{part}"] = float(y[mask].mean()) if mask.any() else None
+        out["missing_rate_train"] = row["missing_rate"]
+        if row["small"]:
+            out["flag"] = "small group"
+        rows.append(out)
+    return rows
 
 
 def _key(by: str, group: str) -> str:

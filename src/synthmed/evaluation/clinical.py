@@ -88,8 +88,10 @@ def evaluate_clinical(ctx: EvalContext) -> SectionOutput:
         if any(f is None for f in fits.values()):
             notes.append(f"The {name} model could not be fitted on every table.")
             continue
-        found, plots[name] = _compare(ctx, name, scale, design.terms, fits)
+        found, plot = _compare(ctx, name, scale, design.terms, fits)
         metrics += found
+        # the report's forest shape; the first model is "forest", others "forest_<model>"
+        plots["forest" if "forest" not in plots else f"forest_{name}"] = plot
     return Section(SECTION, tuple(metrics), tuple(notes)), plots
 
 
@@ -336,10 +338,13 @@ def _compare(ctx: EvalContext, model: str, scale: str, terms: list[str],
             details={"scale": scale, "terms": rows},
         ),
     ]
+    def triple(k: str, i: int) -> list[float]:
+        return [float(est[k][i]), float(lo[k][i]), float(hi[k][i])]
+
     plot = {
-        "scale": scale,
-        "terms": terms,
-        **{k: [[float(est[k][i]), float(lo[k][i]), float(hi[k][i])] for i in range(len(terms))]
-           for k in ("train", "synthetic", "holdout")},
+        "label": f"{model}: {scale}",
+        "reference": 0.0,
+        "rows": [{"term": t, "real": triple("train", i), "synthetic": triple("synthetic", i),
+                  "holdout": triple("holdout", i)} for i, t in enumerate(terms)],
     }
     return metrics, plot

@@ -79,7 +79,7 @@ def evaluate_fidelity(ctx: EvalContext) -> SectionOutput:
     metrics.append(_detection(ctx, categorical))
     metrics.append(_rare_categories(ctx, categorical))
     metrics += _support_checks(ctx, numeric, categorical)
-    plots = {"columns": histograms, "association": assoc_plot}
+    plots = {"columns": histograms, "association_diff": assoc_plot}
     return Section(SECTION, tuple(metrics)), plots
 
 
@@ -147,7 +147,7 @@ def _histogram(ctx: EvalContext, name: str, numeric: bool) -> dict[str, Any]:
         lo, hi = (np.quantile(pooled, [0.005, 0.995]) if len(pooled) else (0.0, 1.0))
         hi = hi if hi > lo else lo + 1.0
         edges = np.linspace(lo, hi, N_BINS + 1)
-        out["edges"] = [round(float(e), 6) for e in edges]
+        out["bins"] = [round(float(e), 6) for e in edges]
         if ctx.schema.column(name).kind == "datetime":
             out["unit"] = "days since 1970-01-01"
         for key, v in values.items():
@@ -223,12 +223,12 @@ def _associations(ctx: EvalContext, numeric: list[str],
             rule="informative",
         ),
     ]
-    plot = {
+    plot = {  # the report's association_diff shape (report/plots.py)
         "columns": names,
         "measures": "spearman (number pairs), cramers_v (category pairs), eta (mixed)",
-        "train": np.round(mats["train"], 4).tolist(),
-        "synthetic_minus_train": np.round(mats["synthetic"] - mats["train"], 4).tolist(),
-        "holdout_minus_train": np.round(mats["holdout"] - mats["train"], 4).tolist(),
+        "synthetic": np.round(mats["synthetic"] - mats["train"], 4).tolist(),
+        "holdout": np.round(mats["holdout"] - mats["train"], 4).tolist(),
+        "threshold": limit,
     }
     return metrics, plot
 

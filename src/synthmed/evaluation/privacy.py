@@ -94,7 +94,7 @@ def evaluate_privacy(ctx: EvalContext) -> SectionOutput:
     metrics.append(_cap_metric(ctx, train_eq, hold_eq, synth))
 
     plots = {
-        "dcr_histogram": _histogram(syn["d_release"], syn["d_control"]),
+        "dcr": _histogram(syn["d_release"], syn["d_control"]),
         "membership_roc": {"synthetic": syn["roc"], "holdout": ref["roc"]},
     }
     return Section("privacy", tuple(metrics)), plots
@@ -464,7 +464,7 @@ def _histogram(d_syn: np.ndarray, d_hold: np.ndarray, bins: int = 30) -> dict[st
     hi = float(both.max()) if len(both) and both.max() > 0 else 1.0
     edges = np.linspace(0.0, hi, bins + 1)
     return {
-        "edges": edges.round(6).tolist(),
+        "bins": edges.round(6).tolist(),
         "synthetic": np.histogram(d_syn, edges)[0].tolist(),
         "holdout": np.histogram(d_hold, edges)[0].tolist(),
         "label": "L1 distance to the closest training record",

@@ -14,7 +14,7 @@ matrix is drawn blank. Keys not listed here are ignored.
 
 ``plots["fidelity"]["columns"]`` — per-column distributions, drawn as small multiples::
 
-    {column_name: {"kind": "numeric",            # or "datetime" (bins in days since
+    {column_name: {"kind": "numeric",            # or "integer", or "datetime" (bins in days since
                    "bins": [e0, e1, ..., en],    #   1970-01-01, or ISO date strings)
                    "train": [c1, ..., cn],       # required
                    "synthetic": [c1, ..., cn],   # required
@@ -64,6 +64,27 @@ as a dict with options::
 
     With ``share_train`` and ``share_synthetic`` a representation chart is drawn; with
     ``outcome_train`` and ``outcome_synthetic`` an outcome-rate chart.
+
+``plots["fidelity"]["signal"]`` — device signals: a stretch of waveform and the average beat
+per channel, real versus synthetic, and the RR-interval histogram (drawn when present)::
+
+    {"channel": "II",                                   # the waveform's channel
+     "waveforms": {"time": [s0, ...],                   # seconds, required
+                   "train": [...], "synthetic": [...],  # required, one value per time
+                   "holdout": [...]},                   # optional
+     "average_beats": {"time": [...],                   # seconds around the beat peak
+                       "channels": {name: {"train": [...], "synthetic": [...],
+                                           "holdout": [...]}}},  # at most 12 are drawn
+     "rr": {"bins": [e0, ..., en], "train": [...], "synthetic": [...], "holdout": [...]}}
+
+``plots["fidelity"]["trajectories"]`` — longitudinal data: mean and spread of each measure
+over time since start, real versus synthetic (at most 12 measures are drawn)::
+
+    {"unit": "hours since start",
+     "measures": {name: {"time": [t0, ..., tk],                      # required
+                         "train": {"mean": [...], "sd": [...]},      # required, sd optional
+                         "synthetic": {"mean": [...], "sd": [...]},  # required
+                         "holdout": {"mean": [...], "sd": [...]}}}}  # optional
 
 ``plots[section]["tables"]`` — any section, extra tables::
 
@@ -272,7 +293,7 @@ def _column_image(item: tuple[Any, Any]) -> PlotImage:
     if not isinstance(spec, Mapping):
         raise _Malformed("column spec must be a mapping")
     kind = spec.get("kind", "numeric")
-    if kind in ("numeric", "datetime"):
+    if kind in ("numeric", "integer", "datetime"):
         return _draw(lambda: _numeric_column(str(name), spec, kind == "datetime"))
     if kind in ("categorical", "boolean"):
         return _draw(lambda: _categorical_column(str(name), spec))
@@ -684,8 +705,152 @@ def _extra_tables(data: Any) -> PlotBlock | None:
     return PlotBlock("tables", "Further tables", "", tables=tuple(tables))
 
 
+def _signal(data: Any) -> PlotBlock | None:
+    if not isinstance(data, Mapping):
+        raise _Malformed("signal must be a mapping")
+    images = []
+    waves = _safe("fidelity.signal.waveforms", _waveform_image, data.get("waveforms"))
+    if waves is not None:
+        images.append(waves)
+    beats = data.get("average_beats")
+    if isinstance(beats, Mapping) and isinstance(beats.get("channels"), Mapping):
+        for name in list(beats["channels"])[:12]:
+            image = _safe("fidelity.signal.beat", _beat_image,
+                          (name, beats.get("time"), beats["channels"][name]))
+            if image is not None:
+                images.append(image)
+    if isinstance(data.get("rr"), Mapping):
+        rr = _safe("fidelity.signal.rr", _column_image,
+                   ("RR interval (s)", {"kind": "numeric", **data["rr"]}))
+        if rr is not None:
+            images.append(rr)
+    if not images:
+        return None
+    return PlotBlock(
+        "signal", "Signals: waveform, average beat and rhythm",
+        "Top: a few seconds of real training (blue), synthetic (orange, dashed) and holdout "
+        "(green, dotted) signal. Then the average beat of each channel, aligned on the beat "
+        "peak: the synthetic beat should follow the real ones. Last: the spread of intervals "
+        "between beats.",
+        tuple(images), grid=True)
+
+
+def _lines(time: Any, spec: Mapping[str, Any]) -> tuple[np.ndarray, list[Any]]:
+    t = _floats(time, what="time")
+    series = []
+    for key, label, colour, style in (("train", "real (train)", C_TRAIN, "-"),
+                                      ("synthetic", "synthetic", C_SYNTH, "--"),
+                                      ("holdout", "holdout", C_HOLD, ":")):
+        if spec.get(key) is not None:
+            series.append((label, colour, style, _floats(spec[key], len(t))))
+    if not series:
+        raise _Malformed("no series")
+    return t, series
+
+
+def _waveform_image(spec: Any) -> PlotImage:
+    if not isinstance(spec, Mapping):
+        raise _Malformed("waveforms must be a mapping")
+    t, series = _lines(spec.get("time"), spec)
+
+    def make() -> PlotImage:
+        fig = _figure(3.1 * 2, 0.9 + 0.8 * len(series))
+        axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
+        for ax, (label, colour, style, y) in zip(axes, series, strict=True):
+            ax.plot(t, y, color=colour, linestyle=style, linewidth=0.8)
+            ax.set_ylabel(label, fontsize=7)
+        axes[-1].set_xlabel("seconds")
+        return _encode(fig, "A few seconds of real and synthetic signal, one panel each")
+
+    return _draw(make)
+
+
+def _beat_image(item: tuple[Any, Any, Any]) -> PlotImage:
+    name, time, spec = item
+    if not isinstance(spec, Mapping):
+        raise _Malformed("beat spec must be a mapping")
+    t, series = _lines(time, spec)
+
+    def make() -> PlotImage:
+        fig = _figure(3.1, 2.1)
+        ax = fig.add_subplot()
+        for label, colour, style, y in series:
+            ax.plot(t, y, color=colour, linestyle=style, linewidth=1.4, label=label)
+        ax.set_title(_short(name), loc="left")
+        ax.set_xlabel("seconds from the beat peak", fontsize=7)
+        ax.legend(loc="best")
+        return _encode(fig, f"Average beat of channel {name}: real and synthetic")
+
+    return _draw(make)
+
+
+def _trajectories(data: Any) -> PlotBlock | None:
+    if not isinstance(data, Mapping) or not isinstance(data.get("measures"), Mapping):
+        raise _Malformed("trajectories need a measures mapping")
+    unit = str(data.get("unit", "time since start"))
+    images = []
+    skipped = 0
+    for name, spec in list(data["measures"].items())[:12]:
+        image = _safe("fidelity.trajectories[measure]", _trajectory_image, (name, spec, unit))
+        if image is None:
+            skipped += 1
+        else:
+            images.append(image)
+    if not images:
+        return None
+    return PlotBlock(
+        "trajectories", "Trajectories: each measure over time",
+        "Mean of each measure over time since the start of the record. Solid blue with a "
+        "shaded band (± one standard deviation): real training patients; dashed orange: "
+        "synthetic patients (thin dashed: ± one standard deviation); dotted green: real "
+        "holdout patients. Synthetic curves should stay as close to the blue ones as the "
+        "holdout's do.", tuple(images), grid=True, skipped=skipped)
+
+
+def _trajectory_image(item: tuple[Any, Any, str]) -> PlotImage:
+    name, spec, unit = item
+    if not isinstance(spec, Mapping):
+        raise _Malformed("measure spec must be a mapping")
+    t = _floats(spec.get("time"), what="time")
+    curves = {}
+    for key in ("train", "synthetic", "holdout"):
+        curve = spec.get(key)
+        if curve is None and key == "holdout":
+            continue
+        if not isinstance(curve, Mapping):
+            raise _Malformed(f"{key} curve missing")
+        mean = _floats(curve.get("mean"), len(t), what="mean")
+        sd = (_floats(curve["sd"], len(t), what="sd") if curve.get("sd") is not None
+              else None)
+        curves[key] = (mean, sd)
+
+    def make() -> PlotImage:
+        fig = _figure(3.1, 2.2)
+        ax = fig.add_subplot()
+        mean, sd = curves["train"]
+        ax.plot(t, mean, color=C_TRAIN, linewidth=1.6, label="real (train)")
+        if sd is not None:
+            ax.fill_between(t, mean - sd, mean + sd, color=C_TRAIN, alpha=0.15, linewidth=0)
+        mean, sd = curves["synthetic"]
+        ax.plot(t, mean, color=C_SYNTH, linewidth=1.6, linestyle="--", label="synthetic")
+        if sd is not None:
+            for band in (mean - sd, mean + sd):
+                ax.plot(t, band, color=C_SYNTH, linewidth=0.7, linestyle="--")
+        if "holdout" in curves:
+            ax.plot(t, curves["holdout"][0], color=C_HOLD, linewidth=1.3, linestyle=":",
+                    label="holdout")
+        ax.set_title(_short(name), loc="left")
+        ax.set_xlabel(_short(unit, 40), fontsize=7)
+        ax.legend(loc="best")
+        return _encode(fig, f"Mean of {name} over time since start: real, synthetic"
+                       + (" and holdout" if "holdout" in curves else ""))
+
+    return _draw(make)
+
+
 _BUILDERS: dict[str, dict[str, Callable[[Any], PlotBlock | None]]] = {
-    "fidelity": {"columns": _columns, "association_diff": _association},
+    "fidelity": {"columns": _columns, "association_diff": _association, "signal": _signal,
+                 "trajectories": _trajectories},
     "privacy": {
         "dcr": _distance_hist(
             "dcr",
@@ -705,6 +870,6 @@ _BUILDERS: dict[str, dict[str, Callable[[Any], PlotBlock | None]]] = {
         ),
     },
     "utility": {"roc": _roc},
-    "clinical": {"forest": _forest},
+    "clinical": {"forest": _forest, "forest_cox": _forest},
     "bias": {"groups": _groups},
 }
