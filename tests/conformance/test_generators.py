@@ -2,6 +2,11 @@
 
 A new generator is covered by registering it; no test file is copied. A generator that cannot
 meet a check declares it in ``EXPECTED_FAILURES`` with the reason.
+
+The data comes from the generator's ``tags.modality``: a table (``make_mixed_frame``) or a long
+frame of stays over time (``make_long_frame``, same static column names) where a *record* is an
+entity's whole trajectory: ``n`` counts entities, conditions apply per entity, copies are
+whole trajectories.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _data import make_mixed_frame
+from _data import long_schema, make_long_frame, make_mixed_frame
 from synthmed import (
     DataError,
     NotFittedError,
@@ -39,28 +44,85 @@ def _check(name: str, check: str) -> None:
         pytest.xfail(reason)
 
 
-@pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return make_mixed_frame(300)
+def _modality(name: str) -> str:
+    return generator_class(name)._tags.modality
 
 
 @pytest.fixture(scope="module")
-def schema(frame):
-    return infer_schema(frame, target="died", sensitive=["sex"])
+def datasets():
+    """Test data per modality: (frame, schema)."""
+    table = make_mixed_frame(300)
+    long = make_long_frame(80)
+    return {"table": (table, infer_schema(table, target="died", sensitive=["sex"])),
+            "longitudinal": (long, long_schema(long))}
+
+
+def _data(datasets, name):
+    modality = _modality(name)
+    if modality not in datasets:
+        pytest.skip(f"no conformance data for modality {modality!r}")
+    return datasets[modality]
+
+
+@pytest.fixture
+def frame(name, datasets) -> pd.DataFrame:
+    return _data(datasets, name)[0]
+
+
+@pytest.fixture
+def schema(name, datasets):
+    return _data(datasets, name)[1]
 
 
 @pytest.fixture(scope="module")
-def fitted(frame, schema):
+def fitted(datasets):
     """One fitted instance per case, shared by the read-only checks."""
     cache = {}
 
     def get(name, params):
         key = (name, json.dumps(params, sort_keys=True))
         if key not in cache:
+            frame, schema = _data(datasets, name)
             cache[key] = generator_class(name)(**params).fit(frame, schema=schema)
         return cache[key]
 
     return get
+
+
+@pytest.fixture
+def real(name, pbc):
+    """Bundled real data of the generator's modality."""
+    from synthmed import load_dataset
+
+    if _modality(name) not in ("table", "longitudinal"):
+        pytest.skip(f"no tabular real data for modality {_modality(name)!r}")
+    return pbc if _modality(name) == "table" else load_dataset("pbcseq")
+
+
+def _entity(schema) -> str | None:
+    found = schema.with_role("entity_id")
+    return found[0] if found else None
+
+
+def _output_columns(schema) -> list[str]:
+    """What a generator returns: the modelled columns, and the (fresh) entity id if any."""
+    return [c.name for c in schema.columns if c.modelled or "entity_id" in c.roles]
+
+
+def _records(frame: pd.DataFrame, schema) -> pd.DataFrame:
+    """One row per record: the rows of a table, each entity's first row of a long frame."""
+    entity = _entity(schema)
+    return frame if entity is None else frame.drop_duplicates(entity).reset_index(drop=True)
+
+
+def _record_strings(frame: pd.DataFrame, schema, columns) -> pd.Series:
+    """Each record as one string (a trajectory's rows joined; the entity id left out)."""
+    entity = _entity(schema)
+    columns = [c for c in columns if c != entity]
+    rows = frame[columns].astype(str).agg("|".join, axis=1)
+    if entity is None:
+        return rows
+    return rows.groupby(frame[entity].astype(str).to_numpy(), sort=False).agg("#".join)
 
 
 @pytest.mark.parametrize(("name", "params"), CASES)
@@ -74,7 +136,7 @@ class TestConformance:
     def test_fit_returns_self(self, name, params, frame, schema):
         gen = generator_class(name)(**params)
         assert gen.fit(frame, schema=schema) is gen
-        assert gen.is_fitted and gen.schema_.names == schema.modelled_columns
+        assert gen.is_fitted and gen.schema_.names == _output_columns(schema)
 
     def test_sample_before_fit_fails_clearly(self, name, params, tmp_path):
         gen = generator_class(name)(**params)
@@ -86,10 +148,13 @@ class TestConformance:
     def test_schema_respected(self, name, params, fitted, frame, schema):
         _check(name, "schema")
         synth = fitted(name, params).sample(400, random_state=1)
-        assert list(synth.columns) == schema.modelled_columns
+        assert list(synth.columns) == _output_columns(schema)
         assert "patient_id" not in synth.columns  # direct identifier never modelled
-        assert len(synth) == 400
+        assert len(_records(synth, schema)) == 400
         for col in synth.columns:
+            if col == _entity(schema):
+                assert not set(synth[col]) & set(frame[col])  # fresh entity ids
+                continue
             kind = schema.column(col).kind
             real = frame[col]
             if kind in ("numeric", "integer"):
@@ -137,14 +202,14 @@ class TestConformance:
         pd.testing.assert_frame_equal(loaded.sample(150, random_state=4),
                                       gen.sample(150, random_state=4))
 
-    def test_no_training_record_is_copied(self, name, params, pbc):
-        gen = generator_class(name)(**params).fit(pbc.frame, schema=pbc.schema)
+    def test_no_training_record_is_copied(self, name, params, real):
+        gen = generator_class(name)(**params).fit(real.frame, schema=real.schema)
         synth = gen.sample(2000, random_state=0)
         assert not gen.copies_of_training(synth).any()
-        real = pbc.frame[synth.columns].astype(str).agg("|".join, axis=1)
-        assert not synth.astype(str).agg("|".join, axis=1).isin(set(real)).any()
+        known = set(_record_strings(real.frame, real.schema, synth.columns))
+        assert not _record_strings(synth, real.schema, synth.columns).isin(known).any()
 
-    def test_conditioning(self, name, params, fitted):
+    def test_conditioning(self, name, params, fitted, schema):
         _check(name, "conditioning")
         gen = fitted(name, params)
         if not gen.tags.supports_conditioning:
@@ -153,7 +218,7 @@ class TestConformance:
         assert (synth["sex"] == "m").all() and (synth["stage"] == 4).all()
         per_row = pd.DataFrame({"died": [True] * 50 + [False] * 50})
         synth = gen.sample(100, conditions=per_row, random_state=0)
-        assert synth["died"].tolist() == per_row["died"].tolist()
+        assert _records(synth, schema)["died"].tolist() == per_row["died"].tolist()
         with pytest.raises(ParameterError, match="does not know"):
             gen.sample(10, conditions={"nope": 1})
         with pytest.raises(ParameterError, match="never seen"):
@@ -204,3 +269,72 @@ class TestConformance:
 def test_every_generator_is_covered():
     assert {c.values[0] for c in CASES} == set(list_generators())
     assert {"gaussian_copula", "bayesian_network"} <= set(list_generators())
+
+
+# --------------------------------------------------------------------------- signals
+# Signal generators take a SignalSet and sample records of a length in seconds; the checks
+# below are the same contract as above, on a minute of the bundled MIT-BIH ECG.
+
+SIGNAL_CASES = [c for c in CASES if _modality(c.values[0]) == "signal"]
+
+
+@pytest.fixture(scope="module")
+def signals():
+    from synthmed import load_dataset
+    from synthmed.datasets.signals import SignalSet
+
+    ecg = load_dataset("ecg_mitbih").signals
+    return SignalSet([ecg.records[0][:, : int(60 * ecg.fs)]], ecg.fs, ecg.channels, ecg.units)
+
+
+def _same_signals(a, b) -> bool:
+    return a.lengths == b.lengths and all(
+        np.array_equal(x, y) for x, y in zip(a.records, b.records, strict=True))
+
+
+@pytest.mark.parametrize(("name", "params"), SIGNAL_CASES)
+class TestSignalConformance:
+    def test_fit_sample_contract(self, name, params, signals, tmp_path):
+        gen = generator_class(name)(**params)
+        assert not gen.is_fitted
+        with pytest.raises(NotFittedError, match=r"not fitted yet\. Call 'fit' before 'sample'"):
+            gen.sample(1)
+        before = [r.copy() for r in signals.records]
+        assert gen.fit(signals, random_state=3) is gen
+        assert all(np.array_equal(a, b) for a, b in zip(before, signals.records, strict=True))
+        out = gen.sample(2, length_s=7.5, random_state=7)
+        assert out.n_records == 2 and out.lengths == (round(7.5 * signals.fs),) * 2
+        assert out.channels == signals.channels and out.fs == signals.fs
+        assert _same_signals(out, gen.sample(2, length_s=7.5, random_state=7))
+        assert not _same_signals(out, gen.sample(2, length_s=7.5, random_state=8))
+        again = generator_class(name)(**params).fit(signals, random_state=3)
+        assert _same_signals(out, again.sample(2, length_s=7.5, random_state=7))
+        gen.save(tmp_path / "model")
+        assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["arrays.npz",
+                                                                         "model.json"]
+        with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as npz:
+            assert all(npz[k].dtype != object for k in npz.files)
+        loaded = load_generator(tmp_path / "model")
+        assert type(loaded) is type(gen) and loaded.get_params() == gen.get_params()
+        assert _same_signals(out, loaded.sample(2, length_s=7.5, random_state=7))
+        (tmp_path / "model" / "arrays.npz").write_bytes(b"not a zip")
+        with pytest.raises(ModelFileError):
+            load_generator(tmp_path / "model")
+
+    def test_bad_input_rejected(self, name, params, signals):
+        cls = generator_class(name)
+        assert cls._param_checks, f"{name} declares no parameter checks"
+        for param, check in cls._param_checks.items():
+            bad = next(v for v in (-1, "bogus", float("nan"), 10**9) if check(v) is not None)
+            with pytest.raises(ParameterError, match=f"`{param}`"):
+                cls(**{**params, param: bad}).fit(signals)
+        with pytest.raises(DataError, match="SignalSet"):
+            cls(**params).fit(signals.records[0])
+        gen = cls(**params).fit(signals)
+        for bad in (0, -5, 2.5, "10", True):
+            with pytest.raises(ParameterError, match="`n` must be a positive integer"):
+                gen.sample(bad)
+        with pytest.raises(ParameterError, match="`length_s`"):
+            gen.sample(1, length_s=0.1)
+        with pytest.raises(ParameterError, match="does not know"):
+            gen.sample(1, conditions={"nope": 1})

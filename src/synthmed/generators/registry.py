@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from synthmed.exceptions import UnknownNameError
-from synthmed.generators.base import BaseGenerator
+from synthmed.generators.base import BaseModel
 
 __all__ = ["generator_class", "get_generator", "list_generators"]
 
@@ -21,9 +21,12 @@ _BUILTIN: dict[str, str] = {
     "bayesian_network": "synthmed.generators.tabular.bayesian_network:BayesianNetwork",
     "neural_ar": "synthmed.generators.tabular.autoregressive:NeuralAutoregressive",
     "arf": "synthmed.generators.tabular.arf:AdversarialRandomForest",
+    "longitudinal": "synthmed.generators.longitudinal.generator:LongitudinalGenerator",
+    "signal_beats": "synthmed.generators.signal.beats:SignalBeats",
+    "auto": "synthmed.generators.tabular.auto:AutoGenerator",
 }
 
-DEFAULT_GENERATOR = "gaussian_copula"
+DEFAULT_GENERATOR = "auto"
 
 
 def _all_paths() -> dict[str, str]:
@@ -38,19 +41,19 @@ def list_generators() -> list[str]:
     return sorted(_all_paths())
 
 
-def generator_class(name: str) -> type[BaseGenerator]:
+def generator_class(name: str) -> type[BaseModel]:
     """The class registered under ``name``; unknown names suggest the close ones."""
     paths = _all_paths()
     if name not in paths:
         raise UnknownNameError("generator", name, paths)
     module, _, attr = paths[name].partition(":")
     cls = getattr(import_module(module), attr)
-    if not (isinstance(cls, type) and issubclass(cls, BaseGenerator)):
-        raise TypeError(f"Generator {name!r} ({paths[name]}) is not a BaseGenerator subclass.")
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        raise TypeError(f"Generator {name!r} ({paths[name]}) is not a BaseModel subclass.")
     return cls
 
 
-def get_generator(name: str, **params: Any) -> BaseGenerator:
+def get_generator(name: str, **params: Any) -> BaseModel:
     """Build the generator registered under ``name`` with keyword parameters.
 
     Examples

@@ -104,14 +104,15 @@ class ArNet(nn.Module):
         rows = slice(start, start + self.vocab[column])
         return F.linear(h, self.head.weight[rows], self.head.bias[rows])
 
-    def loss(self, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy over each row's hidden columns, averaged over rows."""
+    def loss(self, tokens: torch.Tensor, known: torch.Tensor,
+             scored: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy over each row's ``scored`` columns (default: the hidden ones)."""
         n, d = tokens.shape
         logits = self.head(self.features(tokens, known)).view(n, d, self.width) + self.pad
         per_col = F.cross_entropy(logits.view(n * d, self.width), tokens.view(-1),
                                   reduction="none").view(n, d)
-        hidden = (~known).float()
-        return ((per_col * hidden).sum(1) / hidden.sum(1).clamp_min(1.0)).mean()
+        weight = (~known if scored is None else scored).float()
+        return ((per_col * weight).sum(1) / weight.sum(1).clamp_min(1.0)).mean()
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,12 @@ class TrainResult:
     history: list[tuple[float, float]] = field(default_factory=list)  # (train, validation)
 
 
-def random_known(n: int, d: int, gen: torch.Generator) -> torch.Tensor:
+def random_known(n: int, d: int, gen: torch.Generator,
+                 fixed_share: float = FIXED_ORDER_SHARE) -> torch.Tensor:
     """Known-column masks: a fixed-order prefix or a random subset, of uniform size 0..d-1."""
     n_known = torch.randint(0, d, (n, 1), generator=gen)
     rank = torch.argsort(torch.rand(n, d, generator=gen), dim=1)
-    fixed = torch.rand(n, 1, generator=gen) < FIXED_ORDER_SHARE
+    fixed = torch.rand(n, 1, generator=gen) < fixed_share
     rank = torch.where(fixed, torch.arange(d).expand(n, d), rank)
     return rank < n_known
 
@@ -156,12 +158,16 @@ def train(tokens: np.ndarray, vocab: list[int], config: TrainConfig,
     with torch_session(seed):
         gen = torch.Generator().manual_seed(seed + 1)
         order = rng.permutation(n)
-        n_val = max(1, int(round(config.validation_fraction * n))) if n >= 10 else 0
+        n_val = max(1, round(config.validation_fraction * n)) if n >= 10 else 0
         data = torch.as_tensor(tokens, dtype=torch.long)
         train_x, val_x = data[order[n_val:]], data[order[:n_val]]
         if n_val:
             val_x = val_x.repeat(max(1, math.ceil(VALIDATION_DRAWS / n_val)), 1)
-            val_known = random_known(len(val_x), d, gen)
+            # validation scores the next column of the fixed order given the ones before it:
+            # an unbiased estimate of the negative log-likelihood that sampling follows
+            n_known = torch.randint(0, d, (len(val_x), 1), generator=gen)
+            val_known = torch.arange(d).expand(len(val_x), d) < n_known
+            val_scored = torch.arange(d).expand(len(val_x), d) == n_known
         net = ArNet(vocab, config.embedding_dim, config.hidden_size, config.n_layers,
                     config.dropout)
         opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
@@ -182,7 +188,7 @@ def train(tokens: np.ndarray, vocab: list[int], config: TrainConfig,
                 loss.backward()
                 opt.step()
                 total += float(loss.detach())
-            val = _validation_loss(net, val_x, val_known) if n_val else total / steps
+            val = _validation_loss(net, val_x, val_known, val_scored) if n_val else total / steps
             history.append((total / steps, val))
             if val < best - 1e-4:
                 best, best_epoch, stale = val, epoch, 0
@@ -192,7 +198,8 @@ def train(tokens: np.ndarray, vocab: list[int], config: TrainConfig,
             if stale >= config.patience:
                 stopped_by = "early_stopping"
                 break
-            if config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s:
+            budget = config.time_budget_s
+            if budget is not None and time.perf_counter() - start > budget:
                 stopped_by = "time_budget"
                 break
         if best_state is not None:
@@ -201,10 +208,11 @@ def train(tokens: np.ndarray, vocab: list[int], config: TrainConfig,
     return TrainResult(net, epoch, best_epoch, stopped_by, history)
 
 
-def _validation_loss(net: ArNet, val_x: torch.Tensor, val_known: torch.Tensor) -> float:
+def _validation_loss(net: ArNet, val_x: torch.Tensor, val_known: torch.Tensor,
+                     val_scored: torch.Tensor) -> float:
     net.eval()
     with torch.no_grad():
-        return float(net.loss(val_x, val_known))
+        return float(net.loss(val_x, val_known, val_scored))
 
 
 def conditional_probs(net: ArNet, tokens: np.ndarray, known: np.ndarray,

@@ -61,6 +61,9 @@ from synthmed.schema import TableSchema
 
 __all__ = ["NeuralAutoregressive"]
 
+#: fewest bins of a numeric column however small the table
+MIN_BINS = 10
+
 
 def _optional(check: ParamCheck) -> ParamCheck:
     def inner(value: Any) -> str | None:
@@ -76,8 +79,9 @@ class NeuralAutoregressive(BaseGenerator):
     Parameters
     ----------
     n_bins : int, default 32
-        Quantile bins per numeric or datetime column (fewer when it has fewer distinct values,
-        which then get one token each).
+        Most quantile bins per numeric or datetime column. Small tables get fewer,
+        ``max(10, sqrt(rows))``, against memorisation; a column with no more distinct values
+        than bins gets one token per value.
     max_categories : int, default 100
         Categories kept as tokens of their own; rarer ones share an "other" token.
     embedding_dim : int, default 16
@@ -86,9 +90,9 @@ class NeuralAutoregressive(BaseGenerator):
         Width of the network's hidden layers.
     n_layers : int, default 2
         Hidden layers (the ones after the first are residual).
-    dropout : float, default 0.1
+    dropout : float, default 0.3
         Dropout in the hidden layers.
-    learning_rate : float, default 2e-3
+    learning_rate : float, default 1e-3
         AdamW learning rate.
     weight_decay : float, default 1e-4
         AdamW weight decay.
@@ -147,8 +151,8 @@ class NeuralAutoregressive(BaseGenerator):
     }
 
     def __init__(self, *, n_bins: int = 32, max_categories: int = 100, embedding_dim: int = 16,
-                 hidden_size: int = 256, n_layers: int = 2, dropout: float = 0.1,
-                 learning_rate: float = 2e-3, weight_decay: float = 1e-4,
+                 hidden_size: int = 256, n_layers: int = 2, dropout: float = 0.3,
+                 learning_rate: float = 1e-3, weight_decay: float = 1e-4,
                  batch_size: int | None = None, max_epochs: int = 300, patience: int = 15,
                  validation_fraction: float = 0.1, time_budget_s: float | None = None) -> None:
         self.n_bins = n_bins
@@ -167,9 +171,9 @@ class NeuralAutoregressive(BaseGenerator):
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
-        return [{"max_epochs": 8, "hidden_size": 32, "embedding_dim": 4},
-                {"max_epochs": 3, "hidden_size": 16, "n_layers": 1, "n_bins": 5,
-                 "max_categories": 8, "batch_size": 64, "dropout": 0.0}]
+        return [{"max_epochs": 15, "hidden_size": 32, "embedding_dim": 4, "learning_rate": 1e-2},
+                {"max_epochs": 15, "hidden_size": 16, "n_layers": 1, "n_bins": 5,
+                 "max_categories": 8, "batch_size": 64, "dropout": 0.0, "learning_rate": 1e-2}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -178,9 +182,10 @@ class NeuralAutoregressive(BaseGenerator):
         names = list(frame.columns)
         kinds = [schema.column(name).kind for name in names]
         coders: list[Coder] = []
+        n_bins = min(self.n_bins, max(MIN_BINS, int(np.sqrt(len(frame)))))
         for name, kind in zip(names, kinds, strict=True):
             if kind in CONTINUOUS_KINDS:
-                coders.append(_numeric_coder(frame[name], kind, self.n_bins))
+                coders.append(_numeric_coder(frame[name], kind, n_bins))
             else:
                 coders.append(CategoricalCoder.fit(frame[name].astype(object),
                                                    str(frame[name].dtype),

@@ -1,0 +1,169 @@
+"""Signal processing shared by the signal generator and the signal evaluation.
+
+Beat detection (ECG R peaks, PPG systolic peaks), normal-to-normal RR intervals, heart-rate and
+HRV statistics, power spectra and beat extraction on a common, rate-normalised time grid.
+Only numpy and scipy: no detector package is needed at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from scipy import signal as sps
+
+SignalKind = Literal["ecg", "ppg"]
+_PPG_WORDS = ("ppg", "pleth", "bvp", "pulse", "spo2", "photopleth")
+#: physiological limits of one RR interval, seconds (30 to 240 beats per minute)
+RR_MIN_S, RR_MAX_S = 0.25, 2.0
+
+
+def signal_kind(channels: Sequence[str]) -> SignalKind:
+    """``"ppg"`` when a channel name says pulse/pleth/PPG, else ``"ecg"``."""
+    names = " ".join(channels).lower()
+    return "ppg" if any(w in names for w in _PPG_WORDS) else "ecg"
+
+
+def _band(x: np.ndarray, fs: float, low: float, high: float) -> np.ndarray:
+    high = min(high, 0.45 * fs)
+    sos = sps.butter(2, [low, high], btype="band", fs=fs, output="sos")
+    padlen = min(len(x) - 1, 3 * int(fs))
+    return sps.sosfiltfilt(sos, x, padlen=padlen)
+
+
+def detect_beats(x: np.ndarray, fs: float, kind: SignalKind) -> np.ndarray:
+    """Sample indices of the beats of one channel (R peaks for ECG, pulse peaks for PPG)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < int(0.5 * fs) or not np.ptp(x) > 0:
+        return np.zeros(0, dtype=np.int64)
+    if kind == "ppg":
+        y = _band(x, fs, 0.5, 8.0)
+        period = 1.0 / dominant_rate(y, fs)
+        peaks, props = sps.find_peaks(y, distance=max(1, int(0.6 * period * fs)),
+                                      prominence=0.1 * np.std(y))
+        if len(peaks) == 0:
+            return peaks.astype(np.int64)
+        keep = props["prominences"] >= 0.35 * np.percentile(props["prominences"], 90)
+        return peaks[keep].astype(np.int64)
+    # ECG: QRS energy envelope (Pan-Tompkins style), then the R peak on the wide-band signal
+    y = _band(x, fs, 5.0, 15.0)
+    energy = np.gradient(y) ** 2
+    win = max(1, int(0.12 * fs))
+    env = np.convolve(energy, np.ones(win) / win, mode="same")
+    cand, props = sps.find_peaks(env, distance=max(1, int(RR_MIN_S * fs)),
+                                 height=0.05 * np.percentile(env, 99.5))
+    if len(cand) == 0:
+        return cand.astype(np.int64)
+    heights = props["peak_heights"]
+    # adaptive level: beats are the candidates near the typical QRS energy
+    level = np.median(heights[heights >= np.percentile(heights, 50)])
+    cand = cand[heights >= 0.25 * level]
+    wide = _band(x, fs, 0.5, 40.0)
+    half = max(1, int(0.08 * fs))
+    lo = np.clip(cand - half, 0, len(x) - 1)
+    hi = np.clip(cand + half, 1, len(x))
+    extremes = np.array([wide[a:b][np.argmax(np.abs(wide[a:b]))] for a, b in
+                         zip(lo, hi, strict=True)])
+    polarity = 1.0 if np.median(extremes) >= 0 else -1.0
+    peaks = np.array([a + int(np.argmax(polarity * wide[a:b])) for a, b in
+                      zip(lo, hi, strict=True)], dtype=np.int64)
+    peaks = np.unique(peaks)
+    if len(peaks) > 1:  # two candidates refined onto one beat
+        keep = np.concatenate([[True], np.diff(peaks) >= int(RR_MIN_S * fs)])
+        peaks = peaks[keep]
+    return peaks
+
+
+def dominant_rate(y: np.ndarray, fs: float) -> float:
+    """The strongest pulse rate (Hz, between 0.6 and 3.5 Hz) of a band-passed signal."""
+    f, power = sps.welch(y, fs=fs, nperseg=int(min(len(y), 16 * fs)))
+    band = (f >= 0.6) & (f <= 3.5)
+    return float(f[band][np.argmax(power[band])]) if band.any() else 1.0
+
+
+def nn_intervals(peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """RR intervals (s) and a mask of the normal ones (physiological, within 30% of local median).
+
+    ``rr[i]`` is the interval ending at ``peaks[i + 1]``.
+    """
+    rr = np.diff(np.asarray(peaks, dtype=np.float64)) / fs
+    if len(rr) == 0:
+        return rr, np.zeros(0, dtype=bool)
+    ok = (rr >= RR_MIN_S) & (rr <= RR_MAX_S)
+    if ok.sum() >= 3:
+        k = min(11, len(rr) if len(rr) % 2 else len(rr) - 1)
+        local = sps.medfilt(np.where(ok, rr, np.median(rr[ok])), kernel_size=k)
+        ok &= np.abs(rr - local) <= 0.3 * local
+    return rr, ok
+
+
+def hrv_stats(rr_list: Sequence[np.ndarray]) -> dict[str, float]:
+    """Mean heart rate (60 / mean NN, bpm), SDNN and RMSSD (ms) over normal intervals.
+
+    ``rr_list`` holds one array of NN intervals (seconds) per record; RMSSD uses successive
+    pairs within a record only.
+    """
+    nn = np.concatenate([np.asarray(r, dtype=float) for r in rr_list]) if rr_list else np.zeros(0)
+    diffs = [np.diff(r) for r in rr_list if len(r) > 1]
+    sd = np.concatenate(diffs) if diffs else np.zeros(0)
+    return {
+        "mean_hr": float(60.0 / nn.mean()) if len(nn) else float("nan"),
+        "sdnn": float(nn.std(ddof=1) * 1000) if len(nn) > 1 else float("nan"),
+        "rmssd": float(np.sqrt(np.mean(sd**2)) * 1000) if len(sd) else float("nan"),
+        "n_intervals": float(len(nn)),
+    }
+
+
+def record_nn(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarray, np.ndarray]:
+    """Beats of one channel and the NN intervals between consecutive normal beats."""
+    peaks = detect_beats(x, fs, kind)
+    rr, ok = nn_intervals(peaks, fs)
+    return peaks, rr[ok]
+
+
+def reference_channel(record: np.ndarray, fs: float, kind: SignalKind) -> int:
+    """The channel with the strongest beats (most band power in the QRS / pulse band)."""
+    if record.shape[0] == 1:
+        return 0
+    low, high = (5.0, 15.0) if kind == "ecg" else (0.5, 8.0)
+    power = [np.var(_band(ch.astype(np.float64), fs, low, high)) / (np.var(ch) + 1e-12)
+             for ch in record]
+    return int(np.argmax(power))
+
+
+def baseline(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
+    """Slow baseline (wander) of each channel: zero-phase low-pass at ``cutoff`` Hz."""
+    sos = sps.butter(2, cutoff, btype="low", fs=fs, output="sos")
+    padlen = min(x.shape[-1] - 1, int(3 * fs / cutoff))
+    return sps.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+
+
+def warp_times(grid: np.ndarray, factor: np.ndarray | float) -> np.ndarray:
+    """Stretch the part of a beat after its peak (t > 0) by ``factor`` (QT follows RR)."""
+    f = np.asarray(factor, dtype=float)[..., None]
+    return np.where(grid > 0, grid * f, grid)
+
+
+def extract_beats(record: np.ndarray, peaks: np.ndarray, fs: float, grid: np.ndarray,
+                  factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beats on the common grid (seconds around the peak), each warped by its factor.
+
+    Returns ``(beats, kept)``: an ``n x C x W`` array and the indices of the peaks whose whole
+    window lies inside the record.
+    """
+    n = record.shape[1]
+    times = peaks[:, None] / fs + warp_times(grid, factors)  # n x W, seconds
+    kept = np.flatnonzero((times[:, 0] >= 0) & (times[:, -1] <= (n - 1) / fs))
+    axis = np.arange(n) / fs
+    beats = np.empty((len(kept), record.shape[0], len(grid)), dtype=np.float64)
+    for j, i in enumerate(kept):
+        for c in range(record.shape[0]):
+            beats[j, c] = np.interp(times[i], axis, record[c])
+    return beats, kept
+
+
+def welch_psd(x: np.ndarray, fs: float, seconds: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectral density of each row of ``x`` (frequencies, ``C x F``)."""
+    nper = int(min(x.shape[-1], max(16, round(seconds * fs))))
+    return sps.welch(x, fs=fs, nperseg=nper, axis=-1)

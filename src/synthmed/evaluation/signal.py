@@ -1,0 +1,346 @@
+"""Evaluation of synthetic device signals (ECG, PPG) against train and a real holdout.
+
+Fidelity
+    ``psd_distance`` (mean absolute difference of log10 Welch spectra in the physiological
+    band), ``mean_hr_diff``, ``sdnn_log_ratio`` and ``rmssd_log_ratio`` (rhythm),
+    ``beat_correlation`` and ``beat_nrmse`` (average beat, every channel), ``detection_auc``
+    (a classifier told to separate real from synthetic segments by their features,
+    cross-validated).
+Privacy (gates)
+    ``beat_dcr_share``: share of synthetic beats closer to a training beat than 95% of the
+    training beats are to their nearest other training beat (about 5% for fresh draws);
+    ``beat_copies``: share of synthetic beats that are near copies of a training beat (closer
+    than a tenth of the typical distance between two training beats).
+
+Every metric carries the same figure for the real holdout: what fresh real data of the same
+source reaches. Plot data for the report: ``plots["fidelity"]["signal"]`` (see
+:mod:`synthmed.report.plots`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import itertools
+from typing import Any
+
+import numpy as np
+
+from synthmed import _dsp
+from synthmed._random import RandomState, make_rng
+from synthmed.datasets.signals import SignalSet, as_signal_set
+from synthmed.evaluation.result import EvaluationResult, Metric, Section
+from synthmed.exceptions import DataError
+
+__all__ = ["SignalThresholds", "evaluate_signals"]
+
+_MAX_BEATS = 1500
+
+
+@dataclass(frozen=True)
+class SignalThresholds:
+    """Pass rules of the signal evaluation."""
+
+    psd_ratio: float = 1.5          # synthetic-train distance <= ratio x holdout-train (or floor)
+    psd_floor: float = 0.15         # log10 units: a 1.4-fold power difference on average
+    hr_floor_bpm: float = 5.0       # |mean HR diff| <= max(2 x holdout diff, floor)
+    hrv_log_floor: float = 0.35     # |log ratio| of SDNN / RMSSD <= max(2 x holdout, floor)
+    beat_correlation: float = 0.90  # average-beat correlation >= min(this, holdout - 0.05)
+    detection_auc: float = 0.75     # <= max(this, holdout + 0.10)
+    dcr_share: float = 0.15        # share of beats closer than the 5% training quantile
+    copy_share: float = 0.01
+
+
+@dataclass
+class _Profile:
+    """Everything measured on one set."""
+
+    hrv: dict[str, float]
+    nn: list[np.ndarray]
+    psd: np.ndarray          # C x F, log10
+    beats: np.ndarray        # n x (C*W)
+    segments: np.ndarray     # n_seg x features
+
+
+def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet, *,
+                     thresholds: SignalThresholds | None = None, segment_s: float | None = None,
+                     random_state: RandomState = 0,
+                     provenance: Mapping[str, Any] | None = None) -> EvaluationResult:
+    """Fidelity and privacy of ``synthetic`` signals, each figure next to the holdout's.
+
+    Parameters
+    ----------
+    train, holdout, synthetic : SignalSet
+        Same sampling rate and channels. ``holdout`` is real data the generator never saw
+        (other records, or a later stretch of time: ``SignalSet.split``).
+    thresholds : SignalThresholds, optional
+        Pass rules.
+    segment_s : float, optional
+        Segment length for the detection classifier (default 10 s, less for short records).
+    random_state : int or numpy Generator
+        Seed of the subsampling and the classifier.
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> train, holdout = load_dataset("ecg_mitbih").signals.split()
+    >>> fake = get_generator("signal_beats").fit(train).sample(3, length_s=60)
+    >>> evaluate_signals(train, holdout, fake).verdict  # doctest: +SKIP
+    'pass'
+    """
+    th = thresholds or SignalThresholds()
+    sets = {"train": as_signal_set(train, "train"), "holdout": as_signal_set(holdout, "holdout"),
+            "synthetic": as_signal_set(synthetic, "synthetic")}
+    ref = sets["train"]
+    for key, s in sets.items():
+        if s.fs != ref.fs or s.channels != ref.channels:
+            raise DataError(f"`{key}` must have the train's sampling rate and channels "
+                            f"({ref.fs:g} Hz, {', '.join(ref.channels)}); got {s.fs:g} Hz, "
+                            f"{', '.join(s.channels)}.")
+    rng = make_rng(random_state)
+    kind = _dsp.signal_kind(ref.channels)
+    channel = _dsp.reference_channel(ref.records[0], ref.fs, kind)
+    nn_train = [_dsp.record_nn(r[channel], ref.fs, kind)[1] for r in ref.records]
+    all_nn = np.concatenate(nn_train) if nn_train else np.zeros(0)
+    if len(all_nn) < 4:
+        raise DataError("Fewer than 4 normal beat intervals in the training signals: they "
+                        "are too short, or not ECG/PPG.")
+    med_rr = float(np.median(all_nn))
+    grid = np.arange(-round(0.4 * med_rr * ref.fs), round(0.75 * med_rr * ref.fs)) / ref.fs
+    shortest = min(min(s.durations) for s in sets.values())
+    seg = float(segment_s or min(10.0, max(2.0, shortest / 6)))
+    band = (0.5, min(40.0, ref.fs / 2)) if kind == "ecg" else (0.3, min(10.0, ref.fs / 2))
+    psd_s = min(8.0, shortest)  # one frequency grid for all three sets
+    prof = {k: _profile(s, kind, channel, med_rr, grid, seg, band, psd_s, rng)
+            for k, s in sets.items()}
+
+    fidelity = _fidelity(prof, th, rng)
+    privacy = _privacy(prof, th, rng)
+    skip = "Signals without labels define no downstream task or groups here."
+    sections = {
+        "fidelity": fidelity, "privacy": privacy,
+        "utility": Section("utility", skipped=skip), "bias": Section("bias", skipped=skip),
+    }
+    plots = {"fidelity": {"signal": _plot_data(sets, prof, channel, grid)}}
+    meta = {
+        "modality": "signal", "kind": kind, "fs": ref.fs, "channels": list(ref.channels),
+        "beat_channel": ref.channels[channel], "segment_s": seg,
+        "records": {k: s.n_records for k, s in sets.items()},
+        "seconds": {k: round(sum(s.durations), 3) for k, s in sets.items()},
+        "beats": {k: len(p.beats) for k, p in prof.items()},
+        **dict(provenance or {}),
+    }
+    return EvaluationResult(sections, meta, plots)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
+             grid: np.ndarray, seg: float, band: tuple[float, float], psd_s: float,
+             rng: np.random.Generator) -> _Profile:
+    cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
+    nn, beats, psds, feats = [], [], [], []
+    for rec in s.records:
+        x = rec.astype(np.float64)
+        hp = x - _dsp.baseline(x, s.fs, cutoff)
+        peaks, rr_nn = _dsp.record_nn(x[channel], s.fs, kind)
+        nn.append(rr_nn)
+        factors = np.ones(len(peaks))
+        if len(peaks):
+            b, _ = _dsp.extract_beats(hp, peaks, s.fs, grid, factors)
+            beats.append(b.reshape(len(b), -1))
+        freqs, psd = _dsp.welch_psd(hp, s.fs, seconds=psd_s)
+        psds.append(psd)
+        width = round(seg * s.fs)
+        for start in range(0, x.shape[1] - width + 1, width):
+            feats.append(_segment_features(x[:, start:start + width], s.fs, kind, channel))
+    keep = (freqs >= band[0]) & (freqs <= band[1])
+    psd_mean = np.mean([p[:, keep] for p in psds], axis=0)
+    stacked = np.concatenate(beats) if beats else np.zeros((0, len(grid) * s.n_channels))
+    if len(stacked) > _MAX_BEATS:
+        stacked = stacked[np.sort(rng.choice(len(stacked), _MAX_BEATS, replace=False))]
+    return _Profile(_dsp.hrv_stats(nn), nn, np.log10(psd_mean + 1e-30), stacked,
+                    np.array(feats) if feats else np.zeros((0, 1)))
+
+
+def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: int) -> list[float]:
+    out: list[float] = []
+    for ch in x:
+        centred = ch - np.median(ch)
+        out += [float(np.log(np.std(ch) + 1e-12)),
+                *np.percentile(centred, [1, 10, 90, 99]) / (np.std(ch) + 1e-12)]
+        freqs, psd = _dsp.welch_psd(ch[None, :], fs, seconds=min(4.0, len(ch) / fs))
+        edges = [0.1, 0.5, 1, 2, 4, 8, 16, 32, 64]
+        total = psd[0].sum() + 1e-30
+        for lo, hi in itertools.pairwise(edges):
+            sel = (freqs >= lo) & (freqs < hi)
+            out.append(float(np.log(psd[0][sel].sum() / total + 1e-9)) if sel.any() else 0.0)
+    _, nn = _dsp.record_nn(x[channel], fs, kind)
+    hrv = _dsp.hrv_stats([nn])
+    out += [np.nan_to_num(hrv["mean_hr"]), np.nan_to_num(np.log(hrv["sdnn"] + 1)),
+            np.nan_to_num(np.log(hrv["rmssd"] + 1))]
+    return out
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
+              rng: np.random.Generator) -> Section:
+    t, h, s = prof["train"], prof["holdout"], prof["synthetic"]
+    metrics = []
+    d_syn = float(np.mean(np.abs(s.psd - t.psd)))
+    d_hold = float(np.mean(np.abs(h.psd - t.psd)))
+    bound = max(th.psd_ratio * d_hold, th.psd_floor)
+    metrics.append(Metric(
+        "psd_distance", d_syn, d_hold, bound, d_syn <= bound, "lower", modality="signal",
+        description="Mean absolute difference between the log10 power spectra of synthetic and "
+        "real training signals over the physiological band, averaged over channels.",
+        rule=f"<= max({th.psd_ratio} x holdout, {th.psd_floor})"))
+    hr_s, hr_h = (abs(x.hrv["mean_hr"] - t.hrv["mean_hr"]) for x in (s, h))
+    bound = max(2 * hr_h, th.hr_floor_bpm)
+    metrics.append(Metric(
+        "mean_hr_diff", hr_s, hr_h, bound, bool(hr_s <= bound), "lower", modality="signal",
+        description="Difference in mean heart rate (60 / mean NN interval, beats per minute) "
+        "from the training signals.", rule=f"<= max(2 x holdout, {th.hr_floor_bpm} bpm)",
+        details={k: p.hrv for k, p in prof.items()}))
+    for key, label in (("sdnn", "SDNN (overall heart-rate variability)"),
+                       ("rmssd", "RMSSD (beat-to-beat variability)")):
+        r_s, r_h = (abs(float(np.log(x.hrv[key] / t.hrv[key]))) for x in (s, h))
+        bound = max(2 * r_h, th.hrv_log_floor)
+        ok = bool(np.isfinite(r_s) and r_s <= bound)
+        metrics.append(Metric(
+            f"{key}_log_ratio", r_s, r_h, bound, ok, "lower", modality="signal",
+            description=f"|log| of the ratio of {label} in synthetic to training signals.",
+            rule=f"<= max(2 x holdout, {th.hrv_log_floor})",
+            details={k: p.hrv[key] for k, p in prof.items()}))
+    mean_t = t.beats.mean(axis=0)
+    corr_s, corr_h = (float(np.corrcoef(x.beats.mean(axis=0), mean_t)[0, 1])
+                      if len(x.beats) else float("nan") for x in (s, h))
+    bound = min(th.beat_correlation, corr_h - 0.05)
+    metrics.append(Metric(
+        "beat_correlation", corr_s, corr_h, bound, bool(corr_s >= bound), "higher",
+        modality="signal", rule=f">= min({th.beat_correlation}, holdout - 0.05)",
+        description="Correlation between the average synthetic beat and the average training "
+        "beat (all channels, aligned on the beat peak)."))
+    scale = float(np.std(mean_t)) + 1e-12
+    nr_s, nr_h = (float(np.sqrt(np.mean((x.beats.mean(axis=0) - mean_t) ** 2)) / scale)
+                  if len(x.beats) else float("nan") for x in (s, h))
+    metrics.append(Metric(
+        "beat_nrmse", nr_s, nr_h, None, None, "lower", modality="signal",
+        description="Root-mean-square difference between the average synthetic and training "
+        "beats, relative to the training beat's spread (informative)."))
+    auc_s, auc_h, note = _detection(t.segments, s.segments, h.segments, rng)
+    bound = max(th.detection_auc, (auc_h or 0.5) + 0.10)
+    metrics.append(Metric(
+        "detection_auc", auc_s, auc_h, bound, None if auc_s is None else bool(auc_s <= bound),
+        "lower", modality="signal", note=note, rule=f"<= max({th.detection_auc}, holdout + 0.10)",
+        description="How well a classifier on segment features (amplitude, spectrum, heart "
+        "rate and variability) tells synthetic from real segments; 0.5 is indistinguishable."))
+    return Section("fidelity", tuple(metrics))
+
+
+def _detection(real: np.ndarray, synth: np.ndarray, hold: np.ndarray,
+               rng: np.random.Generator) -> tuple[float | None, float | None, str]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def auc(a: np.ndarray, b: np.ndarray) -> float | None:
+        m = min(len(a), len(b))
+        if m < 5:
+            return None
+        a = a[rng.choice(len(a), m, replace=False)]
+        b = b[rng.choice(len(b), m, replace=False)]
+        x = np.nan_to_num(np.vstack([a, b]))
+        y = np.r_[np.zeros(m), np.ones(m)]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=500))
+        folds = StratifiedKFold(min(5, m), shuffle=True, random_state=int(rng.integers(2**31)))
+        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+        return float(roc_auc_score(y, p))
+
+    a_s, a_h = auc(real, synth), auc(real, hold)
+    note = "" if a_s is not None else "Fewer than 5 segments on a side: not computed."
+    return a_s, a_h, note
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def _privacy(prof: dict[str, _Profile], th: SignalThresholds,
+             rng: np.random.Generator) -> Section:
+    """Closeness of synthetic beats to training beats, against what fresh beats reach.
+
+    The yardstick is each training beat's distance to its nearest *other* training beat: a new
+    beat drawn from the same distribution as the training beats lands about as close. Beats
+    closer than the 5% quantile of those distances are "close"; about 5% of fresh beats are.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    t, h, s = prof["train"].beats, prof["holdout"].beats, prof["synthetic"].beats
+    if min(len(t), len(h), len(s)) < 4:
+        return Section("privacy", skipped="Fewer than 4 beats in one of the sets.")
+    scale = float(np.std(t)) + 1e-12
+    t, h, s = t / scale, h / scale, s / scale
+    index = NearestNeighbors(n_neighbors=2).fit(t)
+    loo = index.kneighbors(t)[0][:, 1]  # nearest other training beat
+    close = float(np.quantile(loo, 0.05))
+    d_syn = index.kneighbors(s, n_neighbors=1)[0][:, 0]
+    d_hold = index.kneighbors(h, n_neighbors=1)[0][:, 0]
+    share_s, share_h = float(np.mean(d_syn < close)), float(np.mean(d_hold < close))
+    tol = 0.1 * float(np.median(loo))
+    copies_s, copies_h = float(np.mean(d_syn <= tol)), float(np.mean(d_hold <= tol))
+    details = {"training_beats": len(t), "synthetic_beats": len(s), "holdout_beats": len(h),
+               "median_distance": {"train_loo": float(np.median(loo)),
+                                   "synthetic": float(np.median(d_syn)),
+                                   "holdout": float(np.median(d_hold))}}
+    judged = len(t) >= 20  # a 5% quantile of fewer distances means nothing
+    metrics = (
+        Metric("beat_dcr_share", share_s, share_h, th.dcr_share if judged else None,
+               (share_s <= th.dcr_share) if judged else None, "lower", gate=True,
+               modality="signal", rule=f"<= {th.dcr_share}",
+               note="" if judged else "Fewer than 20 training beats: informative only.",
+               description="Share of synthetic beats closer to a training beat than 95% of "
+               "training beats are to their nearest other training beat; about 5% is "
+               "expected when beats are fresh draws, near 100% when they are copied.",
+               details=details),
+        Metric("beat_copies", copies_s, copies_h, th.copy_share, copies_s <= th.copy_share,
+               "lower", gate=True, modality="signal", rule=f"<= {th.copy_share}",
+               description="Share of synthetic beats that are near copies of a training beat "
+               "(closer than a tenth of the typical distance between two training beats)."),
+    )
+    return Section("privacy", metrics)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plot_data(sets: dict[str, SignalSet], prof: dict[str, _Profile], channel: int,
+               grid: np.ndarray) -> dict[str, Any]:
+    fs = sets["train"].fs
+    width = int(min(5.0, min(min(s.durations) for s in sets.values())) * fs)
+    step = max(1, width // 1500)
+    waves = {k: s.records[0][channel, :width:step].astype(float).round(5).tolist()
+             for k, s in sets.items()}
+    n_ch, w = sets["train"].n_channels, len(grid)
+    beats: dict[str, dict[str, list[float]]] = {}
+    for c, name in enumerate(sets["train"].channels[:12]):
+        beats[name] = {k: p.beats.mean(axis=0).reshape(n_ch, w)[c].round(5).tolist()
+                       for k, p in prof.items() if len(p.beats)}
+    rr = {k: np.concatenate(p.nn) if p.nn else np.zeros(0) for k, p in prof.items()}
+    everything = np.concatenate(list(rr.values()))
+    edges = np.linspace(everything.min(), everything.max() + 1e-6, 31) if len(everything) else None
+    hist = None if edges is None else {
+        "bins": edges.round(4).tolist(),
+        **{k: np.histogram(v, edges)[0].tolist() for k, v in rr.items()},
+    }
+    return {
+        "fs": fs,
+        "channel": sets["train"].channels[channel],
+        "waveforms": {"time": (np.arange(0, width, step) / fs).round(4).tolist(), **waves},
+        "average_beats": {"time": grid.round(5).tolist(), "channels": beats},
+        "rr": hist,
+    }

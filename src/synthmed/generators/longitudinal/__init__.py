@@ -1,0 +1,1 @@
+"""Generators of longitudinal records (patients over time, long format)."""

@@ -1,0 +1,208 @@
+"""Building blocks of the longitudinal generator: marginals, static features, linear heads.
+
+Every block is a small object with ``to_state() -> (meta, arrays)`` and ``from_state`` so that
+the generator saves as JSON + npz (never pickle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+__all__ = ["LinearHead", "LogisticHeads", "Marginal", "StaticFeatures"]
+
+N_QUANTILES = 256
+MAX_DISCRETE = 30
+Z_CLIP = 5.0
+
+
+@dataclass
+class Marginal:
+    """Empirical marginal of one measure; maps values <-> standard normal scores.
+
+    Values are numbers (categories arrive as integer codes). Columns with few distinct values
+    are discrete: forward maps draw a uniform inside the value's CDF step, inverse maps return
+    one of the observed values. Otherwise the inverse interpolates between stored quantiles,
+    so samples stay inside the observed range.
+    """
+
+    values: np.ndarray  # discrete: the distinct values; continuous: quantiles
+    cdf: np.ndarray  # discrete: cumulative probabilities; continuous: the quantile levels
+    discrete: bool
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Marginal:
+        x = x[np.isfinite(x)]
+        if len(x) == 0:
+            return cls(np.array([0.0]), np.array([1.0]), True)
+        uniq, counts = np.unique(x, return_counts=True)
+        if len(uniq) <= MAX_DISCRETE:
+            return cls(uniq.astype(float), np.cumsum(counts) / counts.sum(), True)
+        levels = np.linspace(0.0, 1.0, N_QUANTILES)
+        return cls(np.quantile(x, levels), levels, False)
+
+    def forward(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Normal scores of ``x`` (NaN stays NaN)."""
+        out = np.full(len(x), np.nan)
+        ok = np.isfinite(x)
+        if self.discrete:
+            idx = np.clip(np.searchsorted(self.values, x[ok]), 0, len(self.values) - 1)
+            upper = self.cdf[idx]
+            lower = np.where(idx > 0, self.cdf[np.maximum(idx - 1, 0)], 0.0)
+            u = lower + rng.random(len(idx)) * (upper - lower)
+        else:
+            # a value repeated across quantiles (ties) takes the middle of its levels
+            uniq, inverse = np.unique(self.values, return_inverse=True)
+            mid = np.bincount(inverse, weights=self.cdf) / np.bincount(inverse)
+            u = np.interp(x[ok], uniq, mid)
+        out[ok] = stats.norm.ppf(np.clip(u, 1e-4, 1 - 1e-4))
+        return out
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        u = stats.norm.cdf(np.clip(z, -Z_CLIP, Z_CLIP))
+        if self.discrete:
+            idx = np.clip(np.searchsorted(self.cdf, u), 0, len(self.values) - 1)
+            return self.values[idx]
+        return np.interp(u, self.cdf, self.values)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"discrete": self.discrete}, {"values": self.values, "cdf": self.cdf}
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Marginal:
+        return cls(np.asarray(arrays["values"], float), np.asarray(arrays["cdf"], float),
+                   bool(meta["discrete"]))
+
+
+@dataclass
+class StaticFeatures:
+    """Static columns -> a numeric design block (standardised numbers, one-hot categories)."""
+
+    numeric: dict[str, tuple[float, float]]
+    levels: dict[str, list[Any]]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, numeric: list[str], max_levels: int) -> StaticFeatures:
+        num: dict[str, tuple[float, float]] = {}
+        levels: dict[str, list[Any]] = {}
+        for name in frame.columns:
+            if name in numeric:
+                x = _as_float(frame[name])
+                x = x[np.isfinite(x)]
+                mean = float(x.mean()) if len(x) else 0.0
+                sd = float(x.std()) if len(x) > 1 and x.std() > 0 else 1.0
+                num[name] = (mean, sd)
+            else:
+                counts = frame[name].astype(object).value_counts(dropna=True)
+                levels[name] = [_jsonable(v) for v in counts.index[:max_levels]]
+        return cls(num, levels)
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        blocks = []
+        for name, (mean, sd) in self.numeric.items():
+            x = (_as_float(frame[name]) - mean) / sd
+            miss = ~np.isfinite(x)
+            blocks += [np.where(miss, 0.0, np.clip(x, -5, 5)), miss.astype(float)]
+        for name, levels in self.levels.items():
+            obj = frame[name].astype(object)
+            for level in levels[1:]:  # the most frequent level is the reference
+                blocks.append((obj == level).to_numpy(dtype=float))
+            blocks.append(obj.isna().to_numpy(dtype=float))
+        if not blocks:
+            return np.zeros((len(frame), 0))
+        return np.column_stack(blocks)
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"numeric": {k: list(v) for k, v in self.numeric.items()},
+                "levels": self.levels}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> StaticFeatures:
+        return cls({k: (float(v[0]), float(v[1])) for k, v in meta["numeric"].items()},
+                   {k: list(v) for k, v in meta["levels"].items()})
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values.astype("int64").to_numpy(dtype=float) / 86_400e9
+        out[values.isna().to_numpy()] = np.nan
+        return out
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=float)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass
+class LinearHead:
+    """Multi-output ridge regression with a Gaussian residual (full covariance).
+
+    Fitted per output on the rows where that output is observed; the residual covariance is
+    pairwise-complete, made positive semi-definite by clipping eigenvalues.
+    """
+
+    coef: np.ndarray  # (p + 1) x k, last row the intercept
+    chol: np.ndarray  # k x k
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, ridge: float) -> LinearHead:
+        n, p = x.shape
+        k = y.shape[1]
+        xa = np.column_stack([x, np.ones(n)])
+        penalty = ridge * np.eye(p + 1)
+        penalty[-1, -1] = 0.0
+        coef = np.zeros((p + 1, k))
+        resid = np.full_like(y, np.nan)
+        for j in range(k):
+            ok = np.isfinite(y[:, j])
+            if ok.sum() < 2:
+                continue
+            a = xa[ok]
+            coef[:, j] = np.linalg.solve(a.T @ a + penalty, a.T @ y[ok, j])
+            resid[ok, j] = y[ok, j] - a @ coef[:, j]
+        cov = pd.DataFrame(resid).cov(min_periods=5).to_numpy()
+        diag = np.where(np.isfinite(np.diag(cov)), np.diag(cov), 1.0)
+        cov = np.where(np.isfinite(cov), cov, 0.0)
+        np.fill_diagonal(cov, np.maximum(diag, 1e-3))
+        vals, vecs = np.linalg.eigh(cov)
+        cov = (vecs * np.maximum(vals, 1e-4)) @ vecs.T
+        return cls(coef, np.linalg.cholesky(cov))
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        mean = x @ self.coef[:-1] + self.coef[-1]
+        return mean + rng.standard_normal(mean.shape) @ self.chol.T
+
+
+@dataclass
+class LogisticHeads:
+    """One L2-penalised logistic regression per output (observed or not)."""
+
+    coef: np.ndarray  # (p + 1) x k, last row the intercept
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, ridge: float) -> LogisticHeads:
+        from sklearn.linear_model import LogisticRegression
+
+        coef = np.zeros((x.shape[1] + 1, y.shape[1]))
+        for j in range(y.shape[1]):
+            t = y[:, j]
+            rate = float(np.clip(t.mean(), 1e-4, 1 - 1e-4))
+            if 0.0 < t.mean() < 1.0:
+                model = LogisticRegression(C=1.0 / ridge, max_iter=500).fit(x, t)
+                coef[:-1, j], coef[-1, j] = model.coef_[0], model.intercept_[0]
+            else:
+                coef[-1, j] = np.log(rate / (1 - rate))
+        return cls(coef)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return special.expit(x @ self.coef[:-1] + self.coef[-1])

@@ -1,0 +1,576 @@
+"""Static-then-sequence generator for longitudinal records (patients over time).
+
+The data is one long frame (see :mod:`synthmed.datasets.longitudinal`): its schema marks the
+entity column (``entity_id``), the time column (``time_index``) and the static columns
+(``static``). A record is an entity's whole trajectory.
+
+1. **Patient level.** A tabular generator (``static_generator``) learns the static columns
+   together with per-entity summaries: number of rows (``__n_steps``), first time (``__t0``)
+   and time span (``__span``). It draws each synthetic patient's attributes, outcome and
+   sequence length, and honours ``conditions`` on static columns.
+2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
+   (categories as codes). Step by step, a Gaussian autoregressive model (ridge regression with
+   a full residual covariance) draws the next values from the previous values (last observed,
+   with "measured at the previous step" flags), the time since start, the fraction of the
+   patient's span elapsed, the time since the previous row, the static attributes, and the
+   outcome interacted with time — so a patient who dies has a trajectory like those who died.
+   The time to the next row is drawn first from the same inputs (irregular times), and
+   whether each measure is recorded at a row comes from one logistic model per measure
+   (missingness depending on time and patient).
+
+Times of a synthetic trajectory never go past the largest time seen in training (the
+trajectory is cut there). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
+trajectory identical to a training trajectory is rejected and redrawn.
+
+Example
+-------
+>>> from synthmed import load_dataset
+>>> from synthmed.generators.longitudinal.generator import LongitudinalGenerator
+>>> data = load_dataset("pbcseq")
+>>> gen = LongitudinalGenerator().fit(data.frame, schema=data.schema)
+>>> synth = gen.sample(20, conditions={"sex": "f"}, random_state=0)
+>>> synth["id"].nunique(), bool((synth["sex"] == "f").all())
+(20, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+import hashlib
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from synthmed._random import RandomState, make_rng
+from synthmed.datasets.longitudinal import prepare_long_table
+from synthmed.exceptions import DataError, NotFittedError, ParameterError, SynthmedError
+from synthmed.generators.base import (
+    MAX_RESAMPLE_ROUNDS,
+    MIN_FIT_ROWS,
+    BaseGenerator,
+    GeneratorTags,
+    ParamCheck,
+    float_in,
+    int_in,
+    one_of,
+    row_hashes,
+)
+from synthmed.generators.longitudinal._model import (
+    LinearHead,
+    LogisticHeads,
+    Marginal,
+    StaticFeatures,
+)
+from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_table
+
+__all__ = ["LongitudinalGenerator"]
+
+STATIC_GENERATORS = ("gaussian_copula", "bayesian_network", "arf")
+N_STEPS, T0, SPAN = "__n_steps", "__t0", "__span"
+HOUR_NS = 3_600e9
+
+
+def _one_role(schema: TableSchema, role: str) -> str:
+    found = schema.with_role(role)
+    if len(found) != 1:
+        raise DataError(
+            f"Longitudinal data needs exactly one column with role {role!r} in its schema, "
+            f"found {len(found)}. Build the schema with "
+            "synthmed.datasets.longitudinal.longitudinal_schema(frame, entity=..., time=...)."
+        )
+    return found[0]
+
+
+class LongitudinalGenerator(BaseGenerator):
+    """Patients over time: static attributes first, then an autoregressive sequence.
+
+    Parameters
+    ----------
+    static_generator : {"gaussian_copula", "bayesian_network", "arf"}, default "gaussian_copula"
+        Tabular generator of the patient-level table (static columns + sequence summaries).
+    ridge : float, default 1.0
+        L2 penalty of the step models (values, time steps, missingness). Larger is smoother.
+    max_levels : int, default 10
+        Most categories of a static column used as inputs of the step models (others pooled).
+
+    Attributes
+    ----------
+    static_model_ : BaseGenerator
+        The fitted patient-level generator.
+    measures_ : list of str
+        The time-varying columns.
+    static_columns_ : list of str
+        The modelled static columns.
+    """
+
+    name: ClassVar[str] = "longitudinal"
+    _tags: ClassVar[GeneratorTags] = GeneratorTags(modality="longitudinal")
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {
+        "static_generator": one_of(*STATIC_GENERATORS),
+        "ridge": float_in(0.0, low_open=True),
+        "max_levels": int_in(2, 100),
+    }
+
+    def __init__(self, *, static_generator: str = "gaussian_copula", ridge: float = 1.0,
+                 max_levels: int = 10) -> None:
+        self.static_generator = static_generator
+        self.ridge = ridge
+        self.max_levels = max_levels
+
+    @classmethod
+    def get_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"static_generator": "bayesian_network", "ridge": 5.0}]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: pd.DataFrame, *, schema: TableSchema | None = None,
+            random_state: RandomState = 0) -> Self:
+        """Learn patients and their trajectories from a long frame.
+
+        Parameters
+        ----------
+        data : DataFrame
+            One row per entity and time; static columns repeated on every row. Not modified.
+        schema : TableSchema
+            Marks the ``entity_id``, ``time_index`` and ``static`` columns
+            (:func:`synthmed.datasets.longitudinal.longitudinal_schema` builds one).
+        random_state : int or numpy Generator
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"`data` must be a pandas DataFrame, got {type(data).__name__}.")
+        if schema is None:
+            raise ParameterError(
+                "LongitudinalGenerator needs a schema marking the entity and time columns; "
+                "build it with synthmed.datasets.longitudinal.longitudinal_schema(frame, "
+                "entity=..., time=...)."
+            )
+        if not isinstance(schema, TableSchema):
+            raise ParameterError(f"`schema` must be a TableSchema, got {type(schema).__name__}.")
+        entity, time = _one_role(schema, "entity_id"), _one_role(schema, "time_index")
+        n_entities = data[entity].nunique() if entity in data.columns else 0
+        if n_entities < MIN_FIT_ROWS:
+            raise DataError(f"At least {MIN_FIT_ROWS} entities are needed to fit a longitudinal "
+                            f"generator, got {n_entities} (in {len(data)} rows).")
+        time_kind = schema.column(time).kind
+        if time_kind not in ("numeric", "integer", "datetime"):
+            raise DataError(f"The time column {time!r} is declared {time_kind!r}; it must be "
+                            "numbers (days, hours since start) or dates.")
+        schema.validate(data)
+        static = [c for c in schema.with_role("static") if schema.column(c).modelled]
+        clean, _ = prepare_long_table(data, entity=entity, time=time, static=static)
+        measures = [c.name for c in schema.columns
+                    if c.modelled and c.name not in static and c.name != time]
+        if not measures:
+            raise DataError("No time-varying column is left to model: every column is the "
+                            "entity, the time, static, or not modelled.")
+        rng = make_rng(random_state)
+        self.entity_, self.time_ = entity, time
+        self.time_kind_: str = time_kind
+        self.static_columns_, self.measures_ = static, measures
+        with _one_thread():
+            self._fit_model(clean, schema, rng)
+        modelled = [c.name for c in schema.columns if c.modelled or c.name == entity]
+        self.schema_ = replace(schema.subset(modelled), modality="longitudinal")
+        self.n_train_rows_ = len(clean)
+        self._hash_key_ = rng.bytes(8).hex()
+        train = self._restored(clean)
+        self._train_hashes_ = np.unique(self._entity_hashes(train)[0])
+        return self
+
+    def _restored(self, clean: pd.DataFrame) -> pd.DataFrame:
+        cols = [c for c in self.schema_.names if c != self.entity_]
+        out = restore_table(coerce_table(clean[cols], self.schema_.subset(cols),
+                                         validate=False), self.schema_.subset(cols))
+        out.insert(0, self.entity_, clean[self.entity_].to_numpy())
+        return out
+
+    def _fit_model(self, clean: pd.DataFrame, schema: TableSchema,
+                   rng: np.random.Generator) -> None:
+        entity, time = self.entity_, self.time_
+        codes = pd.factorize(clean[entity].astype(str))[0]
+        first = np.r_[True, codes[1:] != codes[:-1]]
+        start_idx = np.flatnonzero(first)
+        lengths = np.diff(np.r_[start_idx, len(codes)])
+        tcol = clean[time]
+        if self.time_kind_ == "datetime":
+            t_abs = pd.to_datetime(tcol).astype("datetime64[ns]")
+            t_num = t_abs.astype("int64").to_numpy(dtype=float) / HOUR_NS  # hours
+        else:
+            t_num = pd.to_numeric(tcol).to_numpy(dtype=float)
+        t0 = t_num[start_idx][codes]
+        offset = t_num - t0
+        dt = np.where(first, 0.0, np.r_[0.0, np.diff(t_num)])
+        span = np.maximum.reduceat(offset, start_idx)
+
+        # patient level: statics + sequence summaries
+        static_tbl = clean.iloc[start_idx][self.static_columns_].reset_index(drop=True)
+        static_tbl[N_STEPS] = lengths.astype(np.int64)
+        tdec = schema.column(time).decimals
+        if self.time_kind_ == "datetime":
+            static_tbl[T0] = tcol.iloc[start_idx].to_numpy()
+            t0_col = replace(schema.column(time), name=T0, roles=frozenset())
+        else:
+            static_tbl[T0] = t_num[start_idx]
+            t0_col = ColumnSchema(T0, "numeric", dtype="float64", decimals=tdec)
+        static_tbl[SPAN] = span
+        static_schema = TableSchema(columns=(
+            *schema.subset(self.static_columns_).columns,
+            ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
+            t0_col,
+            ColumnSchema(SPAN, "numeric", dtype="float64",
+                         decimals=tdec if self.time_kind_ != "datetime" else 3),
+        ), event_value=schema.event_value)
+        from synthmed.generators.registry import generator_class
+
+        static_cls = generator_class(self.static_generator)
+        assert issubclass(static_cls, BaseGenerator)  # the tabular choices of _param_checks
+        static_model = static_cls()
+        self.static_model_: BaseGenerator = static_model.fit(static_tbl, schema=static_schema,
+                                                             random_state=rng)
+        static_can = coerce_table(static_tbl, static_schema, validate=False)
+        feature_cols = [c for c in static_schema.names if c != T0]
+        numeric = [c for c in feature_cols
+                   if static_schema.column(c).kind in ("numeric", "integer", "datetime")]
+        self._static_features = StaticFeatures.fit(static_can[feature_cols], numeric,
+                                                   self.max_levels)
+        target = schema.target if schema.target in self.static_columns_ else None
+        self._target = target
+        self._target_levels: list[Any] = []
+        if target is not None and target not in numeric:
+            self._target_levels = self._static_features.levels[target][1:]
+
+        # measures -> normal scores
+        self._codes: dict[str, list[Any] | None] = {}
+        self._marginals: list[Marginal] = []
+        z_cols = []
+        for name in self.measures_:
+            x = self._measure_numbers(name, clean[name], schema.column(name).kind, fit=True)
+            marg = Marginal.fit(x)
+            self._marginals.append(marg)
+            z_cols.append(marg.forward(x, rng))
+        z = np.column_stack(z_cols)
+        observed = np.isfinite(z)
+        zdf = pd.DataFrame(z)
+        prev_z = zdf.groupby(codes).shift(1).groupby(codes).ffill().fillna(0.0).to_numpy()
+        prev_obs = pd.DataFrame(observed.astype(float)).groupby(codes).shift(1).fillna(
+            0.0).to_numpy()
+        s_block = self._static_features.transform(static_can[feature_cols])[codes]
+        t_block = self._target_block(static_can)[codes]
+        x_val = self._design(prev_z, prev_obs, first.astype(float), np.log1p(dt), offset,
+                             span[codes], s_block, t_block)
+        self._x_mean = x_val.mean(axis=0)
+        self._x_sd = np.where(x_val.std(axis=0) > 0, x_val.std(axis=0), 1.0)
+        xs = (x_val - self._x_mean) / self._x_sd
+        self._values = LinearHead.fit(xs, z, self.ridge)
+        self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
+        later = ~first
+        prev_offset = np.r_[0.0, offset[:-1]]
+        x_dt = self._design(prev_z, prev_obs, np.zeros(len(z)), np.zeros(len(z)), prev_offset,
+                            span[codes], s_block, t_block)
+        positive = dt[later & (dt > 0)]
+        self._dt_marginal = Marginal.fit(positive if len(positive) else np.array([1.0]))
+        self._min_dt = float(positive.min()) if len(positive) else 1.0
+        z_dt = self._dt_marginal.forward(dt, rng)[:, None]
+        z_dt[~later] = np.nan
+        self._dt = LinearHead.fit((x_dt - self._x_mean) / self._x_sd, z_dt, self.ridge)
+        self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
+        self._max_len = int(lengths.max())
+
+    def _measure_numbers(self, name: str, values: pd.Series, kind: str, *,
+                         fit: bool) -> np.ndarray:
+        if kind == "categorical" and not pd.api.types.is_numeric_dtype(values):
+            if fit:
+                counts = values.astype(object).value_counts(dropna=True)
+                self._codes[name] = [_jsonable(v) for v in counts.index]
+            levels = self._codes[name] or []
+            lookup = {v: float(i) for i, v in enumerate(levels)}
+            return values.astype(object).map(lookup).to_numpy(dtype=float)
+        if fit:
+            self._codes[name] = None
+        if pd.api.types.is_bool_dtype(values) or kind == "boolean":
+            obj = values.astype(object)
+            return obj.map(lambda v: np.nan if pd.isna(v) else float(bool(v))).to_numpy(float)
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+    def _target_block(self, static_can: pd.DataFrame) -> np.ndarray:
+        if self._target is None:
+            return np.zeros((len(static_can), 0))
+        if not self._target_levels:  # numeric target
+            x = pd.to_numeric(static_can[self._target], errors="coerce").to_numpy(dtype=float)
+            return np.nan_to_num(x)[:, None]
+        obj = static_can[self._target].astype(object)
+        return np.column_stack([(obj == level).to_numpy(dtype=float)
+                                for level in self._target_levels])
+
+    @staticmethod
+    def _design(prev_z: np.ndarray, prev_obs: np.ndarray, first: np.ndarray,
+                log_dt: np.ndarray, offset: np.ndarray, span: np.ndarray, s_block: np.ndarray,
+                t_block: np.ndarray) -> np.ndarray:
+        log_t = np.log1p(np.maximum(offset, 0.0))
+        frac = np.where(span > 0, np.clip(offset / np.where(span > 0, span, 1.0), 0, 1.5), 0.0)
+        base = [prev_z, prev_obs, first[:, None], log_dt[:, None], log_t[:, None],
+                (log_t**2)[:, None], frac[:, None], s_block]
+        if t_block.shape[1]:
+            base += [t_block * frac[:, None], t_block * log_t[:, None]]
+        return np.column_stack(base)
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, n: int, *, conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+               random_state: RandomState = 0, allow_copies: bool = False) -> pd.DataFrame:
+        """Draw ``n`` synthetic entities (patients or stays) in long format.
+
+        Parameters
+        ----------
+        n : int
+            Number of entities, positive.
+        conditions : mapping or DataFrame, optional
+            Static values: ``{column: value}`` for every entity, or a DataFrame of ``n`` rows
+            (one per entity, in the order of the fresh ids).
+        random_state : int or numpy Generator
+        allow_copies : bool
+            Keep trajectories identical to a training trajectory (rejected by default).
+
+        Returns
+        -------
+        DataFrame
+            One row per entity and time, sorted; entity ids are fresh (``syn-00001``...).
+        """
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before "
+                "'sample'.")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
+        n = int(n)
+        rng = make_rng(random_state)
+        if isinstance(conditions, pd.DataFrame):
+            conditions = conditions.reset_index(drop=True)
+        with _one_thread():
+            return self._sample_entities(n, conditions, rng, allow_copies)
+
+    def _sample_entities(self, n: int, conditions: Any, rng: np.random.Generator,
+                         allow_copies: bool) -> pd.DataFrame:
+        out = self._draw_entities(n, conditions, rng)
+        if not allow_copies:
+            for _ in range(MAX_RESAMPLE_ROUNDS):
+                copied = np.unique(out["__pos"].to_numpy()[self.copies_of_training(
+                    self._finish(out, n))])
+                if not len(copied):
+                    break
+                sub = conditions.iloc[copied].reset_index(drop=True) if isinstance(
+                    conditions, pd.DataFrame) else conditions
+                redraw = self._draw_entities(len(copied), sub, rng)
+                redraw["__pos"] = copied[redraw["__pos"].to_numpy()]
+                out = pd.concat([out[~out["__pos"].isin(copied)], redraw], ignore_index=True)
+                out = out.sort_values("__pos", kind="stable").reset_index(drop=True)
+            else:
+                if self.copies_of_training(self._finish(out, n)).any():
+                    raise SynthmedError(
+                        f"Could not avoid copying training trajectories after "
+                        f"{MAX_RESAMPLE_ROUNDS} rounds; pass allow_copies=True for a "
+                        "non-public release.")
+        return self._finish(out, n)
+
+    def _finish(self, frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        width = max(5, len(str(n)))
+        ids = pd.Series([f"syn-{i + 1:0{width}d}" for i in range(n)], dtype=object)
+        out = frame.drop(columns="__pos").copy()
+        out.insert(0, self.entity_, ids.iloc[frame["__pos"].to_numpy()].to_numpy())
+        return out[self.schema_.names].reset_index(drop=True)
+
+    def _draw_entities(self, n: int, conditions: Any, rng: np.random.Generator) -> pd.DataFrame:
+        statics = self.static_model_.sample(n, conditions=conditions, random_state=rng,
+                                            allow_copies=True)
+        static_schema = self.static_model_.schema_
+        can = coerce_table(statics, static_schema, validate=False)
+        lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
+        lengths = lengths.astype(int)
+        span = np.maximum(can[SPAN].to_numpy(dtype=float), 0.0)
+        feature_cols = [c for c in static_schema.names if c != T0]
+        s_all = self._static_features.transform(can[feature_cols])
+        t_all = self._target_block(can)
+        k = len(self.measures_)
+        prev_z, prev_obs = np.zeros((n, k)), np.zeros((n, k))
+        offset = np.zeros(n)
+        pos_parts, t_parts, z_parts = [], [], []
+        for j in range(int(lengths.max())):
+            act = np.flatnonzero(lengths > j)
+            m = len(act)
+            log_dt = np.zeros(m)
+            if j > 0:
+                x_dt = self._design(prev_z[act], prev_obs[act], np.zeros(m), np.zeros(m),
+                                    offset[act], span[act], s_all[act], t_all[act])
+                z_dt = self._dt.sample((x_dt - self._x_mean) / self._x_sd, rng)[:, 0]
+                dt = np.maximum(self._dt_marginal.inverse(z_dt), self._min_dt)
+                offset[act] += dt
+                log_dt = np.log1p(dt)
+            x = self._design(prev_z[act], prev_obs[act], np.full(m, float(j == 0)), log_dt,
+                             offset[act], span[act], s_all[act], t_all[act])
+            xs = (x - self._x_mean) / self._x_sd
+            proba = self._missing.proba(xs)
+            obs = rng.random(proba.shape) < proba
+            none = ~obs.any(axis=1)
+            obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
+            z = self._values.sample(xs, rng)
+            prev_z[act] = np.where(obs, z, prev_z[act])
+            prev_obs[act] = obs
+            pos_parts.append(act)
+            t_parts.append(offset[act].copy())
+            z_parts.append(np.where(obs, z, np.nan))
+        pos = np.concatenate(pos_parts)
+        order = np.lexsort((np.concatenate(t_parts), pos))
+        pos, t_off, z = pos[order], np.concatenate(t_parts)[order], np.vstack(z_parts)[order]
+        return self._assemble(statics, can, pos, t_off, z)
+
+    def _assemble(self, statics: pd.DataFrame, can: pd.DataFrame, pos: np.ndarray,
+                  t_off: np.ndarray, z: np.ndarray) -> pd.DataFrame:
+        columns: dict[str, Any] = {}
+        if self.time_kind_ == "datetime":
+            start = pd.to_datetime(can[T0]).astype("datetime64[ns]").to_numpy()[pos]
+            times = pd.Series(start + (t_off * HOUR_NS).astype("timedelta64[ns]"))
+            times = times.dt.round("s")
+        else:
+            t0 = can[T0].to_numpy(dtype=float)[pos]
+            lo, hi = self._t_range
+            times = pd.Series(np.clip(t0 + t_off, lo, hi))
+        columns[self.time_] = times
+        for i, name in enumerate(self.measures_):
+            values = self._marginals[i].inverse(z[:, i])
+            values = np.where(np.isfinite(z[:, i]), values, np.nan)
+            columns[name] = self._decode(name, values)
+        long = restore_table(pd.DataFrame(columns),
+                             self.schema_.subset([self.time_, *self.measures_]))
+        for name in self.static_columns_:
+            long[name] = statics[name].iloc[pos].reset_index(drop=True)
+        long["__pos"] = pos
+        # rounding (or the training time range) may give two rows the same time: keep the first
+        dup = long.duplicated(["__pos", self.time_], keep="first").to_numpy()
+        return long[~dup].reset_index(drop=True)
+
+    def _decode(self, name: str, values: np.ndarray) -> pd.Series:
+        levels = self._codes.get(name)
+        if levels is not None:
+            idx = np.clip(np.nan_to_num(values, nan=0).round().astype(int), 0, len(levels) - 1)
+            arr = np.asarray(levels, dtype=object)[idx]
+            return pd.Series(np.where(np.isfinite(values), arr, None), dtype=object)
+        if self.schema_.column(name).kind == "boolean":
+            return pd.Series([None if not np.isfinite(v) else bool(v > 0.5) for v in values],
+                             dtype=object)
+        return pd.Series(values)
+
+    # ------------------------------------------------------------------ copies
+    def _entity_hashes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        cols = [c for c in self.schema_.names if c != self.entity_]
+        rows = row_hashes(frame[cols], self.schema_.subset(cols), self._hash_key_)
+        codes = pd.factorize(frame[self.entity_].astype(str))[0]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        key = bytes.fromhex(self._hash_key_.ljust(16, "0")[:16])
+        hashes = np.array([
+            int.from_bytes(hashlib.blake2b(chunk.tobytes(), key=key, digest_size=8).digest(),
+                           "little")
+            for chunk in np.split(rows[order], bounds)
+        ], dtype=np.uint64)
+        return hashes, codes
+
+    def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows whose entity's whole trajectory equals a training one."""
+        if not self.is_fitted:
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet.")
+        if len(frame) == 0:
+            return np.zeros(0, dtype=bool)
+        hashes, codes = self._entity_hashes(frame)
+        return np.isin(hashes, self._train_hashes_)[codes]
+
+    # ------------------------------------------------------------------ BaseGenerator hooks
+    def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
+        raise NotImplementedError  # fit is overridden: records are trajectories, not rows
+
+    def _sample(self, n: int, conditions: pd.DataFrame | None,
+                rng: np.random.Generator) -> pd.DataFrame:
+        raise NotImplementedError  # sample is overridden
+
+    # ------------------------------------------------------------------ state
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        sm = self.static_model_
+        s_meta, s_arrays = sm._get_state()
+        meta: dict[str, Any] = {
+            "entity": self.entity_, "time": self.time_, "time_kind": self.time_kind_,
+            "static_columns": self.static_columns_, "measures": self.measures_,
+            "codes": self._codes, "target": self._target, "target_levels": self._target_levels,
+            "static_features": self._static_features.to_meta(),
+            "marginals": [m.to_state()[0] for m in self._marginals],
+            "dt_marginal": self._dt_marginal.to_state()[0], "min_dt": self._min_dt,
+            "t_range": list(self._t_range), "max_len": self._max_len,
+            "static_model": {"generator": sm.name, "params": sm.get_params(),
+                             "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
+                             "hash_key": sm._hash_key_, "state": s_meta},
+        }
+        arrays: dict[str, np.ndarray] = {
+            "x_mean": self._x_mean, "x_sd": self._x_sd,
+            "values_coef": self._values.coef, "values_chol": self._values.chol,
+            "dt_coef": self._dt.coef, "dt_chol": self._dt.chol,
+            "missing_coef": self._missing.coef,
+            "s___train_hashes": sm._train_hashes_,
+        }
+        for i, marg in enumerate(self._marginals):
+            arrays.update({f"m{i}_{k}": v for k, v in marg.to_state()[1].items()})
+        arrays.update({f"dt_{k}_marg": v for k, v in self._dt_marginal.to_state()[1].items()})
+        arrays.update({f"s_{k}": v for k, v in s_arrays.items()})
+        return meta, arrays
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        from synthmed.generators.registry import generator_class
+
+        self.entity_, self.time_ = str(meta["entity"]), str(meta["time"])
+        self.time_kind_ = str(meta["time_kind"])
+        self.static_columns_ = list(meta["static_columns"])
+        self.measures_ = list(meta["measures"])
+        self._codes = {k: (None if v is None else list(v)) for k, v in meta["codes"].items()}
+        self._target = meta["target"]
+        self._target_levels = list(meta["target_levels"])
+        self._static_features = StaticFeatures.from_meta(meta["static_features"])
+        self._marginals = [
+            Marginal.from_state(m, {"values": arrays[f"m{i}_values"], "cdf": arrays[f"m{i}_cdf"]})
+            for i, m in enumerate(meta["marginals"])]
+        self._dt_marginal = Marginal.from_state(
+            meta["dt_marginal"], {"values": arrays["dt_values_marg"], "cdf": arrays["dt_cdf_marg"]})
+        self._min_dt = float(meta["min_dt"])
+        self._t_range = (float(meta["t_range"][0]), float(meta["t_range"][1]))
+        self._max_len = int(meta["max_len"])
+        self._x_mean = np.asarray(arrays["x_mean"], float)
+        self._x_sd = np.asarray(arrays["x_sd"], float)
+        self._values = LinearHead(np.asarray(arrays["values_coef"], float),
+                                  np.asarray(arrays["values_chol"], float))
+        self._dt = LinearHead(np.asarray(arrays["dt_coef"], float),
+                              np.asarray(arrays["dt_chol"], float))
+        self._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float))
+        sub = meta["static_model"]
+        sub_arrays = {k[2:]: v for k, v in arrays.items() if k.startswith("s_")}
+        static_model = generator_class(str(sub["generator"]))._from_saved(sub, sub_arrays)
+        if not isinstance(static_model, BaseGenerator):
+            raise ValueError("the patient-level model is not a tabular generator")
+        self.static_model_ = static_model
+        if len(self._marginals) != len(self.measures_):
+            raise ValueError(f"{len(self._marginals)} marginals for {len(self.measures_)} "
+                             "measures")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Small matrices: one BLAS thread (on shared cores, thread contention costs 20x)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

@@ -1,0 +1,209 @@
+"""The generator protocol for device signals (``SignalSet`` in, ``SignalSet`` out).
+
+Same contract as the tabular :class:`~synthmed.generators.base.BaseGenerator`: keyword-only
+constructor that only stores, parameter checks at ``fit``, fitted state ending in ``_``,
+``NotFittedError`` before ``fit``, same seed same output, JSON + ``.npz`` persistence read back
+with :func:`~synthmed.generators.load_generator` (never pickle). What differs is the container
+and ``sample``'s arguments: a number of records and their length in seconds.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from synthmed._random import RandomState, make_rng
+from synthmed.datasets.signals import SignalSchema, SignalSet, as_signal_set
+from synthmed.exceptions import DataError, NotFittedError, ParameterError
+from synthmed.generators.base import (
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+    BaseModel,
+    GeneratorTags,
+    _json_default,
+)
+
+__all__ = ["MIN_RECORD_S", "SignalGenerator"]
+
+#: a record must hold at least one slow heartbeat (40 beats per minute)
+MIN_RECORD_S = 1.5
+#: longest synthetic record one call may ask for (24 hours)
+MAX_LENGTH_S = 86_400.0
+
+
+class SignalGenerator(BaseModel):
+    """Base class of signal generators.
+
+    Subclasses implement ``_fit(signals, rng)``, ``_sample(n, n_samples, conditions, rng)``
+    (returning records and a static table or None), ``_get_state`` and ``_set_state``.
+    """
+
+    _tags: ClassVar[GeneratorTags] = GeneratorTags(modality="signal", handles_missing=False)
+
+    def fit(self, data: SignalSet, *, random_state: RandomState = 0) -> Self:
+        """Learn from the records of ``data`` (a :class:`SignalSet`; it is not modified).
+
+        Raises
+        ------
+        DataError
+            Not a SignalSet, or a record shorter than one heartbeat.
+        """
+        self._check_params()
+        signals = as_signal_set(data)
+        short = [i for i, d in enumerate(signals.durations) if d < MIN_RECORD_S]
+        if short:
+            raise DataError(
+                f"{len(short)} of {signals.n_records} records last less than {MIN_RECORD_S} s "
+                f"(record {signals.record_ids[short[0]]!r}: "
+                f"{signals.durations[short[0]]:.2f} s), shorter than one heartbeat."
+            )
+        self._fit(signals, make_rng(random_state))
+        self.schema_ = signals.schema
+        self.n_train_records_ = signals.n_records
+        self.default_length_s_ = float(min(300.0, np.median(signals.durations)))
+        return self
+
+    def sample(self, n: int, *, length_s: float | None = None,
+               conditions: Mapping[str, Any] | None = None,
+               random_state: RandomState = 0) -> SignalSet:
+        """Draw ``n`` synthetic records of ``length_s`` seconds each.
+
+        Parameters
+        ----------
+        n : int
+            Number of records, positive.
+        length_s : float, optional
+            Seconds per record (exactly ``round(length_s * fs)`` samples); default the
+            training records' median duration (at most 300 s).
+        conditions : mapping, optional
+            ``{"heart_rate": bpm}`` (a number, or one per record) and/or fixed values of the
+            static attributes seen in training.
+        random_state : int or numpy Generator
+            Same seed, same output.
+        """
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. "
+                "Call 'fit' before 'sample'."
+            )
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
+        length = self.default_length_s_ if length_s is None else length_s
+        ok = isinstance(length, int | float | np.number) and not isinstance(length, bool)
+        if not ok or not (MIN_RECORD_S <= float(length) <= MAX_LENGTH_S):
+            raise ParameterError(f"`length_s` must be a number of seconds between "
+                                 f"{MIN_RECORD_S} and {MAX_LENGTH_S:g}, got {length!r}.")
+        n_samples = round(float(length) * self.schema_.fs)
+        cond = self._check_conditions(conditions, int(n))
+        records, static = self._sample(int(n), n_samples, cond, make_rng(random_state))
+        return SignalSet(tuple(records), self.schema_.fs, self.schema_.channels,
+                         self.schema_.units, static,
+                         tuple(f"synthetic_{i}" for i in range(int(n))))
+
+    def _check_conditions(self, conditions: Mapping[str, Any] | None,
+                          n: int) -> dict[str, np.ndarray]:
+        """Conditions as one array of ``n`` values per name; unknown names are errors."""
+        if conditions is None:
+            return {}
+        if not isinstance(conditions, Mapping):
+            raise ParameterError(f"`conditions` must be a mapping, got "
+                                 f"{type(conditions).__name__}.")
+        known = ["heart_rate", *self._condition_names()]
+        unknown = [k for k in conditions if k not in known]
+        if unknown:
+            raise ParameterError(f"Conditions name attributes the model does not know: "
+                                 f"{', '.join(map(str, unknown))}. Known: {', '.join(known)}.")
+        out = {}
+        for name, value in conditions.items():
+            values = (np.asarray(list(value), dtype=object)
+                      if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str)
+                      else np.full(n, value, dtype=object))
+            if len(values) != n:
+                raise ParameterError(f"Condition {name!r} gives {len(values)} values for "
+                                     f"{n} records.")
+            if name == "heart_rate":
+                try:
+                    rates = values.astype(float)
+                except (TypeError, ValueError):
+                    raise ParameterError("`heart_rate` must be numbers (beats per "
+                                         "minute).") from None
+                if not (np.isfinite(rates).all() and (rates >= 30).all()
+                        and (rates <= 220).all()):
+                    raise ParameterError("`heart_rate` must be between 30 and 220 beats "
+                                         "per minute.")
+                out[name] = rates
+            else:
+                bad = self._unknown_condition_values(name, values)
+                if bad:
+                    raise ParameterError(f"Condition {name!r} gives {bad} value(s) never "
+                                         "seen in training.")
+                out[name] = values
+        return out
+
+    def _condition_names(self) -> list[str]:
+        """Static attributes the model can condition on."""
+        return []
+
+    def _unknown_condition_values(self, name: str, values: np.ndarray) -> int:
+        return 0
+
+    # ------------------------------------------------------------- subclass API
+    @abstractmethod
+    def _fit(self, signals: SignalSet, rng: np.random.Generator) -> None:
+        """Learn from ``signals``."""
+
+    @abstractmethod
+    def _sample(self, n: int, n_samples: int, conditions: Mapping[str, np.ndarray],
+                rng: np.random.Generator) -> tuple[list[np.ndarray], Any]:
+        """``n`` records of ``n_samples`` samples (``C x T``) and a static table (or None)."""
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Fitted state as (JSON-able dict, named numeric arrays)."""
+
+    @abstractmethod
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Restore the fitted state written by ``_get_state``."""
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder ``path`` (``model.json`` + ``arrays.npz``)."""
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'save'."
+            )
+        from synthmed import __version__
+
+        meta, arrays = self._get_state()
+        doc = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "synthmed_version": __version__,
+            "generator": self.name,
+            "modality": "signal",
+            "params": self.get_params(),
+            "schema": self.schema_.to_dict(),
+            "n_train_records": self.n_train_records_,
+            "default_length_s": self.default_length_s_,
+            "state": meta,
+        }
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.json").write_text(json.dumps(doc, indent=1, default=_json_default))
+        np.savez_compressed(folder / "arrays.npz", **arrays)
+        return folder
+
+    @classmethod
+    def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
+        gen = cls(**doc["params"])
+        gen._check_params()
+        gen.schema_ = SignalSchema.from_dict(doc["schema"])
+        gen.n_train_records_ = int(doc["n_train_records"])
+        gen.default_length_s_ = float(doc["default_length_s"])
+        gen._set_state(doc["state"], arrays)
+        return gen

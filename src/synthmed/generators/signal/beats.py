@@ -1,0 +1,391 @@
+"""``signal_beats``: beat-by-beat synthesis of ECG and PPG with learnt morphology and rhythm.
+
+Fit
+    1. Beats are detected on a reference channel (R peaks for ECG, pulse peaks for PPG) and
+       normal-to-normal (NN) intervals kept (see :mod:`synthmed._dsp`).
+    2. Each beat of every channel is cut on a common grid around its peak (0.4 median RR
+       before, 0.75 after), after the slow baseline is removed; the part after the peak is
+       stretched back by ``(RR / median RR) ** e`` (``e = 0.5`` for ECG, Bazett's law for
+       QT; ``1`` for PPG) so that beats at different rates line up.
+    3. Morphology: PCA of the stacked multichannel beats (channel coupling lives in the
+       components) and a Gaussian mixture over the PCA scores, so every new beat is a fresh
+       draw, never a stored beat.
+    4. Rhythm: an autoregressive model of the centred log NN series (least squares, made
+       stationary), its innovation variance, and the spread of record means: this gives
+       realistic SDNN and RMSSD.
+    5. Everything the beats do not explain (baseline wander, noise, beat detail) is the
+       residual; its cross-spectral matrix is kept (:mod:`._noise`).
+    6. Categorical static attributes (per record) shift the mean log RR and the mean beat
+       scores of their group.
+
+Sample
+    RR intervals are drawn from the AR model (scaled to a requested heart rate), beats from the
+    mixture are stretched for their RR and placed at the beat times by weighted overlap-add,
+    and coupled noise is added: any length at the native sampling rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from synthmed import _dsp
+from synthmed.datasets.signals import SignalSet
+from synthmed.exceptions import DataError, ParameterError
+from synthmed.generators.base import int_in, one_of
+from synthmed.generators.signal._noise import fit_cross_spectrum, synth_noise
+from synthmed.generators.signal.base import SignalGenerator
+
+__all__ = ["SignalBeats"]
+
+MIN_BEATS = 4
+_PRE, _POST = 0.4, 0.75  # beat window around the peak, in median RR
+
+
+def _optional_channel(value: Any) -> str | None:
+    if value is None:
+        return None
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
+    return None if ok else "None or a channel index (a non-negative integer)"
+
+
+class SignalBeats(SignalGenerator):
+    """Beat-by-beat synthesis of ECG/PPG: PCA beat morphology + AR rhythm + coupled noise.
+
+    Parameters
+    ----------
+    n_components : int
+        PCA components of the multichannel beat (fewer when there are few beats).
+    n_mixtures : int
+        Gaussian mixture components over the beat scores (fewer when there are few beats).
+    ar_order : int
+        Order of the autoregressive model of the log RR series (0: independent intervals).
+    kind : {"auto", "ecg", "ppg"}
+        Signal type; ``auto`` reads the channel names (pleth/PPG/pulse are PPG).
+    reference_channel : int, optional
+        Channel on which beats are detected; default the one with the strongest beats.
+    noise : bool
+        Add the learnt residual noise (baseline wander included).
+    max_beats : int
+        At most this many beats feed the morphology model (a seeded subsample).
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> ecg = load_dataset("ecg_mitbih").signals
+    >>> gen = get_generator("signal_beats").fit(ecg)
+    >>> fake = gen.sample(2, length_s=30, conditions={"heart_rate": 80}, random_state=0)
+    >>> fake.array.shape
+    (2, 1, 10800)
+    """
+
+    name = "signal_beats"
+    _param_checks: ClassVar[dict[str, Any]] = {
+        "n_components": int_in(1, 64),
+        "n_mixtures": int_in(1, 10),
+        "ar_order": int_in(0, 20),
+        "kind": one_of("auto", "ecg", "ppg"),
+        "reference_channel": _optional_channel,
+        "noise": one_of(True, False),
+        "max_beats": int_in(10, 1_000_000),
+    }
+
+    def __init__(self, *, n_components: int = 8, n_mixtures: int = 3, ar_order: int = 4,
+                 kind: str = "auto", reference_channel: int | None = None, noise: bool = True,
+                 max_beats: int = 5000) -> None:
+        self.n_components = n_components
+        self.n_mixtures = n_mixtures
+        self.ar_order = ar_order
+        self.kind = kind
+        self.reference_channel = reference_channel
+        self.noise = noise
+        self.max_beats = max_beats
+
+    @classmethod
+    def get_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"n_components": 3, "n_mixtures": 1, "ar_order": 0, "noise": False}]
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, signals: SignalSet, rng: np.random.Generator) -> None:
+        fs = signals.fs
+        kind = _dsp.signal_kind(signals.channels) if self.kind == "auto" else self.kind
+        ref = self.reference_channel
+        if ref is None:
+            ref = _dsp.reference_channel(signals.records[0], fs, kind)
+        elif ref >= signals.n_channels:
+            raise ParameterError(f"`reference_channel` is {ref}, but the data has "
+                                 f"{signals.n_channels} channels.")
+        detected = []
+        for rec in signals.records:
+            peaks = _dsp.detect_beats(rec[ref], fs, kind)
+            rr, ok = _dsp.nn_intervals(peaks, fs)
+            detected.append((peaks, rr, ok))
+        nn_all = np.concatenate([rr[ok] for _, rr, ok in detected])
+        total_s = sum(signals.durations)
+        if len(nn_all) < MIN_BEATS:
+            raise DataError(
+                f"Found {len(nn_all)} normal beat intervals in {total_s:.1f} s of "
+                f"{signals.n_records} record(s); at least {MIN_BEATS} are needed. The signal "
+                f"is shorter than a few heartbeats, or channel {signals.channels[ref]!r} is "
+                f"not a {kind.upper()} (set kind= or reference_channel=)."
+            )
+        med_rr = float(np.median(nn_all))
+        n_pre, n_post = round(_PRE * med_rr * fs), round(_POST * med_rr * fs)
+        grid = np.arange(-n_pre, n_post) / fs
+        exponent = 0.5 if kind == "ecg" else 1.0
+        cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
+        self.kind_, self.ref_channel_, self.med_rr_ = kind, int(ref), med_rr
+        self.n_pre_, self.n_post_, self.exponent_ = n_pre, n_post, exponent
+
+        beats_all, owner, placed = [], [], []
+        for r, (rec, (peaks, rr, ok)) in enumerate(zip(signals.records, detected, strict=True)):
+            hp = rec.astype(np.float64) - _dsp.baseline(rec.astype(np.float64), fs, cutoff)
+            factors = self._factors(np.concatenate([[med_rr], np.where(ok, rr, med_rr)]))
+            beats, kept = _dsp.extract_beats(hp, peaks, fs, grid, factors)
+            good = _plausible(beats, ok, kept)
+            beats, kept = beats[good], kept[good]
+            beats_all.append(beats)
+            owner.append(np.full(len(kept), r))
+            placed.append((peaks[kept].astype(np.float64), factors[kept]))
+        beats = np.concatenate(beats_all)
+        owners = np.concatenate(owner)
+        if len(beats) < MIN_BEATS:
+            raise DataError(f"Only {len(beats)} whole beats fit inside the records; at least "
+                            f"{MIN_BEATS} are needed.")
+        flat = beats.reshape(len(beats), -1)
+        use = np.arange(len(flat))
+        if len(flat) > self.max_beats:
+            use = np.sort(rng.choice(len(flat), self.max_beats, replace=False))
+        self.mean_beat_ = flat[use].mean(axis=0)
+        _, sing, vt = np.linalg.svd(flat[use] - self.mean_beat_, full_matrices=False)
+        rank = int((sing > sing[0] * 1e-9).sum()) if len(sing) and sing[0] > 0 else 0
+        k = max(1, min(self.n_components, (len(use) - 1) // 3, rank))
+        self.components_ = vt[:k]
+        scores = (flat - self.mean_beat_) @ self.components_.T
+        self._fit_mixture(scores[use], len(use), k, rng)
+
+        # residual = signal - beats the model can express; kept only as a cross-spectrum
+        residuals, offsets = [], []
+        for rec, beat_idx, (pos, factors) in zip(
+                signals.records, _split_by(owners, signals.n_records), placed, strict=True):
+            proj = self.mean_beat_ + scores[beat_idx] @ self.components_
+            recon = self._overlap_add(proj.reshape(len(beat_idx), signals.n_channels, -1),
+                                      pos, factors, rec.shape[1], fs)
+            res = rec.astype(np.float64) - recon
+            offsets.append(res.mean(axis=1))
+            residuals.append(res - offsets[-1][:, None])
+        self.offsets_ = np.mean(offsets, axis=0)
+        self.noise_df_, self.noise_factor_ = fit_cross_spectrum(residuals, fs)
+
+        self._fit_rhythm(detected)
+        self._fit_static(signals, owners, scores)
+
+    def _factors(self, prev_rr: np.ndarray) -> np.ndarray:
+        return np.clip((np.asarray(prev_rr) / self.med_rr_) ** self.exponent_, 0.7, 1.4)
+
+    def _fit_mixture(self, scores: np.ndarray, n: int, k: int, rng: np.random.Generator) -> None:
+        from sklearn.mixture import GaussianMixture
+
+        m = max(1, min(self.n_mixtures, n // (10 * (k + 1))))
+        reg = 1e-3 * float(scores.var(axis=0).mean()) + 1e-12
+        gmm = GaussianMixture(m, covariance_type="full", reg_covar=reg, n_init=1,
+                              random_state=int(rng.integers(2**31 - 1)))
+        gmm.fit(scores)
+        self.mix_weights_ = gmm.weights_
+        self.mix_means_ = gmm.means_
+        self.mix_chol_ = np.linalg.cholesky(gmm.covariances_)
+
+    def _fit_rhythm(self, detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        series = [np.log(rr[ok]) for _, rr, ok in detected if ok.sum() >= 2]
+        means = np.array([s.mean() for s in series])
+        centred = [s - s.mean() for s in series]
+        p = min(self.ar_order, max(0, min(len(s) for s in centred) // 4))
+        coefs = np.zeros(p)
+        resid = np.concatenate(centred)
+        if p > 0:
+            xs = [np.column_stack([s[p - j - 1:len(s) - j - 1] for j in range(p)])
+                  for s in centred]
+            ys = [s[p:] for s in centred]
+            design, target = np.vstack(xs), np.concatenate(ys)
+            coefs = np.linalg.lstsq(design, target, rcond=None)[0]
+            while p and np.abs(np.roots(np.r_[1.0, -coefs])).max() >= 0.98:
+                coefs = coefs * 0.9
+            resid = target - design @ coefs
+        self.ar_coefs_ = coefs
+        self.ar_sigma_ = float(resid.std()) if len(resid) > 1 else 0.0
+        self.log_rr_mean_ = float(means.mean())
+        self.log_rr_spread_ = float(means.std(ddof=1)) if len(means) > 1 else 0.0
+
+    def _fit_static(self, signals: SignalSet, owners: np.ndarray, scores: np.ndarray) -> None:
+        self.static_ = []  # (column, categories, freqs, rr offsets, score offsets)
+        if signals.static is None:
+            return
+        record_rr = np.full(signals.n_records, self.log_rr_mean_)
+        for r, rec in enumerate(signals.records):
+            _, nn = _dsp.record_nn(rec[self.ref_channel_], signals.fs, self.kind_)
+            if len(nn):
+                record_rr[r] = np.log(nn).mean()
+        for col in signals.static.columns:
+            values = signals.static[col]
+            if not (values.dtype == object or values.dtype == bool
+                    or isinstance(values.dtype, pd.CategoricalDtype) or values.nunique() <= 10):
+                continue  # numeric attributes are not modelled
+            labels = values.astype(str).to_numpy()
+            cats = sorted(set(labels))
+            freqs = np.array([(labels == c).mean() for c in cats])
+            rr_off = np.array([record_rr[labels == c].mean() - record_rr.mean() for c in cats])
+            beat_labels = labels[owners]
+            sc_off = np.array([scores[beat_labels == c].mean(axis=0) - scores.mean(axis=0)
+                               if (beat_labels == c).any() else np.zeros(scores.shape[1])
+                               for c in cats])
+            self.static_.append((str(col), cats, freqs, rr_off, sc_off))
+
+    # ------------------------------------------------------------------ sample
+    def _condition_names(self) -> list[str]:
+        return [col for col, *_ in self.static_]
+
+    def _unknown_condition_values(self, name: str, values: np.ndarray) -> int:
+        cats = next(c for col, c, *_ in self.static_ if col == name)
+        return int(sum(str(v) not in cats for v in values))
+
+    def _sample(self, n: int, n_samples: int, conditions: Mapping[str, np.ndarray],
+                rng: np.random.Generator) -> tuple[list[np.ndarray], pd.DataFrame | None]:
+        fs = self.schema_.fs
+        n_ch = len(self.schema_.channels)
+        records, rows = [], []
+        for i in range(n):
+            rr_shift, score_shift, row = 0.0, np.zeros(self.components_.shape[0]), {}
+            for col, cats, freqs, rr_off, sc_off in self.static_:
+                if col in conditions:
+                    j = cats.index(str(conditions[col][i]))
+                else:
+                    j = int(rng.choice(len(cats), p=freqs))
+                row[col] = cats[j]
+                rr_shift += rr_off[j]
+                score_shift = score_shift + sc_off[j]
+            rows.append(row)
+            hr = conditions["heart_rate"][i] if "heart_rate" in conditions else None
+            times, prev_rr = self._beat_times(n_samples / fs, rr_shift, hr, rng)
+            beats = self._draw_beats(len(times), score_shift, rng).reshape(len(times), n_ch, -1)
+            signal = self._overlap_add(beats, times * fs, self._factors(prev_rr), n_samples, fs)
+            if self.noise:
+                signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng)
+            records.append(signal + self.offsets_[:, None])
+        static = pd.DataFrame(rows) if self.static_ else None
+        return records, static
+
+    def _beat_times(self, seconds: float, rr_shift: float, hr: float | None,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Beat times (s) covering ``[0, seconds]`` and the RR interval ending at each beat."""
+        mean = self.log_rr_mean_ + rr_shift + self.log_rr_spread_ * rng.standard_normal()
+        if hr is not None:
+            mean = float(np.log(60.0 / hr))
+        count = int((seconds + 2 * _dsp.RR_MAX_S) / _dsp.RR_MIN_S) + 8
+        count = min(count, int(2.0 * (seconds + 4.0) / np.exp(mean)) + 16)
+        p = len(self.ar_coefs_)
+        burn = 50 if p else 0
+        z = np.zeros(count + burn + p)
+        eps = self.ar_sigma_ * rng.standard_normal(len(z))
+        for t in range(p, len(z)):
+            z[t] = z[t - p:t][::-1] @ self.ar_coefs_ + eps[t] if p else eps[t]
+        rr = np.clip(np.exp(mean + z[burn + p:]), _dsp.RR_MIN_S, _dsp.RR_MAX_S)
+        start = -rng.uniform(0.0, 0.6) * rr[0]
+        times = start + np.concatenate([[0.0], np.cumsum(rr[1:])])
+        inside = times <= seconds
+        if hr is not None:  # the record's mean heart rate is the one asked for
+            rr = rr * (60.0 / hr) / rr[1:][inside[1:]].mean() if inside[1:].any() else rr
+            times = start + np.concatenate([[0.0], np.cumsum(rr[1:])])
+        last = int(np.searchsorted(times, seconds + _PRE * self.med_rr_ * 1.5)) + 1
+        return times[:last], rr[:last]
+
+    def _draw_beats(self, count: int, shift: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        comp = rng.choice(len(self.mix_weights_), size=count, p=self.mix_weights_)
+        noise = rng.standard_normal((count, self.mix_means_.shape[1]))
+        scores = self.mix_means_[comp] + np.einsum("nij,nj->ni", self.mix_chol_[comp], noise)
+        return self.mean_beat_ + (scores + shift) @ self.components_
+
+    def _overlap_add(self, beats: np.ndarray, positions: np.ndarray, factors: np.ndarray,
+                     n_samples: int, fs: float) -> np.ndarray:
+        """Weighted overlap-add of warped beats at (fractional) sample positions."""
+        n_ch, width = beats.shape[1], beats.shape[2]
+        grid = np.arange(-self.n_pre_, self.n_post_) / fs
+        ramp = max(1, int(0.05 * width))
+        taper = np.ones(width)
+        taper[:ramp] = np.sin(np.linspace(0, np.pi / 2, ramp + 2)[1:-1]) ** 2
+        taper[-ramp:] = taper[:ramp][::-1]
+        acc = np.zeros((n_ch, n_samples))
+        weight = np.zeros(n_samples)
+        for beat, pos, f in zip(beats, positions, factors, strict=True):
+            where = pos + _dsp.warp_times(grid, f) * fs
+            a, b = max(0, int(np.ceil(where[0]))), min(n_samples - 1, int(np.floor(where[-1])))
+            if b < a:
+                continue
+            idx = np.arange(a, b + 1)
+            w = np.interp(idx, where, taper)
+            weight[a:b + 1] += w
+            for c in range(n_ch):
+                acc[c, a:b + 1] += w * np.interp(idx, where, beat[c])
+        covered = weight > 1e-3
+        out = np.zeros((n_ch, n_samples))
+        out[:, covered] = acc[:, covered] / weight[covered]
+        if covered.any() and not covered.all():
+            gaps = np.flatnonzero(~covered)
+            good = np.flatnonzero(covered)
+            for c in range(n_ch):
+                out[c, gaps] = np.interp(gaps, good, out[c, good])
+        return out
+
+    # ------------------------------------------------------------------ state
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {
+            "kind": self.kind_, "ref_channel": self.ref_channel_, "med_rr": self.med_rr_,
+            "n_pre": self.n_pre_, "n_post": self.n_post_, "exponent": self.exponent_,
+            "ar_sigma": self.ar_sigma_, "log_rr_mean": self.log_rr_mean_,
+            "log_rr_spread": self.log_rr_spread_, "noise_df": self.noise_df_,
+            "static": [{"column": col, "categories": cats} for col, cats, *_ in self.static_],
+        }
+        arrays = {
+            "mean_beat": self.mean_beat_, "components": self.components_,
+            "mix_weights": self.mix_weights_, "mix_means": self.mix_means_,
+            "mix_chol": self.mix_chol_, "ar_coefs": self.ar_coefs_, "offsets": self.offsets_,
+            "noise_re": self.noise_factor_.real, "noise_im": self.noise_factor_.imag,
+        }
+        for j, (_, _, freqs, rr_off, sc_off) in enumerate(self.static_):
+            arrays.update({f"static{j}_freqs": freqs, f"static{j}_rr": rr_off,
+                           f"static{j}_scores": sc_off})
+        return meta, arrays
+
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.kind_, self.ref_channel_ = str(meta["kind"]), int(meta["ref_channel"])
+        self.med_rr_, self.exponent_ = float(meta["med_rr"]), float(meta["exponent"])
+        self.n_pre_, self.n_post_ = int(meta["n_pre"]), int(meta["n_post"])
+        self.ar_sigma_, self.noise_df_ = float(meta["ar_sigma"]), float(meta["noise_df"])
+        self.log_rr_mean_ = float(meta["log_rr_mean"])
+        self.log_rr_spread_ = float(meta["log_rr_spread"])
+        for name in ("mean_beat", "components", "mix_weights", "mix_means", "mix_chol",
+                     "ar_coefs", "offsets"):
+            setattr(self, f"{name}_", np.asarray(arrays[name], dtype=np.float64))
+        self.noise_factor_ = arrays["noise_re"] + 1j * arrays["noise_im"]
+        self.static_ = [
+            (str(s["column"]), [str(c) for c in s["categories"]], arrays[f"static{j}_freqs"],
+             arrays[f"static{j}_rr"], arrays[f"static{j}_scores"])
+            for j, s in enumerate(meta["static"])
+        ]
+
+
+def _plausible(beats: np.ndarray, ok: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Beats next to at least one normal interval, with an ordinary amplitude (no artefact)."""
+    n_peaks = len(ok) + 1
+    near_normal = np.zeros(n_peaks, dtype=bool)
+    near_normal[1:] |= ok
+    near_normal[:-1] |= ok
+    span = np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
+    typical = np.median(span) if len(span) else 0.0
+    return near_normal[kept] & (span <= 3 * typical) & (span >= typical / 3)
+
+
+def _split_by(owners: np.ndarray, n: int) -> list[np.ndarray]:
+    return [np.flatnonzero(owners == r) for r in range(n)]

@@ -1,0 +1,62 @@
+"""The longitudinal generator: lengths, time order, outcome link, conditions, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _data import long_schema, make_long_frame
+from synthmed import ParameterError
+from synthmed.generators import get_generator, load_generator
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = make_long_frame(200, seed=1)
+    schema = long_schema(frame)
+    return frame, get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+
+
+def test_sequences_have_real_lengths_and_ordered_times(fitted):
+    frame, gen = fitted
+    synth = gen.sample(300, random_state=0)
+    lengths = synth.groupby("stay_id").size()
+    real = frame.groupby("stay_id").size()
+    assert len(lengths) == 300 and lengths.min() >= 1 and lengths.max() <= real.max()
+    assert abs(lengths.mean() - real.mean()) < 0.25 * real.mean()
+    assert synth.groupby("stay_id")["t"].apply(lambda t: t.is_monotonic_increasing
+                                                and t.is_unique).all()
+    assert synth["stay_id"].str.startswith("syn-").all()
+    per_stay = synth.groupby("stay_id")[["age", "sex", "died"]].nunique()
+    assert (per_stay == 1).all().all()  # static columns stay constant within an entity
+
+
+def test_outcome_link_dying_patients_look_like_it(fitted):
+    _, gen = fitted
+    died = gen.sample(200, conditions={"died": True}, random_state=1)
+    lived = gen.sample(200, conditions={"died": False}, random_state=1)
+    assert died["died"].all() and not lived["died"].any()
+
+    def late_hr(data: pd.DataFrame) -> float:
+        frac = data.groupby("stay_id")["t"].transform(lambda t: (t - t.min())
+                                                      / max(t.max() - t.min(), 1))
+        return float(data.loc[frac > 0.6, "hr"].mean())
+
+    assert late_hr(died) - late_hr(lived) > 5  # real gap: 15 bpm at the end of a stay
+
+
+def test_conditions_only_on_static_columns(fitted):
+    _, gen = fitted
+    with pytest.raises(ParameterError, match="does not know"):
+        gen.sample(5, conditions={"bili": 1.0})
+
+
+def test_save_load_and_missingness(fitted, tmp_path):
+    frame, gen = fitted
+    loaded = load_generator(gen.save(tmp_path / "m"))
+    a = gen.sample(50, random_state=3)
+    pd.testing.assert_frame_equal(a, loaded.sample(50, random_state=3))
+    big = gen.sample(400, random_state=4)
+    assert abs(big["bili"].isna().mean() - frame["bili"].isna().mean()) < 0.05
+    assert np.isfinite(big["hr"]).all()

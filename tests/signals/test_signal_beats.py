@@ -1,0 +1,87 @@
+"""The signal_beats generator on real ECG and PPG: rhythm, length, conditioning, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed import DataError, get_generator, load_dataset
+from synthmed._dsp import hrv_stats, record_nn
+from synthmed.datasets.signals import SignalSet
+
+
+@pytest.fixture(scope="module")
+def ecg():
+    return load_dataset("ecg_mitbih").signals
+
+
+@pytest.fixture(scope="module")
+def ecg_model(ecg):
+    train, _ = ecg.split(0.5)
+    return get_generator("signal_beats").fit(train), train
+
+
+def _hr(signals: SignalSet, model) -> float:
+    nn = [record_nn(r[model.ref_channel_], signals.fs, model.kind_)[1] for r in signals.records]
+    return hrv_stats(nn)["mean_hr"]
+
+
+def test_heart_rate_and_exact_length(ecg_model):
+    model, train = ecg_model
+    fake = model.sample(3, length_s=40.3, random_state=0)
+    assert fake.lengths == (round(40.3 * train.fs),) * 3
+    assert fake.array.dtype == np.float32 and np.isfinite(fake.array).all()
+    assert abs(_hr(fake, model) - _hr(train, model)) < 0.08 * _hr(train, model)
+
+
+@pytest.mark.parametrize("target", [60.0, 90.0, 130.0])
+def test_conditioning_on_heart_rate(ecg_model, target):
+    model, _ = ecg_model
+    fake = model.sample(2, length_s=30, conditions={"heart_rate": target}, random_state=1)
+    assert abs(_hr(fake, model) - target) < 0.05 * target
+
+
+def test_beats_are_new_but_alike(ecg_model):
+    model, train = ecg_model
+    a = model._draw_beats(200, np.zeros(model.components_.shape[0]), np.random.default_rng(0))
+    assert len(np.unique(a.round(6), axis=0)) == 200  # no beat repeats
+    assert train.n_records == 1
+
+
+def test_ppg_and_multichannel():
+    ppg = load_dataset("ppg_heartpy").signals
+    model = get_generator("signal_beats").fit(ppg)
+    assert model.kind_ == "ppg"
+    fake = model.sample(1, length_s=30, random_state=0)
+    assert abs(_hr(fake, model) - _hr(ppg, model)) < 0.1 * _hr(ppg, model)
+    ecg12 = load_dataset("ecg_12lead").signals
+    model = get_generator("signal_beats").fit(ecg12)
+    fake = model.sample(1, length_s=8, random_state=0).records[0]
+    real = ecg12.records[0]
+    # channel coupling: lead III = II - I holds in the real ECG, and so in the synthetic one
+    i, ii, iii = (ecg12.channels.index(c) for c in ("I", "II", "III"))
+    assert np.corrcoef(real[iii], real[ii] - real[i])[0, 1] > 0.95
+    assert np.corrcoef(fake[iii], fake[ii] - fake[i])[0, 1] > 0.9
+
+
+def test_static_attribute_conditioning(ecg):
+    x = ecg.records[0]
+    fast = x[:, ::2][:, : 30 * 360]  # decimating by two doubles the apparent heart rate
+    slow = x[:, : 30 * 360]
+    data = SignalSet([slow, fast, slow[:, ::-1], fast[:, ::-1]], fs=ecg.fs,
+                     channels=ecg.channels, units=ecg.units,
+                     static=pd.DataFrame({"group": ["a", "b", "a", "b"]}))
+    model = get_generator("signal_beats").fit(data)
+    a = model.sample(2, length_s=20, conditions={"group": "a"}, random_state=0)
+    b = model.sample(2, length_s=20, conditions={"group": "b"}, random_state=0)
+    assert list(b.static["group"]) == ["b", "b"]
+    assert _hr(b, model) > 1.3 * _hr(a, model)
+
+
+def test_too_short_or_not_a_heart_signal(ecg):
+    short = SignalSet([ecg.records[0][:, :360]], fs=ecg.fs)
+    with pytest.raises(DataError, match="shorter than one heartbeat"):
+        get_generator("signal_beats").fit(short)
+    with pytest.raises(DataError, match="normal beat intervals"):
+        get_generator("signal_beats").fit(SignalSet([np.zeros((1, 3600))], fs=360.0))

@@ -1,0 +1,58 @@
+"""Signal evaluation: the privacy canary, holdout references, report and pipeline output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthmed import get_generator, load_dataset
+from synthmed.evaluation.signal import evaluate_signals
+
+
+@pytest.fixture(scope="module")
+def halves():
+    ecg = load_dataset("ecg_mitbih").signals
+    return ecg.split(0.5)
+
+
+def test_canary_copies_fail_fresh_data_passes(halves):
+    train, holdout = halves
+    copied = evaluate_signals(train, holdout, train)
+    assert copied["privacy"].verdict == "fail"
+    assert copied.metric("privacy", "beat_copies").value > 0.9
+    fresh = evaluate_signals(train, holdout, holdout)
+    assert fresh["privacy"].verdict == "pass"
+
+
+@pytest.mark.slow
+def test_synthetic_passes_like_the_holdout(halves, tmp_path):
+    train, holdout = halves
+    fake = get_generator("signal_beats").fit(train).sample(3, length_s=60, random_state=0)
+    result = evaluate_signals(train, holdout, fake)
+    assert result["privacy"].verdict == "pass"
+    for name in ("psd_distance", "mean_hr_diff", "beat_correlation"):
+        metric = result.metric("fidelity", name)
+        assert metric.passed and metric.holdout_value is not None, name
+    plots = result.plots["fidelity"]["signal"]
+    assert set(plots) >= {"waveforms", "average_beats", "rr"}
+    json.loads(result.to_json(include_plots=True))
+
+
+@pytest.mark.slow
+def test_generate_signals_writes_everything(tmp_path):
+    pytest.importorskip("wfdb")
+    from synthmed.datasets.signal_io import write_signals
+    from synthmed.signal_pipeline import generate_signals
+
+    ecg = load_dataset("ecg_mitbih").signals
+    source = write_signals(ecg, tmp_path / "in", fmt="wfdb", prefix="rec")[0]
+    run = generate_signals(source, tmp_path / "out", length_s=20, n=2, seed=1)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.json", "model", "report.html", "signal_schema.json", "synthetic"]
+    assert sorted(p.suffix for p in (out / "synthetic").iterdir()) == [".dat", ".dat",
+                                                                      ".hea", ".hea"]
+    assert json.loads((out / "metrics.json").read_text())["verdict"] == run.evaluation.verdict
+    assert "Signals: waveform" in (out / "report.html").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out-")]  # atomic

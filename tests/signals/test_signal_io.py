@@ -1,0 +1,104 @@
+"""Signal container and readers: round trips through files made here, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthmed import DataError, ParameterError
+from synthmed.datasets.signal_io import read_signals, write_signals
+from synthmed.datasets.signals import SignalSet, fill_gaps
+
+SECRET = 123.456  # a "patient value" that must never appear in a message
+
+
+def _two_channels(seconds: float = 6.0, fs: float = 250.0) -> SignalSet:
+    t = np.arange(int(seconds * fs)) / fs
+    data = np.vstack([np.sin(2 * np.pi * 1.2 * t), 0.5 * np.cos(2 * np.pi * 1.2 * t) + 0.1])
+    return SignalSet([data], fs=fs, channels=["I", "II"], units=["mV", "mV"])
+
+
+@pytest.mark.parametrize("fmt", ["wfdb", "edf", "csv"])
+def test_round_trip(fmt, tmp_path):
+    pytest.importorskip({"wfdb": "wfdb", "edf": "pyedflib", "csv": "pandas"}[fmt])
+    signals = _two_channels()
+    files = write_signals(signals, tmp_path, fmt=fmt)
+    back = read_signals(files[0], fs=250.0 if fmt == "csv" else None)
+    assert back.fs == signals.fs and back.channels == signals.channels
+    assert back.lengths == signals.lengths
+    if fmt != "csv":
+        assert back.units == signals.units
+    span = np.ptp(signals.records[0], axis=1, keepdims=True)
+    assert np.abs(back.records[0] - signals.records[0]).max() <= 1e-3 * span.max()
+
+
+def test_dicom_waveform_and_bundled_sets():
+    pytest.importorskip("pydicom")
+    from synthmed import list_datasets, load_dataset
+
+    ecg = load_dataset("ecg_12lead").signals
+    assert ecg.fs == 1000 and ecg.n_channels == 12 and ecg.channels[:2] == ("I", "II")
+    signal_sets = {i.name for i in list_datasets() if i.modality == "signal"}
+    assert signal_sets == {"ecg_mitbih", "ecg_12lead", "ppg_heartpy"}
+    assert load_dataset("ecg_mitbih").frame.shape == (1, 3)  # one row per record
+
+
+def test_short_gaps_interpolated_long_gaps_rejected():
+    x = np.array([[0.0, np.nan, np.nan, 3.0, 4.0]])
+    assert np.allclose(fill_gaps(x, 100.0), [[0, 1, 2, 3, 4]])
+    long = np.full((1, 1000), SECRET)
+    long[0, 100:200] = np.nan
+    with pytest.raises(DataError, match="run of 100 missing samples") as err:
+        SignalSet([long], fs=100.0, channels=["II"])
+    assert str(SECRET) not in str(err.value)
+    edge = np.full((1, 100), SECRET)
+    edge[0, :3] = np.nan
+    with pytest.raises(DataError, match="starts or ends"):
+        SignalSet([edge], fs=100.0)
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    with pytest.raises(ParameterError, match="sampling rate"):
+        SignalSet([np.zeros((1, 10))], fs=-1)
+    with pytest.raises(DataError, match="same channels"):
+        SignalSet([np.zeros((1, 10)), np.zeros((2, 10))], fs=10)
+    csv = tmp_path / "x.csv"
+    csv.write_text(f"time,ecg,note\n0,{SECRET},a\n0.01,1.0,b\n0.02,2.0,c\n")
+    with pytest.raises(ParameterError, match="--fs"):
+        read_signals(csv)
+    with pytest.raises(DataError, match=r"'note' \(3 of 3 values") as err:
+        read_signals(csv, fs=100)
+    assert str(SECRET) not in str(err.value)
+    with pytest.raises(DataError, match="does not exist"):
+        read_signals(tmp_path / "none.edf")
+    with pytest.raises(DataError, match="unknown signal format"):
+        read_signals(tmp_path / "x.xyz")
+    (tmp_path / "bad.edf").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"Could not read 'bad\.edf' as EDF"):
+        read_signals(tmp_path / "bad.edf")
+
+
+def test_mixed_sampling_rates_rejected(tmp_path):
+    pyedflib = pytest.importorskip("pyedflib")
+    path = tmp_path / "mixed.edf"
+    headers = [{"label": name, "dimension": "uV", "sample_frequency": rate,
+                "physical_min": -100.0, "physical_max": 100.0, "digital_min": -32768,
+                "digital_max": 32767, "transducer": "", "prefilter": ""}
+               for name, rate in (("EEG", 100), ("ECG", 200))]
+    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+    writer.setSignalHeaders(headers)
+    writer.writeSamples([np.zeros(1000), np.zeros(2000)])
+    writer.close()
+    with pytest.raises(DataError, match=r"several sampling rates .*100 Hz: EEG; 200 Hz: ECG"):
+        read_signals(path)
+
+
+def test_split_and_segments():
+    signals = _two_channels(seconds=10.0)
+    train, hold = signals.split(0.3)
+    assert train.lengths == (1750,) and hold.lengths == (750,)
+    segs = signals.segments(2.0)
+    assert segs.array.shape == (5, 2, 500)
+    many = SignalSet([np.zeros((1, 100))] * 6, fs=10.0)
+    a, b = many.split(0.5)
+    assert (a.n_records, b.n_records) == (3, 3)
