@@ -196,6 +196,9 @@ def score(result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     syn["utility_ratio"] = float(np.mean(ratios)) if ratios else None
     hold["utility_ratio"] = 1.0 if ratios else None
     syn["verdicts"] = {s: result[s].verdict for s in SECTIONS if s in result.sections}
+    if "privacy" in result.sections:
+        syn["privacy_failed_gates"] = [m.name for m in result["privacy"].metrics
+                                       if m.gate and m.passed is False]
     if result.errors:
         syn["evaluation_errors"] = hold["evaluation_errors"] = result.errors
     return syn, hold

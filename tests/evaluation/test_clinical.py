@@ -64,9 +64,10 @@ def test_pbc_logistic_and_cox():
     for m in section.metrics:
         assert m.value is None or 0.0 <= m.value <= 1.0
         assert m.value == pytest.approx(m.holdout_value)  # synthetic = holdout
-    forest = result.plots["clinical"]["cox"]
-    assert len(forest["terms"]) == len(forest["train"]) == len(forest["synthetic"])
-    assert not any(t.startswith(("time", "status")) for t in forest["terms"])
+    forest = result.plots["clinical"]["forest_cox"]
+    terms = [row["term"] for row in forest["rows"]]
+    assert all(len(row["real"]) == len(row["synthetic"]) == 3 for row in forest["rows"])
+    assert not any(t.startswith(("time", "status")) for t in terms)
     json.loads(result.to_json(include_plots=True))
 
 

@@ -161,11 +161,11 @@ def test_plots_are_shared_bins(pbc_split):
     schema, train, holdout = pbc_split
     plots = evaluate(train, holdout, holdout, schema, sections=["fidelity"]).plots["fidelity"]
     bili = plots["columns"]["bili"]
-    assert len(bili["edges"]) == len(bili["train"]) + 1 == len(bili["synthetic"]) + 1
+    assert len(bili["bins"]) == len(bili["train"]) + 1 == len(bili["synthetic"]) + 1
     assert sum(bili["train"]) == pytest.approx(1.0, abs=1e-3)
     assert "categories" in plots["columns"]["sex"]
-    k = len(plots["association"]["columns"])
-    assert np.asarray(plots["association"]["synthetic_minus_train"]).shape == (k, k)
+    k = len(plots["association_diff"]["columns"])
+    assert np.asarray(plots["association_diff"]["synthetic"]).shape == (k, k)
 
 
 def test_deterministic_under_seed(toy):

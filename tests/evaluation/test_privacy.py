@@ -97,8 +97,8 @@ def test_dcr_share_and_nndr_match_brute_force(small):
 
     expected = np.median(nndr(d_st)) / np.median(nndr(cdist(e_h, e_t, "cityblock")))
     assert section.metric("nndr_ratio").value == pytest.approx(expected, rel=1e-5)
-    hist = plots["dcr_histogram"]
-    assert sum(hist["synthetic"]) == len(e_s) and len(hist["edges"]) == len(hist["holdout"]) + 1
+    hist = plots["dcr"]
+    assert sum(hist["synthetic"]) == len(e_s) and len(hist["bins"]) == len(hist["holdout"]) + 1
 
 
 def test_fast_nearest_equals_sklearn_manhattan(small):
@@ -134,7 +134,7 @@ def test_section_contract(small):
     assert all(m.gate for m in section.metrics)
     assert all(m.description and m.rule for m in section.metrics)
     assert any("100 of" in n for n in section.notes)  # subsampling is reported
-    assert set(result.plots["privacy"]) == {"dcr_histogram", "membership_roc"}
+    assert set(result.plots["privacy"]) == {"dcr", "membership_roc"}
     result.to_json(include_plots=True)  # strictly JSON-able
 
 

@@ -79,7 +79,7 @@ class AutoGenerator(BaseGenerator):
     }
 
     def __init__(self, *, time_budget_s: float = 120.0,
-                 candidates: tuple[str, ...] | list[str] | None = None,
+                 candidates: list[str] | None = None,
                  max_dcr_share: float = 0.55, selection_rows: int = 5000) -> None:
         self.time_budget_s = time_budget_s
         self.candidates = candidates
@@ -88,7 +88,8 @@ class AutoGenerator(BaseGenerator):
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
-        return [{"candidates": ("gaussian_copula", "bayesian_network"), "selection_rows": 200}]
+        # a list, not a tuple: parameters round-trip through the model's JSON file
+        return [{"candidates": ["gaussian_copula", "bayesian_network"], "selection_rows": 200}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
