@@ -56,7 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", nargs="+", default=synthmed.list_generators())
     parser.add_argument("--datasets", nargs="+",
-                        default=[d.name for d in synthmed.list_datasets()])
+                        default=[d.name for d in synthmed.list_datasets()
+                                 if d.modality == "table"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -112,3 +112,13 @@ def test_harrell_c_matches_sksurv():
     assert weights.shape == (20, 200) and (weights.sum(1) == 200).all()
     assert np.all((harrell_c(time, event, risk, weights) >= 0)
                   & (harrell_c(time, event, risk, weights) <= 1))
+
+
+def test_boosted_survival_model_on_a_small_censored_table():
+    """gbsg2 once crashed sksurv's out-of-bag censoring weights and lost the whole section."""
+    data = load_dataset("gbsg2")
+    train, holdout = train_holdout_split(data.frame, stratify="cens")
+    third = train.sample(frac=0.5, random_state=3)
+    result = evaluate(train, holdout, third, data.schema, sections=["utility"])
+    names = [m.name for m in result["utility"].metrics]
+    assert "cindex_gradient_boosting_survival" in names and "auroc_logistic" in names

@@ -149,6 +149,46 @@ class BaseModel(ABC):
     def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
         """Rebuild a fitted model from ``model.json`` (``doc``) and ``arrays.npz``."""
 
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Fitted state as (JSON-able dict, named numeric arrays)."""
+
+    @abstractmethod
+    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Restore the fitted state written by ``_get_state``."""
+
+    @abstractmethod
+    def _saved_fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What the modality's base class itself keeps (row counts, copy hashes...)."""
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder ``path`` (``model.json`` + ``arrays.npz``)."""
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. "
+                "Call 'fit' before 'save'."
+            )
+        from synthmed import __version__
+
+        meta, arrays = self._get_state()
+        base_meta, base_arrays = self._saved_fitted_state()
+        doc = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "synthmed_version": __version__,
+            "generator": self.name,
+            "params": self.get_params(),
+            "schema": self.schema_.to_dict(),
+            **base_meta,
+            "state": meta,
+        }
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.json").write_text(json.dumps(doc, indent=1, default=_json_default))
+        np.savez_compressed(folder / "arrays.npz", **arrays, **base_arrays)
+        return folder
+
 
 class BaseGenerator(BaseModel):
     """Base class of all tabular generators.
@@ -322,41 +362,11 @@ class BaseGenerator(BaseModel):
                 rng: np.random.Generator) -> pd.DataFrame:
         """Return ``n`` rows in canonical dtypes; rows must honour ``conditions``."""
 
-    @abstractmethod
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Fitted state as (JSON-able dict, named numeric arrays)."""
-
-    @abstractmethod
-    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        """Restore the fitted state written by ``_get_state``."""
-
-    # ------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to the folder ``path`` (``model.json`` + ``arrays.npz``)."""
-        if not self.is_fitted:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'save'."
-            )
-        from synthmed import __version__
-
-        meta, arrays = self._get_state()
-        arrays = {**arrays, "__train_hashes": self._train_hashes_}
-        doc = {
-            "format": MODEL_FORMAT,
-            "format_version": MODEL_FORMAT_VERSION,
-            "synthmed_version": __version__,
-            "generator": self.name,
-            "params": self.get_params(),
-            "schema": self.schema_.to_dict(),
-            "n_train_rows": self.n_train_rows_,
-            "hash_key": self._hash_key_,
-            "state": meta,
-        }
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "model.json").write_text(json.dumps(doc, indent=1, default=_json_default))
-        np.savez_compressed(folder / "arrays.npz", **arrays)
-        return folder
+    def _saved_fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return (
+            {"n_train_rows": self.n_train_rows_, "hash_key": self._hash_key_},
+            {"__train_hashes": self._train_hashes_},
+        )
 
     @classmethod
     def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:

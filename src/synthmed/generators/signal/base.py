@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-import json
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -21,11 +19,8 @@ from synthmed._random import RandomState, make_rng
 from synthmed.datasets.signals import SignalSchema, SignalSet, as_signal_set
 from synthmed.exceptions import DataError, NotFittedError, ParameterError
 from synthmed.generators.base import (
-    MODEL_FORMAT,
-    MODEL_FORMAT_VERSION,
     BaseModel,
     GeneratorTags,
-    _json_default,
 )
 
 __all__ = ["MIN_RECORD_S", "SignalGenerator"]
@@ -162,41 +157,9 @@ class SignalGenerator(BaseModel):
                 rng: np.random.Generator) -> tuple[list[np.ndarray], Any]:
         """``n`` records of ``n_samples`` samples (``C x T``) and a static table (or None)."""
 
-    @abstractmethod
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Fitted state as (JSON-able dict, named numeric arrays)."""
-
-    @abstractmethod
-    def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        """Restore the fitted state written by ``_get_state``."""
-
-    # ------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to the folder ``path`` (``model.json`` + ``arrays.npz``)."""
-        if not self.is_fitted:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' before 'save'."
-            )
-        from synthmed import __version__
-
-        meta, arrays = self._get_state()
-        doc = {
-            "format": MODEL_FORMAT,
-            "format_version": MODEL_FORMAT_VERSION,
-            "synthmed_version": __version__,
-            "generator": self.name,
-            "modality": "signal",
-            "params": self.get_params(),
-            "schema": self.schema_.to_dict(),
-            "n_train_records": self.n_train_records_,
-            "default_length_s": self.default_length_s_,
-            "state": meta,
-        }
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "model.json").write_text(json.dumps(doc, indent=1, default=_json_default))
-        np.savez_compressed(folder / "arrays.npz", **arrays)
-        return folder
+    def _saved_fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return ({"modality": "signal", "n_train_records": self.n_train_records_,
+                 "default_length_s": self.default_length_s_}, {})
 
     @classmethod
     def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
