@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synthmed import get_generator, load_generator
-
 from _data import make_mixed_frame
+from synthmed import get_generator, load_generator
 
 
 @pytest.fixture(scope="module")
