@@ -232,3 +232,52 @@ def test_over_time_data_rejects_table_only_options(tmp_path, capsys):
     code = main(["generate", "pbc", "-o", str(tmp_path / "o"), "--fs", "100"])
     assert code == 2 and "describe signals" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def split_files(tmp_path):
+    frame = make_mixed_frame(240)
+    train, holdout = frame.iloc[:120], frame.iloc[120:]
+    paths = {}
+    for name, part in (("train", train), ("holdout", holdout)):
+        paths[name] = tmp_path / f"{name}.csv"
+        part.to_csv(paths[name], index=False)
+    return paths, train, holdout
+
+
+@pytest.mark.parametrize(("make_synthetic", "needle"), [
+    (lambda tr, ho: tr.drop(columns=["bili"]), "lacks 1 column"),
+    (lambda tr, ho: tr.iloc[:0], "no rows"),
+])
+def test_evaluate_bad_synthetic(make_synthetic, needle, split_files, tmp_path, capsys):
+    paths, train, holdout = split_files
+    synthetic = tmp_path / "synthetic.csv"
+    make_synthetic(train, holdout).to_csv(synthetic, index=False)
+    code = main(["evaluate", "--train", str(paths["train"]), "--holdout", str(paths["holdout"]),
+                 "--synthetic", str(synthetic), "-o", str(tmp_path / "eval")])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "eval").exists()
+
+
+def test_evaluate_refuses_a_holdout_that_overlaps_train(split_files, tmp_path, capsys):
+    paths, train, _ = split_files
+    code = main(["evaluate", "--train", str(paths["train"]), "--holdout", str(paths["train"]),
+                 "--synthetic", str(paths["train"]), "-o", str(tmp_path / "eval")])
+    assert code == 2 and "also appear in train" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_writes_metrics_and_report(split_files, tmp_path, capsys):
+    paths, _, _ = split_files
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--train", str(paths["train"]), "--holdout", str(paths["holdout"]),
+                 "--synthetic", str(paths["holdout"]), "--target", "died", "--sensitive", "sex",
+                 "-o", str(out), "-q"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    for section in ("fidelity", "utility", "privacy", "bias", "clinical"):
+        assert metrics[section]["verdict"] in {"pass", "warn", "fail"}
+        for metric in metrics[section]["metrics"]:
+            assert {"name", "value", "holdout_value", "threshold", "passed"} <= set(metric)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "report.html"]
