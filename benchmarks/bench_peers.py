@@ -450,7 +450,10 @@ def main() -> None:
     if args.markdown:
         print(markdown(json.loads(OUT.read_text())))
         return
-    ours = [f"synthmed:{g}" for g in synthmed.list_generators()]
+    from synthmed.generators import generator_class
+
+    ours = [f"synthmed:{g}" for g in synthmed.list_generators()
+            if generator_class(g)._tags.modality == "table"]
     generators = args.peers or (QUICK_PEERS if args.quick else [*PEERS, *ours])
     datasets = args.datasets or (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
     unknown = [g for g in generators if g not in PEERS and g not in ours]

@@ -78,7 +78,7 @@ class AutoGenerator(BaseGenerator):
         "selection_rows": int_in(50),
     }
 
-    def __init__(self, *, time_budget_s: float = 120.0,
+    def __init__(self, *, time_budget_s: float = 30.0,
                  candidates: list[str] | None = None,
                  max_dcr_share: float = 0.55, selection_rows: int = 5000) -> None:
         self.time_budget_s = time_budget_s
