@@ -31,7 +31,7 @@ new run replaces the rows it re-measures, ``--fresh`` starts over) and printed a
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
@@ -135,7 +135,7 @@ def ensure_env(name: str) -> tuple[str | None, str]:
             why = "import check failed: " + _tail(proc.stderr)
             failed.write_text(why)
             return None, why
-    marker.write_text(datetime.now(timezone.utc).isoformat())
+    marker.write_text(datetime.now(UTC).isoformat())
     return str(python), ""
 
 
@@ -162,7 +162,7 @@ _VERSIONED = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "torchvision"
 def _metric(result: Any, section: str, name: str) -> Any:
     try:
         return result.metric(section, name)
-    except Exception:  # noqa: BLE001 - a metric a section did not produce
+    except Exception:
         return None
 
 
@@ -232,7 +232,7 @@ def evaluate_table(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
                                            sections=[section], random_state=0,
                                            max_rows=max_rows)
                 scored.sections[section] = result[section]
-            except Exception as exc:  # noqa: BLE001 - recorded in the row and reported
+            except Exception as exc:
                 where = traceback.extract_tb(exc.__traceback__)[-1]
                 scored.errors[section] = (f"{type(exc).__name__}: {exc} "
                                           f"({Path(where.filename).name}:{where.lineno})")
@@ -305,7 +305,7 @@ def bench_dataset(dataset: str, generators: list[str], pythons: dict[str, str | 
                     figures, _ = score(evaluate_table(train, holdout, synthetic, schema,
                                                       args.max_rows))
                     row.update(figures)
-                except Exception as exc:  # noqa: BLE001 - recorded and reported
+                except Exception as exc:
                     row.update(status="evaluation error", error=f"{type(exc).__name__}: {exc}")
                 row["eval_s"] = round(time.perf_counter() - start, 1)
             rows.append(row)
@@ -479,7 +479,7 @@ def main() -> None:
     payload["meta"].setdefault("install_failures", {}).update(
         {k: v for k, v in env_errors.items() if v})
     payload["meta"]["runs"].append({"command": command,
-                                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                                    "date": datetime.now(UTC).strftime("%Y-%m-%d"),
                                     "max_rows": args.max_rows, "timeout_s": args.timeout})
     done = {(r["dataset"], r["generator"]): r for r in payload["rows"]}
 

@@ -1,6 +1,6 @@
 """Fit/sample/evaluate times of the longitudinal generator on the bundled data.
 
-Run: .venv/bin/python benchmarks/longitudinal_bench.py
+Run: .venv/bin/python benchmarks/bench_longitudinal.py
 """
 
 from __future__ import annotations
