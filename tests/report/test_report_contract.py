@@ -33,3 +33,18 @@ def test_every_section_plot_is_drawn_from_a_real_evaluation():
             assert blocks[key].images and not blocks[key].skipped, (section, key)
     forests = [b for b in section_plots("clinical", result.plots["clinical"])]
     assert len(forests) == 2  # pbc has a classification target and a survival outcome
+
+
+@pytest.mark.slow
+def test_augmentation_plots_are_drawn():
+    from synthmed.evaluation.augmentation import evaluate_augmentation
+    from synthmed.modes import release_augment
+
+    data = load_dataset("aids")
+    train, holdout = train_holdout_split(data.frame, stratify="censor")
+    gen = get_generator("bayesian_network").fit(train, schema=data.schema)
+    release = release_augment(gen, train, balance="target", schema=data.schema)
+    _, plots = evaluate_augmentation(train, release.data, holdout, data.schema)
+    blocks = {b.key: b for b in section_plots("augmentation", plots)}
+    assert {"roc", "tables"} <= set(blocks)
+    assert blocks["roc"].images and not blocks["roc"].skipped

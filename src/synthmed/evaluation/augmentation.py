@@ -185,11 +185,18 @@ def evaluate_augmentation(
                "Per-group figures and gaps flag, for both models, the top "
                f"{rate:.1%} of holdout scores (the positive share of the real training data)."),
     )
-    plots = {
-        "roc": {"real": roc_points(y_hold, scores["train"]),
-                "augmented": roc_points(y_hold, scores["augmented"])},
+    plots = {  # shapes of report/plots.py: "roc" per model, "tables" of flat rows
+        "roc": {"logistic regression": {
+            "real": {**roc_points(y_hold, scores["train"]), "auc": ref["auroc"]},
+            "augmented": {**roc_points(y_hold, scores["augmented"]), "auc": aug["auroc"]}}},
         "overall": {"real": ref, "augmented": aug},
         "groups": group_plots,
+        "tables": {
+            f"Per group of {col}, on the real holdout": [
+                {"group": g, **{f"{fig}_{side}": v for side, figs in sides.items()
+                                for fig, v in figs.items()}}
+                for g, sides in per.items()]
+            for col, per in group_plots.items()},
     }
     return section, plots
 

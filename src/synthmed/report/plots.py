@@ -521,7 +521,9 @@ def _roc_image(item: tuple[Any, Any]) -> PlotImage:
         raise _Malformed("curves must be a mapping")
     lines = []
     for key, label, colour, style in (("real", "trained on real", C_TRAIN, "-"),
-                                      ("synthetic", "trained on synthetic", C_SYNTH, "--")):
+                                      ("synthetic", "trained on synthetic", C_SYNTH, "--"),
+                                      ("augmented", "trained on real + synthetic", C_SYNTH,
+                                       "--")):
         if curves.get(key) is not None:
             lines.append((label, colour, style, *_roc_curve(curves[key])))
     if not lines:
@@ -872,4 +874,5 @@ _BUILDERS: dict[str, dict[str, Callable[[Any], PlotBlock | None]]] = {
     "utility": {"roc": _roc},
     "clinical": {"forest": _forest, "forest_cox": _forest},
     "bias": {"groups": _groups},
+    "augmentation": {"roc": _roc},
 }
