@@ -15,6 +15,7 @@ resident memory of this process and its children, library versions, notes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from importlib import metadata
 import json
 from pathlib import Path
@@ -34,10 +35,8 @@ VERSIONED = ("numpy", "pandas", "scikit-learn", "torch", "torchvision", "synthme
 def _versions() -> dict[str, str]:
     found = {}
     for name in VERSIONED:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     found["python"] = sys.version.split()[0]
     return found
 

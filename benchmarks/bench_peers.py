@@ -19,7 +19,7 @@ were synthetic (the ceiling; its figures are the ``holdout_value`` of each metri
 train (must fail privacy). Usage::
 
     .venv/bin/python benchmarks/bench_peers.py                 # everything (hours on 2 cores)
-    .venv/bin/python benchmarks/bench_peers.py --quick         # copula-type peers + synthmed, 2 tables
+    .venv/bin/python benchmarks/bench_peers.py --quick   # copula-type peers + synthmed, 2 tables
     .venv/bin/python benchmarks/bench_peers.py --datasets pbc aids --peers sdv:ctgan synthmed:arf
     .venv/bin/python benchmarks/bench_peers.py --markdown      # re-print tables from peers.json
 
@@ -67,7 +67,8 @@ ENVS: dict[str, dict[str, Any]] = {
             # 2.13.0 CPU wheel and breaks `import transformers`; the tabular engine needs none
             ["uninstall", "-y", "torchvision", "torchaudio"],
         ],
-        "check": "import sdv.single_table, mostlyai.engine; from mostlyai.engine import TabularARGN",
+        "check": "import sdv.single_table, mostlyai.engine; "
+                 "from mostlyai.engine import TabularARGN",
     },
     "synthcity": {
         "path": HERE / ".synthcity-venv",
@@ -410,8 +411,8 @@ def markdown(payload: dict[str, Any]) -> str:
             vals = [r[key] for r in rows_ if r.get(key) is not None]
             return float(np.median(vals)) if vals else None
 
-        def top(key: str) -> float | None:
-            vals = [r[key] for r in ok if r.get(key) is not None]
+        def top(key: str, rows_: list[dict[str, Any]] = ok) -> float | None:
+            vals = [r[key] for r in rows_ if r.get(key) is not None]
             return float(np.max(vals)) if vals else None
 
         gaps = [r["fidelity"] - hold_fid[r["dataset"]] for r in ok

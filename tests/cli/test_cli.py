@@ -261,7 +261,7 @@ def test_evaluate_bad_synthetic(make_synthetic, needle, split_files, tmp_path, c
 
 
 def test_evaluate_refuses_a_holdout_that_overlaps_train(split_files, tmp_path, capsys):
-    paths, train, _ = split_files
+    paths, _, _ = split_files
     code = main(["evaluate", "--train", str(paths["train"]), "--holdout", str(paths["train"]),
                  "--synthetic", str(paths["train"]), "-o", str(tmp_path / "eval")])
     assert code == 2 and "also appear in train" in capsys.readouterr().err
