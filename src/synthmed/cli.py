@@ -209,14 +209,28 @@ def _cmd_datasets(args: argparse.Namespace) -> None:
 
     rows = []
     for info in list_datasets():
-        frame = load_dataset(info.name).frame
         survival = f"{info.survival[0]}/{info.survival[1]}" if info.survival else "-"
-        rows.append([info.name, info.modality, f"{frame.shape[0]:,} x {frame.shape[1]}",
+        rows.append([info.name, info.modality, _shape_text(info, load_dataset(info.name)),
                      info.target or "-", survival, ", ".join(info.sensitive) or "-",
                      info.source, info.licence])
     header = ["name", "modality", "rows x cols", "target", "time/event", "sensitive",
               "source", "licence"]
     _print_table(header, rows)
+
+
+def _shape_text(info, data) -> str:  # type: ignore[no-untyped-def]
+    """Rows x columns; patients for long tables; records, channels and length for signals."""
+    if info.modality == "signal":
+        sig = data.signals
+        seconds = sum(r.shape[1] for r in sig.records) / sig.fs
+        return (f"{len(sig.records)} rec x {sig.records[0].shape[0]} ch, {seconds:,.0f} s "
+                f"@ {sig.fs:g} Hz")
+    frame = data.frame
+    text = f"{frame.shape[0]:,} x {frame.shape[1]}"
+    entity = getattr(info, "entity", None)
+    if info.modality == "longitudinal" and entity in frame.columns:
+        text += f" ({frame[entity].nunique():,} patients)"
+    return text
 
 
 def _cmd_generators(args: argparse.Namespace) -> None:
