@@ -272,10 +272,10 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
     from synthmed.exceptions import ParameterError
 
     problems = []
-    if modality != "table" and (args.mode != "full" or args.min_distance is not None
-                                or args.dcr_quantile is not None):
-        problems.append(f"Release modes other than plain 'full' are not available for "
-                        f"{modality} data yet; drop --mode and the filter options.")
+    if modality == "signal" and (args.mode != "full" or args.min_distance is not None
+                                 or args.dcr_quantile is not None):
+        problems.append("Release modes other than plain 'full' are not available for signal "
+                        "data yet; drop --mode and the filter options.")
     if modality != "longitudinal" and (args.entity or args.time or args.static):
         problems.append("--entity, --time and --static describe a long table; this input is "
                         f"{modality} data.")
@@ -289,13 +289,26 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> None:
     from synthmed.evaluation import Thresholds
-    from synthmed.pipeline import ReleaseOptions, generate
+    from synthmed.pipeline import generate
 
     modality = _modality(args)
     _check_over_time_options(args, modality)
     if modality != "table":
         _generate_over_time(args, modality)
         return
+
+    options = _release_options(args)
+    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
+    run = generate(
+        args.data, args.out, generator=args.generator, params=dict(args.param),
+        schema=args.schema, target=args.target, sensitive=args.sensitive, n=args.n,
+        seed=args.seed, release=options, thresholds=thresholds, progress=_say(args),
+    )
+    _summarise(run, quiet=args.quiet)
+
+
+def _release_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from synthmed.pipeline import ReleaseOptions
 
     options = ReleaseOptions(
         mode=args.mode, hybrid=args.hybrid, synthesize=tuple(args.synthesize),
@@ -304,13 +317,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         provenance_column=args.provenance_column, provenance_sidecar=args.provenance_sidecar,
     )
     options.check()
-    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
-    run = generate(
-        args.data, args.out, generator=args.generator, params=dict(args.param),
-        schema=args.schema, target=args.target, sensitive=args.sensitive, n=args.n,
-        seed=args.seed, release=options, thresholds=thresholds, progress=_say(args),
-    )
-    _summarise(run, quiet=args.quiet)
+    return options
 
 
 def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
@@ -326,6 +333,7 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
             args.data, args.out, entity=args.entity, time=args.time, static=args.static,
             target=args.target, sensitive=args.sensitive, n=args.n, seed=args.seed,
             params=params, thresholds=thresholds, progress=_say(args),
+            release=_release_options(args),
             **({"generator": generator} if generator else {}),
         )
         what = (f"{run.synthetic.shape[0]:,} rows of "

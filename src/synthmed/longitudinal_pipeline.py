@@ -21,7 +21,7 @@ from pathlib import Path
 import shutil
 import tempfile
 import time as _time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -30,7 +30,11 @@ from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
+from synthmed.modes.provenance import Release
 from synthmed.schema import TableSchema
+
+if TYPE_CHECKING:
+    from synthmed.pipeline import ReleaseOptions
 
 __all__ = ["LongitudinalRun", "generate_longitudinal", "resolve_longitudinal"]
 
@@ -48,6 +52,7 @@ class LongitudinalRun:
     evaluation: EvaluationResult
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    release: Release | None = None
 
 
 def resolve_longitudinal(
@@ -101,11 +106,14 @@ def generate_longitudinal(
     holdout_fraction: float = 0.5,
     thresholds: Thresholds | None = None,
     progress: Progress | None = None,
+    release: ReleaseOptions | None = None,
 ) -> LongitudinalRun:
     """Split patients, fit, sample, evaluate against held-out patients, write to ``out``.
 
-    Writes ``synthetic.csv`` (long format, fresh entity ids), ``schema.json``,
-    ``metrics.json``, ``report.html`` and ``model/``.
+    Writes ``synthetic.csv`` (long format, fresh entity ids) in ``full`` mode, ``release.csv``
+    (real and synthetic patients, provenance per row in a column or
+    ``release_provenance.csv``) in ``hybrid`` (``mix``) and ``augment`` modes, and
+    ``schema.json``, ``metrics.json``, ``report.html`` and ``model/``.
 
     Parameters
     ----------
@@ -135,6 +143,13 @@ def generate_longitudinal(
     thresholds : Thresholds, optional
     progress : callable, optional
         Called with a short message at each stage.
+    release : ReleaseOptions, optional
+        What to release (default ``full``): ``full``; ``hybrid`` with ``hybrid="mix"`` and
+        ``real_fraction`` (share of released *patients* that are real training patients,
+        each with their whole trajectory); ``augment`` with ``balance`` (static categorical
+        columns and/or ``"target"``: training patients plus synthetic patients up to the
+        largest cell). ``hybrid="partial"``, ``fair``, ``factor`` and the full-mode distance
+        filter are tabular-only and refused here.
     """
     from synthmed.evaluation.longitudinal import evaluate_longitudinal, split_entities
 
@@ -143,6 +158,7 @@ def generate_longitudinal(
         raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    options = _check_release(release)
     gen = get_generator(generator, **dict(params or {}))
     if gen.tags.modality != "longitudinal" or not isinstance(gen, BaseGenerator):
         raise ParameterError(f"Generator {generator!r} is for {gen.tags.modality!r} data; use "
@@ -171,47 +187,172 @@ def generate_longitudinal(
     timings["fit_s"] = _time.perf_counter() - start
     say("sampling")
     start = _time.perf_counter()
-    synthetic = gen.sample(n if n is not None else n_train, random_state=seed)
+    released = _release(gen, options, train, schema, n, seed)
+    synthetic = released.data if released is not None else gen.sample(
+        n if n is not None else n_train, random_state=seed)
     timings["sample_s"] = _time.perf_counter() - start
     say("evaluating against the held-out entities")
     start = _time.perf_counter()
     provenance = {"source": label, "generator": generator, "generator_params": gen.get_params(),
-                  "seed": seed, "holdout_fraction": holdout_fraction, "release_mode": "full",
+                  "seed": seed, "holdout_fraction": holdout_fraction,
+                  "release_mode": _mode_label(options),
                   "not_modelled_columns": schema.dropped_columns}
-    result = evaluate_longitudinal(train, holdout, synthetic, schema, thresholds=thresholds,
+    if released is not None:
+        provenance["release_stats"] = _jsonable(dict(released.stats))
+    judged = synthetic
+    if released is not None and options is not None and options.mode == "augment":
+        # the training patients are handed over as they are: judge the synthetic patients
+        judged = released.data[(released.provenance == "synthetic").to_numpy()]
+        if len(judged) == 0:
+            raise ParameterError("Every group already has as many patients as the largest "
+                                 "one: augmentation would add no synthetic patient.")
+        judged = judged.reset_index(drop=True)
+    result = evaluate_longitudinal(train, holdout, judged, schema, thresholds=thresholds,
                                    random_state=seed, provenance=provenance)
+    if released is not None:
+        result = _with_release_notes(result, released)
     timings["evaluate_s"] = _time.perf_counter() - start
     say(f"writing {out_dir}")
-    files = _write(out_dir, synthetic, schema, gen, result, label, timings)
-    return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files)
+    files = _write(out_dir, synthetic, schema, gen, result, label, timings,
+                   released=released, options=options)
+    return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
+                           release=released)
+
+
+def _check_release(release: Any) -> ReleaseOptions | None:
+    """The release options if they describe a mode longitudinal data supports; None = full."""
+    from synthmed.pipeline import ReleaseOptions
+
+    if release is None:
+        return None
+    if not isinstance(release, ReleaseOptions):
+        raise ParameterError(f"`release` must be a ReleaseOptions, got {type(release).__name__}.")
+    release.check()
+    problems = []
+    if release.mode == "hybrid" and release.hybrid == "partial":
+        problems.append("--hybrid partial is not available for longitudinal data (a patient's "
+                        "trajectory cannot be partly synthesized yet); use --hybrid mix.")
+    if release.fair:
+        problems.append("--fair is not available for longitudinal data; use --balance "
+                        "SENS,target.")
+    if release.factor is not None:
+        problems.append("--factor is not available for longitudinal data; use --balance.")
+    if release.min_distance is not None or release.dcr_quantile is not None:
+        problems.append("--min-distance and --dcr-quantile are not available for longitudinal "
+                        "data (copies of training trajectories are always rejected).")
+    if problems:
+        raise ParameterError(" ".join(problems))
+    return None if release.mode == "full" else release
+
+
+def _mode_label(options: ReleaseOptions | None) -> str:
+    if options is None:
+        return "full"
+    return "hybrid-mix" if options.mode == "hybrid" else "augment"
+
+
+def _release(gen: BaseGenerator, options: ReleaseOptions | None, train: pd.DataFrame,
+             schema: TableSchema, n: int | None, seed: int) -> Release | None:
+    from synthmed.modes.longitudinal import (
+        release_longitudinal_augment,
+        release_longitudinal_mix,
+    )
+
+    if options is None:
+        return None
+    if options.mode == "hybrid":
+        return release_longitudinal_mix(gen, train, schema,
+                                        real_fraction=float(options.real_fraction or 0.0),
+                                        n_entities=n, random_state=seed)
+    return release_longitudinal_augment(gen, train, schema, balance=list(options.balance),
+                                        random_state=seed)
+
+
+def _with_release_notes(result: EvaluationResult, released: Release) -> EvaluationResult:
+    """Say in words what was judged and that real patients are in the release."""
+    from synthmed.evaluation import Section
+
+    found = dict(result.sections)
+
+    def note(name: str, text: str) -> None:
+        if name in found:
+            sec = found[name]
+            found[name] = Section(sec.name, sec.metrics, (text, *sec.notes), sec.skipped)
+
+    n_real = int(released.stats.get("real_patients", 0))
+    if released.mode == "augment":
+        text = ("Only the synthetic patients are judged here. They were drawn for chosen groups "
+                "and outcomes, so their distributions deliberately differ from the source's.")
+        note("fidelity", text)
+        note("bias", text)
+    if n_real:
+        n_all = n_real + int(released.stats.get("synthetic_patients", 0))
+        note("privacy", f"{n_real:,} of {n_all:,} released patients are real training patients "
+             "whose whole trajectories (and entity ids) are released unchanged. Their "
+             "disclosure risk is not zero: whoever receives this data receives these patients' "
+             "real values.")
+    return EvaluationResult(sections=found, provenance=result.provenance, plots=result.plots)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy scalars and timestamps made plain)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item")
+                                 else str(v)))
+
+
+_MODE_WORDS = {
+    "full": "full: only synthetic patients; copies of training trajectories rejected",
+    "hybrid-mix": "hybrid (mix): real training patients' whole trajectories together with "
+    "synthetic patients; every row's provenance is given (per patient)",
+    "augment": "augment: every training patient plus synthetic patients drawn for the "
+    "groups/outcomes with fewer patients; every row's provenance is given (per patient)",
+}
 
 
 def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any,
-           result: EvaluationResult, label: str, timings: dict[str, float]) -> dict[str, Path]:
+           result: EvaluationResult, label: str, timings: dict[str, float], *,
+           released: Release | None = None,
+           options: ReleaseOptions | None = None) -> dict[str, Path]:
+    from synthmed.modes import write_release
     from synthmed.report import DataCard, write_report
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        synthetic.to_csv(staging / "synthetic.csv", index=False)
+        if released is None or options is None:
+            synthetic.to_csv(staging / "synthetic.csv", index=False)
+        else:  # into the staging folder: moved into place with everything else
+            write_release(released, staging,
+                          provenance="sidecar" if options.provenance_sidecar else "column",
+                          column=options.provenance_column)
+        limits = [
+            "Synthetic patients are not real: rare trajectories and long-range patterns "
+            "the generator did not capture may be missing or distorted.",
+            "Synthetic entity ids are fresh; times beyond the last time seen in training are "
+            "cut.",
+            f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
+        ]
+        public = released is None
+        if released is not None:
+            n_real = int(released.stats.get("real_patients", 0))
+            limits.append(f"{n_real:,} released patients are real training patients, with "
+                          "their real entity ids and whole trajectories (see the provenance "
+                          "column or sidecar): this release is personal data.")
         schema.save(staging / "schema.json")
         doc = result.to_dict()
         doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
         (staging / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
         card = DataCard(
             intended_use="Method development, teaching and analysis prototyping on patients "
-            "over time where sharing the real records is not allowed.",
+            "over time where sharing the real records is not allowed." if public else
+            "Model development inside the data holder's secure environment or under the same "
+            "agreement as the source data.",
             recipients="People approved by the data holder; not for public release unless "
-            "every privacy check passed.",
-            limitations=(
-                "Synthetic patients are not real: rare trajectories and long-range patterns "
-                "the generator did not capture may be missing or distorted.",
-                "Entity ids are fresh; times beyond the last time seen in training are cut.",
-                f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
-            ),
+            "every privacy check passed." if public else
+            "Only people allowed to see the source data.",
+            limitations=tuple(limits),
             generator=gen.name, parameters=gen.get_params(),
-            release_mode="full: only synthetic patients; copies of training trajectories "
-            "rejected")
+            release_mode=_MODE_WORDS[_mode_label(options)])
         write_report(result, staging / "report.html", title=f"synthmed report: {label}",
                      data_card=card)
         gen.save(staging / "model")

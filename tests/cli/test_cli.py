@@ -205,6 +205,14 @@ def test_generate_routes_a_long_table(tmp_path, capsys):
     assert synthetic["stay_id"].nunique() > 1
     assert not set(synthetic["stay_id"]) & set(make_long_frame()["stay_id"])  # fresh ids
     assert "patient_id" not in synthetic.columns  # direct identifier never released
+    mixed = tmp_path / "mixed"
+    code = main(["generate", str(path), "-o", str(mixed), "--entity", "stay_id", "--time", "t",
+                 "--target", "died", "--mode", "hybrid", "--hybrid", "mix",
+                 "--real-fraction", "0.5", "-q"])
+    assert code == 0, capsys.readouterr().err
+    release = pd.read_csv(mixed / "release.csv")
+    per_patient = release.groupby("stay_id")["provenance"].nunique()
+    assert (per_patient == 1).all() and set(release["provenance"]) == {"real", "synthetic"}
     assert {"metrics.json", "report.html", "schema.json", "model"} <= {
         p.name for p in out.iterdir()}
 
@@ -225,10 +233,10 @@ def test_generate_routes_a_signal_file(tmp_path, capsys):
 
 
 def test_over_time_data_rejects_table_only_options(tmp_path, capsys):
-    code = main(["generate", "pbcseq", "-o", str(tmp_path / "o"), "--mode", "augment",
-                 "--balance", "target"])
+    code = main(["generate", "pbcseq", "-o", str(tmp_path / "o"), "--mode", "hybrid",
+                 "--hybrid", "partial", "--synthesize", "bili"])
     assert code == 2
-    assert "not available for longitudinal data" in capsys.readouterr().err
+    assert "longitudinal" in capsys.readouterr().err
     code = main(["generate", "pbc", "-o", str(tmp_path / "o"), "--fs", "100"])
     assert code == 2 and "describe signals" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

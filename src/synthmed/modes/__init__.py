@@ -4,7 +4,9 @@
 * :func:`release_partial` / :func:`release_mix` — hybrid releases (real rows with synthesized
   columns; real and synthetic rows mixed);
 * :func:`release_augment` — the real training data plus synthetic records where data is thin,
-  including the ``fair`` bias-mitigation variant.
+  including the ``fair`` bias-mitigation variant;
+* :func:`release_longitudinal_mix` / :func:`release_longitudinal_augment` — the same for
+  patients over time, with provenance per patient.
 
 Each returns a :class:`Release`: the rows, their provenance (``real``, ``partial``,
 ``synthetic``) and what the mode did; :func:`write_release` writes one atomically.
@@ -21,6 +23,7 @@ Example
 from synthmed.modes.augment import augmentation_plan, release_augment
 from synthmed.modes.full import DistanceFilter, release_full
 from synthmed.modes.hybrid import release_mix, release_partial
+from synthmed.modes.longitudinal import release_longitudinal_augment, release_longitudinal_mix
 from synthmed.modes.provenance import PROVENANCE_LABELS, Release, with_provenance, write_release
 
 __all__ = [
@@ -30,6 +33,8 @@ __all__ = [
     "augmentation_plan",
     "release_augment",
     "release_full",
+    "release_longitudinal_augment",
+    "release_longitudinal_mix",
     "release_mix",
     "release_partial",
     "with_provenance",
