@@ -80,6 +80,14 @@ def release_longitudinal_mix(
         ``mode="mix"``; ``provenance`` per row (the same for all rows of a patient);
         ``source_index`` the row's position in ``real_long`` (``-1`` for synthetic rows);
         ``stats`` the patients and rows per provenance.
+
+    Examples
+    --------
+    >>> from synthmed import get_generator, load_dataset
+    >>> data = load_dataset("pbcseq")
+    >>> gen = get_generator("longitudinal").fit(data.frame, schema=data.schema)  # doctest: +SKIP
+    >>> release = release_longitudinal_mix(gen, data.frame, data.schema,
+    ...                                    real_fraction=0.3)  # doctest: +SKIP
     """
     generator, names, entity = _check_inputs(generator, real_long, schema)
     ok = isinstance(real_fraction, int | float | np.number) and not isinstance(real_fraction, bool)
@@ -158,6 +166,13 @@ def release_longitudinal_augment(
         ``mode="augment"``: the real rows first (in ``real_long``'s order), then the synthetic
         patients; ``stats["cells"]`` lists per cell the real patients, the patients added and
         the count reached (cell values appear there, never in error messages).
+
+    Examples
+    --------
+    >>> release = release_longitudinal_augment(gen, data.frame, data.schema,
+    ...                                        balance="target")  # doctest: +SKIP
+    >>> release.stats["synthetic_patients"] > 0  # doctest: +SKIP
+    True
     """
     generator, names, entity = _check_inputs(generator, real_long, schema)
     columns = _balance_columns(balance, schema, names)

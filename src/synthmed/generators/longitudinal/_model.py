@@ -46,15 +46,23 @@ class Marginal:
         levels = np.linspace(0.0, 1.0, N_QUANTILES)
         return cls(np.quantile(x, levels), levels, False)
 
-    def forward(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Normal scores of ``x`` (NaN stays NaN)."""
+    def forward(self, x: np.ndarray, rng: np.random.Generator,
+                position: np.ndarray | None = None) -> np.ndarray:
+        """Normal scores of ``x`` (NaN stays NaN).
+
+        A discrete value maps to a point inside its CDF step: at ``position`` (a number in
+        [0, 1) per row) when given, else at random. Giving every row of an entity the same
+        position keeps a repeated value on the same score, so the autoregressive model sees
+        its persistence rather than noise.
+        """
         out = np.full(len(x), np.nan)
         ok = np.isfinite(x)
         if self.discrete:
             idx = np.clip(np.searchsorted(self.values, x[ok]), 0, len(self.values) - 1)
             upper = self.cdf[idx]
             lower = np.where(idx > 0, self.cdf[np.maximum(idx - 1, 0)], 0.0)
-            u = lower + rng.random(len(idx)) * (upper - lower)
+            where = rng.random(len(idx)) if position is None else position[ok]
+            u = lower + where * (upper - lower)
         else:
             # a value repeated across quantiles (ties) takes the middle of its levels
             uniq, inverse = np.unique(self.values, return_inverse=True)
