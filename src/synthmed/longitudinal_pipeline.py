@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 import json
-import os
 from pathlib import Path
-import shutil
-import tempfile
 import time as _time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from synthmed._outputs import write_atomically
 from synthmed.datasets.longitudinal import LongitudinalData
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
@@ -288,7 +286,7 @@ def _with_release_notes(result: EvaluationResult, released: Release) -> Evaluati
     if n_real:
         n_all = n_real + int(released.stats.get("synthetic_patients", 0))
         note("privacy", f"{n_real:,} of {n_all:,} released patients are real training patients "
-             "whose whole trajectories (and entity ids) are released unchanged. Their "
+             "whose whole trajectories are released unchanged (under new ids). Their "
              "disclosure risk is not zero: whoever receives this data receives these patients' "
              "real values.")
     return EvaluationResult(sections=found, provenance=result.provenance, plots=result.plots)
@@ -316,9 +314,7 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
     from synthmed.modes import write_release
     from synthmed.report import DataCard, write_report
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    def write(staging: Path) -> None:
         if released is None or options is None:
             synthetic.to_csv(staging / "synthetic.csv", index=False)
         else:  # into the staging folder: moved into place with everything else
@@ -336,7 +332,7 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
         if released is not None:
             n_real = int(released.stats.get("real_patients", 0))
             limits.append(f"{n_real:,} released patients are real training patients, with "
-                          "their real entity ids and whole trajectories (see the provenance "
+                          "new entity ids but their real trajectories (see the provenance "
                           "column or sidecar): this release is personal data.")
         schema.save(staging / "schema.json")
         doc = result.to_dict()
@@ -356,14 +352,5 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
         write_report(result, staging / "report.html", title=f"synthmed report: {label}",
                      data_card=card)
         gen.save(staging / "model")
-        out_dir.mkdir(exist_ok=True)
-        files = {}
-        for item in sorted(staging.iterdir()):
-            target = out_dir / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
-            files[item.name] = target
-        return files
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    return write_atomically(out_dir, write)

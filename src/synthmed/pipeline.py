@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 import json
-import os
 from pathlib import Path
-import shutil
-import tempfile
 import time
 from typing import Any, Literal
 
 import pandas as pd
 
+from synthmed._outputs import write_atomically
 from synthmed.datasets import list_datasets, load_dataset, read_table
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
@@ -442,9 +440,7 @@ def _write_outputs(out_dir: Path, released: Release, options: ReleaseOptions,
                    title: str, timings: dict[str, float]) -> dict[str, Path]:
     from synthmed.report import write_report
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    def write(staging: Path) -> None:
         if options.mode == "full":
             released.data.to_csv(staging / "synthetic.csv", index=False)
         else:
@@ -458,17 +454,8 @@ def _write_outputs(out_dir: Path, released: Release, options: ReleaseOptions,
         write_report(result, staging / "report.html", title=f"synthmed report: {title}",
                      data_card=_data_card(released, options, schema, gen))
         gen.save(staging / "model")
-        out_dir.mkdir(exist_ok=True)
-        files = {}
-        for item in sorted(staging.iterdir()):
-            target = out_dir / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
-            files[item.name] = target
-        return files
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    return write_atomically(out_dir, write)
 
 
 _MODE_WORDS = {

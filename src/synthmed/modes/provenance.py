@@ -22,13 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
-import shutil
-import tempfile
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from synthmed._outputs import write_atomically
 from synthmed.exceptions import ParameterError
 
 __all__ = [
@@ -181,19 +180,11 @@ def write_release(release: Release, folder: str | Path, *,
         side = pd.DataFrame({"row": np.arange(len(release)),
                              column: release.provenance.astype(str).to_numpy()})
         tables = {f"{name}.csv": release.data, f"{name}_provenance.csv": side}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    def write(staging: Path) -> None:
         for file_name, table in tables.items():
             table.to_csv(staging / file_name, index=False)
-        out_dir.mkdir(exist_ok=True)
-        files = {}
-        for file_name in tables:
-            target = out_dir / file_name
-            os.replace(staging / file_name, target)
-            files[file_name] = target
-        if provenance == "column":  # a stale sidecar from an earlier run would contradict
-            (out_dir / f"{name}_provenance.csv").unlink(missing_ok=True)
-        return files
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    files = write_atomically(out_dir, write)
+    if provenance == "column":  # a stale sidecar from an earlier run would contradict
+        (out_dir / f"{name}_provenance.csv").unlink(missing_ok=True)
+    return files
