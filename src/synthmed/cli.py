@@ -351,15 +351,8 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
     if args.quiet:
         return
     print(f"\n{modality}: {what}")
-    print(f"overall verdict: {run.evaluation.verdict.upper()}")
-    for name, section in run.evaluation.sections.items():
-        state = "skipped" if section.skipped else section.verdict
-        failed = [m.name for m in section.metrics if m.passed is False]
-        extra = f" (not met: {', '.join(failed)})" if failed else ""
-        print(f"  {name:<9} {state}{extra}")
-    print("\nfiles:")
-    for path in run.files.values():
-        print(f"  {path}")
+    _print_verdicts(run.evaluation)
+    _print_files(run.files)
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -384,14 +377,22 @@ def _summarise(run, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
     if run.dropped_columns:
         print(f"not modelled (identifiers / free text): {', '.join(run.dropped_columns)}")
     if ev is not None:
-        print(f"overall verdict: {ev.verdict.upper()}")
-        for name, section in ev.sections.items():
-            state = "skipped" if section.skipped else section.verdict
-            failed = [m.name for m in section.metrics if m.passed is False]
-            extra = f" (not met: {', '.join(failed)})" if failed else ""
-            print(f"  {name:<9} {state}{extra}")
+        _print_verdicts(ev)
+    _print_files(run.files)
+
+
+def _print_verdicts(result) -> None:  # type: ignore[no-untyped-def]
+    print(f"overall verdict: {result.verdict.upper()}")
+    for name, section in result.sections.items():
+        state = "skipped" if section.skipped else section.verdict
+        failed = [m.name for m in section.metrics if m.passed is False]
+        extra = f" (not met: {', '.join(failed)})" if failed else ""
+        print(f"  {name:<9} {state}{extra}")
+
+
+def _print_files(files: dict[str, Path]) -> None:
     print("\nfiles:")
-    for path in run.files.values():
+    for path in files.values():
         print(f"  {path}")
 
 
