@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.evaluation._models import labels
 from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
 from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
 from synthmed.exceptions import DataError, ParameterError
@@ -126,7 +127,13 @@ def _prepare(frame: pd.DataFrame, schema: TableSchema, label: str) -> pd.DataFra
             f"The {label} table lacks {len(missing)} column(s) of the schema: "
             f"{', '.join(missing)}. All tables must share the source's columns."
         )
-    return coerce_table(frame[modelled], schema.subset(modelled))
+    out = coerce_table(frame[modelled], schema.subset(modelled))
+    # one key per category whatever the storage: a table read back from CSV holds 1 where the
+    # source held "1" (or 1.0); compared as they are, every record would look different
+    for col in schema.subset(modelled).columns:
+        if col.kind in ("categorical", "boolean"):
+            out[col.name] = labels(out[col.name])
+    return out
 
 
 def _check_overlap(ctx: EvalContext) -> None:
