@@ -16,16 +16,8 @@ from synthmed.generators.tabular.arf import AdversarialRandomForest
 
 
 @pytest.fixture(scope="module")
-def pbc() -> tuple[pd.DataFrame, pd.DataFrame, synthmed.schema.TableSchema]:
-    data = synthmed.load_dataset("pbc")
-    order = np.random.default_rng(7).permutation(len(data.frame))
-    frame = data.frame.iloc[order].reset_index(drop=True)
-    return frame.iloc[:300].reset_index(drop=True), frame.iloc[300:], data.schema
-
-
-@pytest.fixture(scope="module")
-def fitted(pbc):
-    train, _, schema = pbc
+def fitted(pbc_split):
+    train, _, schema = pbc_split
     gen = AdversarialRandomForest().fit(train, schema=schema, random_state=0)
     return gen, gen.sample(3000, random_state=1)
 
@@ -34,8 +26,8 @@ def _numeric(gen: AdversarialRandomForest) -> list[str]:
     return [c.name for c in gen.schema_.columns if c.kind in ("numeric", "integer")]
 
 
-def test_marginals_as_close_as_holdout(pbc, fitted):
-    train, holdout, _ = pbc
+def test_marginals_as_close_as_holdout(pbc_split, fitted):
+    train, holdout, _ = pbc_split
     gen, synth = fitted
     for col in _numeric(gen):
         ks_synth = ks_2samp(synth[col].dropna(), train[col].dropna()).statistic
@@ -48,8 +40,8 @@ def test_marginals_as_close_as_holdout(pbc, fitted):
     assert (train.isna().mean()[synth.columns] - synth.isna().mean()).abs().max() < 0.05
 
 
-def test_rank_correlations_preserved(pbc, fitted):
-    train, _, _ = pbc
+def test_rank_correlations_preserved(pbc_split, fitted):
+    train, _, _ = pbc_split
     gen, synth = fitted
     cols = _numeric(gen)
     diff = (train[cols].corr("spearman") - synth[cols].corr("spearman")).abs().to_numpy()
@@ -58,8 +50,8 @@ def test_rank_correlations_preserved(pbc, fitted):
     assert synth[["bili", "copper"]].corr("spearman").iloc[0, 1] > 0.3
 
 
-def test_values_stay_on_the_reporting_grid(pbc, fitted):
-    train, _, _ = pbc
+def test_values_stay_on_the_reporting_grid(pbc_split, fitted):
+    train, _, _ = pbc_split
     _, synth = fitted
     # bilirubin is reported to 0.1 on few distinct values: synthetic values are among them
     assert set(synth["bili"].dropna()) <= set(train["bili"].dropna())

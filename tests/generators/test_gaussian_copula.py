@@ -9,23 +9,14 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-import synthmed
 from synthmed.exceptions import ParameterError
 from synthmed.generators.base import load_generator
 from synthmed.generators.tabular.gaussian_copula import GaussianCopula
 
 
 @pytest.fixture(scope="module")
-def pbc() -> tuple[pd.DataFrame, pd.DataFrame, synthmed.schema.TableSchema]:
-    data = synthmed.load_dataset("pbc")
-    order = np.random.default_rng(7).permutation(len(data.frame))
-    frame = data.frame.iloc[order].reset_index(drop=True)
-    return frame.iloc[:300].reset_index(drop=True), frame.iloc[300:], data.schema
-
-
-@pytest.fixture(scope="module")
-def fitted(pbc):
-    train, _, schema = pbc
+def fitted(pbc_split):
+    train, _, schema = pbc_split
     gen = GaussianCopula().fit(train, schema=schema, random_state=0)
     return gen, gen.sample(3000, random_state=1)
 
@@ -34,8 +25,8 @@ def _numeric(gen: GaussianCopula) -> list[str]:
     return [c.name for c in gen.schema_.columns if c.kind in ("numeric", "integer")]
 
 
-def test_marginals_as_close_as_holdout(pbc, fitted):
-    train, holdout, _ = pbc
+def test_marginals_as_close_as_holdout(pbc_split, fitted):
+    train, holdout, _ = pbc_split
     gen, synth = fitted
     for col in _numeric(gen):
         ks_synth = ks_2samp(synth[col].dropna(), train[col].dropna()).statistic
@@ -43,8 +34,8 @@ def test_marginals_as_close_as_holdout(pbc, fitted):
         assert ks_synth < max(ks_holdout, 0.08), col
 
 
-def test_rank_correlations_preserved(pbc, fitted):
-    train, _, _ = pbc
+def test_rank_correlations_preserved(pbc_split, fitted):
+    train, _, _ = pbc_split
     gen, synth = fitted
     cols = _numeric(gen)
     diff = (train[cols].corr("spearman") - synth[cols].corr("spearman")).abs().to_numpy()
@@ -53,17 +44,17 @@ def test_rank_correlations_preserved(pbc, fitted):
     assert synth[["bili", "copper"]].corr("spearman").iloc[0, 1] > 0.3
 
 
-def test_missing_rates_and_co_missingness(pbc, fitted):
-    train, _, _ = pbc
+def test_missing_rates_and_co_missingness(pbc_split, fitted):
+    train, _, _ = pbc_split
     _, synth = fitted
     assert (train.isna().mean()[synth.columns] - synth.isna().mean()).abs().max() < 0.05
-    # pbc's non-trial patients miss every trial measure together; the model keeps that
+    # pbc_split's non-trial patients miss every trial measure together; the model keeps that
     both_missing = (synth["trt"].isna() == synth["ascites"].isna()).mean()
     assert both_missing > 0.97
 
 
-def test_observed_values_within_training_bounds(pbc, fitted):
-    train, _, _ = pbc
+def test_observed_values_within_training_bounds(pbc_split, fitted):
+    train, _, _ = pbc_split
     gen, synth = fitted
     for col in _numeric(gen):
         assert synth[col].min() >= train[col].min(), col
@@ -156,8 +147,8 @@ def test_save_load_reproduces_samples(tmp_path, fitted):
     )
 
 
-def test_mcar_option_breaks_missingness_link(pbc):
-    train, _, schema = pbc
+def test_mcar_option_breaks_missingness_link(pbc_split):
+    train, _, schema = pbc_split
     gen = GaussianCopula(model_missing=False).fit(train, schema=schema)
     synth = gen.sample(3000, random_state=0)
     linked = synth["chol"].isna() & synth["trig"].isna()

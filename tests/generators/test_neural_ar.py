@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-import synthmed
 from synthmed.generators.base import load_generator
 from synthmed.generators.tabular.autoregressive import NeuralAutoregressive
 
@@ -15,16 +14,8 @@ pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def pbc() -> tuple[pd.DataFrame, pd.DataFrame, synthmed.schema.TableSchema]:
-    data = synthmed.load_dataset("pbc")
-    order = np.random.default_rng(7).permutation(len(data.frame))
-    frame = data.frame.iloc[order].reset_index(drop=True)
-    return frame.iloc[:300].reset_index(drop=True), frame.iloc[300:], data.schema
-
-
-@pytest.fixture(scope="module")
-def fitted(pbc):
-    train, _, schema = pbc
+def fitted(pbc_split):
+    train, _, schema = pbc_split
     gen = NeuralAutoregressive(max_epochs=60).fit(train, schema=schema, random_state=0)
     return gen, gen.sample(3000, random_state=1)
 
@@ -34,8 +25,8 @@ def _numeric(gen: NeuralAutoregressive) -> list[str]:
 
 
 @pytest.mark.slow
-def test_marginals_close_to_training(pbc, fitted):
-    train, holdout, _ = pbc
+def test_marginals_close_to_training(pbc_split, fitted):
+    train, holdout, _ = pbc_split
     gen, synth = fitted
     for col in _numeric(gen):
         ks_synth = ks_2samp(synth[col].dropna(), train[col].dropna()).statistic
@@ -47,10 +38,10 @@ def test_marginals_close_to_training(pbc, fitted):
 @pytest.mark.slow
 def test_associations_preserved(fitted):
     _, synth = fitted
-    # the strongest real association (Spearman 0.63 on all of pbc) keeps its sign; on 270
+    # the strongest real association (Spearman 0.63 on all of pbc_split) keeps its sign; on 270
     # training rows early stopping keeps only part of its size (about 0.25)
     assert synth[["bili", "copper"]].corr("spearman").iloc[0, 1] > 0.15
-    # pbc's non-trial patients miss every trial measure together
+    # pbc_split's non-trial patients miss every trial measure together
     assert (synth["trt"].isna() == synth["ascites"].isna()).mean() > 0.9
 
 
@@ -77,8 +68,8 @@ def test_per_row_numeric_conditions(fitted):
     assert (high["status"] == 2).mean() > (low["status"] == 2).mean() + 0.03
 
 
-def test_time_budget_stops_training(pbc):
-    train, _, schema = pbc
+def test_time_budget_stops_training(pbc_split):
+    train, _, schema = pbc_split
     gen = NeuralAutoregressive(max_epochs=500, patience=500, hidden_size=16,
                                time_budget_s=1e-6).fit(train, schema=schema)
     assert gen.n_epochs_ == 1 and gen.stopped_by_ == "time_budget"
@@ -87,8 +78,8 @@ def test_time_budget_stops_training(pbc):
     assert free.n_epochs_ == 3 and free.stopped_by_ == "max_epochs"
 
 
-def test_early_stopping_keeps_best_epoch(pbc):
-    train, _, schema = pbc
+def test_early_stopping_keeps_best_epoch(pbc_split):
+    train, _, schema = pbc_split
     gen = NeuralAutoregressive(max_epochs=200, patience=3, hidden_size=32,
                                learning_rate=1e-2).fit(train, schema=schema)
     assert gen.stopped_by_ == "early_stopping"
@@ -97,8 +88,8 @@ def test_early_stopping_keeps_best_epoch(pbc):
     assert val[gen.best_epoch_ - 1] == min(val)
 
 
-def test_save_load_round_trip(pbc, tmp_path):
-    train, _, schema = pbc
+def test_save_load_round_trip(pbc_split, tmp_path):
+    train, _, schema = pbc_split
     gen = NeuralAutoregressive(max_epochs=3, hidden_size=32).fit(train, schema=schema)
     loaded = load_generator(gen.save(tmp_path / "m"))
     assert isinstance(loaded, NeuralAutoregressive)
@@ -111,10 +102,10 @@ def test_save_load_round_trip(pbc, tmp_path):
         assert weights and all(npz[k].dtype == np.float32 for k in weights)
 
 
-def test_torch_global_state_untouched(pbc):
+def test_torch_global_state_untouched(pbc_split):
     import torch
 
-    train, _, schema = pbc
+    train, _, schema = pbc_split
     threads, state = torch.get_num_threads(), torch.random.get_rng_state()
     NeuralAutoregressive(max_epochs=2, hidden_size=16).fit(train, schema=schema).sample(10)
     assert torch.get_num_threads() == threads
