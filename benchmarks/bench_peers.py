@@ -446,10 +446,14 @@ def main() -> None:
                         help="row cap of synthmed.evaluate's expensive metrics")
     parser.add_argument("--fresh", action="store_true", help="discard earlier rows in peers.json")
     parser.add_argument("--markdown", action="store_true", help="only re-print peers.json")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="results file to merge into (default: results/peers.json); "
+                             "lets two runs proceed side by side")
     args = parser.parse_args()
+    out = args.out
 
     if args.markdown:
-        print(markdown(json.loads(OUT.read_text())))
+        print(markdown(json.loads(out.read_text())))
         return
     from synthmed.generators import generator_class
 
@@ -470,8 +474,8 @@ def main() -> None:
             log(f"environment {env} unavailable: {env_errors[env]}")
 
     payload: dict[str, Any] = {"meta": {"runs": []}, "rows": []}
-    if OUT.exists() and not args.fresh:
-        payload = json.loads(OUT.read_text())
+    if out.exists() and not args.fresh:
+        payload = json.loads(out.read_text())
     command = "python benchmarks/bench_peers.py " + shlex.join(sys.argv[1:])
     versions = {"project": env_versions(PYTHON)}
     versions.update({env: env_versions(py) for env, py in pythons.items() if py})
@@ -488,8 +492,8 @@ def main() -> None:
         merged = dict(done)
         merged.update({(r["dataset"], r["generator"]): r for r in new_rows})
         payload["rows"] = sorted(merged.values(), key=_order(datasets, generators))
-        OUT.parent.mkdir(exist_ok=True)
-        OUT.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
 
     args.incremental = save
     for dataset in datasets:
