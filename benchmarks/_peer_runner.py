@@ -110,6 +110,10 @@ def _synthcity(name: str, train: pd.DataFrame, work: Path, seed: int, notes: lis
                 else:
                     data[col] = data[col].fillna(data[col].mode().iloc[0])
         notes.append(f"{missing} missing cells imputed (median / most frequent) for synthcity")
+    # synthcity's schema check rejects pandas 3's "str" dtype; it accepts plain object columns
+    for col in data.columns:
+        if pd.api.types.is_string_dtype(data[col]):
+            data[col] = data[col].astype(object)
     state: dict[str, Any] = {}
 
     def fit() -> None:

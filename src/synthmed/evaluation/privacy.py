@@ -337,7 +337,8 @@ def _dcr_metric(ctx: EvalContext, syn: dict[str, Any], ref: dict[str, Any],
         rule=f"<= {th.dcr_share} and a one-sided binomial test does not reject 0.5 at "
         f"{th.dcr_binomial_alpha} (Bonferroni over {len(subsets)} column sets)",
         details={"worst_subset": worst, "min_p_value": min_p,
-                 "subsets": {k: {**v, "columns": subsets[k]} for k, v in syn["dcr"].items()}},
+                 "subsets": {k: {**v, "columns": subsets[k]} for k, v in syn["dcr"].items()},
+                 "holdout_subsets": {k: v["share"] for k, v in ref["dcr"].items()}},
     )
 
 
