@@ -164,3 +164,32 @@ def test_deterministic_under_a_seed(small):
     runs = [evaluate(train, holdout, synthetic, schema, sections=["privacy"], random_state=s)
             for s in (4, 4)]
     assert runs[0].to_json() == runs[1].to_json()
+
+
+def test_gate_the_holdout_also_fails_is_explained_not_waived():
+    from synthmed.evaluation.evaluate import reference_caveats
+    from synthmed.evaluation.result import Metric, Section
+
+    both_fail = Metric("dcr_share", 0.61, 0.59, 0.55, False, "lower", gate=True)
+    only_synthetic = Metric("membership_auc", 0.70, 0.51, 0.60, False, "lower", gate=True)
+    informative = Metric("nndr_mean", 0.9, 0.95, None, None, "higher")
+    section = Section("privacy", (both_fail, only_synthetic, informative))
+
+    notes = reference_caveats(section, 114)
+    assert len(notes) == 1 and "`dcr_share`" in notes[0] and "114 training records" in notes[0]
+    assert section.verdict == "fail"  # the caveat explains the fail; it does not turn it off
+
+
+def test_small_table_report_carries_the_caveat_when_the_holdout_fails():
+    data = synthmed.load_dataset("lung")
+    train, holdout = synthmed.train_holdout_split(data.frame, random_state=0)
+    result = evaluate(train, holdout, train.copy(), schema=data.schema, sections=["privacy"],
+                      random_state=0)
+    privacy = result["privacy"]
+    holdout_fails = [m.name for m in privacy.metrics if m.gate and m.passed is False
+                     and m.threshold is not None and m.holdout_value is not None
+                     and (m.holdout_value > m.threshold if m.direction == "lower"
+                          else m.holdout_value < m.threshold)]
+    flagged = [n for n in privacy.notes if "real holdout itself fails" in n]
+    assert len(flagged) == len(holdout_fails)
+    assert privacy.verdict == "fail"  # a copy of train fails whatever the caveats say

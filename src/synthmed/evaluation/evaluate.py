@@ -101,7 +101,7 @@ def evaluate(
     plots: dict[str, Any] = {}
     for name in sections:
         section, section_plots = _section_func(name)(ctx)
-        extra = tuple(ctx.notes.get(name, ()))
+        extra = (*ctx.notes.get(name, ()), *reference_caveats(section, len(ctx.train)))
         if extra:
             section = Section(section.name, section.metrics, section.notes + extra, section.skipped)
         results[name] = section
@@ -111,6 +111,33 @@ def evaluate(
         provenance=_provenance(ctx, train, holdout, synthetic, provenance or {}),
         plots=plots,
     )
+
+
+def reference_caveats(section: Section, n_train: int) -> list[str]:
+    """Say so when the real holdout fails a gate too: at that size the gate cannot separate a
+    generator's memorisation from chance, so its fail means "not demonstrated", not "copied".
+
+    The fail stands (a release is never passed on a technicality); the note tells the reader
+    how to read it. Only metric figures are quoted, never a data value.
+    """
+    out = []
+    for m in section.metrics:
+        if not (m.gate and m.passed is False and m.threshold is not None
+                and m.holdout_value is not None):
+            continue
+        if m.direction == "lower":
+            also_fails = m.holdout_value > m.threshold
+        elif m.direction == "higher":
+            also_fails = m.holdout_value < m.threshold
+        else:
+            also_fails = False
+        if also_fails:
+            out.append(
+                f"The real holdout itself fails `{m.name}` ({m.holdout_value:.3f} against the "
+                f"bound {m.threshold}): with {n_train:,} training records this gate cannot tell "
+                "memorisation from chance, so this fail means the property is not demonstrated "
+                "at this size. More records (or a larger holdout) make the gate decisive.")
+    return out
 
 
 def _section_func(name: str) -> Callable[[EvalContext], SectionOutput]:
