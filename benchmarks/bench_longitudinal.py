@@ -1,36 +1,68 @@
-"""Fit/sample/evaluate times of the longitudinal generator on the bundled data.
+"""Fit/sample/evaluate times and the gate figures of the longitudinal generator.
 
-Run: .venv/bin/python benchmarks/bench_longitudinal.py
+Each bundled longitudinal dataset is split by patient 50/50; as many synthetic patients as
+train are drawn; the generator's seed and the evaluation's seed are both ``--seeds``.
+
+Run: .venv/bin/python benchmarks/bench_longitudinal.py [--seeds 0 1] [--datasets pbcseq ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from synthmed import load_dataset
 from synthmed.evaluation.longitudinal import evaluate_longitudinal, split_entities
 from synthmed.generators import get_generator
 
+DATASETS = ("pbcseq", "clif_vitals", "clif_labs", "nafld2")
+FIGURES = (("privacy", "dcr_share"), ("privacy", "membership_auc"),
+           ("utility", "forecast_nmae"), ("utility", "auroc_gradient_boosting"),
+           ("fidelity", "patient_detection_auc"), ("fidelity", "measure_distance"))
+
+
+def _figure(result, section: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    if section not in result.sections:
+        return f"{name} -"
+    try:
+        m = result.metric(section, name)
+    except KeyError:
+        return f"{name} -"
+    if m.value is None:
+        return f"{name} -"
+    mark = {True: "", False: " FAIL" if m.gate else " warn", None: ""}[m.passed]
+    ref = "" if m.holdout_value is None else f" ({m.holdout_value:.3g})"
+    return f"{name} {m.value:.3g}{ref}{mark}"
+
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    args = parser.parse_args()
     warm = load_dataset("pbcseq")
     get_generator("longitudinal").fit(warm.frame, schema=warm.schema)  # imports out of timings
-    for name in ("pbcseq", "clif_vitals", "nafld2"):
+    for name in args.datasets:
         data = load_dataset(name)
         train, holdout = split_entities(data.frame, data.schema)
         n = train[data.info.entity].nunique()
-        start = time.perf_counter()
-        gen = get_generator("longitudinal").fit(train, schema=data.schema)
-        fit_s = time.perf_counter() - start
-        start = time.perf_counter()
-        synth = gen.sample(n, random_state=0)
-        sample_s = time.perf_counter() - start
-        start = time.perf_counter()
-        result = evaluate_longitudinal(train, holdout, synth, data.schema)
-        eval_s = time.perf_counter() - start
-        verdicts = ", ".join(f"{k} {v.verdict}" for k, v in result.sections.items())
-        print(f"{name}: train {n} entities / {len(train)} rows; fit {fit_s:.2f}s; sample {n} "
-              f"entities ({len(synth)} rows) {sample_s:.2f}s; evaluate {eval_s:.1f}s; {verdicts}")
+        for seed in args.seeds:
+            start = time.perf_counter()
+            gen = get_generator("longitudinal").fit(train, schema=data.schema,
+                                                    random_state=seed)
+            fit_s = time.perf_counter() - start
+            start = time.perf_counter()
+            synth = gen.sample(n, random_state=seed)
+            sample_s = time.perf_counter() - start
+            start = time.perf_counter()
+            result = evaluate_longitudinal(train, holdout, synth, data.schema,
+                                           random_state=seed)
+            eval_s = time.perf_counter() - start
+            verdicts = ", ".join(f"{k} {v.verdict}" for k, v in result.sections.items())
+            figures = "; ".join(_figure(result, s, m) for s, m in FIGURES)
+            print(f"{name} seed {seed}: train {n} entities / {len(train)} rows; fit "
+                  f"{fit_s:.2f}s; sample {n} entities ({len(synth)} rows) {sample_s:.2f}s; "
+                  f"evaluate {eval_s:.1f}s; {verdicts}; {figures}", flush=True)
 
 
 if __name__ == "__main__":

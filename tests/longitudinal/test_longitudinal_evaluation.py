@@ -61,3 +61,5 @@ def test_generate_longitudinal_writes_every_file(tmp_path):
     assert "Trajectories" in html
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert doc["provenance"]["modality"] == "longitudinal"
+    forecast = [m for m in doc["utility"]["metrics"] if m["name"] == "forecast_nmae"]
+    assert forecast and forecast[0]["holdout_value"] > 0 and "forecast_nmae" in html

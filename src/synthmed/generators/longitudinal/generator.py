@@ -7,13 +7,19 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
 1. **Patient level.** A tabular generator (``static_generator``) learns the static columns
    together with per-entity summaries: number of rows (``__n_steps``), first time (``__t0``)
    and time span (``__span``). It draws each synthetic patient's attributes, outcome and
-   sequence length, and honours ``conditions`` on static columns.
+   sequence length, and honours ``conditions`` on static columns. Its continuous values
+   (age, follow-up time, span) then get kernel noise of Silverman's bandwidth, variance kept
+   (the smoothed bootstrap, :mod:`._smoothing`): a quantile-interpolating model otherwise puts
+   synthetic patients between neighbouring training patients, closer to them than real
+   outsiders are (a membership leak on small cohorts).
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
-   (categories as codes). Step by step, a Gaussian autoregressive model (ridge regression with
-   a full residual covariance) draws the next values from the previous values (last observed,
-   with "measured at the previous step" flags), the time since start, the fraction of the
-   patient's span elapsed, the time since the previous row, the static attributes, and the
-   outcome interacted with time — so a patient who dies has a trajectory like those who died.
+   (categories as codes; continuous values interpolated in cells of several training values,
+   so that synthetic values do not sit next to training values either). Step by step, a
+   Gaussian autoregressive model (ridge regression with a full residual covariance) draws
+   the next values from the previous values (last observed, with "measured at the previous
+   step" flags), the time since start, the fraction of the patient's span elapsed, the time
+   since the previous row, the static attributes, and the outcome interacted with time — so
+   a patient who dies has a trajectory like those who died.
    The time to the next row is drawn first from the same inputs (irregular times), and
    whether each measure is recorded at a row comes from one logistic model per measure
    (missingness depending on time and patient).
@@ -64,6 +70,7 @@ from synthmed.generators.longitudinal._model import (
     Marginal,
     StaticFeatures,
 )
+from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_table
 
 __all__ = ["LongitudinalGenerator"]
@@ -95,6 +102,9 @@ class LongitudinalGenerator(BaseGenerator):
         L2 penalty of the step models (values, time steps, missingness). Larger is smoother.
     max_levels : int, default 10
         Most categories of a static column used as inputs of the step models (others pooled).
+    smooth_static : bool, default True
+        Add kernel noise to the continuous patient-level values drawn by ``static_generator``
+        (see the module docstring). ``False`` reproduces the leaky, unsmoothed draws.
 
     Attributes
     ----------
@@ -112,13 +122,15 @@ class LongitudinalGenerator(BaseGenerator):
         "static_generator": one_of(*STATIC_GENERATORS),
         "ridge": float_in(0.0, low_open=True),
         "max_levels": int_in(2, 100),
+        "smooth_static": one_of(True, False),
     }
 
     def __init__(self, *, static_generator: str = "gaussian_copula", ridge: float = 1.0,
-                 max_levels: int = 10) -> None:
+                 max_levels: int = 10, smooth_static: bool = True) -> None:
         self.static_generator = static_generator
         self.ridge = ridge
         self.max_levels = max_levels
+        self.smooth_static = smooth_static
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
@@ -234,6 +246,8 @@ class LongitudinalGenerator(BaseGenerator):
         static_model = static_cls()
         self.static_model_: BaseGenerator = static_model.fit(static_tbl, schema=static_schema,
                                                              random_state=rng)
+        self._smoother = KernelSmoother.fit(static_tbl, static_schema) if (
+            self.smooth_static) else KernelSmoother({})
         static_can = coerce_table(static_tbl, static_schema, validate=False)
         feature_cols = [c for c in static_schema.names if c != T0]
         numeric = [c for c in feature_cols
@@ -389,6 +403,9 @@ class LongitudinalGenerator(BaseGenerator):
     def _draw_entities(self, n: int, conditions: Any, rng: np.random.Generator) -> pd.DataFrame:
         statics = self.static_model_.sample(n, conditions=conditions, random_state=rng,
                                             allow_copies=True)
+        fixed = frozenset(conditions.columns if isinstance(conditions, pd.DataFrame)
+                          else (conditions or {}))
+        statics = self._smoother.transform(statics, rng, keep=fixed)
         static_schema = self.static_model_.schema_
         can = coerce_table(statics, static_schema, validate=False)
         lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
@@ -510,6 +527,7 @@ class LongitudinalGenerator(BaseGenerator):
             "marginals": [m.to_state()[0] for m in self._marginals],
             "dt_marginal": self._dt_marginal.to_state()[0], "min_dt": self._min_dt,
             "t_range": list(self._t_range), "max_len": self._max_len,
+            "smoother": self._smoother.to_meta(),
             "static_model": {"generator": sm.name, "params": sm.get_params(),
                              "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
                              "hash_key": sm._hash_key_, "state": s_meta},
@@ -546,6 +564,7 @@ class LongitudinalGenerator(BaseGenerator):
         self._min_dt = float(meta["min_dt"])
         self._t_range = (float(meta["t_range"][0]), float(meta["t_range"][1]))
         self._max_len = int(meta["max_len"])
+        self._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
         self._x_mean = np.asarray(arrays["x_mean"], float)
         self._x_sd = np.asarray(arrays["x_sd"], float)
         self._values = LinearHead(np.asarray(arrays["values_coef"], float),

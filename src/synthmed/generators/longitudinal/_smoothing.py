@@ -1,0 +1,117 @@
+"""Kernel smoothing of continuous patient-level values (the privacy fix of the static model).
+
+A tabular generator that inverts an empirical quantile function (the Gaussian copula, and any
+model whose numeric values are interpolated between training values) places every synthetic
+value between two neighbouring *training* values, with the same probability for each gap. Real
+outsiders fall into a gap in proportion to its width, so synthetic values sit closer to
+training patients than outsiders do: on pbcseq (156 training patients, ages with five decimals,
+almost one per patient) 58% of synthetic patients were closer to a training patient than to
+a holdout one on (age, sex) against 46% for real outsiders, and a membership attack reached
+AUC 0.58.
+
+The fix is the smoothed bootstrap (Silverman 1986, section 6.4): each continuous value gets
+Gaussian noise of Silverman's bandwidth ``h = 0.9 min(sd, IQR / 1.34) n^(-1/5)``, then is
+shrunk towards the mean by ``1 / sqrt(1 + h^2 / sd^2)`` so that the spread is kept, and
+reflected into the training range. The noise is several times wider than the gaps between
+training values (about ``0.33 sd`` against ``6 sd / n`` for 156 patients), so a synthetic value
+no longer knows where the training values are, while the distribution is the usual kernel
+density estimate.
+
+Only columns with more than ``MIN_DISTINCT`` distinct values are smoothed (counts, codes and
+coarse integers such as age in whole years are left alone: their ties are shared by real
+outsiders too); values are rounded back to the column's recorded decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthmed.schema import TableSchema
+
+__all__ = ["KernelSmoother"]
+
+#: columns with at most this many distinct training values are left as they are
+MIN_DISTINCT = 30
+
+
+def silverman_bandwidth(x: np.ndarray) -> float:
+    """Silverman's rule of thumb, ``0.9 min(sd, IQR / 1.34) n^(-1/5)`` (0 for constant x)."""
+    sd = float(np.std(x))
+    q75, q25 = np.percentile(x, [75, 25])
+    spread = min(sd, (q75 - q25) / 1.34) or sd
+    return 0.9 * spread * len(x) ** -0.2
+
+
+@dataclass(frozen=True)
+class _Column:
+    mean: float
+    sd: float
+    bandwidth: float
+    low: float
+    high: float
+    decimals: int | None  # the recorded precision (0 for integers), restored after the noise
+
+
+@dataclass(frozen=True)
+class KernelSmoother:
+    """Per-column smoothed bootstrap of continuous numbers (see the module docstring)."""
+
+    columns: dict[str, _Column]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, schema: TableSchema) -> KernelSmoother:
+        """Bandwidths of the numeric/integer columns of ``frame`` (one row per entity)."""
+        found: dict[str, _Column] = {}
+        for name in frame.columns:
+            col = schema.column(name)
+            if col.kind not in ("numeric", "integer"):
+                continue
+            x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            if len(np.unique(x)) <= MIN_DISTINCT:
+                continue
+            found[name] = _Column(float(x.mean()), float(x.std()), silverman_bandwidth(x),
+                                  float(x.min()), float(x.max()),
+                                  0 if col.kind == "integer" else col.decimals)
+        return cls(found)
+
+    def transform(self, frame: pd.DataFrame, rng: np.random.Generator,
+                  keep: frozenset[str] = frozenset()) -> pd.DataFrame:
+        """A copy of ``frame`` with the smoothed columns perturbed (``keep``: left as given)."""
+        out = frame.copy()
+        for name, col in self.columns.items():
+            if name in keep or name not in out.columns or col.sd <= 0:
+                continue
+            x = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float)
+            noisy = x + col.bandwidth * rng.standard_normal(len(x))
+            y = col.mean + (noisy - col.mean) / np.sqrt(1.0 + (col.bandwidth / col.sd) ** 2)
+            y = _reflect(y, col.low, col.high)
+            if col.decimals is not None:
+                y = np.round(y, col.decimals)
+            y = np.where(np.isfinite(x), y, np.nan)
+            out[name] = pd.Series(y, index=out.index).astype(out[name].dtype)
+        return out
+
+    def to_meta(self) -> dict[str, Any]:
+        return {name: [c.mean, c.sd, c.bandwidth, c.low, c.high, c.decimals]
+                for name, c in self.columns.items()}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> KernelSmoother:
+        return cls({str(name): _Column(float(v[0]), float(v[1]), float(v[2]), float(v[3]),
+                                       float(v[4]), None if v[5] is None else int(v[5]))
+                    for name, v in meta.items()})
+
+
+def _reflect(y: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Fold values that left [low, high] back inside (no pile-up on the training extremes)."""
+    if high <= low:
+        return np.full_like(y, low)
+    width = high - low
+    t = np.mod(y - low, 2 * width)
+    return low + np.where(t > width, 2 * width - t, t)
