@@ -16,6 +16,7 @@ def halves():
     return ecg.split(0.5)
 
 
+@pytest.mark.slow
 def test_canary_copies_fail_fresh_data_passes(halves):
     train, holdout = halves
     copied = evaluate_signals(train, holdout, train)

@@ -28,6 +28,7 @@ __all__ = [
     "SIGNAL_SUFFIXES",
     "read_dicom_waveform",
     "read_signals",
+    "record_names",
     "signal_format",
     "write_signals",
 ]
@@ -223,8 +224,7 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    width = len(str(signals.n_records - 1))
-    names = [f"{prefix}_{i:0{width}d}" for i in range(signals.n_records)]
+    names = record_names(signals.n_records, prefix)
     written: list[Path] = []
     if fmt == "npy":
         path = out / f"{prefix}.npy"
@@ -235,7 +235,9 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
             table = pd.DataFrame(rec.T, columns=list(signals.channels))
             table.insert(0, "time", np.arange(rec.shape[1]) / signals.fs)
             path = out / f"{name}.csv"
-            table.to_csv(path, index=False, float_format="%.6g")
+            # 9 significant digits: a float32 sample reads back exactly (real pieces of a
+            # hybrid release are released bit for bit)
+            table.to_csv(path, index=False, float_format="%.9g")
             written.append(path)
         elif fmt == "wfdb":
             written.extend(_write_wfdb(signals, rec, out, name))
@@ -244,6 +246,12 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
         else:
             raise ParameterError(f"`fmt` must be 'wfdb', 'edf', 'csv' or 'npy', got {fmt!r}.")
     return written
+
+
+def record_names(n: int, prefix: str = "synthetic") -> list[str]:
+    """File stems :func:`write_signals` gives ``n`` records: ``<prefix>_<i>``, zero-padded."""
+    width = len(str(n - 1))
+    return [f"{prefix}_{i:0{width}d}" for i in range(n)]
 
 
 def _write_wfdb(signals: SignalSet, rec: np.ndarray, out: Path, name: str) -> list[Path]:

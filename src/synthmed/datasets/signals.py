@@ -85,6 +85,10 @@ class SignalSet:
         Per-record attributes, one row per record (sex, age group, diagnosis...).
     record_ids : sequence of str, optional
         Record names (default ``r0, r1...``).
+    beats : sequence of arrays or None, optional
+        Where known, the sample indices of each record's beats (a synthetic record's beats as
+        the generator placed them); ``None`` for a record whose beats are not known. Used as
+        training labels by the utility task of the signal evaluation; never written to files.
     max_gap_s : float
         Longest run of NaN samples filled by interpolation (see :func:`fill_gaps`).
 
@@ -102,6 +106,7 @@ class SignalSet:
     units: tuple[str, ...] = ()
     static: pd.DataFrame | None = field(default=None, repr=False)
     record_ids: tuple[str, ...] = ()
+    beats: tuple[np.ndarray | None, ...] | None = field(default=None, repr=False)
     max_gap_s: float = MAX_GAP_S
 
     def __post_init__(self) -> None:
@@ -169,6 +174,7 @@ class SignalSet:
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "record_ids", ids)
         object.__setattr__(self, "static", static)
+        object.__setattr__(self, "beats", _check_beats(self.beats, self.lengths))
 
     # ------------------------------------------------------------------ views
     @property
@@ -224,17 +230,26 @@ class SignalSet:
         }
 
     def replace(self, records: Sequence[np.ndarray], *, static: pd.DataFrame | None = None,
-                record_ids: Sequence[str] = ()) -> SignalSet:
+                record_ids: Sequence[str] = (),
+                beats: Sequence[np.ndarray | None] | None = None) -> SignalSet:
         """A set with the same channels, units and rate, holding other records."""
         return SignalSet(tuple(records), self.fs, self.channels, self.units, static,
-                         tuple(record_ids))
+                         tuple(record_ids), None if beats is None else tuple(beats))
 
     def subset(self, index: Sequence[int]) -> SignalSet:
-        """The records at ``index`` (with their static rows)."""
+        """The records at ``index`` (with their static rows and known beats)."""
         idx = list(index)
         static = None if self.static is None else self.static.iloc[idx]
+        beats = None if self.beats is None else [self.beats[i] for i in idx]
         return self.replace([self.records[i] for i in idx], static=static,
-                            record_ids=[self.record_ids[i] for i in idx])
+                            record_ids=[self.record_ids[i] for i in idx], beats=beats)
+
+    def window_beats(self, record: int, start: int, stop: int) -> np.ndarray | None:
+        """Known beats of ``record`` in samples ``[start, stop)``, counted from ``start``."""
+        known = None if self.beats is None else self.beats[record]
+        if known is None:
+            return None
+        return known[(known >= start) & (known < stop)] - start
 
     def segments(self, length_s: float, *, step_s: float | None = None) -> SignalSet:
         """Cut every record into windows of ``length_s`` seconds (the tail is dropped).
@@ -245,17 +260,19 @@ class SignalSet:
         if width < 2:
             raise ParameterError(f"`length_s` must cover at least 2 samples, got {length_s!r}.")
         step = width if step_s is None else max(1, round(step_s * self.fs))
-        pieces, ids, rows = [], [], []
+        pieces, ids, rows, beats = [], [], [], []
         for i, rec in enumerate(self.records):
             for start in range(0, rec.shape[1] - width + 1, step):
                 pieces.append(rec[:, start:start + width])
                 ids.append(f"{self.record_ids[i]}:{start}")
                 rows.append(i)
+                beats.append(self.window_beats(i, start, start + width))
         if not pieces:
             raise DataError(f"Every record is shorter than one {length_s:g} s segment "
                             f"(longest: {max(self.durations):.1f} s).")
         static = None if self.static is None else self.static.iloc[rows]
-        return self.replace(pieces, static=static, record_ids=ids)
+        return self.replace(pieces, static=static, record_ids=ids,
+                            beats=None if self.beats is None else beats)
 
     def split(self, holdout_fraction: float = 0.5) -> tuple[SignalSet, SignalSet]:
         """Train/holdout split: by records when there are several, else by time.
@@ -270,7 +287,7 @@ class SignalSet:
             n_hold = min(self.n_records - 1, max(1, round(self.n_records * holdout_fraction)))
             n_train = self.n_records - n_hold
             return self.subset(range(n_train)), self.subset(range(n_train, self.n_records))
-        train, hold, rows = [], [], []
+        train, hold, rows, beats = [], [], [], []
         for i, rec in enumerate(self.records):
             cut = round(rec.shape[1] * (1 - holdout_fraction))
             if cut < 2 or rec.shape[1] - cut < 2:
@@ -278,9 +295,34 @@ class SignalSet:
             train.append(rec[:, :cut])
             hold.append(rec[:, cut:])
             rows.append(i)
+            beats.append((self.window_beats(i, 0, cut), self.window_beats(i, cut, rec.shape[1])))
         static = None if self.static is None else self.static.iloc[rows]
-        return (self.replace(train, static=static, record_ids=self.record_ids),
-                self.replace(hold, static=static, record_ids=self.record_ids))
+        known = self.beats is not None
+        return (self.replace(train, static=static, record_ids=self.record_ids,
+                             beats=[b[0] for b in beats] if known else None),
+                self.replace(hold, static=static, record_ids=self.record_ids,
+                             beats=[b[1] for b in beats] if known else None))
+
+
+def _check_beats(beats: Any, lengths: tuple[int, ...]) -> tuple[np.ndarray | None, ...] | None:
+    """Known beats as sorted int64 sample indices inside their record (or None)."""
+    if beats is None:
+        return None
+    if isinstance(beats, str | bytes) or not isinstance(beats, Sequence) or len(beats) != len(
+            lengths):
+        raise DataError(f"`beats` must give one array (or None) per record: {len(lengths)} "
+                        "records.")
+    out: list[np.ndarray | None] = []
+    for i, (b, n) in enumerate(zip(beats, lengths, strict=True)):
+        if b is None:
+            out.append(None)
+            continue
+        arr = np.sort(np.asarray(b, dtype=np.int64).ravel())
+        if len(arr) and (arr[0] < 0 or arr[-1] >= n):
+            raise DataError(f"`beats` of record {i} lie outside its {n} samples.")
+        arr.setflags(write=False)
+        out.append(arr)
+    return tuple(out)
 
 
 def fill_gaps(data: np.ndarray, fs: float, *, max_gap_s: float = MAX_GAP_S,

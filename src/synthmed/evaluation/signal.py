@@ -6,6 +6,10 @@ Fidelity
     ``beat_correlation`` and ``beat_nrmse`` (average beat, every channel), ``detection_auc``
     (a classifier told to separate real from synthetic segments by their features,
     cross-validated).
+Utility
+    ``beat_detection_f1`` (gate) and ``heart_rate_mae``: a beat detector trained on the
+    synthetic signals and tested on the real holdout, next to the same detector trained on the
+    real training signals (see :mod:`synthmed.evaluation.signal_utility`).
 Privacy (gates)
     ``beat_dcr_share``: share of synthetic beats closer to a training beat than 95% of the
     training beats are to their nearest other training beat (about 5% for fresh draws);
@@ -13,8 +17,8 @@ Privacy (gates)
     than a tenth of the typical distance between two training beats).
 
 Every metric carries the same figure for the real holdout: what fresh real data of the same
-source reaches. Plot data for the report: ``plots["fidelity"]["signal"]`` (see
-:mod:`synthmed.report.plots`).
+source reaches (in the utility section: the detector trained on real signals). Plot data for
+the report: ``plots["fidelity"]["signal"]`` (see :mod:`synthmed.report.plots`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from synthmed import _dsp
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.signals import SignalSet, as_signal_set
 from synthmed.evaluation.result import EvaluationResult, Metric, Section
+from synthmed.evaluation.signal_utility import (
+    DetectorTask,
+    augmentation_section,
+    utility_section,
+)
 from synthmed.exceptions import DataError
 
 __all__ = ["SignalThresholds", "evaluate_signals"]
@@ -49,6 +58,7 @@ class SignalThresholds:
     detection_auc: float = 0.75     # <= max(this, holdout + 0.10)
     dcr_share: float = 0.15        # share of beats closer than the 5% training quantile
     copy_share: float = 0.01
+    utility_ratio: float = 0.90     # detector F1, train-on-synthetic >= ratio x train-on-real
 
 
 @dataclass
@@ -57,6 +67,7 @@ class _Profile:
 
     hrv: dict[str, float]
     nn: list[np.ndarray]
+    peaks: list[np.ndarray]  # reference beats of each record (sample indices)
     psd: np.ndarray          # C x F, log10
     beats: np.ndarray        # n x (C*W)
     segments: np.ndarray     # n_seg x features
@@ -65,8 +76,9 @@ class _Profile:
 def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet, *,
                      thresholds: SignalThresholds | None = None, segment_s: float | None = None,
                      random_state: RandomState = 0,
-                     provenance: Mapping[str, Any] | None = None) -> EvaluationResult:
-    """Fidelity and privacy of ``synthetic`` signals, each figure next to the holdout's.
+                     provenance: Mapping[str, Any] | None = None,
+                     augmentation: bool = False) -> EvaluationResult:
+    """Fidelity, utility and privacy of ``synthetic`` signals, each next to a real reference.
 
     Parameters
     ----------
@@ -79,6 +91,12 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
         Segment length for the detection classifier (default 10 s, less for short records).
     random_state : int or numpy Generator
         Seed of the subsampling and the classifier.
+    provenance : mapping, optional
+        What produced the data (source, generator, seed, release), kept in the result.
+    augmentation : bool
+        ``synthetic`` was added to ``train`` (an augment release): also report, in an
+        ``augmentation`` section, the beat detector trained on train + synthetic against
+        train only.
 
     Examples
     --------
@@ -116,11 +134,17 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
 
     fidelity = _fidelity(prof, th, rng)
     privacy = _privacy(prof, th, rng)
-    skip = "Signals without labels define no downstream task or groups here."
+    task = DetectorTask(kind, channel, med_rr, seg)
+    prepared = {k: task.prepare(s, _labels(s, prof[k].peaks)) for k, s in sets.items()}
+    utility = utility_section(task, prepared, ratio=th.utility_ratio,
+                              hr_floor_bpm=th.hr_floor_bpm, rng=rng,
+                              synthetic_labelled=_known_share(sets["synthetic"]))
     sections = {
-        "fidelity": fidelity, "privacy": privacy,
-        "utility": Section("utility", skipped=skip), "bias": Section("bias", skipped=skip),
+        "fidelity": fidelity, "utility": utility, "privacy": privacy,
+        "bias": Section("bias", skipped="Signals without group labels define no groups here."),
     }
+    if augmentation:
+        sections["augmentation"] = augmentation_section(task, prepared, rng=rng)
     plots = {"fidelity": {"signal": _plot_data(sets, prof, channel, grid)}}
     meta = {
         "modality": "signal", "kind": kind, "fs": ref.fs, "channels": list(ref.channels),
@@ -136,16 +160,28 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
 # --------------------------------------------------------------------------- measuring
 
 
+def _labels(s: SignalSet, detected: list[np.ndarray]) -> list[np.ndarray]:
+    """Beats of each record: as placed by the generator where known, else as detected."""
+    known = s.beats or (None,) * s.n_records
+    return [d if k is None else k for k, d in zip(known, detected, strict=True)]
+
+
+def _known_share(s: SignalSet) -> float:
+    """Share of records whose beats are known (not detected)."""
+    return 0.0 if s.beats is None else float(np.mean([b is not None for b in s.beats]))
+
+
 def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
              grid: np.ndarray, seg: float, band: tuple[float, float], psd_s: float,
              rng: np.random.Generator) -> _Profile:
     cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
-    nn, beats, psds, feats = [], [], [], []
+    nn, all_peaks, beats, psds, feats = [], [], [], [], []
     for rec in s.records:
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
         peaks, rr_nn = _dsp.record_nn(x[channel], s.fs, kind)
         nn.append(rr_nn)
+        all_peaks.append(peaks)
         factors = np.ones(len(peaks))
         if len(peaks):
             b, _ = _dsp.extract_beats(hp, peaks, s.fs, grid, factors)
@@ -160,7 +196,7 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
     stacked = np.concatenate(beats) if beats else np.zeros((0, len(grid) * s.n_channels))
     if len(stacked) > _MAX_BEATS:
         stacked = stacked[np.sort(rng.choice(len(stacked), _MAX_BEATS, replace=False))]
-    return _Profile(_dsp.hrv_stats(nn), nn, np.log10(psd_mean + 1e-30), stacked,
+    return _Profile(_dsp.hrv_stats(nn), nn, all_peaks, np.log10(psd_mean + 1e-30), stacked,
                     np.array(feats) if feats else np.zeros((0, 1)))
 
 

@@ -35,7 +35,8 @@ class SignalGenerator(BaseModel):
     """Base class of signal generators.
 
     Subclasses implement ``_fit(signals, rng)``, ``_sample(n, n_samples, conditions, rng)``
-    (returning records and a static table or None), ``_get_state`` and ``_set_state``.
+    (returning records, a static table or None, and optionally the beats placed in each
+    record), ``_get_state`` and ``_set_state``.
     """
 
     _tags: ClassVar[GeneratorTags] = GeneratorTags(modality="signal", handles_missing=False)
@@ -95,10 +96,11 @@ class SignalGenerator(BaseModel):
                                  f"{MIN_RECORD_S} and {MAX_LENGTH_S:g}, got {length!r}.")
         n_samples = round(float(length) * self.schema_.fs)
         cond = self._check_conditions(conditions, int(n))
-        records, static = self._sample(int(n), n_samples, cond, make_rng(random_state))
+        records, static, *placed = self._sample(int(n), n_samples, cond, make_rng(random_state))
         return SignalSet(tuple(records), self.schema_.fs, self.schema_.channels,
                          self.schema_.units, static,
-                         tuple(f"synthetic_{i}" for i in range(int(n))))
+                         tuple(f"synthetic_{i}" for i in range(int(n))),
+                         beats=tuple(placed[0]) if placed else None)
 
     def _check_conditions(self, conditions: Mapping[str, Any] | None,
                           n: int) -> dict[str, np.ndarray]:
@@ -154,8 +156,9 @@ class SignalGenerator(BaseModel):
 
     @abstractmethod
     def _sample(self, n: int, n_samples: int, conditions: Mapping[str, np.ndarray],
-                rng: np.random.Generator) -> tuple[list[np.ndarray], Any]:
-        """``n`` records of ``n_samples`` samples (``C x T``) and a static table (or None)."""
+                rng: np.random.Generator) -> tuple[Any, ...]:
+        """``n`` records of ``n_samples`` samples (``C x T``), a static table (or None) and,
+        optionally, one array per record of the sample indices where beats were placed."""
 
     def _saved_fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"modality": "signal", "n_train_records": self.n_train_records_,

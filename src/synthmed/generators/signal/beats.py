@@ -21,7 +21,8 @@ Fit
 Sample
     RR intervals are drawn from the AR model (scaled to a requested heart rate), beats from the
     mixture are stretched for their RR and placed at the beat times by weighted overlap-add,
-    and coupled noise is added: any length at the native sampling rate.
+    and coupled noise is added: any length at the native sampling rate. The beat positions
+    are returned with the records (``SignalSet.beats``): exact labels for a downstream task.
 """
 
 from __future__ import annotations
@@ -252,10 +253,11 @@ class SignalBeats(SignalGenerator):
         return int(sum(str(v) not in cats for v in values))
 
     def _sample(self, n: int, n_samples: int, conditions: Mapping[str, np.ndarray],
-                rng: np.random.Generator) -> tuple[list[np.ndarray], pd.DataFrame | None]:
+                rng: np.random.Generator) -> tuple[list[np.ndarray], pd.DataFrame | None,
+                                                   list[np.ndarray]]:
         fs = self.schema_.fs
         n_ch = len(self.schema_.channels)
-        records, rows = [], []
+        records, rows, placed = [], [], []
         for i in range(n):
             rr_shift, score_shift, row = 0.0, np.zeros(self.components_.shape[0]), {}
             for col, cats, freqs, rr_off, sc_off in self.static_:
@@ -274,8 +276,10 @@ class SignalBeats(SignalGenerator):
             if self.noise:
                 signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng)
             records.append(signal + self.offsets_[:, None])
+            at = np.round(times * fs).astype(np.int64)  # beat peaks, known exactly
+            placed.append(at[(at >= 0) & (at < n_samples)])
         static = pd.DataFrame(rows) if self.static_ else None
-        return records, static
+        return records, static, placed
 
     def _beat_times(self, seconds: float, rr_shift: float, hr: float | None,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
