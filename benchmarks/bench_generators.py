@@ -6,7 +6,8 @@ its own. Usage::
     .venv/bin/python benchmarks/bench_generators.py [--generators NAME ...] [--datasets NAME ...]
 
 Prints a Markdown table (paste it into benchmarks/RESULTS.md) and writes
-benchmarks/results/generators.json.
+benchmarks/results/generators.json (or ``--out FILE``, for a partial run that must not replace
+the full results).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def main() -> None:
                         default=[d.name for d in synthmed.list_datasets()
                                  if d.modality == "table"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "generators.json",
+                        help="results file (default: benchmarks/results/generators.json)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -74,8 +78,8 @@ def main() -> None:
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"{generator:>18} {dataset:<14} fit {rows[-1]['fit_s']:7.2f}s "
                   f"sample {rows[-1]['sample_s']:6.2f}s", file=sys.stderr)
-    out = Path(__file__).parent / "results" / "generators.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": __import__("os").cpu_count(), "synthmed": synthmed.__version__}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")

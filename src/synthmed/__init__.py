@@ -26,6 +26,7 @@ from synthmed.generators import (
     list_generators,
     load_generator,
 )
+from synthmed.generators.streaming import sample_to_csv, sample_to_parquet
 from synthmed.pipeline import RunResult, generate
 from synthmed.schema import ColumnSchema, TableSchema, infer_schema
 from synthmed.split import train_holdout_split
@@ -58,5 +59,7 @@ __all__ = [
     "load_dataset",
     "load_generator",
     "read_table",
+    "sample_to_csv",
+    "sample_to_parquet",
     "train_holdout_split",
 ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from _data import make_mixed_frame
-from synthmed import get_generator, load_generator
+from synthmed import get_generator, infer_schema, load_generator
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,11 @@ def test_choice_is_recorded_with_scores(fitted):
     for s in scores.values():
         assert 0 <= s["detection_auc"] <= 1 and 0 <= s["dcr_share"] <= 1
     eligible = [s for s in scores.values() if s["dcr_share"] <= 0.55] or list(scores.values())
-    assert choice["chosen"] == min(eligible, key=lambda s: s["detection_auc"])["generator"]
+    for s in scores.values():  # the loss: detection above 0.5 plus utility lost
+        lost = 1 - s["utility_ratio"] if s.get("utility_ratio", 1) < 1 else 0.0
+        expected = max(0.0, s["detection_auc"] - 0.5) + lost
+        assert s["loss"] == pytest.approx(expected, abs=3e-4)
+    assert choice["chosen"] == min(eligible, key=lambda s: s["loss"])["generator"]
     assert type(fitted.inner_).name == choice["chosen"]
 
 
@@ -45,3 +50,68 @@ def test_save_load_keeps_the_choice(fitted, tmp_path):
     assert loaded.choice_ == fitted.choice_
     pd.testing.assert_frame_equal(loaded.sample(50, random_state=1),
                                   fitted.sample(50, random_state=1))
+
+
+def test_large_table_is_fitted_on_a_stratified_sample():
+    frame = make_mixed_frame(400)
+    schema = infer_schema(frame, target="died")
+    gen = get_generator("auto", candidates=["gaussian_copula"], selection_rows=200,
+                        max_fit_rows=150).fit(frame, schema=schema)
+    choice = gen.choice_
+    assert (choice["fit_rows"], choice["train_rows"]) == (150, 400)
+    assert "fitted on 150 of 400 training rows" in choice["reason"]
+    assert "stratified on 'died'" in choice["reason"]
+    # the exact-copy check covers every training row, not only the fitted sample
+    assert gen.n_train_rows_ == 400
+    assert gen.copies_of_training(frame[gen.schema_.names]).all()
+
+
+def test_small_table_is_fitted_on_every_row(fitted):
+    assert fitted.choice_["fit_rows"] == fitted.choice_["train_rows"] == 300
+    assert "fitted on" not in fitted.choice_["reason"]
+
+
+def test_fit_sample_keeps_each_target_share():
+    from synthmed.generators.tabular.auto import _fit_sample
+
+    frame = pd.DataFrame({"y": [True] * 100 + [False] * 850 + [None] * 50, "x": range(1000)})
+    part = _fit_sample(frame, 200, "y", np.random.default_rng(0))
+    assert len(part) == 200 and part["x"].is_unique
+    assert part["y"].value_counts(dropna=False).to_dict() == {False: 170, True: 20, None: 10}
+    assert _fit_sample(frame, 1000, "y", np.random.default_rng(0)) is frame
+
+
+def test_large_table_leaves_out_slow_samplers():
+    gen = get_generator("auto", time_budget_s=0.001, selection_rows=100,
+                        max_fit_rows=100).fit(make_mixed_frame(300))
+    skipped = {s["generator"]: s["skipped"] for s in gen.choice_["scores"] if "skipped" in s}
+    assert "too slow to sample a large table" in skipped["neural_ar"]
+    assert gen.choice_["chosen"] == "gaussian_copula"
+
+
+def test_utility_counts_in_the_choice():
+    from synthmed.generators.tabular._auto_scoring import selection_loss
+
+    # a candidate that looks real but loses the outcome's signal loses to one that keeps it
+    realistic = {"detection_auc": 0.55, "dcr_share": 0.5, "utility_ratio": 0.70}
+    useful = {"detection_auc": 0.62, "dcr_share": 0.5, "utility_ratio": 0.99}
+    assert selection_loss(useful) < selection_loss(realistic)
+    assert selection_loss({"detection_auc": 0.45, "dcr_share": 0.5}) == 0.0
+
+
+def test_utility_ratio_is_scored_on_a_table_with_a_target(pbc_split):
+    import numpy as np
+
+    from synthmed.generators.tabular._auto_scoring import score_candidate
+
+    train, holdout, schema = pbc_split
+    schema = get_generator("gaussian_copula").fit(train, schema=schema).schema_
+    train, holdout = train[schema.names], holdout[schema.names].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    itself = score_candidate(train, holdout, train, schema, rng)
+    shuffled = train.copy()
+    shuffled[schema.target] = rng.permutation(shuffled[schema.target].to_numpy())
+    noise = score_candidate(train, holdout, shuffled, schema, rng)
+    # the training rows themselves keep the outcome's signal; a shuffled outcome has none
+    assert itself["utility_ratio"] > 0.95
+    assert noise["utility_ratio"] < itself["utility_ratio"] - 0.15

@@ -35,7 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ArNet", "TrainConfig", "TrainResult", "conditional_probs", "torch_session", "train"]
+__all__ = ["ArNet", "TrainConfig", "TrainResult", "sample_tokens",
+           "torch_session", "train"]
 
 #: CPU threads used while training or sampling. One: at these sizes (batches of at most 512
 #: rows, 256 hidden units) a second thread gains little, and on a busy machine OpenMP's
@@ -45,8 +46,9 @@ N_THREADS = 1
 FIXED_ORDER_SHARE = 0.5
 #: validation rows are repeated with different masks until there are about this many
 VALIDATION_DRAWS = 2048
-#: rows per forward pass when sampling
-SAMPLE_CHUNK = 65_536
+#: rows per forward pass when sampling: large enough for fast matrix products, small enough
+#: that the chunk's hidden activations stay in memory (a few MB)
+SAMPLE_CHUNK = 2_048
 
 
 @contextmanager
@@ -215,17 +217,64 @@ def _validation_loss(net: ArNet, val_x: torch.Tensor, val_known: torch.Tensor,
         return float(net.loss(val_x, val_known, val_scored))
 
 
-def conditional_probs(net: ArNet, tokens: np.ndarray, known: np.ndarray,
-                      column: int) -> np.ndarray:
-    """``p(column | known columns)`` for every row: (rows x tokens of ``column``), float64."""
-    out = np.empty((len(tokens), net.vocab[column]))
+def sample_tokens(net: ArNet, tokens: np.ndarray, known: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Fill the unknown entries of ``tokens`` column by column, in the fixed column order.
+
+    The first layer is linear in the embeddings, so each column's contribution to it is
+    precomputed once per token (a table of ``vocab x hidden``); revealing a column then adds
+    one row of that table instead of recomputing the whole first layer. The random numbers
+    are drawn per chunk of :data:`SAMPLE_CHUNK` rows, so the result depends only on ``rng``
+    and the inputs, not on how the work is split.
+    """
+    tokens = tokens.copy()
+    n, d = tokens.shape
     with torch.no_grad():
-        for start in range(0, len(tokens), SAMPLE_CHUNK):
-            rows = slice(start, start + SAMPLE_CHUNK)
-            h = net.features(torch.as_tensor(tokens[rows], dtype=torch.long),
-                             torch.as_tensor(known[rows]))
-            out[rows] = torch.softmax(net.logits(h, column).double(), dim=1).numpy()
-    return out
+        tables = _first_layer_tables(net)
+        heads = [(net.head.weight[j * net.width:j * net.width + v],
+                  net.head.bias[j * net.width:j * net.width + v])
+                 for j, v in enumerate(net.vocab)]
+        for start in range(0, n, SAMPLE_CHUNK):
+            rows = slice(start, min(start + SAMPLE_CHUNK, n))
+            u = torch.from_numpy(rng.random((rows.stop - start, d)))
+            chunk = torch.as_tensor(tokens[rows], dtype=torch.long)
+            mask = torch.as_tensor(known[rows])
+            shown = torch.where(mask, chunk, net.hidden_token)
+            pre = net.inp.bias + sum(tables[j][shown[:, j]] for j in range(d))
+            for j in range(d):
+                todo = ~mask[:, j]
+                if not todo.any():
+                    continue
+                every = bool(todo.all())  # unconditional sampling: no row selection needed
+                h = pre if every else pre[todo]
+                for block in net.blocks:
+                    h = h + block(h)
+                probs = torch.softmax(F.linear(net.out_act(h), *heads[j]), dim=1).double()
+                cdf = torch.cumsum(probs, dim=1)
+                target = (u[:, j] if every else u[todo, j]).unsqueeze(1) * cdf[:, -1:]
+                drawn = torch.searchsorted(cdf, target, right=True).squeeze(1)
+                drawn = drawn.clamp_(max=net.vocab[j] - 1)
+                # reveal column j: swap its "hidden" contribution for the drawn token's
+                change = tables[j][drawn] - tables[j][net.vocab[j]]
+                if every:
+                    chunk[:, j] = drawn
+                    pre += change
+                else:
+                    chunk[todo, j] = drawn
+                    pre[todo] += change
+            tokens[rows] = chunk.numpy()
+    return tokens
+
+
+def _first_layer_tables(net: ArNet) -> list[torch.Tensor]:
+    """Per column, each token's (and the hidden token's) contribution to the first layer."""
+    dim = net.embed.embedding_dim
+    tables = []
+    for j, v in enumerate(net.vocab):
+        offset = int(net.offsets[j])
+        embedding = net.embed.weight[offset:offset + v + 1]
+        tables.append(embedding @ net.inp.weight[:, j * dim:(j + 1) * dim].T)
+    return tables
 
 
 def state_arrays(net: ArNet) -> dict[str, np.ndarray]:

@@ -54,8 +54,6 @@ from synthmed.generators.tabular._bn_encoding import (
     NumericCoder,
     _as_float,
     coder_from_state,
-    inverse_cdf,
-    normalised_cdf,
 )
 from synthmed.schema import TableSchema
 
@@ -208,7 +206,7 @@ class NeuralAutoregressive(BaseGenerator):
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, conditions: pd.DataFrame | None,
                 rng: np.random.Generator) -> pd.DataFrame:
-        from synthmed.generators.tabular._ar_network import conditional_probs, torch_session
+        from synthmed.generators.tabular._ar_network import sample_tokens, torch_session
 
         d = len(self._names_)
         tokens = np.zeros((n, d), dtype=np.int64)
@@ -219,12 +217,7 @@ class NeuralAutoregressive(BaseGenerator):
                 tokens[:, j] = self._coders_[j].encode(conditions[name])
                 known[:, j] = True
         with torch_session():
-            for j in range(d):
-                if known[0, j]:
-                    continue
-                probs = conditional_probs(self._net_, tokens, known, j)
-                tokens[:, j] = inverse_cdf(normalised_cdf(probs), np.arange(n), rng.random(n))
-                known[:, j] = True
+            tokens = sample_tokens(self._net_, tokens, known, rng)
         out = {name: coder.decode(tokens[:, j], rng)
                for j, (name, coder) in enumerate(zip(self._names_, self._coders_, strict=True))}
         return pd.DataFrame(out)
