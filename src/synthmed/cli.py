@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hybrid mix: share of real rows, between 0 and 1")
     modes.add_argument("--balance", type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
                        default=[], metavar="COL[,COL]",
-                       help="augment: 'target', a sensitive column, or 'SENSITIVE,target'")
+                       help="augment: 'target', a sensitive column, or 'SENSITIVE,target'; "
+                       "signals: 'heart_rate'")
     modes.add_argument("--factor", type=float, help="augment: grow the data K times")
     modes.add_argument("--fair", action="store_true",
                        help="augment: bias mitigation (equal group sizes and outcome rates)")
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--out", type=Path, required=True, help="output CSV or Parquet")
     sample.add_argument("--n", type=_positive_int, required=True, help="rows to sample")
     sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    sample.add_argument("--chunk-rows", type=_positive_int, default=100_000, metavar="N",
+                        help="tables: rows drawn and written at a time; memory does not grow "
+                        "with --n (default 100000)")
 
     ev = sub.add_parser("evaluate", parents=[verbosity],
                         help="evaluate a synthetic table against train and holdout")
@@ -271,10 +275,6 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
     from synthmed.exceptions import ParameterError
 
     problems = []
-    if modality == "signal" and (args.mode != "full" or args.min_distance is not None
-                                 or args.dcr_quantile is not None):
-        problems.append("Release modes other than plain 'full' are not available for signal "
-                        "data yet; drop --mode and the filter options.")
     if modality != "longitudinal" and (args.entity or args.time or args.static):
         problems.append("--entity, --time and --static describe a long table; this input is "
                         f"{modality} data.")
@@ -343,10 +343,14 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
 
         run = generate_signals(
             args.data, args.out, length_s=args.length, fs=args.fs, seed=args.seed,
-            params=params, progress=_say(args), **({"n": args.n} if args.n else {}),
+            params=params, progress=_say(args), n=args.n, release=_release_options(args),
             **({"generator": generator} if generator else {}),
         )
         what = f"{len(run.synthetic.records):,} synthetic recordings at {run.synthetic.fs:g} Hz"
+        if run.release is not None:
+            counts = run.release.counts()
+            what = (f"{len(run.synthetic.records):,} recordings at {run.synthetic.fs:g} Hz "
+                    f"({counts['real']:,} real, {counts['synthetic']:,} synthetic)")
     if args.quiet:
         return
     print(f"\n{modality}: {what}")
@@ -419,16 +423,24 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if suffix not in (".csv", ".parquet"):
         raise ParameterError(f"Output must end in .csv or .parquet, got {args.out.name!r}.")
     gen = load_generator(args.model)
-    frame = gen.sample(args.n, random_state=args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    if suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    else:
-        frame.to_parquet(tmp, index=False)
-    tmp.replace(args.out)
+    if gen.tags.modality == "table":  # streamed chunk by chunk, written atomically
+        from synthmed.generators.streaming import sample_to_csv, sample_to_parquet
+
+        write = sample_to_csv if suffix == ".csv" else sample_to_parquet
+        write(gen, args.out, args.n, chunk_rows=args.chunk_rows, random_state=args.seed)
+        rows = args.n
+    else:  # a long table: n counts patients, drawn whole
+        frame = gen.sample(args.n, random_state=args.seed)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(f".{args.out.name}.tmp")
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        tmp.replace(args.out)
+        rows = len(frame)
     if not args.quiet:
-        print(f"{len(frame):,} synthetic rows written to {args.out}")
+        print(f"{rows:,} synthetic rows written to {args.out}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
