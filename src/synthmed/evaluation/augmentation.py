@@ -185,7 +185,7 @@ def evaluate_augmentation(
                "Per-group figures and gaps flag, for both models, the top "
                f"{rate:.1%} of holdout scores (the positive share of the real training data)."),
     )
-    plots = {  # shapes of report/plots.py: "roc" per model, "tables" of flat rows
+    plots = {  # shapes of synthmed.report.plots: "roc" per model, "tables" of flat rows
         "roc": {"logistic regression": {
             "real": {**roc_points(y_hold, scores["train"]), "auc": ref["auroc"]},
             "augmented": {**roc_points(y_hold, scores["augmented"]), "auc": aug["auroc"]}}},

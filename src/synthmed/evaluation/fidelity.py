@@ -223,7 +223,7 @@ def _associations(ctx: EvalContext, numeric: list[str],
             rule="informative",
         ),
     ]
-    plot = {  # the report's association_diff shape (report/plots.py)
+    plot = {  # the report's association_diff shape (synthmed.report.plots)
         "columns": names,
         "measures": "spearman (number pairs), cramers_v (category pairs), eta (mixed)",
         "synthetic": np.round(mats["synthetic"] - mats["train"], 4).tolist(),
