@@ -221,11 +221,9 @@ def _check_release(release: Any) -> ReleaseOptions | None:
     """The release options if they describe a mode longitudinal data supports; None = full."""
     from synthmed.pipeline import ReleaseOptions
 
+    release = ReleaseOptions.checked(release)
     if release is None:
         return None
-    if not isinstance(release, ReleaseOptions):
-        raise ParameterError(f"`release` must be a ReleaseOptions, got {type(release).__name__}.")
-    release.check()
     problems = []
     if release.mode == "hybrid" and release.hybrid == "partial":
         problems.append("--hybrid partial is not available for longitudinal data (a patient's "

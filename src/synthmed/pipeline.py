@@ -80,6 +80,17 @@ class ReleaseOptions:
     provenance_column: str = "provenance"
     provenance_sidecar: bool = False
 
+    @classmethod
+    def checked(cls, release: Any) -> ReleaseOptions | None:
+        """``release`` checked (None stays None: a plain full release), else a clear error."""
+        if release is None:
+            return None
+        if not isinstance(release, cls):
+            raise ParameterError(
+                f"`release` must be a ReleaseOptions, got {type(release).__name__}.")
+        release.check()
+        return release
+
     def check(self) -> None:
         """Reject options that do not belong to the mode or conflict, before any work."""
         problems = []

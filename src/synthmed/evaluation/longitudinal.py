@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthmed.datasets.longitudinal import prepare_long_table
+from synthmed.datasets.longitudinal import one_role, prepare_long_table
 from synthmed.evaluation._forecast import forecast_metric
 from synthmed.evaluation._stats import ks_distance
 from synthmed.evaluation.context import Thresholds
@@ -76,7 +76,7 @@ def split_entities(frame: pd.DataFrame, schema: TableSchema, *, holdout_fraction
     """Split a long frame into train and holdout **by entity** (stratified on the target)."""
     from synthmed.split import train_holdout_split
 
-    entity = _role(schema, "entity_id")
+    entity = one_role(schema, "entity_id")
     if entity not in frame.columns:
         raise DataError(f"The entity column {entity!r} is not in the table.")
     keys = frame[entity].astype(str)
@@ -92,19 +92,11 @@ def split_entities(frame: pd.DataFrame, schema: TableSchema, *, holdout_fraction
             frame[in_hold.to_numpy()].reset_index(drop=True))
 
 
-def _role(schema: TableSchema, role: str) -> str:
-    found = schema.with_role(role)
-    if len(found) != 1:
-        raise DataError(f"A longitudinal schema needs exactly one column with role {role!r}, "
-                        f"found {len(found)}.")
-    return found[0]
-
-
 class _Long:
     """One long frame, cleaned, with its per-row offsets and per-entity codes."""
 
     def __init__(self, frame: pd.DataFrame, schema: TableSchema, label: str) -> None:
-        self.entity, self.time = _role(schema, "entity_id"), _role(schema, "time_index")
+        self.entity, self.time = one_role(schema, "entity_id"), one_role(schema, "time_index")
         self.static = [c for c in schema.with_role("static") if schema.column(c).modelled]
         self.measures = [c.name for c in schema.columns if c.modelled
                          and c.name not in self.static and c.name != self.time]

@@ -147,6 +147,17 @@ class BaseModel(ABC):
     def is_fitted(self) -> bool:
         return hasattr(self, "schema_")
 
+    def _check_sample_size(self, value: Any, name: str) -> int:
+        """``value`` as a positive int, for a fitted model; else a clear error."""
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. "
+                "Call 'fit' before 'sample'."
+            )
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ParameterError(f"`{name}` must be a positive integer, got {value!r}.")
+        return int(value)
+
     @classmethod
     @abstractmethod
     def _from_saved(cls, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
@@ -328,16 +339,6 @@ class BaseGenerator(BaseModel):
                 yield self._sample_without_copies(size, part, rng, allow_copies)
 
         return chunks()
-
-    def _check_sample_size(self, value: Any, name: str) -> int:
-        if not self.is_fitted:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. "
-                "Call 'fit' before 'sample'."
-            )
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ParameterError(f"`{name}` must be a positive integer, got {value!r}.")
-        return int(value)
 
     def _sample_without_copies(self, n: int, cond: pd.DataFrame | None,
                                rng: np.random.Generator, allow_copies: bool) -> pd.DataFrame:

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from synthmed.evaluation._stats import as_float
+
 __all__ = ["LinearHead", "LogisticHeads", "Marginal", "StaticFeatures"]
 
 N_QUANTILES = 256
@@ -121,7 +123,7 @@ class StaticFeatures:
         levels: dict[str, list[Any]] = {}
         for name in frame.columns:
             if name in numeric:
-                x = _as_float(frame[name])
+                x = as_float(frame[name])
                 x = x[np.isfinite(x)]
                 mean = float(x.mean()) if len(x) else 0.0
                 sd = float(x.std()) if len(x) > 1 and x.std() > 0 else 1.0
@@ -134,7 +136,7 @@ class StaticFeatures:
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         blocks = []
         for name, (mean, sd) in self.numeric.items():
-            x = (_as_float(frame[name]) - mean) / sd
+            x = (as_float(frame[name]) - mean) / sd
             miss = ~np.isfinite(x)
             blocks += [np.where(miss, 0.0, np.clip(x, -5, 5)), miss.astype(float)]
         for name, levels in self.levels.items():
@@ -154,16 +156,6 @@ class StaticFeatures:
     def from_meta(cls, meta: Mapping[str, Any]) -> StaticFeatures:
         return cls({k: (float(v[0]), float(v[1])) for k, v in meta["numeric"].items()},
                    {k: list(v) for k, v in meta["levels"].items()})
-
-
-def _as_float(values: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        out = values.astype("int64").to_numpy(dtype=float) / 86_400e9
-        out[values.isna().to_numpy()] = np.nan
-        return out
-    if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=float)
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
 def _jsonable(value: Any) -> Any:

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed._random import RandomState, make_rng
-from synthmed.datasets.longitudinal import prepare_long_table
+from synthmed.datasets.longitudinal import one_role, prepare_long_table
 from synthmed.exceptions import DataError, NotFittedError, ParameterError, SynthmedError
 from synthmed.generators.base import (
     MAX_RESAMPLE_ROUNDS,
@@ -78,17 +78,6 @@ __all__ = ["LongitudinalGenerator"]
 STATIC_GENERATORS = ("gaussian_copula", "bayesian_network", "arf")
 N_STEPS, T0, SPAN = "__n_steps", "__t0", "__span"
 HOUR_NS = 3_600e9
-
-
-def _one_role(schema: TableSchema, role: str) -> str:
-    found = schema.with_role(role)
-    if len(found) != 1:
-        raise DataError(
-            f"Longitudinal data needs exactly one column with role {role!r} in its schema, "
-            f"found {len(found)}. Build the schema with "
-            "synthmed.datasets.longitudinal.longitudinal_schema(frame, entity=..., time=...)."
-        )
-    return found[0]
 
 
 class LongitudinalGenerator(BaseGenerator):
@@ -165,7 +154,7 @@ class LongitudinalGenerator(BaseGenerator):
             )
         if not isinstance(schema, TableSchema):
             raise ParameterError(f"`schema` must be a TableSchema, got {type(schema).__name__}.")
-        entity, time = _one_role(schema, "entity_id"), _one_role(schema, "time_index")
+        entity, time = one_role(schema, "entity_id"), one_role(schema, "time_index")
         n_entities = data[entity].nunique() if entity in data.columns else 0
         if n_entities < MIN_FIT_ROWS:
             raise DataError(f"At least {MIN_FIT_ROWS} entities are needed to fit a longitudinal "

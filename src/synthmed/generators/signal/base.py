@@ -17,7 +17,7 @@ import numpy as np
 
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.signals import SignalSchema, SignalSet, as_signal_set
-from synthmed.exceptions import DataError, NotFittedError, ParameterError
+from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators.base import (
     BaseModel,
     GeneratorTags,
@@ -82,13 +82,7 @@ class SignalGenerator(BaseModel):
         random_state : int or numpy Generator
             Same seed, same output.
         """
-        if not self.is_fitted:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. "
-                "Call 'fit' before 'sample'."
-            )
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ParameterError(f"`n` must be a positive integer, got {n!r}.")
+        n = self._check_sample_size(n, "n")
         length = self.default_length_s_ if length_s is None else length_s
         ok = isinstance(length, int | float | np.number) and not isinstance(length, bool)
         if not ok or not (MIN_RECORD_S <= float(length) <= MAX_LENGTH_S):
