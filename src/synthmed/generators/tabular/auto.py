@@ -52,8 +52,10 @@ REFIT_WEIGHT = 1.5
 MIN_REFIT_SHARE = 0.2
 #: default candidates left out on a large table (more rows than ``max_fit_rows``): such a table
 #: is sampled by the million, and issue 6 asks for >= 100,000 rows/s; neural_ar draws column
-#: by column (3,000-6,000 rows/s in benchmarks/RESULTS.md). A candidate the user lists is tried.
-SLOW_SAMPLERS: dict[str, str] = {"neural_ar": "samples column by column, about 5,000 rows/s"}
+#: by column (9,600-14,700 rows/s, benchmarks/RESULTS.md "Generators"). A candidate the user
+#: lists is tried.
+SLOW_SAMPLERS: dict[str, str] = {
+    "neural_ar": "samples column by column, about 10,000-15,000 rows/s"}
 
 
 def _candidates_check(value: Any) -> str | None:
