@@ -14,6 +14,10 @@ the other third (real rows the candidate never saw; small tables: two such split
 Candidates whose DCR share exceeds ``max_dcr_share`` are disqualified (unless all are); among the
 rest the lowest loss wins (detection AUC above 0.5 plus utility ratio below 1, see
 :mod:`._auto_scoring`), and the winner is refitted on all training rows.
+
+The winner is then tried with discriminator refinement (:mod:`._refine`: several candidates
+per row, one kept in proportion to a real-versus-generated classifier's odds), scored on the
+same validation rows; the refinement is kept only if it lowers the loss within the DCR bound.
 Candidates expected to overrun the time budget are skipped, and a candidate that can stop its
 own training on a clock (``neural_ar``) is given its share of the budget, for the trial fits
 and for the refit; the choice, every score and the reasons are kept in ``choice_`` and shown
@@ -36,8 +40,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthmed.generators.base import BaseGenerator, GeneratorTags, ParamCheck, float_in, int_in
+from synthmed.generators.base import (
+    BaseGenerator,
+    GeneratorTags,
+    ParamCheck,
+    float_in,
+    int_in,
+    one_of,
+)
 from synthmed.generators.tabular._auto_scoring import score_candidate, selection_loss
+from synthmed.generators.tabular._refine import CANDIDATES_PER_ROW, Refiner
 from synthmed.schema import TableSchema
 
 __all__ = ["AutoGenerator"]
@@ -45,6 +57,7 @@ __all__ = ["AutoGenerator"]
 #: candidates in order of cost; each is tried only while the time budget allows
 DEFAULT_CANDIDATES: tuple[str, ...] = ("gaussian_copula", "bayesian_network", "arf", "neural_ar")
 _INNER = "inner__"
+_REFINER = "refiner__"
 #: a refit on every training row costs about this many trial fits (on 2/3 of the rows)
 REFIT_WEIGHT = 1.5
 #: a clock-bounded winner is refitted with at least this share of the budget, even if the
@@ -85,6 +98,11 @@ class AutoGenerator(BaseGenerator):
     max_fit_rows : int
         The winner is fitted on at most this many training rows: a random sample, stratified
         on the target, when the table is larger (recorded in ``choice_``).
+    refine : {"auto", "always", "never"}
+        Discriminator refinement of the winner: ``"auto"`` keeps it where it scores better on
+        the validation rows, ``"always"`` keeps it whatever the scores. Never used on a table
+        larger than ``max_fit_rows`` (it draws several candidates per row, and such a table is
+        sampled by the million).
 
     Examples
     --------
@@ -103,22 +121,25 @@ class AutoGenerator(BaseGenerator):
         "max_dcr_share": float_in(0.5, 1.0),
         "selection_rows": int_in(50),
         "max_fit_rows": int_in(50),
+        "refine": one_of("auto", "always", "never"),
     }
 
     def __init__(self, *, time_budget_s: float = 30.0,
                  candidates: list[str] | None = None,
                  max_dcr_share: float = 0.55, selection_rows: int = 5000,
-                 max_fit_rows: int = 200_000) -> None:
+                 max_fit_rows: int = 200_000, refine: str = "auto") -> None:
         self.time_budget_s = time_budget_s
         self.candidates = candidates
         self.max_dcr_share = max_dcr_share
         self.selection_rows = selection_rows
         self.max_fit_rows = max_fit_rows
+        self.refine = refine
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
         # a list, not a tuple: parameters round-trip through the model's JSON file
-        return [{"candidates": ["gaussian_copula", "bayesian_network"], "selection_rows": 200}]
+        return [{"candidates": ["gaussian_copula", "bayesian_network"], "selection_rows": 200},
+                {"candidates": ["gaussian_copula"], "selection_rows": 200, "refine": "always"}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -130,6 +151,7 @@ class AutoGenerator(BaseGenerator):
         scores: list[dict[str, Any]] = []
         scoring = 0.0  # seconds to score one trial draw, once measured
         large = len(frame) > self.max_fit_rows
+        trials: dict[str, list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]]] = {}
         for name in names:
             if large and self.candidates is None and name in SLOW_SAMPLERS:
                 scores.append({"generator": name,
@@ -145,7 +167,7 @@ class AutoGenerator(BaseGenerator):
                 continue
             fitting = 0.0
             try:
-                runs = []
+                runs, fitted = [], []
                 # the trial fits and a possible refit share what is left of the budget
                 share = (self.time_budget_s - elapsed - scoring) / (len(splits) + REFIT_WEIGHT)
                 for fit_part, valid in splits:
@@ -155,11 +177,13 @@ class AutoGenerator(BaseGenerator):
                     synth = cand._draw(len(valid), None, rng)
                     t1 = time.perf_counter()
                     runs.append(score_candidate(fit_part, valid, synth, schema, rng))
+                    fitted.append((cand, fit_part, valid))
                     fitting += t1 - t0
                     scoring = time.perf_counter() - t1  # the same for every candidate
             except Exception as exc:  # a failing candidate is skipped, not fatal
                 scores.append({"generator": name, "skipped": f"failed ({type(exc).__name__})"})
                 continue
+            trials[name] = fitted
             # fit + sample time only: scoring costs the same whatever the candidate
             seconds = fitting / len(splits)
             shared = [k for k in runs[0] if all(k in r for r in runs)]
@@ -179,6 +203,8 @@ class AutoGenerator(BaseGenerator):
                   f"{utility}) among {len(pool)} candidate(s) with DCR share <= "
                   f"{self.max_dcr_share}" if private else
                   f"no candidate met DCR share <= {self.max_dcr_share}; lowest loss")
+        refinement = self._try_refinement(best, trials[best["generator"]], large, schema, rng)
+        reason += f"; {refinement['reason']}"
         fit_frame = _fit_sample(frame, self.max_fit_rows, schema.target, rng)
         if len(fit_frame) < len(frame):
             strata = f", stratified on {schema.target!r}" if schema.target else ""
@@ -189,15 +215,51 @@ class AutoGenerator(BaseGenerator):
         inner = _candidate(best["generator"], left).fit(fit_frame, schema=schema,
                                                          random_state=rng)
         self.inner_ = inner
+        self.refiner_ = (Refiner.fit(fit_frame, inner._draw(len(fit_frame), None, rng), schema,
+                                     rng) if refinement["kept"] else None)
         self.choice_ = {"chosen": best["generator"], "reason": reason, "selection_rows": rows,
                         "fit_rows": len(fit_frame), "train_rows": len(frame),
                         "validation_rows": len(splits[0][1]), "repeats": len(splits),
-                        "scores": scores}
+                        "scores": scores, "refined": refinement["kept"],
+                        "refinement": refinement.get("scores")}
+
+    def _try_refinement(self, best: dict[str, Any],
+                        trials: list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]],
+                        large: bool, schema: TableSchema,
+                        rng: np.random.Generator) -> dict[str, Any]:
+        """Score the winner with discriminator refinement on the same validation rows; keep it
+        if that lowers the loss and stays within the DCR bound (or below the winner's own)."""
+        if self.refine == "never":
+            return {"kept": False, "reason": "no refinement (refine='never')"}
+        if large:
+            return {"kept": False, "reason": "no refinement on a table larger than "
+                                             f"max_fit_rows={self.max_fit_rows:,}"}
+        try:
+            runs = []
+            for cand, fit_part, valid in trials:
+                refiner = Refiner.fit(fit_part, cand._draw(len(fit_part), None, rng), schema,
+                                      rng)
+                synth = _refined_draw(cand, refiner, len(valid), None, rng)
+                runs.append(score_candidate(fit_part, valid, synth, schema, rng))
+        except Exception as exc:  # the plain winner stands
+            return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
+        shared = [k for k in runs[0] if all(k in r for r in runs)]
+        scores = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
+        scores["loss"] = round(selection_loss(scores), 4)
+        private = scores["dcr_share"] <= max(self.max_dcr_share, best["dcr_share"])
+        kept = self.refine == "always" or (private and scores["loss"] < best["loss"])
+        verdict = "kept" if kept else "not kept"
+        return {"kept": kept, "scores": scores,
+                "reason": f"discriminator refinement {verdict} (validation loss "
+                          f"{best['loss']:.3f} -> {scores['loss']:.3f}, detection AUC "
+                          f"{scores['detection_auc']:.3f}, DCR share {scores['dcr_share']:.3f})"}
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, conditions: pd.DataFrame | None,
                 rng: np.random.Generator) -> pd.DataFrame:
-        return self.inner_._sample(n, conditions, rng)
+        if self.refiner_ is None:
+            return self.inner_._sample(n, conditions, rng)
+        return _refined_draw(self.inner_, self.refiner_, n, conditions, rng)
 
     def _condition_values_known(self, column: str, values: pd.Series) -> bool:
         return self.inner_._condition_values_known(column, values)
@@ -207,7 +269,11 @@ class AutoGenerator(BaseGenerator):
         meta, arrays = self.inner_._get_state()
         state = {"choice": self.choice_, "inner_params": self.inner_.get_params(),
                  "inner_state": meta}
-        return state, {f"{_INNER}{k}": v for k, v in arrays.items()}
+        arrays = {f"{_INNER}{k}": v for k, v in arrays.items()}
+        if self.refiner_ is not None:
+            state["refiner"], trees = self.refiner_.to_state(_REFINER)
+            arrays.update(trees)
+        return state, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         from synthmed.generators.registry import generator_class
@@ -220,6 +286,20 @@ class AutoGenerator(BaseGenerator):
         inner._set_state(meta["inner_state"], {
             k[len(_INNER):]: v for k, v in arrays.items() if k.startswith(_INNER)})
         self.inner_ = inner
+        # models saved before refinement existed have no "refiner": they sample as before
+        self.refiner_ = (Refiner.from_state(meta["refiner"], arrays, _REFINER)
+                         if meta.get("refiner") else None)
+
+
+def _refined_draw(model: BaseGenerator, refiner: Refiner, n: int,
+                  conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` rows, each the refiner's pick among ``CANDIDATES_PER_ROW`` drawn by ``model``
+    (under the same condition row)."""
+    k = CANDIDATES_PER_ROW
+    repeated = (None if conditions is None
+                else conditions.iloc[np.repeat(np.arange(n), k)].reset_index(drop=True))
+    pool = model._draw(n * k, repeated, rng)
+    return pool.iloc[refiner.choose(pool, k, rng)].reset_index(drop=True)
 
 
 def _split(frame: pd.DataFrame, rows: int,
