@@ -21,12 +21,13 @@ def fitted():
 def test_choice_is_recorded_with_scores(fitted):
     choice = fitted.choice_
     assert choice["chosen"] in ("gaussian_copula", "bayesian_network")
-    assert choice["repeats"] == 2  # small table: two validation splits
+    assert choice["repeats"] == 3  # small table: three folds, every row validates once
     scores = {s["generator"]: s for s in choice["scores"]}
     assert set(scores) == {"gaussian_copula", "bayesian_network"}
     for s in scores.values():
         assert 0 <= s["detection_auc"] <= 1 and 0 <= s["dcr_share"] <= 1
-    eligible = [s for s in scores.values() if s["dcr_share"] <= 0.55] or list(scores.values())
+    bound = 0.55 + 0.5 / np.sqrt(300)  # the bound plus one standard error (300 rows validate)
+    eligible = [s for s in scores.values() if s["dcr_share"] <= bound] or list(scores.values())
     for s in scores.values():  # the loss: detection above 0.5 plus utility lost
         lost = 1 - s["utility_ratio"] if s.get("utility_ratio", 1) < 1 else 0.0
         expected = max(0.0, s["detection_auc"] - 0.5) + lost
