@@ -56,8 +56,14 @@ def _synthmed(name: str, train: pd.DataFrame, work: Path, seed: int, notes: list
 
     schema = TableSchema.load(work / "schema.json")
     gen = synthmed.get_generator(name)
-    return (lambda: gen.fit(train, schema=schema, random_state=seed),
-            lambda n: gen.sample(n, random_state=seed))
+
+    def fit() -> None:
+        gen.fit(train, schema=schema, random_state=seed)
+        if hasattr(gen, "choice_"):  # auto: what it chose, and whether it refined it
+            refined = " + refinement" if gen.choice_.get("refined") else ""
+            notes.append(f"auto chose {gen.choice_['chosen']}{refined}")
+
+    return fit, lambda n: gen.sample(n, random_state=seed)
 
 
 def _sdv(name: str, train: pd.DataFrame, work: Path, seed: int, notes: list[str]):

@@ -245,10 +245,11 @@ def evaluate_table(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
 
 
 # ------------------------------------------------------------------------------ runs
-def run_generator(generator: str, python: str, work: Path, timeout: int) -> dict[str, Any]:
+def run_generator(generator: str, python: str, work: Path, timeout: int,
+                  seed: int = 0) -> dict[str, Any]:
     for stale in ("synthetic.csv", "run.json"):
         (work / stale).unlink(missing_ok=True)
-    cmd = [python, str(RUNNER), generator, str(work)]
+    cmd = [python, str(RUNNER), generator, str(work), "--seed", str(seed)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     start = time.perf_counter()
     try:
@@ -301,7 +302,7 @@ def bench_dataset(dataset: str, generators: list[str], pythons: dict[str, str | 
                 log(f"{dataset} {generator}: not installed")
                 continue
             log(f"{dataset} {generator}: fitting")
-            run = run_generator(generator, python, work, args.timeout)
+            run = run_generator(generator, python, work, args.timeout, args.seed)
             row.update(run)
             if run["status"] == "ok":
                 synthetic = pd.read_csv(work / "synthetic.csv")
@@ -451,6 +452,9 @@ def main() -> None:
                         help="seconds per generator and dataset before it counts as timeout")
     parser.add_argument("--max-rows", type=int, default=20_000,
                         help="row cap of synthmed.evaluate's expensive metrics")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="generators' random seed (the train/holdout split stays fixed); "
+                             "use with --out to keep a second seed's rows apart")
     parser.add_argument("--fresh", action="store_true", help="discard earlier rows in peers.json")
     parser.add_argument("--markdown", action="store_true", help="only re-print peers.json")
     parser.add_argument("--out", type=Path, default=OUT,

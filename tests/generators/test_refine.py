@@ -77,7 +77,7 @@ def always_refined():
 def test_auto_records_the_refinement_and_saves_it(always_refined, tmp_path):
     choice = always_refined.choice_
     assert choice["refined"] is True and "refinement kept" in choice["reason"]
-    assert set(choice["refinement"]) >= {"detection_auc", "dcr_share", "loss"}
+    assert set(choice["refinement"]["gaussian_copula"]) >= {"detection_auc", "dcr_share", "loss"}
     loaded = load_generator(always_refined.save(tmp_path / "m"))
     assert loaded.refiner_ is not None
     pd.testing.assert_frame_equal(loaded.sample(80, random_state=2),
