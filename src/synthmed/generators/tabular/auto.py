@@ -181,7 +181,7 @@ class AutoGenerator(BaseGenerator):
                     t0 = time.perf_counter()
                     cand = _candidate(name, share).fit(fit_part, schema=schema,
                                                        random_state=rng)
-                    synth = cand._draw(len(valid), None, rng)
+                    synth = cand._draw(len(fit_part), None, rng)
                     t1 = time.perf_counter()
                     runs.append(score_candidate(fit_part, valid, synth, schema, rng))
                     fitted.append((cand, fit_part, valid))
@@ -264,7 +264,7 @@ class AutoGenerator(BaseGenerator):
             for cand, fit_part, valid in trials:
                 refiner = Refiner.fit(fit_part, cand._draw(len(fit_part), None, rng), schema,
                                       rng)
-                synth = _refined_draw(cand, refiner, len(valid), None, rng)
+                synth = _refined_draw(cand, refiner, len(fit_part), None, rng)
                 runs.append(score_candidate(fit_part, valid, synth, schema, rng))
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
