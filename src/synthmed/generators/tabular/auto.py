@@ -14,7 +14,7 @@ that every row is scored once, averaged):
 
 Candidates whose DCR share exceeds ``max_dcr_share`` by more than its measurement noise (one
 standard error, 0.5 / sqrt(validation rows)) are disqualified (unless all are); among the
-rest the lowest loss wins (detection AUC above 0.5 plus utility ratio below 1, see
+rest the lowest loss wins (detection AUC's distance from 0.5 plus utility ratio below 1, see
 :mod:`._auto_scoring`), and the winner is refitted on all training rows.
 
 The winner is then tried with discriminator refinement (:mod:`._refine`: several candidates
