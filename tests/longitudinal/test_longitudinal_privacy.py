@@ -125,3 +125,18 @@ def test_small_cohort_gates_failed_by_the_holdout_become_warnings():
     # a copy of the training patients is far worse than the holdout: still a failed gate
     copied, _ = _small_cohort((_gate("dcr_share", 1.0, 0.62, 0.53),), 48)
     assert copied[0].gate and Section("privacy", copied).verdict == "fail"
+
+
+def test_linear_head_with_more_inputs_than_rows_keeps_the_noise():
+    """First values of a small cohort: 50 patients, 80 inputs, no signal. A plain ridge fit
+    explains its training rows almost exactly, and its residual noise (about 0.1 here) drew
+    synthetic values on top of training ones; the head now picks its penalty by generalised
+    cross-validation and scales residuals to new rows."""
+    from synthmed.generators.longitudinal._model import LinearHead
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((50, 80)), rng.standard_normal((50, 2))
+    head = LinearHead.fit(x, y, ridge=1.0)
+    noise_sd = np.sqrt(np.diag(head.chol @ head.chol.T))
+    assert (noise_sd > 0.8).all() and (noise_sd < 1.3).all()
+    assert np.abs(head.coef[:-1]).max() < 0.1  # no signal: the inputs are shrunk away

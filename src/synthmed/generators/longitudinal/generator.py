@@ -6,23 +6,31 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
 
 1. **Patient level.** A tabular generator (``static_generator``) learns the static columns
    together with per-entity summaries: number of rows (``__n_steps``), first time (``__t0``)
-   and time span (``__span``). It draws each synthetic patient's attributes, outcome and
-   sequence length, and honours ``conditions`` on static columns. Its continuous values
-   (age, follow-up time, span) then get kernel noise of Silverman's bandwidth, variance kept
-   (the smoothed bootstrap, :mod:`._smoothing`): a quantile-interpolating model otherwise puts
-   synthetic patients between neighbouring training patients, closer to them than real
-   outsiders are (a membership leak on small cohorts).
+   and how long the trajectory lasts: its span (``__span``) or the mean time between its rows
+   (``__mean_gap``), whichever varies less between training patients (:func:`_steadier_extent`:
+   a study window fixes the span, hourly charting the gap). It draws each synthetic patient's
+   attributes, outcome and sequence length, and honours ``conditions`` on static columns. Its
+   continuous values (age, follow-up time, span) then get kernel noise of Silverman's
+   bandwidth, variance kept (the smoothed bootstrap, :mod:`._smoothing`): a
+   quantile-interpolating model otherwise puts synthetic patients between neighbouring
+   training patients, closer to them than real outsiders are (a membership leak on small
+   cohorts).
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
    (categories as codes; continuous values interpolated in cells of several training values,
    so that synthetic values do not sit next to training values either). Step by step, a
-   Gaussian autoregressive model (ridge regression with a full residual covariance) draws
-   the next values from the previous values (last observed, with "measured at the previous
-   step" flags), the time since start, the fraction of the patient's span elapsed, the time
-   since the previous row, the static attributes, and the outcome interacted with time — so
-   a patient who dies has a trajectory like those who died.
-   The time to the next row is drawn first from the same inputs (irregular times), and
-   whether each measure is recorded at a row comes from one logistic model per measure
-   (missingness depending on time and patient).
+   Gaussian autoregressive model (ridge regressions with a full residual covariance,
+   :mod:`._model`) draws the next values from the patient's history (:mod:`._history`: last
+   observed values, what the previous row recorded, the mean of earlier values and how often
+   each measure was recorded, so that a patient keeps a level of their own), the time since
+   start, the fraction of the patient's span elapsed, the time since the previous row, the
+   static attributes, and the outcome interacted with time — so a patient who dies has a
+   trajectory like those who died. A measure's first value and its later values have
+   separate regressions (the first is spread over the population, later ones stay near the
+   patient's own).
+   The time to the next row is drawn first from the same inputs plus the rows and span left
+   (:mod:`._gaps`: irregular times that end near the drawn span), and whether each measure is
+   recorded at a row comes from a chain of logistic models (a measure sees which of the
+   earlier ones the row records, so panels are recorded together).
 
 Times of a synthetic trajectory never go past the largest time seen in training (the
 trajectory is cut there). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
@@ -52,7 +60,13 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
-from synthmed.exceptions import DataError, NotFittedError, ParameterError, SynthmedError
+from synthmed.exceptions import (
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    SynthmedError,
+)
 from synthmed.generators.base import (
     MAX_RESAMPLE_ROUNDS,
     MIN_FIT_ROWS,
@@ -64,11 +78,14 @@ from synthmed.generators.base import (
     one_of,
     row_hashes,
 )
+from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
+from synthmed.generators.longitudinal._history import History, history_inputs
 from synthmed.generators.longitudinal._model import (
     LinearHead,
     LogisticHeads,
     Marginal,
     StaticFeatures,
+    ValueHeads,
 )
 from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_table
@@ -76,8 +93,11 @@ from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_tab
 __all__ = ["LongitudinalGenerator"]
 
 STATIC_GENERATORS = ("gaussian_copula", "bayesian_network", "arf")
-N_STEPS, T0, SPAN = "__n_steps", "__t0", "__span"
+N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
 HOUR_NS = 3_600e9
+#: version of the sequence model's saved state (2: history inputs, chained missingness, gaps
+#: steered by the rows and span left); older files are refused with a clear message
+SEQUENCE_MODEL_VERSION = 2
 
 
 class LongitudinalGenerator(BaseGenerator):
@@ -89,6 +109,8 @@ class LongitudinalGenerator(BaseGenerator):
         Tabular generator of the patient-level table (static columns + sequence summaries).
     ridge : float, default 1.0
         L2 penalty of the step models (values, time steps, missingness). Larger is smoother.
+        The value and time regressions try it and up to 10^4 times it, and keep the penalty
+        of least generalised cross-validation error.
     max_levels : int, default 10
         Most categories of a static column used as inputs of the step models (others pooled).
     smooth_static : bool, default True
@@ -220,13 +242,14 @@ class LongitudinalGenerator(BaseGenerator):
         else:
             static_tbl[T0] = t_num[start_idx]
             t0_col = ColumnSchema(T0, "numeric", dtype="float64", decimals=tdec)
-        static_tbl[SPAN] = span
+        self.time_extent_ = _steadier_extent(span, lengths)
+        static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
+            lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
         static_schema = TableSchema(columns=(
             *schema.subset(self.static_columns_).columns,
             ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
             t0_col,
-            ColumnSchema(SPAN, "numeric", dtype="float64",
-                         decimals=tdec if self.time_kind_ != "datetime" else 3),
+            ColumnSchema(self.time_extent_, "numeric", dtype="float64", decimals=None),
         ), event_value=schema.event_value)
         from synthmed.generators.registry import generator_class
 
@@ -261,31 +284,36 @@ class LongitudinalGenerator(BaseGenerator):
             z_cols.append(marg.forward(x, rng, position=rng.random(len(start_idx))[codes]))
         z = np.column_stack(z_cols)
         observed = np.isfinite(z)
-        zdf = pd.DataFrame(z)
-        prev_z = zdf.groupby(codes).shift(1).groupby(codes).ffill().fillna(0.0).to_numpy()
-        prev_obs = pd.DataFrame(observed.astype(float)).groupby(codes).shift(1).fillna(
-            0.0).to_numpy()
+        step = np.arange(len(z)) - start_idx[codes]
+        history, seen = history_inputs(z, codes, step)
         s_block = self._static_features.transform(static_can[feature_cols])[codes]
         t_block = self._target_block(static_can)[codes]
-        x_val = self._design(prev_z, prev_obs, first.astype(float), np.log1p(dt), offset,
-                             span[codes], s_block, t_block)
+        x_val = self._design(history, first.astype(float), np.log1p(dt), offset, span[codes],
+                             s_block, t_block)
         self._x_mean = x_val.mean(axis=0)
         self._x_sd = np.where(x_val.std(axis=0) > 0, x_val.std(axis=0), 1.0)
         xs = (x_val - self._x_mean) / self._x_sd
-        self._values = LinearHead.fit(xs, z, self.ridge)
+        # the outcome link is kept whole: a penalty chosen for the many history inputs of a
+        # small cohort shrank it away (clif_labs early warning 0.82 -> 0.68 AUROC)
+        self._values = ValueHeads.fit(xs, z, seen, self.ridge, free=3 * t_block.shape[1])
         self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
         later = ~first
         prev_offset = np.r_[0.0, offset[:-1]]
-        x_dt = self._design(prev_z, prev_obs, np.zeros(len(z)), np.zeros(len(z)), prev_offset,
-                            span[codes], s_block, t_block)
-        positive = dt[later & (dt > 0)]
-        self._dt_marginal = Marginal.fit(positive if len(positive) else np.array([1.0]))
-        self._min_dt = float(positive.min()) if len(positive) else 1.0
-        z_dt = self._dt_marginal.forward(dt, rng)[:, None]
-        z_dt[~later] = np.nan
-        self._dt = LinearHead.fit((x_dt - self._x_mean) / self._x_sd, z_dt, self.ridge)
+        x_gap = np.hstack([
+            self._design(history, np.zeros(len(z)), np.zeros(len(z)), prev_offset, span[codes],
+                         s_block, t_block),
+            gap_inputs(prev_offset, span[codes], lengths[codes] - step)])
+        self._gaps = GapModel.fit(x_gap[later], dt[later], self.ridge, rng)
         self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
         self._max_len = int(lengths.max())
+
+    def _drawn_span(self, can: pd.DataFrame, lengths: np.ndarray) -> np.ndarray:
+        extent = np.maximum(can[self.time_extent_].to_numpy(dtype=float), 0.0)
+        if self.time_extent_ == SPAN:
+            return np.nan_to_num(extent)
+        drawn = np.isfinite(extent) & (lengths > 1)
+        fallback = float(np.median(extent[drawn])) if drawn.any() else 0.0
+        return np.where(drawn, extent, fallback) * (lengths - 1)
 
     def _measure_numbers(self, name: str, values: pd.Series, kind: str, *,
                          fit: bool) -> np.ndarray:
@@ -314,15 +342,15 @@ class LongitudinalGenerator(BaseGenerator):
                                 for level in self._target_levels])
 
     @staticmethod
-    def _design(prev_z: np.ndarray, prev_obs: np.ndarray, first: np.ndarray,
-                log_dt: np.ndarray, offset: np.ndarray, span: np.ndarray, s_block: np.ndarray,
+    def _design(history: np.ndarray, first: np.ndarray, log_dt: np.ndarray,
+                offset: np.ndarray, span: np.ndarray, s_block: np.ndarray,
                 t_block: np.ndarray) -> np.ndarray:
         log_t = np.log1p(np.maximum(offset, 0.0))
         frac = np.where(span > 0, np.clip(offset / np.where(span > 0, span, 1.0), 0, 1.5), 0.0)
-        base = [prev_z, prev_obs, first[:, None], log_dt[:, None], log_t[:, None],
+        base = [history, first[:, None], log_dt[:, None], log_t[:, None],
                 (log_t**2)[:, None], frac[:, None], s_block]
-        if t_block.shape[1]:
-            base += [t_block * frac[:, None], t_block * log_t[:, None]]
+        if t_block.shape[1]:  # last: the value heads leave the outcome unpenalised
+            base += [t_block, t_block * frac[:, None], t_block * log_t[:, None]]
         return np.column_stack(base)
 
     # ------------------------------------------------------------------ sample
@@ -399,35 +427,34 @@ class LongitudinalGenerator(BaseGenerator):
         can = coerce_table(statics, static_schema, validate=False)
         lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
         lengths = lengths.astype(int)
-        span = np.maximum(can[SPAN].to_numpy(dtype=float), 0.0)
+        span = self._drawn_span(can, lengths)
         feature_cols = [c for c in static_schema.names if c != T0]
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
-        k = len(self.measures_)
-        prev_z, prev_obs = np.zeros((n, k)), np.zeros((n, k))
+        history = History.empty(n, len(self.measures_))
         offset = np.zeros(n)
         pos_parts, t_parts, z_parts = [], [], []
         for j in range(int(lengths.max())):
             act = np.flatnonzero(lengths > j)
             m = len(act)
+            past = history.inputs(act)
             log_dt = np.zeros(m)
             if j > 0:
-                x_dt = self._design(prev_z[act], prev_obs[act], np.zeros(m), np.zeros(m),
-                                    offset[act], span[act], s_all[act], t_all[act])
-                z_dt = self._dt.sample((x_dt - self._x_mean) / self._x_sd, rng)[:, 0]
-                dt = np.maximum(self._dt_marginal.inverse(z_dt), self._min_dt)
+                x_gap = np.hstack([
+                    self._design(past, np.zeros(m), np.zeros(m), offset[act], span[act],
+                                 s_all[act], t_all[act]),
+                    gap_inputs(offset[act], span[act], lengths[act] - j)])
+                dt = self._gaps.sample(x_gap, rng)
                 offset[act] += dt
                 log_dt = np.log1p(dt)
-            x = self._design(prev_z[act], prev_obs[act], np.full(m, float(j == 0)), log_dt,
-                             offset[act], span[act], s_all[act], t_all[act])
+            x = self._design(past, np.full(m, float(j == 0)), log_dt, offset[act], span[act],
+                             s_all[act], t_all[act])
             xs = (x - self._x_mean) / self._x_sd
-            proba = self._missing.proba(xs)
-            obs = rng.random(proba.shape) < proba
+            obs, proba = self._missing.sample(xs, rng)
             none = ~obs.any(axis=1)
             obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
-            z = self._values.sample(xs, rng)
-            prev_z[act] = np.where(obs, z, prev_z[act])
-            prev_obs[act] = obs
+            z = self._values.sample(xs, history.seen(act), rng)
+            history.update(act, z, obs)
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
             z_parts.append(np.where(obs, z, np.nan))
@@ -508,14 +535,16 @@ class LongitudinalGenerator(BaseGenerator):
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         sm = self.static_model_
         s_meta, s_arrays = sm._get_state()
+        gap_meta, gap_arrays = self._gaps.to_state()
         meta: dict[str, Any] = {
             "entity": self.entity_, "time": self.time_, "time_kind": self.time_kind_,
             "static_columns": self.static_columns_, "measures": self.measures_,
             "codes": self._codes, "target": self._target, "target_levels": self._target_levels,
             "static_features": self._static_features.to_meta(),
             "marginals": [m.to_state()[0] for m in self._marginals],
-            "dt_marginal": self._dt_marginal.to_state()[0], "min_dt": self._min_dt,
+            "sequence_model": SEQUENCE_MODEL_VERSION, "gaps": gap_meta,
             "t_range": list(self._t_range), "max_len": self._max_len,
+            "time_extent": self.time_extent_,
             "smoother": self._smoother.to_meta(),
             "static_model": {"generator": sm.name, "params": sm.get_params(),
                              "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
@@ -523,20 +552,28 @@ class LongitudinalGenerator(BaseGenerator):
         }
         arrays: dict[str, np.ndarray] = {
             "x_mean": self._x_mean, "x_sd": self._x_sd,
-            "values_coef": self._values.coef, "values_chol": self._values.chol,
-            "dt_coef": self._dt.coef, "dt_chol": self._dt.chol,
+            "first_values_coef": self._values.first.coef,
+            "first_values_chol": self._values.first.chol,
+            "values_coef": self._values.follow_up.coef,
+            "values_chol": self._values.follow_up.chol,
             "missing_coef": self._missing.coef,
             "s___train_hashes": sm._train_hashes_,
         }
         for i, marg in enumerate(self._marginals):
             arrays.update({f"m{i}_{k}": v for k, v in marg.to_state()[1].items()})
-        arrays.update({f"dt_{k}_marg": v for k, v in self._dt_marginal.to_state()[1].items()})
+        arrays.update({f"gap_{k}": v for k, v in gap_arrays.items()})
         arrays.update({f"s_{k}": v for k, v in s_arrays.items()})
         return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         from synthmed.generators.registry import generator_class
 
+        version = meta.get("sequence_model", 1)
+        if version != SEQUENCE_MODEL_VERSION:
+            raise ModelFileError(
+                f"This longitudinal model was saved with sequence model version {version!r}; "
+                f"this synthmed reads version {SEQUENCE_MODEL_VERSION}. Fit the generator "
+                "again (the model file cannot be upgraded).")
         self.entity_, self.time_ = str(meta["entity"]), str(meta["time"])
         self.time_kind_ = str(meta["time_kind"])
         self.static_columns_ = list(meta["static_columns"])
@@ -548,18 +585,19 @@ class LongitudinalGenerator(BaseGenerator):
         self._marginals = [
             Marginal.from_state(m, {"values": arrays[f"m{i}_values"], "cdf": arrays[f"m{i}_cdf"]})
             for i, m in enumerate(meta["marginals"])]
-        self._dt_marginal = Marginal.from_state(
-            meta["dt_marginal"], {"values": arrays["dt_values_marg"], "cdf": arrays["dt_cdf_marg"]})
-        self._min_dt = float(meta["min_dt"])
+        self._gaps = GapModel.from_state(
+            meta["gaps"], {k[4:]: v for k, v in arrays.items() if k.startswith("gap_")})
         self._t_range = (float(meta["t_range"][0]), float(meta["t_range"][1]))
         self._max_len = int(meta["max_len"])
+        self.time_extent_ = str(meta["time_extent"])
         self._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
         self._x_mean = np.asarray(arrays["x_mean"], float)
         self._x_sd = np.asarray(arrays["x_sd"], float)
-        self._values = LinearHead(np.asarray(arrays["values_coef"], float),
-                                  np.asarray(arrays["values_chol"], float))
-        self._dt = LinearHead(np.asarray(arrays["dt_coef"], float),
-                              np.asarray(arrays["dt_chol"], float))
+        self._values = ValueHeads(
+            LinearHead(np.asarray(arrays["first_values_coef"], float),
+                       np.asarray(arrays["first_values_chol"], float)),
+            LinearHead(np.asarray(arrays["values_coef"], float),
+                       np.asarray(arrays["values_chol"], float)))
         self._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float))
         sub = meta["static_model"]
         sub_arrays = {k[2:]: v for k, v in arrays.items() if k.startswith("s_")}
@@ -574,6 +612,24 @@ class LongitudinalGenerator(BaseGenerator):
 
 def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
+    """The patient-level column that describes how long a trajectory lasts: its span, or the
+    mean time between its rows, whichever varies less between patients (log scale).
+
+    The patient-level model draws it together with the number of rows, and the other one
+    follows from the two. A tabular model keeps a loose link loosely: drawing the span of
+    hourly vitals (mean gap 1 hour for nearly every stay) gave stays too long or too short
+    for their rows, and drawing the mean gap of a study with a fixed window (nafld2) gave
+    spans past the window. The steadier quantity is the one the data fixes.
+    """
+    several = (lengths > 1) & (span > 0)
+    if several.sum() < 2:
+        return SPAN
+    log_span = np.log(span[several])
+    log_gap = log_span - np.log(lengths[several] - 1)
+    return MEAN_GAP if log_gap.std() < log_span.std() else SPAN
 
 
 @contextmanager
