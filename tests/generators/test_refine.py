@@ -98,3 +98,35 @@ def test_no_refinement_when_asked_or_on_a_large_table():
                           max_fit_rows=150, refine="always").fit(frame, random_state=0)
     assert large.choice_["refined"] is False
     assert "no refinement on a table larger than max_fit_rows" in large.choice_["reason"]
+
+
+def test_outcome_redraw_restores_the_targets_dependence():
+    from synthmed.generators.tabular._outcome import OutcomeModel
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2000, 2))
+    frame = pd.DataFrame({"x1": x[:, 0].round(2), "x2": x[:, 1].round(2),
+                          "sick": np.where(x[:, 0] + 0.5 * x[:, 1] > 0, "yes", "no")})
+    schema = infer_schema(frame, target="sick")
+    model = OutcomeModel.fit(frame, schema, rng)
+    shuffled = frame.assign(sick=rng.permutation(frame["sick"].to_numpy()))
+    shuffled.loc[:9, "sick"] = None  # a missing target stays missing
+    redrawn = model.redraw(shuffled, rng)
+    truth = np.where(shuffled["x1"] + 0.5 * shuffled["x2"] > 0, "yes", "no")
+    assert redrawn["sick"].iloc[:10].isna().all()
+    agree = np.mean(redrawn["sick"].iloc[10:].to_numpy() == truth[10:])
+    assert agree > 0.85 and np.mean(shuffled["sick"].iloc[10:].to_numpy() == truth[10:]) < 0.6
+
+
+def test_auto_target_redraw_is_saved_and_respects_a_given_target(pbc_split, tmp_path):
+    train, _, schema = pbc_split
+    cols = list(schema.modelled_columns)
+    gen = get_generator("auto", candidates=["gaussian_copula"], selection_rows=300,
+                        refine="never", redraw_target="always").fit(
+        train[cols], schema=schema.subset(cols), random_state=0)
+    assert gen.choice_["target_redrawn"] is True and "target redrawn" in gen.choice_["reason"]
+    loaded = load_generator(gen.save(tmp_path / "m"))
+    pd.testing.assert_frame_equal(loaded.sample(60, random_state=4),
+                                  gen.sample(60, random_state=4))
+    given = gen.sample(40, conditions={schema.target: 1}, random_state=5)
+    assert (given[schema.target] == 1).all()

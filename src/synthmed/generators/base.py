@@ -476,6 +476,8 @@ def load_generator(path: str | Path) -> BaseModel:
         with np.load(array_file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         return cls._from_saved(doc, arrays)
+    except ModelFileError:  # a model that says itself why it cannot be read (an old version)
+        raise
     except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
         raise ModelFileError(f"The model in {str(folder)!r} is corrupt: {exc}") from None
 
@@ -542,6 +544,8 @@ def _replace_rows(series: pd.Series, idx: np.ndarray, new: pd.Series) -> pd.Seri
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):

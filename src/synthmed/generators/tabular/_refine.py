@@ -66,9 +66,11 @@ class TreeEnsemble:
     baseline: float
 
     @classmethod
-    def from_sklearn(cls, model: Any) -> TreeEnsemble:
-        """Export a fitted binary ``HistGradientBoostingClassifier`` without categorical splits."""
-        trees = [predictors[0].nodes for predictors in model._predictors]
+    def from_sklearn(cls, model: Any, k: int = 0) -> TreeEnsemble:
+        """Export a fitted ``HistGradientBoostingClassifier`` without categorical splits: its
+        only trees (binary), or those of class ``k`` (several classes; then ``decision`` is
+        that class's raw score before the softmax)."""
+        trees = [predictors[k].nodes for predictors in model._predictors]
         if any(t["is_categorical"].any() for t in trees):
             raise ValueError("categorical splits are not supported; pass category codes as numbers")
         sizes = np.array([len(t) for t in trees])
@@ -84,7 +86,7 @@ class TreeEnsemble:
             is_leaf=nodes["is_leaf"].astype(bool),
             value=nodes["value"].astype(float),
             roots=offsets.astype(np.int64),
-            baseline=float(np.ravel(model._baseline_prediction)[0]),
+            baseline=float(np.ravel(model._baseline_prediction)[k]),
         )
 
     def decision(self, x: np.ndarray) -> np.ndarray:

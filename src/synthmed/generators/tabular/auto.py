@@ -20,6 +20,8 @@ rest the lowest loss wins (detection AUC's distance from 0.5 plus utility ratio 
 The winner is then tried with discriminator refinement (:mod:`._refine`: several candidates
 per row, one kept in proportion to a real-versus-generated classifier's odds), scored on the
 same validation rows; the refinement is kept only if it lowers the loss within the DCR bound.
+Last, with a categorical target, redrawing each row's target from P(target | other columns)
+(:mod:`._outcome`) is scored the same way and kept on the same terms.
 Candidates expected to overrun the time budget are skipped, and a candidate that can stop its
 own training on a clock (``neural_ar``) is given its share of the budget, for the trial fits
 and for the refit; the choice, every score and the reasons are kept in ``choice_`` and shown
@@ -51,6 +53,7 @@ from synthmed.generators.base import (
     one_of,
 )
 from synthmed.generators.tabular._auto_scoring import score_candidate, selection_loss
+from synthmed.generators.tabular._outcome import OutcomeModel
 from synthmed.generators.tabular._refine import CANDIDATES_PER_ROW, Refiner
 from synthmed.schema import TableSchema
 
@@ -63,7 +66,10 @@ _INNER = "inner__"
 SMALL_TABLE_ROWS = 1000
 #: refinement is tried on this many of the best candidates
 REFINE_TOP = 2
+#: scoring passes after the choice: refinement of the top candidates, then the target redraw
+POST_TRIALS = REFINE_TOP + 1
 _REFINER = "refiner__"
+_OUTCOME = "outcome__"
 #: a refit on every training row costs about this many trial fits (on 2/3 of the rows)
 REFIT_WEIGHT = 1.5
 #: a clock-bounded winner is refitted with at least this share of the budget, even if the
@@ -110,6 +116,10 @@ class AutoGenerator(BaseGenerator):
         the validation rows, ``"always"`` keeps it whatever the scores. Never used on a table
         larger than ``max_fit_rows`` (it draws several candidates per row, and such a table is
         sampled by the million).
+    redraw_target : {"auto", "always", "never"}
+        Redraw each row's (categorical) target from a classifier of the target given the
+        other columns, fitted on the training rows: ``"auto"`` keeps it where it scores
+        better on the validation rows. A target given as a condition is never redrawn.
 
     Examples
     --------
@@ -129,18 +139,21 @@ class AutoGenerator(BaseGenerator):
         "selection_rows": int_in(50),
         "max_fit_rows": int_in(50),
         "refine": one_of("auto", "always", "never"),
+        "redraw_target": one_of("auto", "always", "never"),
     }
 
     def __init__(self, *, time_budget_s: float = 30.0,
                  candidates: list[str] | None = None,
                  max_dcr_share: float = 0.55, selection_rows: int = 5000,
-                 max_fit_rows: int = 200_000, refine: str = "auto") -> None:
+                 max_fit_rows: int = 200_000, refine: str = "auto",
+                 redraw_target: str = "auto") -> None:
         self.time_budget_s = time_budget_s
         self.candidates = candidates
         self.max_dcr_share = max_dcr_share
         self.selection_rows = selection_rows
         self.max_fit_rows = max_fit_rows
         self.refine = refine
+        self.redraw_target = redraw_target
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
@@ -165,12 +178,16 @@ class AutoGenerator(BaseGenerator):
                                "skipped": f"too slow to sample a large table "
                                           f"({SLOW_SAMPLERS[name]})"})
                 continue
-            elapsed = time.perf_counter() - start
+            # the refinement and target-redraw trials that follow the choice score a draw
+            # per split each: their time is kept out of the candidates' share
+            elapsed = time.perf_counter() - start + POST_TRIALS * scoring * len(splits)
             projected = _projected_seconds(scores, name, min(len(frame), self.max_fit_rows),
                                            rows) + scoring * len(splits)
             if scores and elapsed + projected > self.time_budget_s:
-                scores.append({"generator": name, "skipped": f"time budget ({elapsed:.0f} s "
-                               f"used, about {projected:.0f} s more needed)"})
+                scores.append({"generator": name,
+                               "skipped": f"time budget ({elapsed:.0f} s used or kept for the "
+                                          f"refinement trials, about {projected:.0f} s more "
+                                          "needed)"})
                 continue
             fitting = 0.0
             try:
@@ -201,7 +218,7 @@ class AutoGenerator(BaseGenerator):
             raise RuntimeError("No candidate generator could be fitted.")
         # a share measured on n validation rows is known to about 0.5 / sqrt(n): a candidate
         # is disqualified only when it is above the bound by more than that
-        bound = self.max_dcr_share + 0.5 / np.sqrt(sum(len(v) for _, v in splits))
+        bound = float(self.max_dcr_share + 0.5 / np.sqrt(sum(len(v) for _, v in splits)))
         private = [s for s in eligible if s["dcr_share"] <= bound]
         pool = private or eligible
         for s in eligible:
@@ -229,6 +246,11 @@ class AutoGenerator(BaseGenerator):
                   f"no candidate met DCR share <= {bound:.3f}; lowest loss")
         if refinement["reason"]:
             reason += f"; {refinement['reason']}"
+        outcome = self._try_outcome(
+            refinement["scores"] if refinement["kept"] else best, trials[best["generator"]],
+            refinement.get("refiners") if refinement["kept"] else None, bound, schema, rng)
+        if outcome["reason"]:
+            reason += f"; {outcome['reason']}"
         fit_frame = _fit_sample(frame, self.max_fit_rows, schema.target, rng)
         if len(fit_frame) < len(frame):
             strata = f", stratified on {schema.target!r}" if schema.target else ""
@@ -241,12 +263,15 @@ class AutoGenerator(BaseGenerator):
         self.inner_ = inner
         self.refiner_ = (Refiner.fit(fit_frame, inner._draw(len(fit_frame), None, rng), schema,
                                      rng) if refinement["kept"] else None)
+        self.outcome_ = OutcomeModel.fit(fit_frame, schema, rng) if outcome["kept"] else None
         self.choice_ = {"chosen": best["generator"], "reason": reason, "selection_rows": rows,
                         "fit_rows": len(fit_frame), "train_rows": len(frame),
                         "validation_rows": len(splits[0][1]), "repeats": len(splits),
                         "scores": scores, "refined": refinement["kept"],
                         "refinement": {k: v["scores"] for k, v in refinements.items()
-                                       if "scores" in v}}
+                                       if "scores" in v},
+                        "target_redrawn": self.outcome_ is not None,
+                        "target_redraw": outcome.get("scores")}
 
     def _try_refinement(self, best: dict[str, Any],
                         trials: list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]],
@@ -260,31 +285,70 @@ class AutoGenerator(BaseGenerator):
             return {"kept": False, "reason": "no refinement on a table larger than "
                                              f"max_fit_rows={self.max_fit_rows:,}"}
         try:
-            runs = []
+            runs, refiners = [], []
             for cand, fit_part, valid in trials:
                 refiner = Refiner.fit(fit_part, cand._draw(len(fit_part), None, rng), schema,
                                       rng)
                 synth = _refined_draw(cand, refiner, len(fit_part), None, rng)
                 runs.append(score_candidate(fit_part, valid, synth, schema, rng))
+                refiners.append(refiner)
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
         shared = [k for k in runs[0] if all(k in r for r in runs)]
         scores = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
         scores["loss"] = round(selection_loss(scores), 4)
         private = scores["dcr_share"] <= max(bound, best["dcr_share"])
-        kept = self.refine == "always" or (private and scores["loss"] < best["loss"])
+        kept = bool(self.refine == "always" or (private and scores["loss"] < best["loss"]))
         verdict = "kept" if kept else "not kept"
-        return {"kept": kept, "scores": scores,
+        return {"kept": kept, "scores": scores, "refiners": refiners,
                 "reason": f"discriminator refinement {verdict} (validation loss "
                           f"{best['loss']:.3f} -> {scores['loss']:.3f}, detection AUC "
                           f"{scores['detection_auc']:.3f}, DCR share {scores['dcr_share']:.3f})"}
+
+    def _try_outcome(self, base: dict[str, Any],
+                     trials: list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]],
+                     refiners: list[Refiner] | None, bound: float, schema: TableSchema,
+                     rng: np.random.Generator) -> dict[str, Any]:
+        """Score the chosen draw (``base``: its scores) with its target redrawn; keep the
+        redraw if it lowers the loss within the DCR ``bound`` (or below ``base``'s own)."""
+        if self.redraw_target == "never" or schema.target is None:
+            return {"kept": False, "reason": ""}
+        try:
+            runs = []
+            for i, (cand, fit_part, valid) in enumerate(trials):
+                model = OutcomeModel.fit(fit_part, schema, rng)
+                if model is None:
+                    return {"kept": False, "reason": ""}
+                synth = (cand._draw(len(fit_part), None, rng) if refiners is None else
+                         _refined_draw(cand, refiners[i], len(fit_part), None, rng))
+                runs.append(score_candidate(fit_part, valid, model.redraw(synth, rng), schema,
+                                            rng))
+        except Exception as exc:  # the draw without the redraw stands
+            return {"kept": False, "reason": f"target redraw failed ({type(exc).__name__})"}
+        shared = [k for k in runs[0] if all(k in r for r in runs)]
+        scores = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
+        scores["loss"] = round(selection_loss(scores), 4)
+        private = scores["dcr_share"] <= max(bound, base["dcr_share"])
+        kept = bool(self.redraw_target == "always"
+                    or (private and scores["loss"] < base["loss"]))
+        verdict = "kept" if kept else "not kept"
+        return {"kept": kept, "scores": scores,
+                "reason": f"target redrawn from P(target | other columns) {verdict} "
+                          f"(validation loss {base['loss']:.3f} -> {scores['loss']:.3f}, "
+                          f"DCR share {scores['dcr_share']:.3f})"}
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, conditions: pd.DataFrame | None,
                 rng: np.random.Generator) -> pd.DataFrame:
         if self.refiner_ is None:
-            return self.inner_._sample(n, conditions, rng)
-        return _refined_draw(self.inner_, self.refiner_, n, conditions, rng)
+            out = self.inner_._sample(n, conditions, rng)
+        else:
+            out = _refined_draw(self.inner_, self.refiner_, n, conditions, rng)
+        given = conditions is not None and self.outcome_ is not None and (
+            self.outcome_.target in conditions.columns)
+        if self.outcome_ is None or given:
+            return out
+        return self.outcome_.redraw(out.reset_index(drop=True), rng)
 
     def _condition_values_known(self, column: str, values: pd.Series) -> bool:
         return self.inner_._condition_values_known(column, values)
@@ -297,6 +361,9 @@ class AutoGenerator(BaseGenerator):
         arrays = {f"{_INNER}{k}": v for k, v in arrays.items()}
         if self.refiner_ is not None:
             state["refiner"], trees = self.refiner_.to_state(_REFINER)
+            arrays.update(trees)
+        if self.outcome_ is not None:
+            state["outcome"], trees = self.outcome_.to_state(_OUTCOME)
             arrays.update(trees)
         return state, arrays
 
@@ -314,6 +381,8 @@ class AutoGenerator(BaseGenerator):
         # models saved before refinement existed have no "refiner": they sample as before
         self.refiner_ = (Refiner.from_state(meta["refiner"], arrays, _REFINER)
                          if meta.get("refiner") else None)
+        self.outcome_ = (OutcomeModel.from_state(meta["outcome"], arrays, _OUTCOME)
+                         if meta.get("outcome") else None)
 
 
 def _refined_draw(model: BaseGenerator, refiner: Refiner, n: int,
