@@ -213,9 +213,7 @@ class AutoGenerator(BaseGenerator):
             trials[name] = fitted
             # fit + sample time only: scoring costs the same whatever the candidate
             seconds = fitting / len(splits)
-            shared = [k for k in runs[0] if all(k in r for r in runs)]
-            scores.append({"generator": name, "seconds": round(seconds, 2),
-                           **{k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}})
+            scores.append({"generator": name, "seconds": round(seconds, 2), **_mean_scores(runs)})
         eligible = [s for s in scores if "detection_auc" in s]
         if not eligible:
             raise RuntimeError("No candidate generator could be fitted.")
@@ -297,11 +295,7 @@ class AutoGenerator(BaseGenerator):
                 refiners.append(refiner)
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
-        shared = [k for k in runs[0] if all(k in r for r in runs)]
-        scores = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
-        scores["loss"] = round(selection_loss(scores), 4)
-        private = scores["dcr_share"] <= max(bound, best["dcr_share"])
-        kept = bool(self.refine == "always" or (private and scores["loss"] < best["loss"]))
+        scores, kept = _judge_variant(runs, best, bound, self.refine)
         verdict = "kept" if kept else "not kept"
         return {"kept": kept, "scores": scores, "refiners": refiners,
                 "reason": f"discriminator refinement {verdict} (validation loss "
@@ -328,12 +322,7 @@ class AutoGenerator(BaseGenerator):
                                             rng))
         except Exception as exc:  # the draw without the redraw stands
             return {"kept": False, "reason": f"target redraw failed ({type(exc).__name__})"}
-        shared = [k for k in runs[0] if all(k in r for r in runs)]
-        scores = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
-        scores["loss"] = round(selection_loss(scores), 4)
-        private = scores["dcr_share"] <= max(bound, base["dcr_share"])
-        kept = bool(self.redraw_target == "always"
-                    or (private and scores["loss"] < base["loss"]))
+        scores, kept = _judge_variant(runs, base, bound, self.redraw_target)
         verdict = "kept" if kept else "not kept"
         return {"kept": kept, "scores": scores,
                 "reason": f"target redrawn from P(target | other columns) {verdict} "
@@ -386,6 +375,23 @@ class AutoGenerator(BaseGenerator):
                          if meta.get("refiner") else None)
         self.outcome_ = (OutcomeModel.from_state(meta["outcome"], arrays, _OUTCOME)
                          if meta.get("outcome") else None)
+
+
+def _mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The figures every run has, averaged over the validation splits."""
+    shared = [k for k in runs[0] if all(k in r for r in runs)]
+    return {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
+
+
+def _judge_variant(runs: list[dict[str, float]], base: Mapping[str, Any], bound: float,
+                   mode: str) -> tuple[dict[str, float], bool]:
+    """Scores of a variant of the chosen draw (refined, target redrawn) and whether to keep
+    it: always (``mode="always"``), or if it lowers ``base``'s loss within the DCR ``bound``
+    (or below ``base``'s own share)."""
+    scores = _mean_scores(runs)
+    scores["loss"] = round(selection_loss(scores), 4)
+    private = scores["dcr_share"] <= max(bound, base["dcr_share"])
+    return scores, bool(mode == "always" or (private and scores["loss"] < base["loss"]))
 
 
 def _refined_draw(model: BaseGenerator, refiner: Refiner, n: int,
