@@ -266,28 +266,19 @@ def _release(gen: BaseGenerator, options: ReleaseOptions | None, train: pd.DataF
 
 def _with_release_notes(result: EvaluationResult, released: Release) -> EvaluationResult:
     """Say in words what was judged and that real patients are in the release."""
-    from synthmed.evaluation import Section
-
-    found = dict(result.sections)
-
-    def note(name: str, text: str) -> None:
-        if name in found:
-            sec = found[name]
-            found[name] = Section(sec.name, sec.metrics, (text, *sec.notes), sec.skipped)
-
     n_real = int(released.stats.get("real_patients", 0))
     if released.mode == "augment":
         text = ("Only the synthetic patients are judged here. They were drawn for chosen groups "
                 "and outcomes, so their distributions deliberately differ from the source's.")
-        note("fidelity", text)
-        note("bias", text)
+        result = result.with_note("fidelity", text)
+        result = result.with_note("bias", text)
     if n_real:
         n_all = n_real + int(released.stats.get("synthetic_patients", 0))
-        note("privacy", f"{n_real:,} of {n_all:,} released patients are real training patients "
-             "whose whole trajectories are released unchanged (under new ids). Their "
-             "disclosure risk is not zero: whoever receives this data receives these patients' "
-             "real values.")
-    return EvaluationResult(sections=found, provenance=result.provenance, plots=result.plots)
+        result = result.with_note(
+            "privacy", f"{n_real:,} of {n_all:,} released patients are real training patients "
+            "whose whole trajectories are released unchanged (under new ids). Their disclosure "
+            "risk is not zero: whoever receives this data receives these patients' real values.")
+    return result
 
 
 def _jsonable(value: Any) -> Any:

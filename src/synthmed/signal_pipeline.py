@@ -322,29 +322,21 @@ def _release(gen: Any, options: ReleaseOptions | None, train: SignalSet, unit_s:
 
 def _with_release_notes(result: EvaluationResult, released: SignalRelease) -> EvaluationResult:
     """Say in words what was judged, and that real recordings are in the release."""
-    from synthmed.evaluation.result import Section
-
-    found = dict(result.sections)
-
-    def note(name: str, text: str) -> None:
-        if name in found:
-            sec = found[name]
-            found[name] = Section(sec.name, sec.metrics, (text, *sec.notes), sec.skipped)
-
     counts = released.counts()
     if released.mode == "augment":
         text = (f"Only the {counts['synthetic']:,} synthetic recordings are judged here. They "
                 "were drawn at chosen heart rates, so their rhythm deliberately differs from "
                 "the source's.")
         for name in ("fidelity", "utility", "privacy"):
-            note(name, text)
+            result = result.with_note(name, text)
     if counts["real"]:
-        note("privacy", f"{counts['real']:,} of {sum(counts.values()):,} released recordings "
-             "are real pieces of the training recordings, released sample for sample. Their "
-             "disclosure risk is not zero: whoever receives this data receives these "
-             "patients' real signals." + (" The beat copy gates read them as copies, as they "
-             "are." if released.mode == "mix" else ""))
-    return EvaluationResult(sections=found, provenance=result.provenance, plots=result.plots)
+        result = result.with_note(
+            "privacy", f"{counts['real']:,} of {sum(counts.values()):,} released recordings "
+            "are real pieces of the training recordings, released sample for sample. Their "
+            "disclosure risk is not zero: whoever receives this data receives these patients' "
+            "real signals." + (" The beat copy gates read them as copies, as they are."
+                               if released.mode == "mix" else ""))
+    return result
 
 
 _MODE_WORDS = {

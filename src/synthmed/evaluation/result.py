@@ -12,7 +12,7 @@ checked: an unchecked release is never called a pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import json
 import math
 from typing import Any, Literal
@@ -162,6 +162,15 @@ class EvaluationResult:
 
     def __getitem__(self, name: str) -> Section:
         return self.sections[name]
+
+    def with_note(self, section: str, text: str) -> EvaluationResult:
+        """The same result with ``text`` first among ``section``'s notes (unchanged when
+        that section was not evaluated)."""
+        if section not in self.sections:
+            return self
+        sec = self.sections[section]
+        sections = {**self.sections, section: replace(sec, notes=(text, *sec.notes))}
+        return replace(self, sections=sections)
 
     def metric(self, section: str, name: str) -> Metric:
         return self.sections[section].metric(name)

@@ -10,9 +10,11 @@ al. 2019) moves the draw toward the real distribution without copying any real r
 kept row is still a generated one.
 
 The classifier is gradient-boosted trees whose leaves hold at least ``LEAF_SHARE`` of the
-rows, so that it learns regions of the table, not individual patients (with leaves of 20 rows
-the refinement raised pbc's DCR share from 0.56 to 0.61; benchmarks/RESULTS.md). ``auto`` keeps
-the refinement only where it scores better on real rows the models never saw.
+rows, so that it learns regions of the table, not individual patients (a prototype on the
+peer benchmark's pbc split with 20-row leaves raised the copula's DCR share from 0.56 to
+0.59-0.66). Larger leaves lower that risk without removing it, so ``auto`` keeps the
+refinement only where it scores better, DCR share included, on real rows the models never
+saw.
 
 The fitted trees are kept as plain arrays (:class:`TreeEnsemble`), so a model file holds no
 pickled object; their prediction equals scikit-learn's (tested).
@@ -30,7 +32,7 @@ import pandas as pd
 from synthmed.evaluation._stats import as_float
 from synthmed.schema import TableSchema
 
-__all__ = ["CANDIDATES_PER_ROW", "Refiner", "TreeEnsemble"]
+__all__ = ["CANDIDATES_PER_ROW", "Refiner", "TreeEnsemble", "category_levels", "features"]
 
 #: candidates drawn per output row (the largest correction the refinement can make)
 CANDIDATES_PER_ROW = 4
@@ -152,11 +154,10 @@ class Refiner:
 
         from synthmed.evaluation._models import fitting
 
-        levels = {c.name: list(real[c.name].dropna().value_counts().index[:MAX_LEVELS])
-                  for c in schema.columns if c.kind in ("categorical", "boolean")}
+        levels = category_levels(real, schema)
         real = _subsample(real, rng)
         generated = _subsample(generated, rng)
-        x = np.vstack([_features(t, schema.names, levels) for t in (real, generated)])
+        x = np.vstack([features(t, schema.names, levels) for t in (real, generated)])
         y = np.r_[np.zeros(len(real), dtype=int), np.ones(len(generated), dtype=int)]
         model = HistGradientBoostingClassifier(
             max_iter=ROUNDS, learning_rate=0.1, max_leaf_nodes=15,
@@ -171,7 +172,7 @@ class Refiner:
         """Positions of the kept rows: one of each consecutive group of ``k`` candidates,
         drawn in proportion to its real-versus-generated odds (Gumbel-max trick)."""
         # the classifier's class 1 is "generated": minus its log-odds is log w(x)
-        log_odds = -self.trees.decision(_features(candidates, self.columns, self.levels))
+        log_odds = -self.trees.decision(features(candidates, self.columns, self.levels))
         keys = (log_odds + rng.gumbel(size=len(log_odds))).reshape(-1, k)
         return np.arange(0, len(log_odds), k) + keys.argmax(axis=1)
 
@@ -189,7 +190,16 @@ class Refiner:
         return cls(TreeEnsemble.from_arrays(arrays, prefix), meta["levels"], meta["columns"])
 
 
-def _features(frame: pd.DataFrame, columns: Sequence[str],
+def category_levels(frame: pd.DataFrame, schema: TableSchema,
+                    exclude: Sequence[str] = ()) -> dict[str, list[Any]]:
+    """The ``MAX_LEVELS`` most frequent values of each categorical column (rarer ones will
+    share one code)."""
+    return {c.name: list(frame[c.name].dropna().value_counts().index[:MAX_LEVELS])
+            for c in schema.columns
+            if c.kind in ("categorical", "boolean") and c.name not in exclude}
+
+
+def features(frame: pd.DataFrame, columns: Sequence[str],
               levels: Mapping[str, Sequence[Any]]) -> np.ndarray:
     """The classifier's matrix: category codes and numbers, one column per table column."""
     blocks = []
