@@ -67,10 +67,24 @@ def test_refinement_restores_a_rule_the_generator_misses():
     assert _rule_kept(refined, edges) > _rule_kept(plain, edges) + 0.1
 
 
+def test_nothing_to_refine_when_the_classifier_cannot_confirm_a_difference():
+    # two samples of one distribution: any split a classifier finds is noise in the training
+    # rows, and following it would pull the draw toward those rows
+    train = _decile_table(400, seed=9)
+    schema = infer_schema(train)
+    assert Refiner.fit(train, _decile_table(400, seed=10), schema,
+                       np.random.default_rng(0)) is None
+    copula = get_generator("gaussian_copula").fit(train, schema=schema, random_state=0)
+    assert Refiner.fit(train, copula.sample(400, random_state=1), schema,
+                       np.random.default_rng(0)) is not None
+
+
 @pytest.fixture(scope="module")
 def always_refined():
-    frame = make_mixed_frame(300)
-    return get_generator("auto", candidates=["gaussian_copula"], selection_rows=300,
+    # the copula misses the decile rule: something a classifier confirms on held-out rows
+    frame = _decile_table(600, seed=7)
+    frame["sex"] = np.random.default_rng(1).choice(["f", "m"], len(frame))
+    return get_generator("auto", candidates=["gaussian_copula"], selection_rows=600,
                          refine="always").fit(frame, random_state=0)
 
 

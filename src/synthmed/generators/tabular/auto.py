@@ -264,11 +264,14 @@ class AutoGenerator(BaseGenerator):
         self.inner_ = inner
         self.refiner_ = (Refiner.fit(fit_frame, inner._draw(len(fit_frame), None, rng), schema,
                                      rng) if refinement["kept"] else None)
+        if refinement["kept"] and self.refiner_ is None:
+            reason += ("; on all training rows the classifier found nothing to correct out of "
+                       "sample, so the draws are not refined")
         self.outcome_ = OutcomeModel.fit(fit_frame, schema, rng) if outcome["kept"] else None
         self.choice_ = {"chosen": best["generator"], "reason": reason, "selection_rows": rows,
                         "fit_rows": len(fit_frame), "train_rows": len(frame),
                         "validation_rows": len(splits[0][1]), "repeats": len(splits),
-                        "scores": scores, "refined": refinement["kept"],
+                        "scores": scores, "refined": self.refiner_ is not None,
                         "refinement": {k: v["scores"] for k, v in refinements.items()
                                        if "scores" in v},
                         "target_redrawn": self.outcome_ is not None,
@@ -286,13 +289,16 @@ class AutoGenerator(BaseGenerator):
             return {"kept": False, "reason": "no refinement on a table larger than "
                                              f"max_fit_rows={self.max_fit_rows:,}"}
         try:
-            runs, refiners = [], []
-            for cand, fit_part, valid in trials:
-                refiner = Refiner.fit(fit_part, cand._draw(len(fit_part), None, rng), schema,
-                                      rng)
-                synth = _refined_draw(cand, refiner, len(fit_part), None, rng)
-                runs.append(score_candidate(fit_part, valid, synth, schema, rng))
-                refiners.append(refiner)
+            refiners = [Refiner.fit(fit_part, cand._draw(len(fit_part), None, rng), schema, rng)
+                        for cand, fit_part, _ in trials]
+            if all(r is None for r in refiners):
+                return {"kept": False, "reason": "no refinement (a real-versus-generated "
+                                                 "classifier found nothing it could confirm on "
+                                                 "held-out rows)"}
+            runs = [score_candidate(fit_part, valid,
+                                    _refined_draw(cand, refiner, len(fit_part), None, rng),
+                                    schema, rng)
+                    for (cand, fit_part, valid), refiner in zip(trials, refiners, strict=True)]
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
         scores, kept = _judge_variant(runs, best, bound, self.refine)
@@ -304,7 +310,7 @@ class AutoGenerator(BaseGenerator):
 
     def _try_outcome(self, base: dict[str, Any],
                      trials: list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]],
-                     refiners: list[Refiner] | None, bound: float, schema: TableSchema,
+                     refiners: list[Refiner | None] | None, bound: float, schema: TableSchema,
                      rng: np.random.Generator) -> dict[str, Any]:
         """Score the chosen draw (``base``: its scores) with its target redrawn; keep the
         redraw if it lowers the loss within the DCR ``bound`` (or below ``base``'s own)."""
@@ -394,10 +400,12 @@ def _judge_variant(runs: list[dict[str, float]], base: Mapping[str, Any], bound:
     return scores, bool(mode == "always" or (private and scores["loss"] < base["loss"]))
 
 
-def _refined_draw(model: BaseGenerator, refiner: Refiner, n: int,
+def _refined_draw(model: BaseGenerator, refiner: Refiner | None, n: int,
                   conditions: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
     """``n`` rows, each the refiner's pick among ``CANDIDATES_PER_ROW`` drawn by ``model``
-    (under the same condition row)."""
+    (under the same condition row); ``model``'s own draw when there is nothing to refine."""
+    if refiner is None:
+        return model._draw(n, conditions, rng)
     k = CANDIDATES_PER_ROW
     repeated = (None if conditions is None
                 else conditions.iloc[np.repeat(np.arange(n), k)].reset_index(drop=True))
