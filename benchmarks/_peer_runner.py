@@ -59,9 +59,10 @@ def _synthmed(name: str, train: pd.DataFrame, work: Path, seed: int, notes: list
 
     def fit() -> None:
         gen.fit(train, schema=schema, random_state=seed)
-        if hasattr(gen, "choice_"):  # auto: what it chose, and whether it refined it
+        if hasattr(gen, "choice_"):  # auto: what it chose, refined / target redrawn or not
             refined = " + refinement" if gen.choice_.get("refined") else ""
-            notes.append(f"auto chose {gen.choice_['chosen']}{refined}")
+            redrawn = " + target redraw" if gen.choice_.get("target_redrawn") else ""
+            notes.append(f"auto chose {gen.choice_['chosen']}{refined}{redrawn}")
 
     return fit, lambda n: gen.sample(n, random_state=seed)
 

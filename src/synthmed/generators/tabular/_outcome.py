@@ -23,10 +23,11 @@ import pandas as pd
 
 from synthmed.generators.tabular._refine import (
     LEAF_SHARE,
-    ROUNDS,
     TreeEnsemble,
     category_levels,
+    classifier,
     features,
+    rounds_by_cv,
 )
 from synthmed.schema import TableSchema
 
@@ -52,9 +53,8 @@ class OutcomeModel:
     def fit(cls, real: pd.DataFrame, schema: TableSchema,
             rng: np.random.Generator) -> OutcomeModel | None:
         """The model of ``schema.target``; None without a categorical target of two or more
-        classes with ``MIN_CLASS_ROWS`` rows each, or without other columns."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
+        classes with ``MIN_CLASS_ROWS`` rows each, without other columns, or when no model
+        predicts it better than its class shares on held-out rows."""
         from synthmed.evaluation._models import fitting
 
         target = schema.target
@@ -66,12 +66,17 @@ class OutcomeModel:
         if (len(classes) < 2 or np.bincount(codes).min() < MIN_CLASS_ROWS or not columns):
             return None
         levels = category_levels(known, schema, exclude=[target])
-        model = HistGradientBoostingClassifier(
-            max_iter=ROUNDS, learning_rate=0.1, max_leaf_nodes=15,
-            min_samples_leaf=max(20, int(LEAF_SHARE * len(known))), l2_regularization=1.0,
-            early_stopping=False, random_state=int(rng.integers(2**31 - 1)))
+        x = features(known, columns, levels)
+        leaf = max(20, int(LEAF_SHARE * len(known)))
+        seed = int(rng.integers(2**31 - 1))
+        # as many rounds as cross-validation supports: a model that fits the training rows'
+        # own outcomes would hand them back to rows that resemble them
+        rounds = rounds_by_cv(x, codes, leaf, seed)
+        if rounds == 0:
+            return None
+        model = classifier(rounds, leaf, seed)
         with fitting():
-            model.fit(features(known, columns, levels), codes)
+            model.fit(x, codes)
         trees = [TreeEnsemble.from_sklearn(model, k) for k in range(model.n_trees_per_iteration_)]
         return cls(target, list(classes), trees, levels, columns)
 

@@ -37,7 +37,8 @@ import pandas as pd
 from synthmed.evaluation._stats import as_float
 from synthmed.schema import TableSchema
 
-__all__ = ["CANDIDATES_PER_ROW", "Refiner", "TreeEnsemble", "category_levels", "features"]
+__all__ = ["CANDIDATES_PER_ROW", "Refiner", "TreeEnsemble", "category_levels", "classifier",
+           "features", "rounds_by_cv"]
 
 #: candidates drawn per output row (the largest correction the refinement can make)
 CANDIDATES_PER_ROW = 4
@@ -168,10 +169,10 @@ class Refiner:
         y = np.r_[np.zeros(len(real), dtype=int), np.ones(len(generated), dtype=int)]
         leaf = max(20, int(LEAF_SHARE * min(len(real), len(generated))))
         seed = int(rng.integers(2**31 - 1))
-        rounds = _rounds_by_cv(x, y, leaf, seed)
+        rounds = rounds_by_cv(x, y, leaf, seed)
         if rounds == 0:
             return None
-        model = _classifier(rounds, leaf, seed)
+        model = classifier(rounds, leaf, seed)
         with fitting():
             model.fit(x, y)
         return cls(TreeEnsemble.from_sklearn(model), levels, schema.names)
@@ -222,7 +223,9 @@ def features(frame: pd.DataFrame, columns: Sequence[str],
     return np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
 
 
-def _classifier(rounds: int, leaf: int, seed: int) -> Any:
+def classifier(rounds: int, leaf: int, seed: int) -> Any:
+    """The boosted trees of the refinement and the outcome model (exportable: no
+    categorical splits)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
@@ -230,34 +233,31 @@ def _classifier(rounds: int, leaf: int, seed: int) -> Any:
         l2_regularization=1.0, early_stopping=False, random_state=seed)
 
 
-def _rounds_by_cv(x: np.ndarray, y: np.ndarray, leaf: int, seed: int) -> int:
-    """Boosting rounds (0 to ``ROUNDS``) with the lowest cross-validated log-loss; 0 unless
-    that beats predicting the class shares by more than two standard errors (per-row paired
-    differences: with equal samples a chance dip below the shares is common)."""
+def rounds_by_cv(x: np.ndarray, y: np.ndarray, leaf: int, seed: int) -> int:
+    """Boosting rounds (0 to ``ROUNDS``) with the lowest cross-validated log-loss of the class
+    codes ``y``; 0 unless that beats predicting the class shares by more than two standard
+    errors (per-row paired differences: on two samples of one distribution a chance dip
+    below the shares is common)."""
     from sklearn.model_selection import StratifiedKFold
 
     from synthmed.evaluation._models import fitting
 
     total, squares = np.zeros(ROUNDS), np.zeros(ROUNDS)  # per-row loss minus the shares' loss
     for train, test in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed).split(x, y):
-        model = _classifier(ROUNDS, leaf, seed)
+        model = classifier(ROUNDS, leaf, seed)
         with fitting():
             model.fit(x[train], y[train])
-        truth = y[test]
-        prior = _row_log_loss(truth, np.full(len(test), y[train].mean()))
+        truth, rows = y[test], np.arange(len(test))
+        shares = np.bincount(y[train], minlength=int(y.max()) + 1) / len(train)
+        prior = -np.log(np.clip(shares[truth], 1e-9, None))
         for i, proba in enumerate(model.staged_predict_proba(x[test])):
-            diff = _row_log_loss(truth, proba[:, 1]) - prior
+            diff = -np.log(np.clip(proba[rows, truth], 1e-9, None)) - prior
             total[i] += diff.sum()
             squares[i] += (diff**2).sum()
     mean = total / len(y)
     se = np.sqrt(np.maximum(squares / len(y) - mean**2, 0.0) / len(y))
     best = int(np.argmin(mean))
     return best + 1 if mean[best] < -2.0 * se[best] else 0
-
-
-def _row_log_loss(truth: np.ndarray, p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return -(truth * np.log(p) + (1 - truth) * np.log(1 - p))
 
 
 def _subsample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
