@@ -1,12 +1,14 @@
 """Building blocks of the longitudinal generator: marginals, static features, linear heads.
 
 Every block is a small object with ``to_state() -> (meta, arrays)`` and ``from_state`` so that
-the generator saves as JSON + npz (never pickle).
+the generator saves as JSON + npz (never pickle). :func:`one_thread` keeps their small matrix
+products on one BLAS thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,9 @@ from scipy import special, stats
 
 from synthmed.evaluation._stats import as_float
 
-__all__ = ["LinearHead", "LogisticHeads", "Marginal", "StaticFeatures", "ValueHeads"]
+__all__ = [
+    "LinearHead", "LogisticHeads", "Marginal", "StaticFeatures", "ValueHeads", "one_thread",
+]
 
 N_QUANTILES = 256
 MAX_DISCRETE = 30
@@ -313,3 +317,12 @@ class LogisticHeads:
             proba[:, j] = special.expit(logit)
             observed[:, j] = rng.random(len(x)) < proba[:, j]
         return observed, proba
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Small matrices: one BLAS thread (on shared cores, thread contention costs 20x)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

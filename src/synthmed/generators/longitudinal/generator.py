@@ -7,14 +7,14 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
 1. **Patient level.** A tabular generator (``static_generator``) learns the static columns
    together with per-entity summaries: number of rows (``__n_steps``), first time (``__t0``)
    and how long the trajectory lasts: its span (``__span``) or the mean time between its rows
-   (``__mean_gap``), whichever varies less between training patients (:func:`_steadier_extent`:
-   a study window fixes the span, hourly charting the gap). It draws each synthetic patient's
-   attributes, outcome and sequence length, and honours ``conditions`` on static columns. Its
-   continuous values (age, follow-up time, span) then get kernel noise of Silverman's
-   bandwidth, variance kept (the smoothed bootstrap, :mod:`._smoothing`): a
-   quantile-interpolating model otherwise puts synthetic patients between neighbouring
-   training patients, closer to them than real outsiders are (a membership leak on small
-   cohorts).
+   (``__mean_gap``), whichever varies less between training patients
+   (:func:`._patient.steadier_extent`: a study window fixes the span, hourly charting the
+   gap). It draws each synthetic patient's attributes, outcome and sequence length, and
+   honours ``conditions`` on static columns. Its continuous values (age, follow-up time,
+   span) then get kernel noise of Silverman's bandwidth, variance kept (the smoothed
+   bootstrap, :mod:`._smoothing`): a quantile-interpolating model otherwise puts synthetic
+   patients between neighbouring training patients, closer to them than real outsiders are
+   (a membership leak on small cohorts).
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
    (categories as codes; continuous values interpolated in cells of several training values,
    so that synthetic values do not sit next to training values either). Step by step, a
@@ -34,7 +34,8 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
 
 Times of a synthetic trajectory never go past the largest time seen in training (the
 trajectory is cut there). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
-trajectory identical to a training trajectory is rejected and redrawn.
+trajectory identical to a training trajectory is rejected and redrawn. Drawn scores become
+long records in :mod:`._records`; the saved state is written and read in :mod:`._state`.
 
 Example
 -------
@@ -49,10 +50,8 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace
-import hashlib
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -60,13 +59,7 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
-from synthmed.exceptions import (
-    DataError,
-    ModelFileError,
-    NotFittedError,
-    ParameterError,
-    SynthmedError,
-)
+from synthmed.exceptions import DataError, NotFittedError, ParameterError, SynthmedError
 from synthmed.generators.base import (
     MAX_RESAMPLE_ROUNDS,
     MIN_FIT_ROWS,
@@ -76,28 +69,25 @@ from synthmed.generators.base import (
     float_in,
     int_in,
     one_of,
-    row_hashes,
 )
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._history import History, history_inputs
 from synthmed.generators.longitudinal._model import (
-    LinearHead,
     LogisticHeads,
     Marginal,
     StaticFeatures,
     ValueHeads,
+    one_thread,
 )
+from synthmed.generators.longitudinal._patient import N_STEPS, SPAN, T0, drawn_span, steadier_extent
+from synthmed.generators.longitudinal._records import HOUR_NS, assemble, entity_hashes, jsonable
 from synthmed.generators.longitudinal._smoothing import KernelSmoother
+from synthmed.generators.longitudinal._state import get_state, set_state
 from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_table
 
 __all__ = ["LongitudinalGenerator"]
 
 STATIC_GENERATORS = ("gaussian_copula", "bayesian_network", "arf")
-N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
-HOUR_NS = 3_600e9
-#: version of the sequence model's saved state (2: history inputs, chained missingness, gaps
-#: steered by the rows and span left); older files are refused with a clear message
-SEQUENCE_MODEL_VERSION = 2
 
 
 class LongitudinalGenerator(BaseGenerator):
@@ -197,14 +187,15 @@ class LongitudinalGenerator(BaseGenerator):
         self.entity_, self.time_ = entity, time
         self.time_kind_: str = time_kind
         self.static_columns_, self.measures_ = static, measures
-        with _one_thread():
+        with one_thread():
             self._fit_model(clean, schema, rng)
         modelled = [c.name for c in schema.columns if c.modelled or c.name == entity]
         self.schema_ = replace(schema.subset(modelled), modality="longitudinal")
         self.n_train_rows_ = len(clean)
         self._hash_key_ = rng.bytes(8).hex()
         train = self._restored(clean)
-        self._train_hashes_ = np.unique(self._entity_hashes(train)[0])
+        hashes = entity_hashes(train, self.schema_, self.entity_, self._hash_key_)[0]
+        self._train_hashes_ = np.unique(hashes)
         return self
 
     def _restored(self, clean: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +233,7 @@ class LongitudinalGenerator(BaseGenerator):
         else:
             static_tbl[T0] = t_num[start_idx]
             t0_col = ColumnSchema(T0, "numeric", dtype="float64", decimals=tdec)
-        self.time_extent_ = _steadier_extent(span, lengths)
+        self.time_extent_ = steadier_extent(span, lengths)
         static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
             lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
         static_schema = TableSchema(columns=(
@@ -307,20 +298,12 @@ class LongitudinalGenerator(BaseGenerator):
         self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
         self._max_len = int(lengths.max())
 
-    def _drawn_span(self, can: pd.DataFrame, lengths: np.ndarray) -> np.ndarray:
-        extent = np.maximum(can[self.time_extent_].to_numpy(dtype=float), 0.0)
-        if self.time_extent_ == SPAN:
-            return np.nan_to_num(extent)
-        drawn = np.isfinite(extent) & (lengths > 1)
-        fallback = float(np.median(extent[drawn])) if drawn.any() else 0.0
-        return np.where(drawn, extent, fallback) * (lengths - 1)
-
     def _measure_numbers(self, name: str, values: pd.Series, kind: str, *,
                          fit: bool) -> np.ndarray:
         if kind == "categorical" and not pd.api.types.is_numeric_dtype(values):
             if fit:
                 counts = values.astype(object).value_counts(dropna=True)
-                self._codes[name] = [_jsonable(v) for v in counts.index]
+                self._codes[name] = [jsonable(v) for v in counts.index]
             levels = self._codes[name] or []
             lookup = {v: float(i) for i, v in enumerate(levels)}
             return values.astype(object).map(lookup).to_numpy(dtype=float)
@@ -384,7 +367,7 @@ class LongitudinalGenerator(BaseGenerator):
         rng = make_rng(random_state)
         if isinstance(conditions, pd.DataFrame):
             conditions = conditions.reset_index(drop=True)
-        with _one_thread():
+        with one_thread():
             return self._sample_entities(n, conditions, rng, allow_copies)
 
     def _sample_entities(self, n: int, conditions: Any, rng: np.random.Generator,
@@ -427,7 +410,7 @@ class LongitudinalGenerator(BaseGenerator):
         can = coerce_table(statics, static_schema, validate=False)
         lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
         lengths = lengths.astype(int)
-        span = self._drawn_span(can, lengths)
+        span = drawn_span(can, self.time_extent_, lengths)
         feature_cols = [c for c in static_schema.names if c != T0]
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
@@ -461,66 +444,16 @@ class LongitudinalGenerator(BaseGenerator):
         pos = np.concatenate(pos_parts)
         order = np.lexsort((np.concatenate(t_parts), pos))
         pos, t_off, z = pos[order], np.concatenate(t_parts)[order], np.vstack(z_parts)[order]
-        return self._assemble(statics, can, pos, t_off, z)
-
-    def _assemble(self, statics: pd.DataFrame, can: pd.DataFrame, pos: np.ndarray,
-                  t_off: np.ndarray, z: np.ndarray) -> pd.DataFrame:
-        columns: dict[str, Any] = {}
-        if self.time_kind_ == "datetime":
-            start = pd.to_datetime(can[T0]).astype("datetime64[ns]").to_numpy()[pos]
-            times = pd.Series(start + (t_off * HOUR_NS).astype("timedelta64[ns]"))
-            times = times.dt.round("s")
-        else:
-            t0 = can[T0].to_numpy(dtype=float)[pos]
-            lo, hi = self._t_range
-            times = pd.Series(np.clip(t0 + t_off, lo, hi))
-        columns[self.time_] = times
-        for i, name in enumerate(self.measures_):
-            values = self._marginals[i].inverse(z[:, i])
-            values = np.where(np.isfinite(z[:, i]), values, np.nan)
-            columns[name] = self._decode(name, values)
-        long = restore_table(pd.DataFrame(columns),
-                             self.schema_.subset([self.time_, *self.measures_]))
-        for name in self.static_columns_:
-            long[name] = statics[name].iloc[pos].reset_index(drop=True)
-        long["__pos"] = pos
-        # rounding (or the training time range) may give two rows the same time: keep the first
-        dup = long.duplicated(["__pos", self.time_], keep="first").to_numpy()
-        return long[~dup].reset_index(drop=True)
-
-    def _decode(self, name: str, values: np.ndarray) -> pd.Series:
-        levels = self._codes.get(name)
-        if levels is not None:
-            idx = np.clip(np.nan_to_num(values, nan=0).round().astype(int), 0, len(levels) - 1)
-            arr = np.asarray(levels, dtype=object)[idx]
-            return pd.Series(np.where(np.isfinite(values), arr, None), dtype=object)
-        if self.schema_.column(name).kind == "boolean":
-            return pd.Series([None if not np.isfinite(v) else bool(v > 0.5) for v in values],
-                             dtype=object)
-        return pd.Series(values)
+        return assemble(self, statics, can, pos, t_off, z)
 
     # ------------------------------------------------------------------ copies
-    def _entity_hashes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        cols = [c for c in self.schema_.names if c != self.entity_]
-        rows = row_hashes(frame[cols], self.schema_.subset(cols), self._hash_key_)
-        codes = pd.factorize(frame[self.entity_].astype(str))[0]
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        key = bytes.fromhex(self._hash_key_.ljust(16, "0")[:16])
-        hashes = np.array([
-            int.from_bytes(hashlib.blake2b(chunk.tobytes(), key=key, digest_size=8).digest(),
-                           "little")
-            for chunk in np.split(rows[order], bounds)
-        ], dtype=np.uint64)
-        return hashes, codes
-
     def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the rows whose entity's whole trajectory equals a training one."""
         if not self.is_fitted:
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet.")
         if len(frame) == 0:
             return np.zeros(0, dtype=bool)
-        hashes, codes = self._entity_hashes(frame)
+        hashes, codes = entity_hashes(frame, self.schema_, self.entity_, self._hash_key_)
         return np.isin(hashes, self._train_hashes_)[codes]
 
     # ------------------------------------------------------------------ BaseGenerator hooks
@@ -533,109 +466,7 @@ class LongitudinalGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        sm = self.static_model_
-        s_meta, s_arrays = sm._get_state()
-        gap_meta, gap_arrays = self._gaps.to_state()
-        meta: dict[str, Any] = {
-            "entity": self.entity_, "time": self.time_, "time_kind": self.time_kind_,
-            "static_columns": self.static_columns_, "measures": self.measures_,
-            "codes": self._codes, "target": self._target, "target_levels": self._target_levels,
-            "static_features": self._static_features.to_meta(),
-            "marginals": [m.to_state()[0] for m in self._marginals],
-            "sequence_model": SEQUENCE_MODEL_VERSION, "gaps": gap_meta,
-            "t_range": list(self._t_range), "max_len": self._max_len,
-            "time_extent": self.time_extent_,
-            "smoother": self._smoother.to_meta(),
-            "static_model": {"generator": sm.name, "params": sm.get_params(),
-                             "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
-                             "hash_key": sm._hash_key_, "state": s_meta},
-        }
-        arrays: dict[str, np.ndarray] = {
-            "x_mean": self._x_mean, "x_sd": self._x_sd,
-            "first_values_coef": self._values.first.coef,
-            "first_values_chol": self._values.first.chol,
-            "values_coef": self._values.follow_up.coef,
-            "values_chol": self._values.follow_up.chol,
-            "missing_coef": self._missing.coef,
-            "s___train_hashes": sm._train_hashes_,
-        }
-        for i, marg in enumerate(self._marginals):
-            arrays.update({f"m{i}_{k}": v for k, v in marg.to_state()[1].items()})
-        arrays.update({f"gap_{k}": v for k, v in gap_arrays.items()})
-        arrays.update({f"s_{k}": v for k, v in s_arrays.items()})
-        return meta, arrays
+        return get_state(self)
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        from synthmed.generators.registry import generator_class
-
-        version = meta.get("sequence_model", 1)
-        if version != SEQUENCE_MODEL_VERSION:
-            raise ModelFileError(
-                f"This longitudinal model was saved with sequence model version {version!r}; "
-                f"this synthmed reads version {SEQUENCE_MODEL_VERSION}. Fit the generator "
-                "again (the model file cannot be upgraded).")
-        self.entity_, self.time_ = str(meta["entity"]), str(meta["time"])
-        self.time_kind_ = str(meta["time_kind"])
-        self.static_columns_ = list(meta["static_columns"])
-        self.measures_ = list(meta["measures"])
-        self._codes = {k: (None if v is None else list(v)) for k, v in meta["codes"].items()}
-        self._target = meta["target"]
-        self._target_levels = list(meta["target_levels"])
-        self._static_features = StaticFeatures.from_meta(meta["static_features"])
-        self._marginals = [
-            Marginal.from_state(m, {"values": arrays[f"m{i}_values"], "cdf": arrays[f"m{i}_cdf"]})
-            for i, m in enumerate(meta["marginals"])]
-        self._gaps = GapModel.from_state(
-            meta["gaps"], {k[4:]: v for k, v in arrays.items() if k.startswith("gap_")})
-        self._t_range = (float(meta["t_range"][0]), float(meta["t_range"][1]))
-        self._max_len = int(meta["max_len"])
-        self.time_extent_ = str(meta["time_extent"])
-        self._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
-        self._x_mean = np.asarray(arrays["x_mean"], float)
-        self._x_sd = np.asarray(arrays["x_sd"], float)
-        self._values = ValueHeads(
-            LinearHead(np.asarray(arrays["first_values_coef"], float),
-                       np.asarray(arrays["first_values_chol"], float)),
-            LinearHead(np.asarray(arrays["values_coef"], float),
-                       np.asarray(arrays["values_chol"], float)))
-        self._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float))
-        sub = meta["static_model"]
-        sub_arrays = {k[2:]: v for k, v in arrays.items() if k.startswith("s_")}
-        static_model = generator_class(str(sub["generator"]))._from_saved(sub, sub_arrays)
-        if not isinstance(static_model, BaseGenerator):
-            raise ValueError("the patient-level model is not a tabular generator")
-        self.static_model_ = static_model
-        if len(self._marginals) != len(self.measures_):
-            raise ValueError(f"{len(self._marginals)} marginals for {len(self.measures_)} "
-                             "measures")
-
-
-def _jsonable(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
-    """The patient-level column that describes how long a trajectory lasts: its span, or the
-    mean time between its rows, whichever varies less between patients (log scale).
-
-    The patient-level model draws it together with the number of rows, and the other one
-    follows from the two. A tabular model keeps a loose link loosely: drawing the span of
-    hourly vitals (mean gap 1 hour for nearly every stay) gave stays too long or too short
-    for their rows, and drawing the mean gap of a study with a fixed window (nafld2) gave
-    spans past the window. The steadier quantity is the one the data fixes.
-    """
-    several = (lengths > 1) & (span > 0)
-    if several.sum() < 2:
-        return SPAN
-    log_span = np.log(span[several])
-    log_gap = log_span - np.log(lengths[several] - 1)
-    return MEAN_GAP if log_gap.std() < log_span.std() else SPAN
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small matrices: one BLAS thread (on shared cores, thread contention costs 20x)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
+        set_state(self, meta, arrays)

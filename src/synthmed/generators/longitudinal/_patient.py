@@ -1,0 +1,46 @@
+"""Names of the patient-level sequence summaries, and which one says how long a trajectory lasts.
+
+The static generator learns one row per patient: the static columns plus these summaries
+(``__`` names, so they cannot clash with data columns). They live here, not in the generator,
+because both fitting and assembling long records (:mod:`._records`) name them, and saved
+models store them (the patient-level schema, ``time_extent``): they must not change.
+:func:`drawn_span` turns a drawn extent back into the span that steers the gaps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span", "steadier_extent"]
+
+N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
+
+
+def steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
+    """The patient-level column that describes how long a trajectory lasts: its span, or the
+    mean time between its rows, whichever varies less between patients (log scale).
+
+    The patient-level model draws it together with the number of rows, and the other one
+    follows from the two. A tabular model keeps a loose link loosely: drawing the span of
+    hourly vitals (mean gap 1 hour for nearly every stay) gave stays too long or too short
+    for their rows, and drawing the mean gap of a study with a fixed window (nafld2) gave
+    spans past the window. The steadier quantity is the one the data fixes.
+    """
+    several = (lengths > 1) & (span > 0)
+    if several.sum() < 2:
+        return SPAN
+    log_span = np.log(span[several])
+    log_gap = log_span - np.log(lengths[several] - 1)
+    return MEAN_GAP if log_gap.std() < log_span.std() else SPAN
+
+
+def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray) -> np.ndarray:
+    """Each drawn patient's span, from the drawn ``extent`` column (:func:`steadier_extent`)
+    and number of rows; a mean gap left undrawn (one row) takes the median drawn gap."""
+    values = np.maximum(can[extent].to_numpy(dtype=float), 0.0)
+    if extent == SPAN:
+        return np.nan_to_num(values)
+    drawn = np.isfinite(values) & (lengths > 1)
+    fallback = float(np.median(values[drawn])) if drawn.any() else 0.0
+    return np.where(drawn, values, fallback) * (lengths - 1)
