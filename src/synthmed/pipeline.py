@@ -275,6 +275,8 @@ def generate(
     start = time.perf_counter()
     gen.fit(train, schema=schema, random_state=seed)
     timings["fit_s"] = time.perf_counter() - start
+    if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
+        say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
 
     say(f"releasing ({_mode_label(options)})")
     start = time.perf_counter()
@@ -294,6 +296,7 @@ def generate(
         "release_counts": released.counts(),
         "release_stats": dict(released.stats),
         "not_modelled_columns": schema.dropped_columns,
+        **({"copy_rule": gen.copy_rule_} if hasattr(gen, "copy_rule_") else {}),
         "dp_epsilon": gen.tags.dp_epsilon,
     }
     result = _evaluate_release(released, options, train, holdout, schema, thresholds, seed,

@@ -229,6 +229,40 @@ class TestConformance:
         known = set(_record_strings(real.frame, real.schema, synth.columns))
         assert not _record_strings(synth, real.schema, synth.columns).isin(known).any()
 
+    def test_records_many_patients_share_are_not_copies(self, name, params):
+        """A record shared by >= 10 training rows identifies nobody: it is not a copy, while
+        rarer records still are. On a table of few categorical columns, where fresh patients
+        equal training records all the time, nothing is redrawn, so the commonest
+        combinations keep their share (redrawing emptied them)."""
+        if _modality(name) != "table":
+            pytest.skip("whole trajectories are the records of this modality")
+        rng = np.random.default_rng(0)
+        n = 600
+        grade = rng.choice(["low", "high"], n, p=[0.7, 0.3])
+        stage = rng.choice(["T1", "T2", "T3", "T4"], n, p=[0.5, 0.3, 0.15, 0.05])
+        coarse = pd.DataFrame({"grade": grade, "stage": stage,
+                               "died": rng.random(n) < np.where(grade == "high", 0.6, 0.2)})
+        gen = generator_class(name)(**params).fit(
+            coarse, schema=infer_schema(coarse, target="died"), random_state=0)
+        assert gen.copy_rule_["redrawn"] == "none"
+        synth = gen.sample(1000, random_state=0)
+        keys = lambda f: f.astype(str).agg("|".join, axis=1)  # noqa: E731
+        counts = keys(coarse).value_counts()
+        assert (keys(synth[coarse.columns]) == counts.index[0]).mean() > 0.5 * counts.iloc[0] / n
+
+        fine = coarse.assign(weight=rng.normal(75, 12, n).round(2))
+        fine.iloc[:60] = ["low", "T1", False, 75.0]  # one record 60 patients share
+        fine["died"] = fine["died"].astype(bool)
+        gen = generator_class(name)(**params).fit(
+            fine, schema=infer_schema(fine, target="died"), random_state=0)
+        counts = keys(fine).value_counts()
+        assert counts.iloc[0] >= 60 and gen.copy_rule_["redrawn"] != "none"
+        assert not gen.copies_of_training(fine.iloc[:1]).any()
+        rare = keys(fine).map(counts) < 10
+        assert gen.copies_of_training(fine[rare.to_numpy()]).all()
+        synth = gen.sample(1000, random_state=0)
+        assert not keys(synth[fine.columns]).isin(counts.index[counts < 10]).any()
+
     def test_conditioning(self, name, params, fitted, schema):
         _check(name, "conditioning")
         gen = fitted(name, params)

@@ -196,6 +196,7 @@ class LongitudinalGenerator(BaseGenerator):
         train = self._restored(clean)
         hashes = entity_hashes(train, self.schema_, self.entity_, self._hash_key_)[0]
         self._train_hashes_ = np.unique(hashes)
+        self.copy_rule_ = {"redrawn": "every training trajectory"}
         return self
 
     def _restored(self, clean: pd.DataFrame) -> pd.DataFrame:
