@@ -31,7 +31,7 @@ from synthmed.modes import (
     write_release,
 )
 from synthmed.schema import TableSchema, infer_schema
-from synthmed.split import train_holdout_split
+from synthmed.split import MIN_SPLIT_ROWS, train_holdout_split
 
 __all__ = ["ReleaseOptions", "RunResult", "generate", "resolve_data"]
 
@@ -262,12 +262,17 @@ def generate(
     frame, schema, label = resolve_data(data, schema=schema, target=target, sensitive=sensitive)
     schema.validate(frame)
     _check_columns(options, schema)
+    group = repeated_identifier(frame, schema)
     train, holdout = train_holdout_split(
-        frame, holdout_fraction=holdout_fraction, stratify=schema.target, random_state=seed
+        frame, holdout_fraction=holdout_fraction, stratify=schema.target, groups=group,
+        random_state=seed
     )
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
+    if group is not None:
+        say(f"{group!r} repeats: rows of one {group} are kept together in train or holdout "
+            f"(if they are measurements over time, try --entity {group} --time COLUMN)")
     if schema.dropped_columns:
         say(f"not modelled (identifiers / free text): {', '.join(schema.dropped_columns)}")
 
@@ -292,6 +297,7 @@ def generate(
         **({"generator_choice": gen.choice_} if hasattr(gen, "choice_") else {}),
         "seed": seed,
         "holdout_fraction": holdout_fraction,
+        **({"split_groups": group} if group is not None else {}),
         "release_mode": _mode_label(options),
         "release_counts": released.counts(),
         "release_stats": dict(released.stats),
@@ -334,6 +340,17 @@ def _check_columns(options: ReleaseOptions, schema: TableSchema) -> None:
                             "categorical or boolean columns define groups.")
     if problems:
         raise ParameterError(" ".join(problems))
+
+
+def repeated_identifier(frame: pd.DataFrame, schema: TableSchema) -> str | None:
+    """The first identifier column whose values repeat (a patient with several rows), or
+    None: the train/holdout split keeps each of its values on one side."""
+    for col in schema.columns:
+        if col.kind == "identifier" and col.name in frame.columns:
+            values = frame[col.name].dropna()
+            if values.duplicated().any() and values.nunique() >= MIN_SPLIT_ROWS:
+                return col.name
+    return None
 
 
 def _mode_label(options: ReleaseOptions) -> str:

@@ -18,6 +18,7 @@ def train_holdout_split(
     *,
     holdout_fraction: float = 0.5,
     stratify: str | None = None,
+    groups: str | None = None,
     random_state: RandomState = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into train and holdout (50/50 by default, as privacy tests prefer).
@@ -26,9 +27,13 @@ def train_holdout_split(
     ----------
     data : DataFrame
     holdout_fraction : float
-        Share of rows held out, between 0.3 and 0.7.
+        Share of rows held out, between 0.3 and 0.7 (of groups, with ``groups``).
     stratify : str, optional
         Column whose value shares are kept equal in both parts (e.g. the target).
+    groups : str, optional
+        Column (a patient id) whose rows go together to one part: a patient in both parts
+        would make the holdout look like copies of training records. Stratified on each
+        group's first row; rows with a missing id are groups of their own.
     random_state : int or numpy Generator
 
     Returns
@@ -41,6 +46,10 @@ def train_holdout_split(
     >>> train, holdout = train_holdout_split(pd.DataFrame({"x": range(20)}))
     >>> len(train), len(holdout)
     (10, 10)
+    >>> long = pd.DataFrame({"id": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6], "x": range(12)})
+    >>> train, holdout = train_holdout_split(long, groups="id")
+    >>> set(train["id"]) & set(holdout["id"])
+    set()
     """
     if not 0.3 <= holdout_fraction <= 0.7:
         raise ParameterError(
@@ -52,16 +61,34 @@ def train_holdout_split(
             f"got {len(data)}."
         )
     rng = make_rng(random_state)
+    if groups is None:
+        mask = _holdout_mask(data, holdout_fraction, stratify, rng)
+    else:
+        if groups not in data.columns:
+            raise ParameterError(f"`groups` column {groups!r} is not in the data.")
+        codes = pd.factorize(data[groups])[0]
+        lone = codes < 0  # a missing id: a group of its own
+        codes[lone] = codes.max() + 1 + np.arange(int(lone.sum()))
+        first = pd.Series(np.arange(len(data))).groupby(codes).first().to_numpy()
+        if len(first) < 2:
+            raise DataError(f"Every row has the same {groups!r}: there is nothing to split.")
+        held = _holdout_mask(data.iloc[first], holdout_fraction, stratify, rng)
+        mask = np.isin(codes, codes[first[held]])
+    return data[~mask].reset_index(drop=True), data[mask].reset_index(drop=True)
+
+
+def _holdout_mask(data: pd.DataFrame, fraction: float, stratify: str | None,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Which rows go to the holdout: ``fraction`` of each stratum, drawn at random."""
+    mask = np.zeros(len(data), dtype=bool)
     if stratify is not None and stratify in data.columns:
         keys = data[stratify].astype(object).where(data[stratify].notna(), "\x00NA").astype(str)
         holdout_idx = []
         for _, positions in keys.groupby(keys).indices.items():
             positions = rng.permutation(positions)
-            holdout_idx.extend(positions[: round(len(positions) * holdout_fraction)])
-        mask = np.zeros(len(data), dtype=bool)
+            holdout_idx.extend(positions[: round(len(positions) * fraction)])
         mask[np.asarray(holdout_idx, dtype=int)] = True
     else:
         order = rng.permutation(len(data))
-        mask = np.zeros(len(data), dtype=bool)
-        mask[order[: round(len(data) * holdout_fraction)]] = True
-    return data[~mask].reset_index(drop=True), data[mask].reset_index(drop=True)
+        mask[order[: round(len(data) * fraction)]] = True
+    return mask

@@ -55,6 +55,28 @@ def test_generate_writes_every_output(csv, tmp_path, capsys):
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == 37
 
 
+def test_a_patient_with_several_rows_stays_on_one_side(tmp_path, capsys):
+    """Rows of one patient id go together to train or holdout: a patient on both sides would
+    make the holdout look like copies and loosen every privacy reference."""
+    from synthmed.pipeline import generate
+
+    frame = make_mixed_frame(120)
+    frame = pd.concat([frame, frame.assign(age=frame["age"] + 1)], ignore_index=True)
+    path = tmp_path / "visits.csv"
+    frame.to_csv(path, index=False)
+    said = []
+    run = generate(path, tmp_path / "out", generator="gaussian_copula", target="died",
+                   progress=said.append)
+    assert run.evaluation.provenance["split_groups"] == "patient_id"
+    assert any("'patient_id' repeats" in line for line in said)
+    from synthmed.split import train_holdout_split
+
+    train, holdout = train_holdout_split(frame, stratify="died", groups="patient_id")
+    assert not set(train["patient_id"]) & set(holdout["patient_id"])
+    assert len(train) + len(holdout) == len(frame)
+    assert train["patient_id"].value_counts().eq(2).all()
+
+
 def _bad(tmp_path, csv):
     frame = make_mixed_frame(200)
     empty = tmp_path / "empty.csv"

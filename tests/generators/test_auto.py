@@ -120,3 +120,14 @@ def test_utility_ratio_is_scored_on_a_table_with_a_target(pbc_split):
     # the training rows themselves keep the outcome's signal; a shuffled outcome has none
     assert itself["utility_ratio"] > 0.95
     assert noise["utility_ratio"] < itself["utility_ratio"] - 0.15
+
+
+def test_dcr_bound_is_lifted_only_when_every_private_candidate_is_detectable():
+    from synthmed.generators.tabular.auto import _bound_lifted
+
+    copula = {"generator": "gaussian_copula", "detection_auc": 0.47, "dcr_share": 0.59}
+    neural = {"generator": "neural_ar", "detection_auc": 0.89, "dcr_share": 0.57}
+    forest = {"generator": "arf", "detection_auc": 0.62, "dcr_share": 0.56}
+    assert _bound_lifted([neural], [copula, neural])
+    assert not _bound_lifted([neural, forest], [copula, neural, forest])
+    assert not _bound_lifted([neural], [neural, {**copula, "detection_auc": 0.8}])
