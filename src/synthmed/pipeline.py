@@ -31,7 +31,7 @@ from synthmed.modes import (
     write_release,
 )
 from synthmed.schema import TableSchema, infer_schema
-from synthmed.split import MIN_SPLIT_ROWS, train_holdout_split
+from synthmed.split import repeated_identifier, train_holdout_split
 
 __all__ = ["ReleaseOptions", "RunResult", "generate", "resolve_data"]
 
@@ -340,17 +340,6 @@ def _check_columns(options: ReleaseOptions, schema: TableSchema) -> None:
                             "categorical or boolean columns define groups.")
     if problems:
         raise ParameterError(" ".join(problems))
-
-
-def repeated_identifier(frame: pd.DataFrame, schema: TableSchema) -> str | None:
-    """The first identifier column whose values repeat (a patient with several rows), or
-    None: the train/holdout split keeps each of its values on one side."""
-    for col in schema.columns:
-        if col.kind == "identifier" and col.name in frame.columns:
-            values = frame[col.name].dropna()
-            if values.duplicated().any() and values.nunique() >= MIN_SPLIT_ROWS:
-                return col.name
-    return None
 
 
 def _mode_label(options: ReleaseOptions) -> str:

@@ -7,8 +7,9 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.exceptions import DataError, ParameterError
+from synthmed.schema import TableSchema
 
-__all__ = ["MIN_SPLIT_ROWS", "train_holdout_split"]
+__all__ = ["MIN_SPLIT_ROWS", "repeated_identifier", "train_holdout_split"]
 
 MIN_SPLIT_ROWS = 10
 
@@ -66,9 +67,7 @@ def train_holdout_split(
     else:
         if groups not in data.columns:
             raise ParameterError(f"`groups` column {groups!r} is not in the data.")
-        codes = pd.factorize(data[groups])[0]
-        lone = codes < 0  # a missing id: a group of its own
-        codes[lone] = codes.max() + 1 + np.arange(int(lone.sum()))
+        codes = group_codes(data[groups])
         first = pd.Series(np.arange(len(data))).groupby(codes).first().to_numpy()
         if len(first) < 2:
             raise DataError(f"Every row has the same {groups!r}: there is nothing to split.")
@@ -92,3 +91,23 @@ def _holdout_mask(data: pd.DataFrame, fraction: float, stratify: str | None,
         order = rng.permutation(len(data))
         mask[order[: round(len(data) * fraction)]] = True
     return mask
+
+
+def repeated_identifier(frame: pd.DataFrame, schema: TableSchema) -> str | None:
+    """The first identifier column whose values repeat (a patient with several rows), or
+    None. The split keeps each of its values on one side, and the detection classifier's
+    folds keep a patient's rows together (split, a patient's twin rows give it away)."""
+    for col in schema.columns:
+        if col.kind == "identifier" and col.name in frame.columns:
+            values = frame[col.name].dropna()
+            if values.duplicated().any() and values.nunique() >= MIN_SPLIT_ROWS:
+                return col.name
+    return None
+
+
+def group_codes(values: pd.Series) -> np.ndarray:
+    """Integer group of each row: equal ids share one; a missing id is a group of its own."""
+    codes = pd.factorize(values)[0]
+    lone = codes < 0
+    codes[lone] = codes.max(initial=-1) + 1 + np.arange(int(lone.sum()))
+    return codes

@@ -66,3 +66,18 @@ def test_read_table_round_trip(tmp_path, mixed_frame):
     pd.testing.assert_frame_equal(read_table(tmp_path / "t.parquet"), mixed_frame)
     mixed_frame.to_csv(tmp_path / "t.csv", index=False)
     assert read_table(tmp_path / "t.csv").shape == mixed_frame.shape
+
+
+def test_numbers_with_missing_markers_are_read_as_numbers(tmp_path):
+    """SAS/Stata exports write "." for a missing number: such a column is a lab value, not a
+    category of as many levels as values; a text column keeps its markers."""
+    from synthmed import infer_schema
+
+    path = tmp_path / "export.csv"
+    path.write_text("crp,ward,code\n3.2,A,.\n.,B,x\n 12.5 ,.,y\n?,A,.\n0.4,B,z\n")
+    frame = read_table(path)
+    assert frame["crp"].tolist()[0] == 3.2 and frame["crp"].isna().tolist() == [
+        False, True, False, True, False]
+    assert frame["ward"].tolist() == ["A", "B", ".", "A", "B"]
+    assert frame["code"].dtype == object
+    assert frame["crp"].dtype == float and infer_schema(frame).column("crp").kind != "identifier"

@@ -238,3 +238,22 @@ def test_categories_compare_equal_whatever_their_storage():
     assert fid.metric("detection_auc").value < 0.6
     assert fid.metric("association_max_diff").value == pytest.approx(
         fid.metric("association_max_diff").holdout_value)
+
+
+def test_detection_keeps_a_patients_rows_in_one_fold():
+    """Two rows per patient (a visit and a near-copy): split by patient, fresh patients are
+    indistinguishable, but folds that split a patient let the classifier recognise the twin
+    of a training-fold row. The evaluation groups the rows of a repeated identifier."""
+    from _data import make_mixed_frame
+
+    base = make_mixed_frame(400)
+    visits = pd.concat([base, base.assign(age=base["age"] + 1)], ignore_index=True)
+    schema = infer_schema(visits, target="died")
+    train, holdout = train_holdout_split(visits, stratify="died", groups="patient_id")
+    result = evaluate(train, holdout, holdout, schema, sections=["fidelity"])
+    grouped = result["fidelity"].metric("detection_auc").holdout_value
+    assert grouped < 0.6
+    ungrouped = evaluate(train.drop(columns="patient_id"), holdout.drop(columns="patient_id"),
+                         holdout, schema.subset(schema.modelled_columns),
+                         sections=["fidelity"])["fidelity"].metric("detection_auc")
+    assert ungrouped.holdout_value > grouped + 0.1

@@ -180,27 +180,61 @@ def tree_matrix(frame: pd.DataFrame, schema: TableSchema,
     return np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
 
 
+def _patients(real_groups: np.ndarray | None, ia: np.ndarray,
+              other_groups: np.ndarray | None, ib: np.ndarray) -> np.ndarray:
+    """A patient code per stacked row; the two tables never share one, and a row without a
+    group is a patient of its own."""
+    parts, offset = [], 0
+    for groups, idx in ((real_groups, ia), (other_groups, ib)):
+        codes = np.arange(len(idx)) if groups is None else np.asarray(groups)[idx]
+        parts.append(codes + offset)
+        offset += int(codes.max(initial=-1)) + 1
+    return np.concatenate(parts)
+
+
+def _joined_groups(identical: np.ndarray, patient: np.ndarray) -> np.ndarray:
+    """Fold groups joining identical rows and rows of one patient (connected components)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(identical)
+    n_identical = int(identical.max()) + 1
+    rows = np.r_[np.arange(n), np.arange(n)]
+    cols = np.r_[n + identical, n + n_identical + np.unique(patient, return_inverse=True)[1]]
+    size = int(cols.max()) + 1
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    labels_ = connected_components(graph, directed=False)[1][:n]
+    return np.unique(labels_, return_inverse=True)[1].ravel()
+
+
 def detection_auc(real: np.ndarray, other: np.ndarray, rng: np.random.Generator, *,
-                  n_categorical: int = 0, n_splits: int = 5) -> float:
+                  n_categorical: int = 0, n_splits: int = 5,
+                  real_groups: np.ndarray | None = None,
+                  other_groups: np.ndarray | None = None) -> float:
     """Out-of-fold AUROC of a gradient-boosting classifier telling ``other`` from ``real``.
 
     The first ``n_categorical`` columns are category codes (see :func:`tree_matrix`).
     Both matrices are subsampled to the same size first, so 0.5 means indistinguishable.
     Identical rows always share a fold: a record present in both tables carries no signal,
-    and splitting its copies would let the classifier "anti-learn" them.
+    and splitting its copies would let the classifier "anti-learn" them. So do the rows of
+    one patient (``real_groups`` / ``other_groups``: a group code per row, when a patient
+    has several rows): split, a row's twin in the training folds would give its table away.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     n = min(len(real), len(other))
     if n < n_splits:
         return float("nan")
-    a = real[rng.choice(len(real), n, replace=False)]
-    b = other[rng.choice(len(other), n, replace=False)]
-    x = np.vstack([a, b])
+    ia = rng.choice(len(real), n, replace=False)
+    ib = rng.choice(len(other), n, replace=False)
+    x = np.vstack([real[ia], other[ib]])
     y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
     filled = np.where(np.isnan(x), -1e300, x)
     _, group = np.unique(filled, axis=0, return_inverse=True)
-    fold = (rng.permutation(int(group.max()) + 1) % n_splits)[group.ravel()]
+    group = group.ravel()
+    if real_groups is not None or other_groups is not None:
+        group = _joined_groups(group, _patients(real_groups, ia, other_groups, ib))
+    fold = (rng.permutation(int(group.max()) + 1) % n_splits)[group]
     proba = np.full(len(y), 0.5)
     for k in range(n_splits):
         test = fold == k

@@ -174,6 +174,10 @@ class EvalContext:
     max_rows: int = 20_000
     #: section name -> notes to show (e.g. subsampling)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    #: patient of each train / holdout row when an identifier repeats (rows of one patient),
+    #: so that a classifier's folds keep a patient's rows together; None: a row per patient
+    train_groups: np.ndarray | None = None
+    holdout_groups: np.ndarray | None = None
 
     def rng(self, purpose: str) -> np.random.Generator:
         """A fresh Generator for one metric: same seed and purpose give the same stream."""
@@ -181,10 +185,14 @@ class EvalContext:
 
     def capped(self, frame: pd.DataFrame, purpose: str) -> pd.DataFrame:
         """``frame`` itself, or a seeded subsample of ``max_rows`` rows when larger."""
-        if len(frame) <= self.max_rows:
-            return frame
-        idx = np.sort(self.rng(purpose).choice(len(frame), self.max_rows, replace=False))
-        return frame.iloc[idx].reset_index(drop=True)
+        idx = self.capped_index(len(frame), purpose)
+        return frame if idx is None else frame.iloc[idx].reset_index(drop=True)
+
+    def capped_index(self, n: int, purpose: str) -> np.ndarray | None:
+        """The rows :meth:`capped` keeps of a table of ``n`` rows (None: all of them)."""
+        if n <= self.max_rows:
+            return None
+        return np.sort(self.rng(purpose).choice(n, self.max_rows, replace=False))
 
     @cached_property
     def encoder(self) -> MixedEncoder:

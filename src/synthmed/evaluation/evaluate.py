@@ -17,6 +17,7 @@ from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators.base import row_hashes
 from synthmed.schema import TableSchema, coerce_table, infer_schema
+from synthmed.split import group_codes, repeated_identifier
 
 __all__ = ["evaluate"]
 
@@ -86,6 +87,7 @@ def evaluate(
         if len(frame) == 0:
             raise DataError(f"The {label} table is empty; it needs at least one row.")
     schema = infer_schema(train) if schema is None else schema
+    patient = repeated_identifier(train, schema)
     ctx = EvalContext(
         train=_prepare(train, schema, "train"),
         holdout=_prepare(holdout, schema, "holdout"),
@@ -94,6 +96,9 @@ def evaluate(
         thresholds=thresholds or Thresholds(),
         random_state=random_state,
         max_rows=max_rows,
+        train_groups=None if patient is None else group_codes(train[patient]),
+        holdout_groups=(group_codes(holdout[patient])
+                        if patient is not None and patient in holdout.columns else None),
     )
     _check_overlap(ctx)
 

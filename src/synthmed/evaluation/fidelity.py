@@ -243,6 +243,15 @@ def _capped(ctx: EvalContext, frame: pd.DataFrame, purpose: str) -> pd.DataFrame
     return ctx.capped(frame, purpose)
 
 
+def _capped_groups(ctx: EvalContext, groups: np.ndarray | None, n: int,
+                   purpose: str) -> np.ndarray | None:
+    """The patient of each row :func:`_capped` keeps (same seed and purpose)."""
+    if groups is None:
+        return None
+    idx = ctx.capped_index(n, purpose)
+    return groups if idx is None else groups[idx]
+
+
 # --------------------------------------------------------------------------- detection
 def _detection(ctx: EvalContext, categorical: list[str]) -> Metric:
     levels = _levels(ctx, categorical)
@@ -251,9 +260,13 @@ def _detection(ctx: EvalContext, categorical: list[str]) -> Metric:
         for k, t in (("train", ctx.train), ("synthetic", ctx.synthetic), ("holdout", ctx.holdout))
     )
     k = len(levels)
-    value = detection_auc(train, syn, ctx.rng("fidelity-detection"), n_categorical=k)
+    g_train = _capped_groups(ctx, ctx.train_groups, len(ctx.train), "fidelity-detection-train")
+    g_hold = _capped_groups(ctx, ctx.holdout_groups, len(ctx.holdout),
+                            "fidelity-detection-holdout")
+    value = detection_auc(train, syn, ctx.rng("fidelity-detection"), n_categorical=k,
+                          real_groups=g_train)
     reference = detection_auc(train, hold, ctx.rng("fidelity-detection-reference"),
-                              n_categorical=k)
+                              n_categorical=k, real_groups=g_train, other_groups=g_hold)
     limit = ctx.thresholds.detection_auc
     ok = None if np.isnan(value) else bool(value <= limit)
     return Metric(

