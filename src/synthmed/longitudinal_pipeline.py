@@ -183,6 +183,8 @@ def generate_longitudinal(
     start = _time.perf_counter()
     gen.fit(train, schema=schema, random_state=seed)
     timings["fit_s"] = _time.perf_counter() - start
+    if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
+        say(f"trajectories equal to a training one are kept: {gen.copy_rule_['reason']}")
     say("sampling")
     start = _time.perf_counter()
     released = _release(gen, options, train, schema, n, seed)
@@ -194,7 +196,8 @@ def generate_longitudinal(
     provenance = {"source": label, "generator": generator, "generator_params": gen.get_params(),
                   "seed": seed, "holdout_fraction": holdout_fraction,
                   "release_mode": _mode_label(options),
-                  "not_modelled_columns": schema.dropped_columns}
+                  "not_modelled_columns": schema.dropped_columns,
+                  "copy_rule": getattr(gen, "copy_rule_", None)}
     if released is not None:
         provenance["release_stats"] = _jsonable(dict(released.stats))
     judged = synthetic

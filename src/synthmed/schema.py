@@ -572,6 +572,15 @@ def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = Tr
     return pd.DataFrame(out)
 
 
+def holds_labels(series: pd.Series, kind: str) -> bool:
+    """True when a categorical or yes/no column holds text labels ("y"/"n", "stage II"), not
+    numbers or booleans: its values are coded by label, never converted as numbers."""
+    if kind not in ("categorical", "boolean") or pd.api.types.is_numeric_dtype(series) \
+            or pd.api.types.is_bool_dtype(series):
+        return False
+    return not series.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all()
+
+
 def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     """Give generated columns the source's dtypes, precision and date format."""
     out = {}

@@ -193,3 +193,26 @@ def test_small_table_report_carries_the_caveat_when_the_holdout_fails():
     flagged = [n for n in privacy.notes if "real holdout itself fails" in n]
     assert len(flagged) == len(holdout_fails)
     assert privacy.verdict == "fail"  # a copy of train fails whatever the caveats say
+
+
+def test_copy_gates_follow_the_holdout_on_coarse_tables():
+    """A table of a few coarse columns: every fresh record equals a training record. The
+    copy gates compare with how often that happens to the holdout (1.0 here), not with 0."""
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        return pd.DataFrame({"grade": rng.choice(["low", "high"], n),
+                             "stage": rng.choice(["T1", "T2", "T3"], n),
+                             "died": rng.random(n) < 0.3})
+
+    train, holdout, synthetic = draw(400), draw(400), draw(400)
+    schema = synthmed.infer_schema(train, target="died")
+    result = evaluate(train, holdout, synthetic, schema, sections=["privacy"])
+    copies = result["privacy"].metric("exact_copy_rate")
+    assert copies.value == copies.holdout_value == 1.0 and copies.passed
+    assert result["privacy"].metric("unique_qi_copies").passed
+    # a table where the holdout has no such copies still allows none
+    fine = train.assign(x=rng.normal(size=400))
+    result = evaluate(fine, holdout.assign(x=rng.normal(size=400)), fine.iloc[:50],
+                      synthmed.infer_schema(fine, target="died"), sections=["privacy"])
+    assert result["privacy"].metric("exact_copy_rate").passed is False

@@ -149,6 +149,8 @@ def _time_values(series: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(series):
         raise DataError(f"The time column {name!r} holds yes/no values; give numbers "
                         "(days, hours since start) or dates.")
+    if pd.api.types.is_integer_dtype(series):
+        return series  # whole days or visit numbers stay integers in the synthetic output
     if pd.api.types.is_numeric_dtype(series):
         return series.astype(float)
     if pd.api.types.is_datetime64_any_dtype(series):

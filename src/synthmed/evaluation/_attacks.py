@@ -46,6 +46,16 @@ def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, f
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+def count_bound(n_hold: int, hold_records: int, syn_records: int) -> float:
+    """Most copies a synthetic table of ``syn_records`` may hold when ``n_hold`` of
+    ``hold_records`` real holdout records are such copies: the 95% upper bound of the
+    holdout's rate, scaled (0 when the holdout has none)."""
+    if n_hold == 0:
+        return 0.0
+    rate = max(wilson(n_hold, hold_records)[1], n_hold / hold_records)
+    return float(np.floor(rate * syn_records + 1e-9))
+
+
 @dataclass(frozen=True)
 class AttackResult:
     """Success rates of one attack and the derived privacy risk with its 95% interval."""

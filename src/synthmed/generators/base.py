@@ -266,10 +266,8 @@ class BaseGenerator(BaseModel):
         self.n_train_rows_ = len(frame)
         self._hash_key_ = secrets.token_hex(8)
         hashes = row_hashes(restore_table(frame, modelled), modelled, self._hash_key_)
-        self._train_hashes_ = _rare_hashes(hashes)
-        self.copy_rule_ = _copy_rule(hashes)
-        if self.copy_rule_["redrawn"] == "none":
-            self._train_hashes_ = self._train_hashes_[:0]
+        self._train_hashes_ = rare_record_hashes(hashes)
+        self.copy_rule_ = copy_rule_for(hashes)
         return self
 
     def sample(self, n: int, *, conditions: Mapping[str, Any] | pd.DataFrame | None = None,
@@ -515,23 +513,28 @@ def row_hashes(frame: pd.DataFrame, schema: TableSchema, key: str) -> np.ndarray
     return combine_hash_arrays(iter(columns), len(columns))
 
 
-def _copy_rule(hashes: np.ndarray) -> dict[str, Any]:
-    """Which synthetic rows equal to a training record are redrawn, and why."""
+def copy_rule_for(hashes: np.ndarray, unit: str = "row") -> dict[str, Any]:
+    """Which synthetic records equal to a training record are redrawn, and why (``hashes``:
+    one per training record, a ``unit`` such as a row or a trajectory)."""
     _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
     share = float(np.mean(counts[inverse] > 1)) if len(hashes) else 0.0
     if share >= SATURATED_MATCH_SHARE:
-        return {"redrawn": "none", "training_rows_equal_to_another": round(share, 3),
-                "reason": f"{share:.0%} of training rows equal another training row, so fresh "
-                          "patients equal training records about as often: equality is no "
-                          "sign of copying here (the exact-copy and distance gates judge it)"}
-    return {"redrawn": f"records shared by fewer than {COMMON_RECORD_MIN_COUNT} training rows",
-            "training_rows_equal_to_another": round(share, 3),
-            "reason": f"a record shared by {COMMON_RECORD_MIN_COUNT} or more identifies none "
+        return {"redrawn": "none", f"training_{unit}s_equal_to_another": round(share, 3),
+                "reason": f"{share:.0%} of training {unit}s equal another training {unit}, so "
+                          f"fresh patients equal training {unit}s about as often: equality is "
+                          "no sign of copying here (the exact-copy and distance gates judge it)"}
+    return {"redrawn": f"{unit}s shared by fewer than {COMMON_RECORD_MIN_COUNT} training "
+                       f"{unit}s",
+            f"training_{unit}s_equal_to_another": round(share, 3),
+            "reason": f"a {unit} shared by {COMMON_RECORD_MIN_COUNT} or more identifies none "
                       "of them"}
 
 
-def _rare_hashes(hashes: np.ndarray) -> np.ndarray:
-    """Sorted distinct hashes of the records fewer than COMMON_RECORD_MIN_COUNT rows share."""
+def rare_record_hashes(hashes: np.ndarray) -> np.ndarray:
+    """Sorted distinct hashes of the records fewer than COMMON_RECORD_MIN_COUNT share; none
+    when the table is saturated (see :func:`copy_rule_for`)."""
+    if copy_rule_for(hashes)["redrawn"] == "none":
+        return np.zeros(0, dtype=np.uint64)
     values, counts = np.unique(hashes, return_counts=True)
     return values[counts < COMMON_RECORD_MIN_COUNT]
 

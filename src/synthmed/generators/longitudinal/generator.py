@@ -59,16 +59,19 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
-from synthmed.exceptions import DataError, NotFittedError, ParameterError, SynthmedError
+from synthmed.exceptions import DataError, NotFittedError, ParameterError
 from synthmed.generators.base import (
+    COMMON_RECORD_MIN_COUNT,
     MAX_RESAMPLE_ROUNDS,
     MIN_FIT_ROWS,
     BaseGenerator,
     GeneratorTags,
     ParamCheck,
+    copy_rule_for,
     float_in,
     int_in,
     one_of,
+    rare_record_hashes,
 )
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._history import History, history_inputs
@@ -83,7 +86,13 @@ from synthmed.generators.longitudinal._patient import N_STEPS, SPAN, T0, drawn_s
 from synthmed.generators.longitudinal._records import HOUR_NS, assemble, entity_hashes, jsonable
 from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.generators.longitudinal._state import get_state, set_state
-from synthmed.schema import ColumnSchema, TableSchema, coerce_table, restore_table
+from synthmed.schema import (
+    ColumnSchema,
+    TableSchema,
+    coerce_table,
+    holds_labels,
+    restore_table,
+)
 
 __all__ = ["LongitudinalGenerator"]
 
@@ -195,8 +204,8 @@ class LongitudinalGenerator(BaseGenerator):
         self._hash_key_ = rng.bytes(8).hex()
         train = self._restored(clean)
         hashes = entity_hashes(train, self.schema_, self.entity_, self._hash_key_)[0]
-        self._train_hashes_ = np.unique(hashes)
-        self.copy_rule_ = {"redrawn": "every training trajectory"}
+        self._train_hashes_ = rare_record_hashes(hashes)
+        self.copy_rule_ = copy_rule_for(hashes, unit="trajectory")
         return self
 
     def _restored(self, clean: pd.DataFrame) -> pd.DataFrame:
@@ -301,7 +310,7 @@ class LongitudinalGenerator(BaseGenerator):
 
     def _measure_numbers(self, name: str, values: pd.Series, kind: str, *,
                          fit: bool) -> np.ndarray:
-        if kind == "categorical" and not pd.api.types.is_numeric_dtype(values):
+        if holds_labels(values, kind):  # "y"/"n" too: float(bool("n")) would be 1
             if fit:
                 counts = values.astype(object).value_counts(dropna=True)
                 self._codes[name] = [jsonable(v) for v in counts.index]
@@ -388,10 +397,11 @@ class LongitudinalGenerator(BaseGenerator):
                 out = out.sort_values("__pos", kind="stable").reset_index(drop=True)
             else:
                 if self.copies_of_training(self._finish(out, n)).any():
-                    raise SynthmedError(
+                    raise DataError(
                         f"Could not avoid copying training trajectories after "
-                        f"{MAX_RESAMPLE_ROUNDS} rounds; pass allow_copies=True for a "
-                        "non-public release.")
+                        f"{MAX_RESAMPLE_ROUNDS} rounds: the model keeps drawing trajectories "
+                        f"that fewer than {COMMON_RECORD_MIN_COUNT} training patients share; "
+                        "pass allow_copies=True for a non-public release.")
         return self._finish(out, n)
 
     def _finish(self, frame: pd.DataFrame, n: int) -> pd.DataFrame:
