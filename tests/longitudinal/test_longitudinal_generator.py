@@ -83,6 +83,20 @@ def test_coarse_visits_keep_labels_integer_times_and_run(tmp_path):
     run = generate_longitudinal(path, tmp_path / "out", entity="child", time="week")
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
     assert pd.api.types.is_integer_dtype(synth["week"])
+    assert set(synth["week"]) <= {0, 2, 4, 6}  # the visit schedule, not drawn gaps
     assert set(synth["wheeze"]) == {"y", "n"}
     assert 0.1 < (synth["wheeze"] == "y").mean() < 0.35
     assert run.generator.copy_rule_["redrawn"] == "none"
+
+
+def test_drawn_times_move_onto_the_visit_schedule_in_order():
+    from synthmed.generators.longitudinal._records import on_schedule, visit_schedule
+
+    grid = np.array([1.0, 8, 15, 22, 29])
+    times = np.array([1, 9, 10, 23, 0, 28, 40.0])
+    pos = np.array([0, 0, 0, 0, 1, 1, 1])
+    out = on_schedule(times, pos, grid)
+    assert out[:4].tolist() == [1, 8, 15, 22]  # 10 -> 8 taken -> next visit
+    assert out[4:6].tolist() == [1, 29] and np.isnan(out[6])  # nothing after the last visit
+    assert visit_schedule(np.tile(grid, 5)).tolist() == grid.tolist()
+    assert visit_schedule(np.random.default_rng(0).uniform(0, 100, 500)) is None

@@ -48,6 +48,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "marginals": [m.to_state()[0] for m in gen._marginals],
         "sequence_model": SEQUENCE_MODEL_VERSION, "gaps": gap_meta,
         "t_range": list(gen._t_range), "max_len": gen._max_len,
+        "time_grid": None if gen._time_grid is None else gen._time_grid.tolist(),
         "time_extent": gen.time_extent_,
         "smoother": gen._smoother.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
@@ -95,6 +96,8 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._gaps = GapModel.from_state(
         meta["gaps"], {k[4:]: v for k, v in arrays.items() if k.startswith("gap_")})
     gen._t_range = (float(meta["t_range"][0]), float(meta["t_range"][1]))
+    grid = meta.get("time_grid")  # absent from models saved before schedules were kept
+    gen._time_grid = None if grid is None else np.asarray(grid, dtype=float)
     gen._max_len = int(meta["max_len"])
     gen.time_extent_ = str(meta["time_extent"])
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))

@@ -33,7 +33,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    earlier ones the row records, so panels are recorded together).
 
 Times of a synthetic trajectory never go past the largest time seen in training (the
-trajectory is cut there). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
+trajectory is cut there). Where the training times follow a visit schedule (at most 60
+distinct times, each on 3 rows or more on average: weeks 0, 4, 8...), drawn times move to the
+nearest scheduled time after the entity's previous row (:func:`._records.on_schedule`). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
 trajectory identical to a training trajectory is rejected and redrawn. Drawn scores become
 long records in :mod:`._records`; the saved state is written and read in :mod:`._state`.
 
@@ -83,7 +85,13 @@ from synthmed.generators.longitudinal._model import (
     one_thread,
 )
 from synthmed.generators.longitudinal._patient import N_STEPS, SPAN, T0, drawn_span, steadier_extent
-from synthmed.generators.longitudinal._records import HOUR_NS, assemble, entity_hashes, jsonable
+from synthmed.generators.longitudinal._records import (
+    HOUR_NS,
+    assemble,
+    entity_hashes,
+    jsonable,
+    visit_schedule,
+)
 from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.generators.longitudinal._state import get_state, set_state
 from synthmed.schema import (
@@ -306,6 +314,7 @@ class LongitudinalGenerator(BaseGenerator):
             gap_inputs(prev_offset, span[codes], lengths[codes] - step)])
         self._gaps = GapModel.fit(x_gap[later], dt[later], self.ridge, rng)
         self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
+        self._time_grid = (visit_schedule(t_num) if self.time_kind_ != "datetime" else None)
         self._max_len = int(lengths.max())
 
     def _measure_numbers(self, name: str, values: pd.Series, kind: str, *,
