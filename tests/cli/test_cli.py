@@ -77,6 +77,22 @@ def test_a_patient_with_several_rows_stays_on_one_side(tmp_path, capsys):
     assert train["patient_id"].value_counts().eq(2).all()
 
 
+def test_a_coarse_table_says_why_copies_were_kept(tmp_path):
+    """Five categories in all: fresh patients equal training records, so none is redrawn;
+    the run says so in its provenance and in the report's data card."""
+    from synthmed.pipeline import generate
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"grade": rng.choice(["low", "high"], 400),
+                          "stage": rng.choice(["T1", "T2", "T3"], 400),
+                          "died": rng.random(400) < 0.3})
+    run = generate(frame, tmp_path / "out", generator="gaussian_copula", target="died")
+    assert run.evaluation.provenance["copy_rule"]["redrawn"] == "none"
+    assert run.evaluation["privacy"].metric("exact_copy_rate").passed
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Records equal to a real training record were kept" in html
+
+
 def _bad(tmp_path, csv):
     frame = make_mixed_frame(200)
     empty = tmp_path / "empty.csv"

@@ -85,6 +85,8 @@ _PROVENANCE_LABELS = {
     "max_rows": "Row cap for expensive metrics",
     "threat_model": "Threat model",
     "thresholds": "Thresholds used (pass rules)",
+    "split_groups": "Patient id whose rows stay together in train or holdout",
+    "copy_rule": "Synthetic records equal to a training record: which were redrawn",
 }
 
 

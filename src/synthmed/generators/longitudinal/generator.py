@@ -35,8 +35,10 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
 Times of a synthetic trajectory never go past the largest time seen in training (the
 trajectory is cut there). Where the training times follow a visit schedule (at most 60
 distinct times, each on 3 rows or more on average: weeks 0, 4, 8...), drawn times move to the
-nearest scheduled time after the entity's previous row (:func:`._records.on_schedule`). Synthetic entities get fresh ids ``syn-00001``...; a synthetic
-trajectory identical to a training trajectory is rejected and redrawn. Drawn scores become
+nearest scheduled time after the entity's previous row (:func:`._records.on_schedule`).
+Synthetic entities get fresh ids ``syn-00001``...; a synthetic trajectory identical to a
+training trajectory is rejected and redrawn (unless 10 or more training patients share it,
+or training trajectories repeat so often that equality is no sign of copying). Drawn scores become
 long records in :mod:`._records`; the saved state is written and read in :mod:`._state`.
 
 Example
