@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from synthmed._random import RandomState, make_rng
-from synthmed.exceptions import ParameterError, SchemaError, SynthmedError
-from synthmed.generators.base import BaseGenerator, row_hashes
+from synthmed.exceptions import DataError, ParameterError, SchemaError
+from synthmed.generators.base import BaseGenerator, rare_record_hashes, row_hashes
 from synthmed.modes._checks import check_frame, check_generator, check_positive_int, check_schema
 from synthmed.modes.provenance import Release, make_provenance
 from synthmed.schema import TableSchema
@@ -193,12 +193,14 @@ def sample_avoiding(generator: BaseGenerator, n: int, avoid: pd.DataFrame, *,
     """``n`` synthetic rows, none identical to a training record or to a row of ``avoid``.
 
     ``avoid`` may hold real records the generator never saw (a holdout released alongside);
-    matching rows are redrawn with the same conditions.
+    matching rows are redrawn with the same conditions. As for training records
+    (:func:`synthmed.generators.base.copy_rule_for`), a record 10 or more rows of ``avoid``
+    share is not avoided, nor is any where its rows repeat so often that equality is chance.
     """
     schema = generator.schema_
     out = generator.sample(n, conditions=conditions, random_state=rng)
     key = secrets.token_hex(8)
-    known = np.unique(row_hashes(avoid[schema.names], schema, key))
+    known = rare_record_hashes(row_hashes(avoid[schema.names], schema, key))
     for _ in range(MAX_REDRAW_ROUNDS):
         idx = np.flatnonzero(np.isin(row_hashes(out, schema, key), known))
         if not len(idx):
@@ -208,9 +210,9 @@ def sample_avoiding(generator: BaseGenerator, n: int, avoid: pd.DataFrame, *,
         order = np.arange(len(out))
         order[idx] = len(out) + np.arange(len(idx))
         out = pd.concat([out, redraw], ignore_index=True).iloc[order].reset_index(drop=True)
-    raise SynthmedError(
-        f"Could not avoid copying real records after {MAX_REDRAW_ROUNDS} rounds: the modelled "
-        "columns have too few distinct combinations."
+    raise DataError(
+        f"Could not avoid copying real records after {MAX_REDRAW_ROUNDS} rounds: the model "
+        "keeps drawing combinations that fewer than 10 real records share."
     )
 
 

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from synthmed._random import RandomState, make_rng
-from synthmed.exceptions import ParameterError, SchemaError, SynthmedError
-from synthmed.generators.base import BaseGenerator, row_hashes
+from synthmed.exceptions import DataError, ParameterError, SchemaError
+from synthmed.generators.base import BaseGenerator, rare_record_hashes, row_hashes
 from synthmed.modes._checks import GROUP_KINDS, check_frame, check_generator, check_positive_int
 from synthmed.modes.augment import TARGET_ALIAS, _conditions, augmentation_plan
 from synthmed.modes.provenance import Release, make_provenance
@@ -286,7 +286,10 @@ def _sample_fresh(generator: BaseGenerator, n: int, real: pd.DataFrame, names: l
         return real[names].iloc[:0].copy()
     schema = generator.schema_
     key = secrets.token_hex(8)
-    known = set(_trajectory_hashes(real, names, entity, schema, key).tolist())
+    # as for training trajectories: those 10+ real patients share, or all where real
+    # trajectories repeat so often that equality is chance, are not avoided (geepack::ohio)
+    real_hashes = _trajectory_hashes(real, names, entity, schema, key)
+    known = set(rare_record_hashes(real_hashes.to_numpy(dtype=np.uint64)).tolist())
     out = generator.sample(n, conditions=conditions, random_state=rng)
     for _ in range(MAX_REDRAW_ROUNDS):
         hashes = _trajectory_hashes(out, names, entity, schema, key)
@@ -305,9 +308,9 @@ def _sample_fresh(generator: BaseGenerator, n: int, real: pd.DataFrame, names: l
         out = out.iloc[np.argsort(out[entity].map(pos).to_numpy(), kind="stable")]
         out = out.reset_index(drop=True)
     else:
-        raise SynthmedError(
+        raise DataError(
             f"Could not avoid repeating real patients' trajectories after {MAX_REDRAW_ROUNDS} "
-            "rounds: the modelled columns have too few distinct trajectories.")
+            "rounds: the model keeps drawing trajectories fewer than 10 real patients share.")
     out = out[names].copy()
     out[entity] = _fresh_ids(out[entity], real[entity], rng)
     return out
