@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="signals: length of each synthetic recording")
     over_time.add_argument("--fs", type=float, metavar="HZ",
                            help="signals: sampling rate of a CSV/NPY signal file")
+    over_time.add_argument("--channels", nargs="+", metavar="CH",
+                           help="signals: keep only these channels (one sampling rate)")
     modes = gen.add_argument_group("release mode (default: full)")
     modes.add_argument("--mode", choices=["full", "hybrid", "augment"], default="full",
                        help="full: only synthetic records; hybrid: real and synthetic combined; "
@@ -265,7 +267,7 @@ def _modality(args: argparse.Namespace) -> str:
         return bundled[args.data]
     if args.entity or args.time:
         return "longitudinal"
-    if args.fs is not None or args.length is not None or \
+    if args.fs is not None or args.length is not None or args.channels or \
             Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
         return "signal"
     return "table"
@@ -278,8 +280,10 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
     if modality != "longitudinal" and (args.entity or args.time or args.static):
         problems.append("--entity, --time and --static describe a long table; this input is "
                         f"{modality} data.")
-    if modality != "signal" and (args.length is not None or args.fs is not None):
-        problems.append(f"--length and --fs describe signals; this input is {modality} data.")
+    if modality != "signal" and (args.length is not None or args.fs is not None
+                                 or args.channels):
+        problems.append(f"--length, --fs and --channels describe signals; this input is "
+                        f"{modality} data.")
     if modality == "signal" and (args.target or args.sensitive or args.schema):
         problems.append("--target, --sensitive and --schema describe tables, not signals.")
     if problems:
@@ -342,7 +346,8 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
         from synthmed.signal_pipeline import generate_signals
 
         run = generate_signals(
-            args.data, args.out, length_s=args.length, fs=args.fs, seed=args.seed,
+            args.data, args.out, length_s=args.length, fs=args.fs, channels=args.channels,
+            seed=args.seed,
             params=params, progress=_say(args), n=args.n, release=_release_options(args),
             **({"generator": generator} if generator else {}),
         )

@@ -63,9 +63,10 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="same channels"):
         SignalSet([np.zeros((1, 10)), np.zeros((2, 10))], fs=10)
     csv = tmp_path / "x.csv"
-    csv.write_text(f"time,ecg,note\n0,{SECRET},a\n0.01,1.0,b\n0.02,2.0,c\n")
+    csv.write_text(f"ecg,note\n{SECRET},a\n1.0,b\n2.0,c\n")
     with pytest.raises(ParameterError, match="--fs"):
         read_signals(csv)
+    csv.write_text(f"time,ecg,note\n0,{SECRET},a\n0.01,1.0,b\n0.02,2.0,c\n")
     with pytest.raises(DataError, match=r"'note' \(3 of 3 values") as err:
         read_signals(csv, fs=100)
     assert str(SECRET) not in str(err.value)
@@ -91,6 +92,30 @@ def test_mixed_sampling_rates_rejected(tmp_path):
     writer.close()
     with pytest.raises(DataError, match=r"several sampling rates .*100 Hz: EEG; 200 Hz: ECG"):
         read_signals(path)
+    # the channels of one rate, as the message says: only they are read
+    ecg = read_signals(path, channels=["ECG"])
+    assert list(ecg.channels) == ["ECG"] and ecg.fs == 200.0 and ecg.records[0].shape[1] == 2000
+
+
+def test_edf_channels_from_the_command_line(tmp_path):
+    """`--channels` exists (the mixed-rate message names it) and reaches the EDF reader."""
+    pyedflib = pytest.importorskip("pyedflib")
+    from synthmed.cli import main
+
+    path = tmp_path / "night.edf"
+    t = np.arange(60 * 256) / 256
+    headers = [{"label": name, "dimension": "uV", "sample_frequency": rate,
+                "physical_min": -2000.0, "physical_max": 2000.0, "digital_min": -32768,
+                "digital_max": 32767, "transducer": "", "prefilter": ""}
+               for name, rate in (("ECG", 256), ("Resp", 32))]
+    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+    writer.setSignalHeaders(headers)
+    ecg = 1000 * np.sin(2 * np.pi * 1.1 * t) ** 15  # a spike per beat, 66 per minute
+    writer.writeSamples([ecg, np.sin(2 * np.pi * 0.25 * t[::8]) * 500])
+    writer.close()
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--channels", "ECG",
+                 "--length", "10", "--n", "1", "-q"]) == 0
+    assert (tmp_path / "out" / "metrics.json").is_file()
 
 
 def test_split_and_segments():
@@ -102,3 +127,26 @@ def test_split_and_segments():
     many = SignalSet([np.zeros((1, 100))] * 6, fs=10.0)
     a, b = many.split(0.5)
     assert (a.n_records, b.n_records) == (3, 3)
+
+
+def test_csv_sampling_rate_from_its_time_column(tmp_path):
+    """A logger's CSV: date-times stamped in 10 ms steps with repeats (heartpy's data3.csv
+    has a third of its steps at 0 ms); the rate is samples over the span."""
+    import pandas as pd
+
+    n = 3001
+    stamps = pd.Timestamp("2024-01-01 08:00") + pd.to_timedelta(
+        (np.arange(n) // 3) * 30, unit="ms")  # three samples per 30 ms stamp
+    stamps = stamps.where(np.arange(n) < n - 1, stamps[-1] + pd.Timedelta(milliseconds=20))
+    path = tmp_path / "ppg.csv"
+    pd.DataFrame({"datetime": stamps, "ppg": np.sin(np.arange(n) / 10)}).to_csv(path, index=False)
+    signals = read_signals(path)
+    assert list(signals.channels) == ["ppg"] and abs(signals.fs - 100.0) < 0.5
+    pd.DataFrame({"ms": np.arange(500) * 4.0, "ecg": np.zeros(500)}).to_csv(path, index=False)
+    assert read_signals(path).fs == 250.0
+    pd.DataFrame({"time": np.r_[0.0, 0.2, 0.1], "ecg": np.zeros(3)}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="does not increase"):
+        read_signals(path)
+    pd.DataFrame({"ecg": np.zeros(30)}).to_csv(path, index=False)
+    with pytest.raises(ParameterError, match="--fs HZ"):
+        read_signals(path)

@@ -74,13 +74,16 @@ def read_signals(path: str | Path, *, fs: float | None = None,
         file = file.with_suffix(".hea")
     if not file.is_file():
         raise DataError(f"The file {str(file)!r} does not exist.")
-    if kind in ("csv", "npy") and fs is None:
+    if kind == "npy" and fs is None:
         raise ParameterError(f"{file.name!r} does not record its sampling rate: give it with "
                              "fs=... (CLI: --fs HZ).")
     readers = {"wfdb": _read_wfdb, "edf": _read_edf, "dicom": read_dicom_waveform,
                "csv": _read_csv, "npy": _read_npy}
     try:
-        signals = readers[kind](file, fs=fs)  # type: ignore[operator]
+        if kind == "edf":
+            signals = _read_edf(file, channels=channels)
+        else:
+            signals = readers[kind](file, fs=fs)  # type: ignore[operator]
     except (DataError, ParameterError, MissingDependencyError):
         raise
     except Exception as exc:  # a corrupt file: say which and what kind of failure
@@ -120,7 +123,7 @@ def _mixed_rates(name: str, labels: Sequence[str], rates: Sequence[float]) -> Da
         groups.setdefault(float(rate), []).append(label)
     listing = "; ".join(f"{rate:g} Hz: {', '.join(ch)}" for rate, ch in sorted(groups.items()))
     return DataError(f"{name!r} holds channels at several sampling rates ({listing}). Choose "
-                     "channels of one rate with channels=[...] (CLI: --channels).")
+                     "channels of one rate with channels=[...] (CLI: --channels CH ...).")
 
 
 def _read_wfdb(file: Path, fs: float | None = None) -> SignalSet:
@@ -137,15 +140,25 @@ def _read_wfdb(file: Path, fs: float | None = None) -> SignalSet:
                      record_ids=[record.record_name])
 
 
-def _read_edf(file: Path, fs: float | None = None) -> SignalSet:
+def _read_edf(file: Path, fs: float | None = None,
+              channels: Sequence[str] | None = None) -> SignalSet:
+    """The file's signals (``channels`` only, when given: only they need one rate). An
+    "EDF Annotations" channel holds events, not samples, and is left out."""
     pyedflib = _require("pyedflib", "read EDF files")
     with pyedflib.EdfReader(str(file)) as reader:
         labels = [str(x).strip() for x in reader.getSignalLabels()]
         rates = [float(x) for x in reader.getSampleFrequencies()]
-        units = [str(reader.getPhysicalDimension(i)).strip() for i in range(len(labels))]
+        keep = [i for i, label in enumerate(labels) if label != "EDF Annotations"
+                and (not channels or label in channels)]
+        if not keep:
+            raise DataError(f"{file.name!r} has no channel to read"
+                            + (f" among {', '.join(map(repr, channels))}; it has "
+                               f"{', '.join(labels)}." if channels else "."))
+        labels, rates = [labels[i] for i in keep], [rates[i] for i in keep]
+        units = [str(reader.getPhysicalDimension(i)).strip() for i in keep]
         if len(set(rates)) > 1:
             raise _mixed_rates(file.name, labels, rates)
-        data = np.vstack([reader.readSignal(i) for i in range(len(labels))])
+        data = np.vstack([reader.readSignal(i) for i in keep])
     return SignalSet([data], fs=rates[0], channels=labels, units=units, record_ids=[file.stem])
 
 
@@ -184,8 +197,13 @@ def _read_csv(file: Path, fs: float | None = None) -> SignalSet:
         raise DataError(f"{file.name!r} is empty.") from None
     if table.empty:
         raise DataError(f"{file.name!r} has no rows.")
-    table = table.drop(columns=[c for c in table.columns if str(c).lower() in ("time", "t",
-                                                                                 "seconds")])
+    times = [c for c in table.columns if str(c).strip().lower() in TIME_COLUMNS]
+    if fs is None and times:
+        fs = _rate_from_times(table[times[0]], str(times[0]), file.name)
+    if fs is None:
+        raise ParameterError(f"{file.name!r} does not record its sampling rate (no time "
+                             "column): give it with fs=... (CLI: --fs HZ).")
+    table = table.drop(columns=times)
     problems = []
     columns = {}
     for name in table.columns:
@@ -195,12 +213,37 @@ def _read_csv(file: Path, fs: float | None = None) -> SignalSet:
             problems.append(f"{name!r} ({not_numbers} of {len(table)} values are not numbers)")
         columns[str(name)] = values.to_numpy(dtype=np.float64)
     if problems:
-        raise DataError(f"{file.name!r}: every column must be a numeric channel (a 'time' "
-                        f"column is ignored); not numeric: {', '.join(problems)}.")
+        raise DataError(f"{file.name!r}: every column must be a numeric channel (a time "
+                        f"column named {', '.join(sorted(TIME_COLUMNS))} gives the sampling "
+                        f"rate); not numeric: {', '.join(problems)}.")
     if not columns:
         raise DataError(f"{file.name!r} has no channel columns.")
     return SignalSet([np.vstack(list(columns.values()))], fs=float(fs or 0),
                      channels=list(columns), record_ids=[file.stem])
+
+
+#: CSV columns that hold each sample's time, not a channel (milliseconds for "ms")
+TIME_COLUMNS = frozenset({"time", "t", "seconds", "timestamp", "datetime", "ms"})
+
+
+def _rate_from_times(values: pd.Series, name: str, file: str) -> float:
+    """Sampling rate from a time column: seconds, milliseconds ("ms") or date-times."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        seconds = numbers.to_numpy(dtype=np.float64) / (1000.0 if name.lower() == "ms" else 1.0)
+    else:
+        stamps = pd.to_datetime(values, errors="coerce", format="mixed")
+        if stamps.isna().any():
+            raise DataError(f"{file!r}: the time column {name!r} holds values that are neither "
+                            "numbers nor date-times; fix them or give the rate with --fs HZ.")
+        seconds = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy()
+    # loggers often stamp several samples alike (heartpy's data3.csv: a third of the steps
+    # are 0 ms): the rate is samples over the span, as long as time never goes back
+    span = float(seconds[-1] - seconds[0]) if len(seconds) > 1 else 0.0
+    if span <= 0 or np.any(np.diff(seconds) < 0):
+        raise DataError(f"{file!r}: the time column {name!r} does not increase over the "
+                        "file; sort it or give the rate with --fs HZ.")
+    return float(round((len(seconds) - 1) / span, 3))
 
 
 def _read_npy(file: Path, fs: float | None = None) -> SignalSet:

@@ -222,6 +222,18 @@ def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: 
 # --------------------------------------------------------------------------- fidelity
 
 
+def _log_ratio(a: float, b: float) -> float:
+    """|log(a / b)|: 0 when equal (both 0: a perfectly regular rhythm, such as a test
+    generator's square wave), NaN when only one is 0 or either is undefined."""
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return float("nan")
+    if a == b:
+        return 0.0
+    if a <= 0 or b <= 0:
+        return float("nan")
+    return abs(float(np.log(a / b)))
+
+
 def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
               rng: np.random.Generator) -> Section:
     t, h, s = prof["train"], prof["holdout"], prof["synthetic"]
@@ -243,8 +255,8 @@ def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
         details={k: p.hrv for k, p in prof.items()}))
     for key, label in (("sdnn", "SDNN (overall heart-rate variability)"),
                        ("rmssd", "RMSSD (beat-to-beat variability)")):
-        r_s, r_h = (abs(float(np.log(x.hrv[key] / t.hrv[key]))) for x in (s, h))
-        bound = max(2 * r_h, th.hrv_log_floor)
+        r_s, r_h = (_log_ratio(x.hrv[key], t.hrv[key]) for x in (s, h))
+        bound = max(2 * r_h, th.hrv_log_floor) if np.isfinite(r_h) else th.hrv_log_floor
         ok = bool(np.isfinite(r_s) and r_s <= bound)
         metrics.append(Metric(
             f"{key}_log_ratio", r_s, r_h, bound, ok, "lower", modality="signal",
