@@ -263,6 +263,31 @@ class TestConformance:
         synth = gen.sample(1000, random_state=0)
         assert not keys(synth[fine.columns]).isin(counts.index[counts < 10]).any()
 
+    @pytest.mark.parametrize("shape", ["six_rows", "one_value", "constant", "one_class"])
+    def test_awkward_tables_fit_and_sample(self, name, params, shape):
+        """Shapes real tables have (medicaldata::scurvy has 12 rows; laryngoscope a column
+        recorded for 3 of 99 patients; a single-site cohort; an outcome no one had)."""
+        if _modality(name) != "table":
+            pytest.skip("table shapes")
+        rng = np.random.default_rng(0)
+        n = 60
+        frame = {
+            "six_rows": pd.DataFrame({"arm": list("abcabc"),
+                                      "x": [1.2, 3.4, 2.2, 5.0, 4.1, 0.3],
+                                      "ok": [True, False, True, True, False, False]}),
+            "one_value": pd.DataFrame({"age": rng.integers(20, 80, n), "ok": rng.random(n) < 0.8,
+                                       "rare": np.where(np.arange(n) == 0, 31.0, np.nan)}),
+            "constant": pd.DataFrame({"age": rng.integers(20, 80, n), "site": ["A"] * n,
+                                      "dose": [5.0] * n, "ok": rng.random(n) < 0.5}),
+            "one_class": pd.DataFrame({"age": rng.integers(20, 80, n), "ok": [True] * n}),
+        }[shape]
+        gen = generator_class(name)(**params).fit(
+            frame, schema=infer_schema(frame, target="ok"), random_state=0)
+        synth = gen.sample(20, random_state=0)
+        assert list(synth.columns) == list(frame.columns) and len(synth) == 20
+        if shape == "constant":
+            assert (synth["site"] == "A").all() and (synth["dose"] == 5.0).all()
+
     def test_conditioning(self, name, params, fitted, schema):
         _check(name, "conditioning")
         gen = fitted(name, params)
