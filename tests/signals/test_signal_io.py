@@ -79,17 +79,22 @@ def test_bad_input_is_a_clear_error(tmp_path):
         read_signals(tmp_path / "bad.edf")
 
 
-def test_mixed_sampling_rates_rejected(tmp_path):
+def _write_edf(path, channels: dict, limit: float = 100.0) -> None:
+    """An EDF+ file of ``{label: (rate, samples)}``, channels at their own rates."""
     pyedflib = pytest.importorskip("pyedflib")
-    path = tmp_path / "mixed.edf"
     headers = [{"label": name, "dimension": "uV", "sample_frequency": rate,
-                "physical_min": -100.0, "physical_max": 100.0, "digital_min": -32768,
+                "physical_min": -limit, "physical_max": limit, "digital_min": -32768,
                 "digital_max": 32767, "transducer": "", "prefilter": ""}
-               for name, rate in (("EEG", 100), ("ECG", 200))]
-    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+               for name, (rate, _) in channels.items()]
+    writer = pyedflib.EdfWriter(str(path), len(headers), file_type=pyedflib.FILETYPE_EDFPLUS)
     writer.setSignalHeaders(headers)
-    writer.writeSamples([np.zeros(1000), np.zeros(2000)])
+    writer.writeSamples([samples for _, samples in channels.values()])
     writer.close()
+
+
+def test_mixed_sampling_rates_rejected(tmp_path):
+    path = tmp_path / "mixed.edf"
+    _write_edf(path, {"EEG": (100, np.zeros(1000)), "ECG": (200, np.zeros(2000))})
     with pytest.raises(DataError, match=r"several sampling rates .*100 Hz: EEG; 200 Hz: ECG"):
         read_signals(path)
     # the channels of one rate, as the message says: only they are read
@@ -99,20 +104,13 @@ def test_mixed_sampling_rates_rejected(tmp_path):
 
 def test_edf_channels_from_the_command_line(tmp_path):
     """`--channels` exists (the mixed-rate message names it) and reaches the EDF reader."""
-    pyedflib = pytest.importorskip("pyedflib")
     from synthmed.cli import main
 
     path = tmp_path / "night.edf"
     t = np.arange(60 * 256) / 256
-    headers = [{"label": name, "dimension": "uV", "sample_frequency": rate,
-                "physical_min": -2000.0, "physical_max": 2000.0, "digital_min": -32768,
-                "digital_max": 32767, "transducer": "", "prefilter": ""}
-               for name, rate in (("ECG", 256), ("Resp", 32))]
-    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
-    writer.setSignalHeaders(headers)
     ecg = 1000 * np.sin(2 * np.pi * 1.1 * t) ** 15  # a spike per beat, 66 per minute
-    writer.writeSamples([ecg, np.sin(2 * np.pi * 0.25 * t[::8]) * 500])
-    writer.close()
+    _write_edf(path, {"ECG": (256, ecg), "Resp": (32, np.sin(2 * np.pi * 0.25 * t[::8]) * 500)},
+               limit=2000.0)
     assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--channels", "ECG",
                  "--length", "10", "--n", "1", "-q"]) == 0
     assert (tmp_path / "out" / "metrics.json").is_file()
