@@ -148,3 +148,19 @@ def test_tiny_tables_and_sparse_columns_still_fit():
     gen = get_generator("auto").fit(sparse, schema=infer_schema(sparse, target="ok"),
                                     random_state=0)
     assert gen.choice_["repeats"] >= 1 and len(gen.choice_["scores"]) >= 1
+
+
+@pytest.mark.slow
+def test_no_clock_same_seed_same_output_on_any_machine():
+    """With a time budget the choice depends on the machine's speed (neural_ar's training
+    stops on the clock; slow candidates are skipped). time_budget_s=None reads no clock."""
+    frame = make_mixed_frame(200)
+    schema = infer_schema(frame, target="died")
+    fits = [get_generator("auto", time_budget_s=None).fit(frame, schema=schema, random_state=5)
+            for _ in range(2)]
+    assert all("skipped" not in s for s in fits[0].choice_["scores"])
+    assert len(fits[0].choice_["scores"]) == 4
+    pd.testing.assert_frame_equal(fits[0].sample(100, random_state=1),
+                                  fits[1].sample(100, random_state=1))
+    assert [s["detection_auc"] for s in fits[0].choice_["scores"]] == \
+        [s["detection_auc"] for s in fits[1].choice_["scores"]]

@@ -78,6 +78,16 @@ def int_in(low: int, high: int | None = None) -> ParamCheck:
     return check
 
 
+def optional(check: ParamCheck) -> ParamCheck:
+    """Parameter check: ``None``, or a value ``check`` accepts."""
+
+    def inner(value: Any) -> str | None:
+        expected = None if value is None else check(value)
+        return None if expected is None else f"None or {expected}"
+
+    return inner
+
+
 def float_in(low: float, high: float | None = None, *, low_open: bool = False) -> ParamCheck:
     """Parameter check: a real number in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
 

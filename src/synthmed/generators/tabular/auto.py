@@ -54,6 +54,7 @@ from synthmed.generators.base import (
     float_in,
     int_in,
     one_of,
+    optional,
 )
 from synthmed.generators.tabular._auto_scoring import score_candidate, selection_loss
 from synthmed.generators.tabular._outcome import OutcomeModel
@@ -110,11 +111,14 @@ class AutoGenerator(BaseGenerator):
 
     Parameters
     ----------
-    time_budget_s : float, default 25
+    time_budget_s : float or None, default 25
         Rough wall-clock budget for choosing and fitting (seconds). Slower candidates are
         skipped once the measured time makes them unlikely to fit in it. 25 s leaves room
         for sampling within 30 s on a table of up to 10,000 rows: a refined neural_ar draws
-        four candidates per row column by column (1.6 s for flchain's 3,938 rows).
+        four candidates per row column by column (1.6 s for flchain's 3,938 rows). A clock
+        makes the choice depend on the machine's speed (neural_ar's training stops on it);
+        ``None`` reads no clock: every candidate is tried and neural_ar trains until early
+        stopping, so the same seed gives the same output on any machine (slower).
     candidates : sequence of str, optional
         Generator names to choose from (default: copula, Bayesian network, ARF, neural AR).
     max_dcr_share : float
@@ -150,7 +154,7 @@ class AutoGenerator(BaseGenerator):
     name = "auto"
     _tags = GeneratorTags(modality="table")
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
-        "time_budget_s": float_in(0.0, low_open=True),
+        "time_budget_s": optional(float_in(0.0, low_open=True)),
         "candidates": _candidates_check,
         "max_dcr_share": float_in(0.5, 1.0),
         "selection_rows": int_in(50),
@@ -159,7 +163,7 @@ class AutoGenerator(BaseGenerator):
         "redraw_target": one_of("auto", "always", "never"),
     }
 
-    def __init__(self, *, time_budget_s: float = 25.0,
+    def __init__(self, *, time_budget_s: float | None = 25.0,
                  candidates: list[str] | None = None,
                  max_dcr_share: float = 0.55, selection_rows: int = 5000,
                  max_fit_rows: int = 200_000, refine: str = "auto",
@@ -181,6 +185,7 @@ class AutoGenerator(BaseGenerator):
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
         start = time.perf_counter()
+        budget = self.time_budget_s  # None: no clock, the same choice on any machine
         names = list(self.candidates or DEFAULT_CANDIDATES)
         rows = min(len(frame), self.selection_rows)
         # small tables give noisy scores: three folds, every selection row validates once
@@ -208,7 +213,7 @@ class AutoGenerator(BaseGenerator):
                        + POST_TRIALS * POST_TRIAL_COST * scoring * len(splits))
             projected = _projected_seconds(scores, name, min(len(frame), self.max_fit_rows),
                                            rows) + scoring * len(splits)
-            if scores and elapsed + projected > self.time_budget_s:
+            if budget is not None and scores and elapsed + projected > budget:
                 scores.append({"generator": name,
                                "skipped": f"time budget ({elapsed:.0f} s used or kept for the "
                                           f"refinement trials, about {projected:.0f} s more "
@@ -218,7 +223,8 @@ class AutoGenerator(BaseGenerator):
             try:
                 runs, fitted = [], []
                 # the trial fits and a possible refit share what is left of the budget
-                share = (self.time_budget_s - elapsed - scoring) / (len(splits) + REFIT_WEIGHT)
+                share = (None if budget is None else
+                         (budget - elapsed - scoring) / (len(splits) + REFIT_WEIGHT))
                 for fit_part, valid in splits:
                     t0 = time.perf_counter()
                     cand = _candidate(name, share).fit(fit_part, schema=schema,
@@ -254,7 +260,7 @@ class AutoGenerator(BaseGenerator):
         refinements = {s["generator"]: self._try_refinement(
             s, trials[s["generator"]], large, bound, schema, rng)
             for i, s in enumerate(ranked[:REFINE_TOP])
-            if i == 0 or time.perf_counter() - start < self.time_budget_s}
+            if i == 0 or budget is None or time.perf_counter() - start < budget}
         refined = [s for s in ranked if refinements.get(s["generator"], {}).get("kept")]
         if refined and self.refine == "auto":
             top = min(refined, key=lambda s: refinements[s["generator"]]["scores"]["loss"])
@@ -290,8 +296,8 @@ class AutoGenerator(BaseGenerator):
         # the classifiers kept are fitted again after the refit: their time is kept out of it
         after = REFIT_WEIGHT * sum(v.get("fit_s", 0.0) for v in (refinement, outcome)
                                    if v["kept"])
-        left = max(self.time_budget_s - (time.perf_counter() - start) - after,
-                   MIN_REFIT_SHARE * self.time_budget_s)
+        left = None if budget is None else max(budget - (time.perf_counter() - start) - after,
+                                               MIN_REFIT_SHARE * budget)
         inner = _candidate(best["generator"], left).fit(fit_frame, schema=schema,
                                                          random_state=rng)
         self.inner_ = inner
@@ -516,11 +522,11 @@ def _projected_seconds(scores: list[dict[str, Any]], name: str, n_full: int, row
     return base * (1.0 + n_full / max(rows, 1))
 
 
-def _candidate(name: str, seconds: float) -> BaseGenerator:
+def _candidate(name: str, seconds: float | None) -> BaseGenerator:
     """The generator ``name`` with default parameters; one whose training can stop on a clock
-    gets ``seconds`` as its budget."""
+    gets ``seconds`` as its budget (``None``: no clock)."""
     from synthmed.generators.registry import generator_class, get_generator
 
-    if "time_budget_s" in generator_class(name)().get_params():
+    if seconds is not None and "time_budget_s" in generator_class(name)().get_params():
         return get_generator(name, time_budget_s=max(seconds, 1.0))
     return get_generator(name)

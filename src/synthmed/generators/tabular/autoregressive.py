@@ -45,6 +45,7 @@ from synthmed.generators.base import (
     ParamCheck,
     float_in,
     int_in,
+    optional,
 )
 from synthmed.generators.tabular._bn_encoding import (
     CONTINUOUS_KINDS,
@@ -62,13 +63,6 @@ __all__ = ["NeuralAutoregressive"]
 #: fewest bins of a numeric column however small the table
 MIN_BINS = 10
 
-
-def _optional(check: ParamCheck) -> ParamCheck:
-    def inner(value: Any) -> str | None:
-        expected = None if value is None else check(value)
-        return None if expected is None else f"None or {expected}"
-
-    return inner
 
 
 class NeuralAutoregressive(BaseGenerator):
@@ -141,11 +135,11 @@ class NeuralAutoregressive(BaseGenerator):
         "dropout": float_in(0.0, 0.9),
         "learning_rate": float_in(0.0, 1.0, low_open=True),
         "weight_decay": float_in(0.0, 1.0),
-        "batch_size": _optional(int_in(1, 1_000_000)),
+        "batch_size": optional(int_in(1, 1_000_000)),
         "max_epochs": int_in(1, 100_000),
         "patience": int_in(1, 100_000),
         "validation_fraction": float_in(0.0, 0.5, low_open=True),
-        "time_budget_s": _optional(float_in(0.0, low_open=True)),
+        "time_budget_s": optional(float_in(0.0, low_open=True)),
     }
 
     def __init__(self, *, n_bins: int = 32, max_categories: int = 100, embedding_dim: int = 16,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.exceptions import NotFittedError, ParameterError
-from synthmed.generators.base import BaseGenerator, ParamCheck, float_in, int_in
+from synthmed.generators.base import BaseGenerator, ParamCheck, float_in, int_in, optional
 from synthmed.generators.tabular._bn_encoding import (
     CONTINUOUS_KINDS,
     CategoricalCoder,
@@ -48,13 +48,6 @@ __all__ = ["BayesianNetwork"]
 #: share of epsilon spent on the structure search (PrivBayes's beta)
 DP_STRUCTURE_SHARE = 0.3
 
-
-def _optional(check: ParamCheck) -> ParamCheck:
-    def inner(value: Any) -> str | None:
-        expected = None if value is None else check(value)
-        return None if expected is None else f"None or {expected}"
-
-    return inner
 
 
 class BayesianNetwork(BaseGenerator):
@@ -118,7 +111,7 @@ class BayesianNetwork(BaseGenerator):
         "n_bins": int_in(2, 1000),
         "alpha": float_in(0.0, low_open=True),
         "max_categories": int_in(2, 100_000),
-        "epsilon": _optional(float_in(0.0, low_open=True)),
+        "epsilon": optional(float_in(0.0, low_open=True)),
     }
 
     def __init__(self, *, max_parents: int = 2, n_bins: int = 12, alpha: float = 0.5,
