@@ -118,7 +118,8 @@ class AutoGenerator(BaseGenerator):
         four candidates per row column by column (1.6 s for flchain's 3,938 rows). A clock
         makes the choice depend on the machine's speed (neural_ar's training stops on it);
         ``None`` reads no clock: every candidate is tried and neural_ar trains until early
-        stopping, so the same seed gives the same output on any machine (slower).
+        stopping, so the same seed gives the same output on any machine (4-17 s on the
+        benchmark's six tables; longer on a large table, where only early stopping ends it).
     candidates : sequence of str, optional
         Generator names to choose from (default: copula, Bayesian network, ARF, neural AR).
     max_dcr_share : float
