@@ -505,9 +505,6 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":
         limits.append(f"Records equal to a real training record were kept: {rule['reason']}.")
-    rule = getattr(gen, "copy_rule_", {})
-    if rule.get("redrawn") == "none":
-        limits.append(f"Records equal to a real training record were kept: {rule['reason']}.")
     counts = released.counts()
     if counts["real"] or counts["partial"]:
         limits.append(f"{counts['real'] + counts['partial']:,} rows are real patients' records "

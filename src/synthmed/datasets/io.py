@@ -79,6 +79,7 @@ def numbers_with_missing_markers(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.to_numeric(values[~marked], errors="coerce").notna().all():
             if out is frame:
                 out = frame.copy()
-            out[name] = pd.to_numeric(series.where(~series.astype(str).str.strip().isin(
-                MISSING_MARKERS)), errors="coerce")
+            out[name] = pd.to_numeric(series.mask(marked.reindex(series.index,
+                                                                  fill_value=False)),
+                                      errors="coerce")
     return out

@@ -77,13 +77,12 @@ def read_signals(path: str | Path, *, fs: float | None = None,
     if kind == "npy" and fs is None:
         raise ParameterError(f"{file.name!r} does not record its sampling rate: give it with "
                              "fs=... (CLI: --fs HZ).")
-    readers = {"wfdb": _read_wfdb, "edf": _read_edf, "dicom": read_dicom_waveform,
-               "csv": _read_csv, "npy": _read_npy}
+    readers = {"wfdb": _read_wfdb, "dicom": read_dicom_waveform, "csv": _read_csv,
+               "npy": _read_npy}
     try:
-        if kind == "edf":
-            signals = _read_edf(file, channels=channels)
-        else:
-            signals = readers[kind](file, fs=fs)  # type: ignore[operator]
+        # EDF channels may differ in rate: only the chosen ones are read
+        signals = (_read_edf(file, channels) if kind == "edf"
+                   else readers[kind](file, fs=fs))  # type: ignore[operator]
     except (DataError, ParameterError, MissingDependencyError):
         raise
     except Exception as exc:  # a corrupt file: say which and what kind of failure
@@ -140,8 +139,7 @@ def _read_wfdb(file: Path, fs: float | None = None) -> SignalSet:
                      record_ids=[record.record_name])
 
 
-def _read_edf(file: Path, fs: float | None = None,
-              channels: Sequence[str] | None = None) -> SignalSet:
+def _read_edf(file: Path, channels: Sequence[str] | None = None) -> SignalSet:
     """The file's signals (``channels`` only, when given: only they need one rate). An
     "EDF Annotations" channel holds events, not samples, and is left out."""
     pyedflib = _require("pyedflib", "read EDF files")

@@ -15,7 +15,7 @@ from synthmed.evaluation._models import labels
 from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
 from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
 from synthmed.exceptions import DataError, ParameterError
-from synthmed.generators.base import row_hashes
+from synthmed.generators.base import repeated_share, row_hashes
 from synthmed.schema import TableSchema, coerce_table, infer_schema
 from synthmed.split import group_codes, repeated_identifier
 
@@ -182,10 +182,8 @@ def _check_overlap(ctx: EvalContext) -> None:
     train_h = row_hashes(ctx.train, ctx.schema, key)
     hold_h = row_hashes(ctx.holdout, ctx.schema, key)
     overlap = float(np.isin(hold_h, train_h).mean())
-    # how often a fresh record equals a training one by chance: the share of training rows
-    # that equal another training row (high on tables of a few coarse columns)
-    _, inverse, counts = np.unique(train_h, return_inverse=True, return_counts=True)
-    natural = float(np.mean(counts[inverse] > 1))
+    # how often a fresh record equals a training one by chance
+    natural = repeated_share(np.unique(train_h, return_counts=True)[1])
     if overlap > max(0.05, 2 * natural):
         raise DataError(
             f"{overlap:.0%} of holdout rows also appear in train: the holdout must be real data "

@@ -276,8 +276,7 @@ class BaseGenerator(BaseModel):
         self.n_train_rows_ = len(frame)
         self._hash_key_ = secrets.token_hex(8)
         hashes = row_hashes(restore_table(frame, modelled), modelled, self._hash_key_)
-        self._train_hashes_ = rare_record_hashes(hashes)
-        self.copy_rule_ = copy_rule_for(hashes)
+        self._train_hashes_, self.copy_rule_ = copy_check(hashes)
         return self
 
     def sample(self, n: int, *, conditions: Mapping[str, Any] | pd.DataFrame | None = None,
@@ -523,30 +522,33 @@ def row_hashes(frame: pd.DataFrame, schema: TableSchema, key: str) -> np.ndarray
     return combine_hash_arrays(iter(columns), len(columns))
 
 
-def copy_rule_for(hashes: np.ndarray, unit: str = "row") -> dict[str, Any]:
-    """Which synthetic records equal to a training record are redrawn, and why (``hashes``:
-    one per training record, a ``unit`` such as a row or a trajectory)."""
-    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-    share = float(np.mean(counts[inverse] > 1)) if len(hashes) else 0.0
-    if share >= SATURATED_MATCH_SHARE:
-        return {"redrawn": "none", f"training_{unit}s_equal_to_another": round(share, 3),
-                "reason": f"{share:.0%} of training {unit}s equal another training {unit}, so "
-                          f"fresh patients equal training {unit}s about as often: equality is "
-                          "no sign of copying here (the exact-copy and distance gates judge it)"}
-    return {"redrawn": f"{unit}s shared by fewer than {COMMON_RECORD_MIN_COUNT} training "
-                       f"{unit}s",
-            f"training_{unit}s_equal_to_another": round(share, 3),
-            "reason": f"a {unit} shared by {COMMON_RECORD_MIN_COUNT} or more identifies none "
-                      "of them"}
+def repeated_share(counts: np.ndarray) -> float:
+    """Share of records equal to another record, from each distinct record's count: how
+    often a fresh record would equal one of them by chance (high on a few coarse columns)."""
+    total = int(counts.sum())
+    return float(counts[counts > 1].sum() / total) if total else 0.0
 
 
-def rare_record_hashes(hashes: np.ndarray) -> np.ndarray:
-    """Sorted distinct hashes of the records fewer than COMMON_RECORD_MIN_COUNT share; none
-    when the table is saturated (see :func:`copy_rule_for`)."""
-    if copy_rule_for(hashes)["redrawn"] == "none":
-        return np.zeros(0, dtype=np.uint64)
+def copy_check(hashes: np.ndarray, unit: str = "row") -> tuple[np.ndarray, dict[str, Any]]:
+    """The records to keep out of a synthetic table, and why (``hashes``: one per real record,
+    a ``unit`` such as a row or a trajectory).
+
+    Returns the sorted distinct hashes of the records fewer than ``COMMON_RECORD_MIN_COUNT``
+    share (none when ``SATURATED_MATCH_SHARE`` or more of the records equal another) and the
+    rule in words, as recorded in ``copy_rule_``.
+    """
     values, counts = np.unique(hashes, return_counts=True)
-    return values[counts < COMMON_RECORD_MIN_COUNT]
+    share = repeated_share(counts)
+    if share >= SATURATED_MATCH_SHARE:
+        return values[:0], {
+            "redrawn": "none", f"training_{unit}s_equal_to_another": round(share, 3),
+            "reason": f"{share:.0%} of training {unit}s equal another training {unit}, so "
+                      f"fresh patients equal training {unit}s about as often: equality is no "
+                      "sign of copying here (the exact-copy and distance gates judge it)"}
+    return values[counts < COMMON_RECORD_MIN_COUNT], {
+        "redrawn": f"{unit}s shared by fewer than {COMMON_RECORD_MIN_COUNT} training {unit}s",
+        f"training_{unit}s_equal_to_another": round(share, 3),
+        "reason": f"a {unit} shared by {COMMON_RECORD_MIN_COUNT} or more identifies none of them"}
 
 
 def sorted_contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:

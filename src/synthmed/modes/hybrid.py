@@ -23,7 +23,12 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.exceptions import DataError, ParameterError, SchemaError
-from synthmed.generators.base import BaseGenerator, rare_record_hashes, row_hashes
+from synthmed.generators.base import (
+    COMMON_RECORD_MIN_COUNT,
+    BaseGenerator,
+    copy_check,
+    row_hashes,
+)
 from synthmed.modes._checks import check_frame, check_generator, check_positive_int, check_schema
 from synthmed.modes.provenance import Release, make_provenance
 from synthmed.schema import TableSchema
@@ -194,13 +199,13 @@ def sample_avoiding(generator: BaseGenerator, n: int, avoid: pd.DataFrame, *,
 
     ``avoid`` may hold real records the generator never saw (a holdout released alongside);
     matching rows are redrawn with the same conditions. As for training records
-    (:func:`synthmed.generators.base.copy_rule_for`), a record 10 or more rows of ``avoid``
+    (:func:`synthmed.generators.base.copy_check`), a record 10 or more rows of ``avoid``
     share is not avoided, nor is any where its rows repeat so often that equality is chance.
     """
     schema = generator.schema_
     out = generator.sample(n, conditions=conditions, random_state=rng)
     key = secrets.token_hex(8)
-    known = rare_record_hashes(row_hashes(avoid[schema.names], schema, key))
+    known = copy_check(row_hashes(avoid[schema.names], schema, key))[0]
     for _ in range(MAX_REDRAW_ROUNDS):
         idx = np.flatnonzero(np.isin(row_hashes(out, schema, key), known))
         if not len(idx):
@@ -212,7 +217,8 @@ def sample_avoiding(generator: BaseGenerator, n: int, avoid: pd.DataFrame, *,
         out = pd.concat([out, redraw], ignore_index=True).iloc[order].reset_index(drop=True)
     raise DataError(
         f"Could not avoid copying real records after {MAX_REDRAW_ROUNDS} rounds: the model "
-        "keeps drawing combinations that fewer than 10 real records share."
+        f"keeps drawing combinations that fewer than {COMMON_RECORD_MIN_COUNT} real records "
+        "share."
     )
 
 

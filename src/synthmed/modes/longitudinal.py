@@ -35,7 +35,12 @@ import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.exceptions import DataError, ParameterError, SchemaError
-from synthmed.generators.base import BaseGenerator, rare_record_hashes, row_hashes
+from synthmed.generators.base import (
+    COMMON_RECORD_MIN_COUNT,
+    BaseGenerator,
+    copy_check,
+    row_hashes,
+)
 from synthmed.modes._checks import GROUP_KINDS, check_frame, check_generator, check_positive_int
 from synthmed.modes.augment import TARGET_ALIAS, _conditions, augmentation_plan
 from synthmed.modes.provenance import Release, make_provenance
@@ -289,7 +294,7 @@ def _sample_fresh(generator: BaseGenerator, n: int, real: pd.DataFrame, names: l
     # as for training trajectories: those 10+ real patients share, or all where real
     # trajectories repeat so often that equality is chance, are not avoided (geepack::ohio)
     real_hashes = _trajectory_hashes(real, names, entity, schema, key)
-    known = set(rare_record_hashes(real_hashes.to_numpy(dtype=np.uint64)).tolist())
+    known = set(copy_check(real_hashes.to_numpy(dtype=np.uint64))[0].tolist())
     out = generator.sample(n, conditions=conditions, random_state=rng)
     for _ in range(MAX_REDRAW_ROUNDS):
         hashes = _trajectory_hashes(out, names, entity, schema, key)
@@ -310,7 +315,8 @@ def _sample_fresh(generator: BaseGenerator, n: int, real: pd.DataFrame, names: l
     else:
         raise DataError(
             f"Could not avoid repeating real patients' trajectories after {MAX_REDRAW_ROUNDS} "
-            "rounds: the model keeps drawing trajectories fewer than 10 real patients share.")
+            f"rounds: the model keeps drawing trajectories fewer than "
+            f"{COMMON_RECORD_MIN_COUNT} real patients share.")
     out = out[names].copy()
     out[entity] = _fresh_ids(out[entity], real[entity], rng)
     return out

@@ -71,11 +71,10 @@ from synthmed.generators.base import (
     BaseGenerator,
     GeneratorTags,
     ParamCheck,
-    copy_rule_for,
+    copy_check,
     float_in,
     int_in,
     one_of,
-    rare_record_hashes,
 )
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._history import History, history_inputs
@@ -214,8 +213,7 @@ class LongitudinalGenerator(BaseGenerator):
         self._hash_key_ = rng.bytes(8).hex()
         train = self._restored(clean)
         hashes = entity_hashes(train, self.schema_, self.entity_, self._hash_key_)[0]
-        self._train_hashes_ = rare_record_hashes(hashes)
-        self.copy_rule_ = copy_rule_for(hashes, unit="trajectory")
+        self._train_hashes_, self.copy_rule_ = copy_check(hashes, unit="trajectory")
         return self
 
     def _restored(self, clean: pd.DataFrame) -> pd.DataFrame:
