@@ -130,3 +130,54 @@ def test_outcome_inputs_are_not_shrunk_with_the_others():
     shrunk = LinearHead.fit(x, y, ridge=1000.0).coef[-2, 0]
     kept = LinearHead.fit(x, y, ridge=1000.0, free=1).coef[-2, 0]
     assert shrunk < 0.5 < 0.8 < kept < 1.2
+
+
+def _two_diets(n_patients: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Weekly weights of animals on two diets: ~250 g or ~500 g, nothing between; each
+    animal grows by a few grams a week around a level of its own (like nlme::BodyWeight)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_patients):
+        diet = "ab"[i % 2]
+        level = rng.normal(250 if diet == "a" else 500, 20)
+        for week in range(10):
+            rows.append({"id": f"R{i:03d}", "week": week, "diet": diet,
+                         "weight": round(float(level + 3 * week + rng.normal(0, 4)), 1)})
+    return pd.DataFrame(rows)
+
+
+def test_two_group_measure_moves_by_steps_without_jumping_the_gap():
+    frame = _two_diets()
+    schema = longitudinal_schema(frame, entity="id", time="week", static=["diet"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    assert gen._steps.tolist() == [True]  # chosen on the likelihood of the real steps
+    synth = gen.sample(200, random_state=0)
+    moves = synth.groupby("id")["weight"].agg(lambda w: w.diff().abs().max())
+    real_moves = frame.groupby("id")["weight"].agg(lambda w: w.diff().abs().max())
+    # in normal scores a small step crossed the empty 300-450 g band: 24% of the
+    # animals jumped by 100 g or more within a week
+    assert (moves > 100).mean() < 0.02
+    assert moves.median() < 2 * real_moves.median()
+
+
+def test_skewed_lab_stays_in_normal_scores(hourly):
+    _, _, gen, _ = hourly
+    # patients keep a level with small noise around it: the marginal's shape serves best
+    assert not gen._steps.any()
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_marginal_slopes_are_the_derivatives_of_its_transforms(positive):
+    """The step choice compares densities of the same values through these slopes."""
+    from synthmed.generators.longitudinal._model import Marginal
+
+    rng = np.random.default_rng(0)
+    train = rng.lognormal(3, 0.6, 500) if positive else rng.normal(0, 5, 500)
+    marginal = Marginal.fit(train)
+    x = np.quantile(train, [0.1, 0.3, 0.5, 0.7, 0.9]) + 1e-3  # off the knots
+    h = 1e-6
+    z_slope = (marginal.forward(x + h, rng) - marginal.forward(x - h, rng)) / (2 * h)
+    v_slope = (marginal.scaled(x + h) - marginal.scaled(x - h)) / (2 * h)
+    np.testing.assert_allclose(marginal.log_slope(x, scaled=False), np.log(z_slope), atol=1e-4)
+    np.testing.assert_allclose(marginal.log_slope(x, scaled=True), np.log(v_slope), atol=1e-4)
+    np.testing.assert_allclose(marginal.unscaled(marginal.scaled(x)), x)

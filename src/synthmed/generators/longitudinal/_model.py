@@ -59,6 +59,9 @@ class Marginal:
     cdf: np.ndarray  # discrete: cumulative probabilities; continuous: the quantile levels
     discrete: bool
     log: bool = False
+    #: mean and standard deviation of the (log) values: the value scale of :meth:`scaled`
+    center: float = 0.0
+    spread: float = 1.0
 
     @classmethod
     def fit(cls, x: np.ndarray, *, cell_values: int = CELL_VALUES) -> Marginal:
@@ -71,7 +74,11 @@ class Marginal:
             return cls(uniq.astype(float), np.cumsum(counts) / counts.sum(), True)
         n_cells = int(np.clip(len(x) // cell_values, MIN_CELLS, N_QUANTILES - 1))
         levels = np.linspace(0.0, 1.0, n_cells + 1)
-        return cls(np.quantile(x, levels), levels, False, bool(x.min() > 0))
+        log = bool(x.min() > 0)
+        g = np.log(x) if log else x
+        spread = float(g.std())
+        return cls(np.quantile(x, levels), levels, False, log, float(g.mean()),
+                   spread if spread > 0 else 1.0)
 
     def forward(self, x: np.ndarray, rng: np.random.Generator,
                 position: np.ndarray | None = None) -> np.ndarray:
@@ -110,14 +117,53 @@ class Marginal:
             return np.exp(np.interp(u, self.cdf, np.log(self.values)))
         return np.interp(u, self.cdf, self.values)
 
+    def scaled(self, x: np.ndarray) -> np.ndarray:
+        """Continuous values on their own (log) scale, standardised (NaN stays NaN).
+
+        A patient's later values move by steps on this scale; in normal scores a measure
+        with two modes and nothing between (rat diets: ~250 g against ~500 g) has its gap
+        squeezed to almost nothing, and a small step there jumps from one mode to the other.
+        """
+        g = np.log(np.maximum(x, self.values[0])) if self.log else x
+        return (g - self.center) / self.spread
+
+    def unscaled(self, v: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`scaled`, kept inside the training range: a value drawn past an
+        end is reflected back inside (clipped, values would pile up on the training extremes).
+        """
+        low, high = self.scaled(self.values[[0, -1]])
+        v = np.where(v > high, 2 * high - v, v)
+        v = np.where(v < low, 2 * low - v, v)
+        g = np.clip(v, low, high) * self.spread + self.center
+        return np.clip(np.exp(g) if self.log else g, self.values[0], self.values[-1])
+
+    def log_slope(self, x: np.ndarray, scaled: bool) -> np.ndarray:
+        """log |d score / d x| of a continuous measure at ``x``: of its normal score
+        (:meth:`forward`), or of its :meth:`scaled` value. A density of the scores times
+        this slope is a density of the values, so two models of the same values in the two
+        spaces can be compared by likelihood."""
+        if scaled:
+            return -np.log(self.spread) - (np.log(x) if self.log else 0.0)
+        uniq, inverse = np.unique(self.values, return_inverse=True)
+        mid = np.bincount(inverse, weights=self.cdf) / np.bincount(inverse)
+        knots = np.log(uniq) if self.log else uniq
+        at = np.log(np.maximum(x, uniq[0])) if self.log else x
+        cell = np.clip(np.searchsorted(knots, at, side="right") - 1, 0, len(knots) - 2)
+        slope = np.diff(mid)[cell] / np.diff(knots)[cell]
+        u = np.clip(np.interp(at, knots, mid), 1e-4, 1 - 1e-4)
+        out = np.log(np.maximum(slope, 1e-12)) - stats.norm.logpdf(stats.norm.ppf(u))
+        return out - np.log(x) if self.log else out
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return ({"discrete": self.discrete, "log": self.log},
+        return ({"discrete": self.discrete, "log": self.log, "center": self.center,
+                 "spread": self.spread},
                 {"values": self.values, "cdf": self.cdf})
 
     @classmethod
     def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Marginal:
         return cls(np.asarray(arrays["values"], float), np.asarray(arrays["cdf"], float),
-                   bool(meta["discrete"]), bool(meta.get("log", False)))
+                   bool(meta["discrete"]), bool(meta.get("log", False)),
+                   float(meta.get("center", 0.0)), float(meta.get("spread", 1.0)))
 
 
 @dataclass
@@ -252,7 +298,8 @@ def _ridge_gcv(x: np.ndarray, y: np.ndarray, ridge: float,
 @dataclass
 class ValueHeads:
     """The values of a row: one :class:`LinearHead` for a measure's first recorded value
-    (``first``), one for its later values (``follow_up``).
+    (``first``, in normal scores), one for its later values (``follow_up``, in the space
+    :mod:`._steps` chose for the measure).
 
     A patient's first value is spread over the whole population (only the static attributes
     inform it); a later one sits close to the patient's earlier values. One pooled head gave
@@ -266,12 +313,13 @@ class ValueHeads:
     follow_up: LinearHead
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, seen: np.ndarray, ridge: float,
-            free: int = 0) -> ValueHeads:
-        """``seen``: whether the patient had the measure recorded at an earlier row; ``free``:
-        the last inputs are not penalised (see :meth:`LinearHead.fit`)."""
-        return cls(LinearHead.fit(x, np.where(seen, np.nan, y), ridge, free),
-                   LinearHead.fit(x, np.where(seen, y, np.nan), ridge, free))
+    def fit(cls, x: np.ndarray, first: np.ndarray, later: np.ndarray, seen: np.ndarray,
+            ridge: float, free: int = 0) -> ValueHeads:
+        """``first``/``later``: the targets of first and later values; ``seen``: whether the
+        patient had the measure recorded at an earlier row; ``free``: the last inputs are not
+        penalised (see :meth:`LinearHead.fit`)."""
+        return cls(LinearHead.fit(x, np.where(seen, np.nan, first), ridge, free),
+                   LinearHead.fit(x, np.where(seen, later, np.nan), ridge, free))
 
     def sample(self, x: np.ndarray, seen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.where(seen, self.follow_up.sample(x, rng), self.first.sample(x, rng))

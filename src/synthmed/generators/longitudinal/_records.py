@@ -1,6 +1,6 @@
-"""From the sequence model's normal scores to long records, and per-entity record hashes.
+"""From the sequence model's draws to long records, and per-entity record hashes.
 
-Sampling draws, per step, normal scores of the measures and time offsets; :func:`assemble`
+Sampling draws, per step, the measures' values and time offsets; :func:`assemble`
 turns them into the long frame (times, decoded categories, static columns). Category codes
 are stored JSON-ready (:func:`jsonable`) so that a saved model decodes like the fitted one.
 :func:`entity_hashes` hashes whole trajectories: a record of this modality is an entity, so
@@ -29,9 +29,10 @@ HOUR_NS = 3_600e9
 
 
 def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFrame,
-             pos: np.ndarray, t_off: np.ndarray, z: np.ndarray) -> pd.DataFrame:
+             pos: np.ndarray, t_off: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Long rows of the drawn entities: ``pos`` (entity position), ``t_off`` (time since its
-    first row) and ``z`` (normal scores, NaN where not recorded), with the entity's statics."""
+    first row) and the measures' ``values`` (numbers and category codes, NaN where not
+    recorded), with the entity's statics."""
     columns: dict[str, Any] = {}
     if gen.time_kind_ == "datetime":
         start = pd.to_datetime(can[T0]).astype("datetime64[ns]").to_numpy()[pos]
@@ -44,12 +45,11 @@ def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFram
         if gen._time_grid is not None:  # a row pushed past the last visit is dropped
             times = on_schedule(times.to_numpy(), pos, gen._time_grid)
             kept = np.isfinite(times)
-            times, pos, z = pd.Series(times[kept]), pos[kept], z[kept]
+            times, pos, values = pd.Series(times[kept]), pos[kept], values[kept]
     columns[gen.time_] = times
     for i, name in enumerate(gen.measures_):
-        values = gen._marginals[i].inverse(z[:, i])
-        values = np.where(np.isfinite(z[:, i]), values, np.nan)
-        columns[name] = decode(values, gen._codes.get(name), gen.schema_.column(name).kind)
+        columns[name] = decode(values[:, i], gen._codes.get(name),
+                               gen.schema_.column(name).kind)
     long = restore_table(pd.DataFrame(columns),
                          gen.schema_.subset([gen.time_, *gen.measures_]))
     for name in gen.static_columns_:

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["SEQUENCE_MODEL_VERSION", "get_state", "set_state"]
 
 #: version of the sequence model's saved state (2: history inputs, chained missingness, gaps
-#: steered by the rows and span left); older files are refused with a clear message
-SEQUENCE_MODEL_VERSION = 2
+#: steered by the rows and span left; 3: later values of a continuous measure may move by
+#: steps on its own scale, ``steps``); older files are refused with a clear message
+SEQUENCE_MODEL_VERSION = 3
 
 
 def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -49,7 +50,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "sequence_model": SEQUENCE_MODEL_VERSION, "gaps": gap_meta,
         "t_range": list(gen._t_range), "max_len": gen._max_len,
         "time_grid": None if gen._time_grid is None else gen._time_grid.tolist(),
-        "time_extent": gen.time_extent_,
+        "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
         "smoother": gen._smoother.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
@@ -100,6 +101,7 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._time_grid = None if grid is None else np.asarray(grid, dtype=float)
     gen._max_len = int(meta["max_len"])
     gen.time_extent_ = str(meta["time_extent"])
+    gen._steps = np.asarray(meta["steps"], dtype=bool)
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)
@@ -115,6 +117,6 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     if not isinstance(static_model, BaseGenerator):
         raise ValueError("the patient-level model is not a tabular generator")
     gen.static_model_ = static_model
-    if len(gen._marginals) != len(gen.measures_):
+    if not len(gen._marginals) == len(gen._steps) == len(gen.measures_):
         raise ValueError(f"{len(gen._marginals)} marginals for {len(gen.measures_)} "
                          "measures")

@@ -79,6 +79,7 @@ from synthmed.generators.base import (
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._history import History, history_inputs
 from synthmed.generators.longitudinal._model import (
+    LinearHead,
     LogisticHeads,
     Marginal,
     StaticFeatures,
@@ -95,6 +96,12 @@ from synthmed.generators.longitudinal._records import (
 )
 from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.generators.longitudinal._state import get_state, set_state
+from synthmed.generators.longitudinal._steps import (
+    choose_steps,
+    kept_values,
+    later_targets,
+    step_values,
+)
 from synthmed.schema import (
     ColumnSchema,
     TableSchema,
@@ -281,30 +288,52 @@ class LongitudinalGenerator(BaseGenerator):
         if target is not None and target not in numeric:
             self._target_levels = self._static_features.levels[target][1:]
 
-        # measures -> normal scores
+        # measures -> normal scores (and scaled values, see _steps)
         self._codes: dict[str, list[Any] | None] = {}
         self._marginals: list[Marginal] = []
-        z_cols = []
+        x_cols, z_cols = [], []
         for name in self.measures_:
             x = self._measure_numbers(name, clean[name], schema.column(name).kind, fit=True)
             marg = Marginal.fit(x)
             self._marginals.append(marg)
+            x_cols.append(x)
             # one position per entity inside a discrete value's step (persistence kept)
             z_cols.append(marg.forward(x, rng, position=rng.random(len(start_idx))[codes]))
-        z = np.column_stack(z_cols)
+        x_all, z = np.column_stack(x_cols), np.column_stack(z_cols)
+        scaled = np.column_stack([m.scaled(x_all[:, i]) for i, m in enumerate(self._marginals)])
         observed = np.isfinite(z)
         step = np.arange(len(z)) - start_idx[codes]
-        history, seen = history_inputs(z, codes, step)
         s_block = self._static_features.transform(static_can[feature_cols])[codes]
         t_block = self._target_block(static_can)[codes]
-        x_val = self._design(history, first.astype(float), np.log1p(dt), offset, span[codes],
-                             s_block, t_block)
-        self._x_mean = x_val.mean(axis=0)
-        self._x_sd = np.where(x_val.std(axis=0) > 0, x_val.std(axis=0), 1.0)
-        xs = (x_val - self._x_mean) / self._x_sd
-        # the outcome link is kept whole: a penalty chosen for the many history inputs of a
-        # small cohort shrank it away (clif_labs early warning 0.82 -> 0.68 AUROC)
-        self._values = ValueHeads.fit(xs, z, seen, self.ridge, free=3 * t_block.shape[1])
+        k = len(self.measures_)
+
+        def fit_values(steps: np.ndarray) -> tuple[ValueHeads, np.ndarray, np.ndarray,
+                                                   np.ndarray, np.ndarray]:
+            """The value heads with each measure in the space ``steps`` says (see _steps),
+            their history inputs, standardised inputs, follow-up targets and the inputs'
+            mean and sd."""
+            kept = kept_values(z, scaled, steps)
+            history, seen = history_inputs(kept, codes, step)
+            x_val = self._design(history, first.astype(float), np.log1p(dt), offset,
+                                 span[codes], s_block, t_block)
+            x_sd = x_val.std(axis=0)
+            scale = np.vstack([x_val.mean(axis=0), np.where(x_sd > 0, x_sd, 1.0)])
+            xs = (x_val - scale[0]) / scale[1]
+            targets = later_targets(kept, history[:, :k], steps)  # inputs: last values first
+            # the outcome link is kept whole: a penalty chosen for the many history inputs of
+            # a small cohort shrank it away (clif_labs early warning 0.82 -> 0.68 AUROC)
+            heads = ValueHeads.fit(xs, z, targets, seen, self.ridge,
+                                   free=3 * t_block.shape[1])
+            return heads, history, xs, targets, scale
+
+        def follow_up(steps: np.ndarray) -> tuple[LinearHead, np.ndarray, np.ndarray]:
+            heads, _, xs, targets, _ = fit_values(steps)
+            return heads.follow_up, xs, targets
+
+        later_rows = observed & history_inputs(z, codes, step)[1]  # recorded and seen before
+        self._steps = choose_steps(self._marginals, x_all, z, scaled, later_rows, codes,
+                                   follow_up)
+        self._values, history, xs, _, (self._x_mean, self._x_sd) = fit_values(self._steps)
         self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
         later = ~first
         prev_offset = np.r_[0.0, offset[:-1]]
@@ -436,7 +465,7 @@ class LongitudinalGenerator(BaseGenerator):
         t_all = self._target_block(can)
         history = History.empty(n, len(self.measures_))
         offset = np.zeros(n)
-        pos_parts, t_parts, z_parts = [], [], []
+        pos_parts, t_parts, value_parts = [], [], []
         for j in range(int(lengths.max())):
             act = np.flatnonzero(lengths > j)
             m = len(act)
@@ -456,15 +485,17 @@ class LongitudinalGenerator(BaseGenerator):
             obs, proba = self._missing.sample(xs, rng)
             none = ~obs.any(axis=1)
             obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
-            z = self._values.sample(xs, history.seen(act), rng)
-            history.update(act, z, obs)
+            later = history.seen(act)
+            values, kept = step_values(self._marginals, self._values.sample(xs, later, rng),
+                                       later, history.last[act], self._steps)
+            history.update(act, kept, obs)
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
-            z_parts.append(np.where(obs, z, np.nan))
+            value_parts.append(np.where(obs, values, np.nan))
         pos = np.concatenate(pos_parts)
         order = np.lexsort((np.concatenate(t_parts), pos))
-        pos, t_off, z = pos[order], np.concatenate(t_parts)[order], np.vstack(z_parts)[order]
-        return assemble(self, statics, can, pos, t_off, z)
+        pos, t_off = pos[order], np.concatenate(t_parts)[order]
+        return assemble(self, statics, can, pos, t_off, np.vstack(value_parts)[order])
 
     # ------------------------------------------------------------------ copies
     def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
