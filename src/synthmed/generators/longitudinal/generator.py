@@ -26,7 +26,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    static attributes, and the outcome interacted with time — so a patient who dies has a
    trajectory like those who died. A measure's first value and its later values have
    separate regressions (the first is spread over the population, later ones stay near the
-   patient's own).
+   patient's own). A continuous measure whose later values are clearly better modelled as
+   steps from the patient's last value on its own scale moves that way (:mod:`._steps`:
+   a measure with two groups and nothing between would otherwise jump the gap).
    The time to the next row is drawn first from the same inputs plus the rows and span left
    (:mod:`._gaps`: irregular times that end near the drawn span), and whether each measure is
    recorded at a row comes from a chain of logistic models (a measure sees which of the
