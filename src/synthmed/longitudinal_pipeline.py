@@ -149,7 +149,11 @@ def generate_longitudinal(
         largest cell). ``hybrid="partial"``, ``fair``, ``factor`` and the full-mode distance
         filter are tabular-only and refused here.
     """
-    from synthmed.evaluation.longitudinal import evaluate_longitudinal, split_entities
+    from synthmed.evaluation.longitudinal import (
+        entity_strata,
+        evaluate_longitudinal,
+        split_entities,
+    )
 
     say = progress or (lambda _msg: None)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -195,6 +199,7 @@ def generate_longitudinal(
     start = _time.perf_counter()
     provenance = {"source": label, "generator": generator, "generator_params": gen.get_params(),
                   "seed": seed, "holdout_fraction": holdout_fraction,
+                  "split_strata": entity_strata(frame, schema),
                   "release_mode": _mode_label(options),
                   "not_modelled_columns": schema.dropped_columns,
                   "copy_rule": getattr(gen, "copy_rule_", None)}

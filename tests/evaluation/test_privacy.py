@@ -13,7 +13,7 @@ from sklearn.neighbors import NearestNeighbors
 from _data import make_mixed_frame
 import synthmed
 from synthmed.evaluation import EvalContext, evaluate
-from synthmed.evaluation._attacks import cap_protection, wilson
+from synthmed.evaluation._attacks import cap_protection, chance_of_tpr, roc_summary, wilson
 from synthmed.evaluation._neighbours import Layout, Space, nearest
 from synthmed.evaluation.privacy import evaluate_privacy
 from synthmed.schema import coerce_table
@@ -216,3 +216,32 @@ def test_copy_gates_follow_the_holdout_on_coarse_tables():
     result = evaluate(fine, holdout.assign(x=rng.normal(size=400)), fine.iloc[:50],
                       synthmed.infer_schema(fine, target="died"), sections=["privacy"])
     assert result["privacy"].metric("exact_copy_rate").passed is False
+
+
+def test_chance_of_tpr_matches_random_rankings():
+    """An attack with no information: the formula against shuffled scores."""
+    assert chance_of_tpr(2 / 60, 60, 60) == pytest.approx(60 / 120 * 59 / 119)
+    assert chance_of_tpr(0.0, 60, 60) == 1.0
+    rng = np.random.default_rng(0)
+    for m, n in ((60, 60), (300, 300)):  # k = 0, then 3 non-members allowed above
+        tprs = np.array([roc_summary(rng.random(m), rng.random(n))[1] for _ in range(4000)])
+        for x in (1, 2, 4, 6):
+            assert np.mean(tprs >= x / m - 1e-9) == pytest.approx(
+                chance_of_tpr(x / m, m, n), abs=0.025)
+
+
+def test_membership_tpr_gate_needs_more_than_chance():
+    """60 members and 60 outsiders: 2 members above every outsider (TPR 0.033, over the 0.03
+    bound) is chance one time in four and passes; 5 of them (chance 0.029) fail."""
+    from synthmed.evaluation.privacy import _membership_metrics
+
+    ctx = EvalContext.__new__(EvalContext)
+    ctx.thresholds = synthmed.evaluation.Thresholds()
+    ref = {"auc": 0.5, "tpr": 0.0}
+    for members_above, passed in ((2, True), (5, False)):
+        tpr = members_above / 60
+        syn = {"auc": 0.5, "tpr": tpr, "membership_n": 60,
+               "tpr_chance": chance_of_tpr(tpr, 60, 60)}
+        metric = next(m for m in _membership_metrics(ctx, syn, ref)
+                      if m.name == "membership_tpr_at_1fpr")
+        assert metric.value > metric.threshold and metric.passed is passed

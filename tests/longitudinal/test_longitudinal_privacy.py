@@ -58,8 +58,15 @@ def test_static_model_places_patients_no_closer_to_train_than_holdout(pbcseq_spl
             real = train.drop_duplicates("id")["age"]
             assert abs(ages.mean() - real.mean()) < 0.1 * real.std()
             assert abs(ages.std() / real.std() - 1) < 0.1
-    assert shares[True] < 0.53
-    assert shares[False] > 0.54  # the check sees the leak when smoothing is off
+    # the reference: patients drawn alike from train and holdout (their ages with kernel
+    # noise), which a split of 156 against 156 patients may itself place off 0.5 (0.544 here)
+    pooled = pd.concat([train, holdout]).drop_duplicates("id")
+    rng = np.random.default_rng(0)
+    fresh = pooled.sample(2000, replace=True, random_state=1).assign(
+        id=np.arange(2000), age=lambda f: f["age"] + rng.normal(0, 2.0, len(f)))
+    reference = _age_share(fresh, train, holdout)
+    assert shares[True] < reference + 0.03  # +0.010 to +0.017 on three splits
+    assert shares[False] > reference + 0.05  # the leak when smoothing is off: +0.09 to +0.15
 
 
 def test_marginal_does_not_put_values_next_to_training_values():

@@ -283,6 +283,24 @@ def roc_summary(members: np.ndarray, non_members: np.ndarray, max_fpr: float = 0
     return auc, tpr_low, {"fpr": fpr[keep].round(4).tolist(), "tpr": tpr[keep].round(4).tolist()}
 
 
+def chance_of_tpr(tpr: float, members: int, non_members: int, max_fpr: float = 0.01) -> float:
+    """Probability that an attack with no information reaches ``tpr`` at ``max_fpr``.
+
+    With no information, members and non-members are ranked at random: the members above
+    the ``k + 1``-th highest non-member (``k = floor(max_fpr * non_members)``) are those among
+    the top ``x + k`` of all records, a hypergeometric count. On 60 members and 60
+    non-members (k = 0) chance alone puts 2 members above every non-member (TPR 0.033) one
+    time in four, so a bound of 0.03 cannot be judged from the figure alone.
+    """
+    from scipy.stats import hypergeom
+
+    x = round(tpr * members)
+    if x <= 0:
+        return 1.0
+    k = int(np.floor(max_fpr * non_members + 1e-9))
+    return float(hypergeom.sf(x - 1, members + non_members, members, x + k))
+
+
 # ------------------------------------------------------------------ attribute disclosure
 def cap_protection(target_keys: np.ndarray, target_secret: np.ndarray,
                    released_keys: np.ndarray, released_secret: np.ndarray) -> float:

@@ -50,6 +50,7 @@ class Thresholds:
     attack_risk: float = 0.09               # singling out / linkability / inference, upper 95%
     membership_auc: float = 0.55
     membership_tpr_at_1fpr: float = 0.03
+    membership_chance_alpha: float = 0.05   # ...unless chance reaches that TPR this often
     attribute_protection_ratio: float = 0.9
     # bias
     small_group: int = 20

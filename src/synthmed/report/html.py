@@ -86,6 +86,7 @@ _PROVENANCE_LABELS = {
     "threat_model": "Threat model",
     "thresholds": "Thresholds used (pass rules)",
     "split_groups": "Patient id whose rows stay together in train or holdout",
+    "split_strata": "Columns whose groups are split evenly between train and holdout",
     "copy_rule": "Synthetic records equal to a training record: which were redrawn",
 }
 
