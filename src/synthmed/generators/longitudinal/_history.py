@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["History", "history_inputs"]
+__all__ = ["History", "history_inputs", "own_inputs"]
 
 
 @dataclass
@@ -60,6 +60,12 @@ class History:
         self.total[idx] += values
         self.count[idx] += observed
         self.rows[idx] += 1
+
+
+def own_inputs(k: int) -> list[list[int]]:
+    """Per measure, the positions of its own last value and earlier mean among the
+    :meth:`History.inputs` of ``k`` measures (which come first in the step models' inputs)."""
+    return [[j, 2 * k + j] for j in range(k)]
 
 
 def history_inputs(z: np.ndarray, codes: np.ndarray,

@@ -79,7 +79,7 @@ from synthmed.generators.base import (
     one_of,
 )
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
-from synthmed.generators.longitudinal._history import History, history_inputs
+from synthmed.generators.longitudinal._history import History, history_inputs, own_inputs
 from synthmed.generators.longitudinal._model import (
     LinearHead,
     LogisticHeads,
@@ -325,7 +325,7 @@ class LongitudinalGenerator(BaseGenerator):
             # the outcome link is kept whole: a penalty chosen for the many history inputs of
             # a small cohort shrank it away (clif_labs early warning 0.82 -> 0.68 AUROC)
             heads = ValueHeads.fit(xs, z, targets, seen, self.ridge,
-                                   free=3 * t_block.shape[1])
+                                   free=3 * t_block.shape[1], own=own_inputs(k))
             return heads, history, xs, targets, scale
 
         def follow_up(steps: np.ndarray) -> tuple[LinearHead, np.ndarray, np.ndarray]:
