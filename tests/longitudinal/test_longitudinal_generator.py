@@ -30,6 +30,8 @@ def test_sequences_have_real_lengths_and_ordered_times(fitted):
     assert synth["stay_id"].str.startswith("syn-").all()
     per_stay = synth.groupby("stay_id")[["age", "sex", "died"]].nunique()
     assert (per_stay == 1).all().all()  # static columns stay constant within an entity
+    assert gen.copy_rule_["redrawn"] == (
+        "trajectories shared by fewer than 10 training trajectories")  # said as in the report
 
 
 def test_outcome_link_dying_patients_look_like_it(fitted):

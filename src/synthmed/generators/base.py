@@ -539,15 +539,16 @@ def copy_check(hashes: np.ndarray, unit: str = "row") -> tuple[np.ndarray, dict[
     """
     values, counts = np.unique(hashes, return_counts=True)
     share = repeated_share(counts)
+    units = unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
     if share >= SATURATED_MATCH_SHARE:
         return values[:0], {
-            "redrawn": "none", f"training_{unit}s_equal_to_another": round(share, 3),
-            "reason": f"{share:.0%} of training {unit}s equal another training {unit}, so "
-                      f"fresh patients equal training {unit}s about as often: equality is no "
+            "redrawn": "none", f"training_{units}_equal_to_another": round(share, 3),
+            "reason": f"{share:.0%} of training {units} equal another training {unit}, so "
+                      f"fresh patients equal training {units} about as often: equality is no "
                       "sign of copying here (the exact-copy and distance gates judge it)"}
     return values[counts < COMMON_RECORD_MIN_COUNT], {
-        "redrawn": f"{unit}s shared by fewer than {COMMON_RECORD_MIN_COUNT} training {unit}s",
-        f"training_{unit}s_equal_to_another": round(share, 3),
+        "redrawn": f"{units} shared by fewer than {COMMON_RECORD_MIN_COUNT} training {units}",
+        f"training_{units}_equal_to_another": round(share, 3),
         "reason": f"a {unit} shared by {COMMON_RECORD_MIN_COUNT} or more identifies none of them"}
 
 
