@@ -2,8 +2,12 @@
 
 Each bundled longitudinal dataset is split by patient 50/50; as many synthetic patients as
 train are drawn; the generator's seed and the evaluation's seed are both ``--seeds``.
+``--splits`` draws that many splits instead (split seed = generator seed = evaluation seed
+= 0, 1, ...) and ends each dataset with the mean of every figure: on cohorts of 50 patients
+one split moves the figures as much as a change to the generator does.
 
 Run: .venv/bin/python benchmarks/bench_longitudinal.py [--seeds 0 1] [--datasets pbcseq ...]
+     .venv/bin/python benchmarks/bench_longitudinal.py --splits 6 --datasets clif_labs
 """
 
 from __future__ import annotations
@@ -39,14 +43,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--splits", type=int, default=0,
+                        help="draw this many train/holdout splits (seed 0, 1, ...) and "
+                             "average; overrides --seeds")
     args = parser.parse_args()
     warm = load_dataset("pbcseq")
     get_generator("longitudinal").fit(warm.frame, schema=warm.schema)  # imports out of timings
+    seeds = list(range(args.splits)) if args.splits else args.seeds
     for name in args.datasets:
         data = load_dataset(name)
-        train, holdout = split_entities(data.frame, data.schema)
-        n = train[data.info.entity].nunique()
-        for seed in args.seeds:
+        found: dict[str, list[float]] = {}
+        for seed in seeds:
+            train, holdout = split_entities(data.frame, data.schema,
+                                            random_state=seed if args.splits else 0)
+            n = train[data.info.entity].nunique()
             start = time.perf_counter()
             gen = get_generator("longitudinal").fit(train, schema=data.schema,
                                                     random_state=seed)
@@ -60,9 +70,28 @@ def main() -> None:
             eval_s = time.perf_counter() - start
             verdicts = ", ".join(f"{k} {v.verdict}" for k, v in result.sections.items())
             figures = "; ".join(_figure(result, s, m) for s, m in FIGURES)
-            print(f"{name} seed {seed}: train {n} entities / {len(train)} rows; fit "
+            label = "split" if args.splits else "seed"
+            print(f"{name} {label} {seed}: train {n} entities / {len(train)} rows; fit "
                   f"{fit_s:.2f}s; sample {n} entities ({len(synth)} rows) {sample_s:.2f}s; "
                   f"evaluate {eval_s:.1f}s; {verdicts}; {figures}", flush=True)
+            for section, metric in FIGURES:
+                for key, value in _values(result, section, metric).items():
+                    found.setdefault(key, []).append(value)
+        if args.splits:
+            means = "; ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in found.items())
+            print(f"{name} mean over {args.splits} splits: {means}", flush=True)
+
+
+def _values(result, section: str, name: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """A figure and its holdout reference, where the result has them."""
+    try:
+        m = result.metric(section, name)
+    except KeyError:
+        return {}
+    out = {name: m.value} if m.value is not None else {}
+    if m.holdout_value is not None:
+        out[f"{name} (holdout)"] = m.holdout_value
+    return out
 
 
 if __name__ == "__main__":
