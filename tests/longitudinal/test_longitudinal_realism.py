@@ -194,3 +194,35 @@ def test_a_measures_own_history_is_not_shrunk_with_the_other_inputs():
     shrunk = LinearHead.fit(x, y, ridge=1.0).coef[0, 0]
     whole = LinearHead.fit(x, y, ridge=1.0, own=[[0]]).coef[0, 0]
     assert abs(whole - 0.9) < 0.15 and whole > shrunk + 0.3  # 0.80 against 0.24
+
+
+def _follow_up(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Visits from enrolment (day 0 or earlier) until the end of follow-up (``futime``),
+    which ends every patient's record; ``weight`` is a static that never bounds the days."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_patients):
+        futime = int(rng.integers(200, 3000))
+        days = np.unique(np.r_[0, rng.integers(-500, futime, int(rng.integers(2, 12)))])
+        rows += [{"id": f"P{i:03d}", "day": int(d), "futime": futime,
+                  "weight": 9000 + i, "lab": round(float(rng.normal(50, 10)), 1)}
+                 for d in days]
+    return pd.DataFrame(rows)
+
+
+def test_no_visit_after_the_end_of_follow_up():
+    from synthmed.generators.longitudinal._patient import time_bounds
+
+    frame = _follow_up()
+    schema = longitudinal_schema(frame, entity="id", time="day", static=["futime", "weight"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    assert gen._time_bounds == ["futime"]  # weight (9,000+) is above every day: binds nothing
+    synth = gen.sample(300, random_state=0)
+    # drawn freely: 36% of these synthetic patients had visits past their futime
+    assert (synth["day"] <= synth["futime"]).all()
+    assert synth.groupby("id").size().min() >= 1 and synth["id"].nunique() == 300
+    late = frame.assign(day=np.where(frame.index == 0, frame["futime"] + 1, frame["day"]))
+    codes = pd.factorize(late["id"])[0]
+    firsts = late.drop_duplicates("id").reset_index(drop=True)
+    # one record past its own futime: not a bound
+    assert time_bounds(firsts, ["futime"], late["day"].to_numpy(float), codes) == []

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span", "steadier_extent"]
+__all__ = ["MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span", "steadier_extent",
+           "time_bounds"]
 
 N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
 
@@ -44,3 +45,32 @@ def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray) -> np.ndarra
     drawn = np.isfinite(values) & (lengths > 1)
     fallback = float(np.median(values[drawn])) if drawn.any() else 0.0
     return np.where(drawn, values, fallback) * (lengths - 1)
+
+
+def time_bounds(static_tbl: pd.DataFrame, numeric: list[str], times: np.ndarray,
+                codes: np.ndarray) -> list[str]:
+    """Static numeric columns that bound every training patient's times from above: an end
+    of follow-up (``futime``: no lab after a patient's death or censoring).
+
+    A column qualifies when every recorded time is at or below the patient's value and the
+    column can bind (its smallest value lies below the largest time; a weight of 225-569 g
+    beside weeks 1-64 bounds nothing). The sampler ends each synthetic patient's trajectory
+    there; drawn freely, 10% of synthetic nafld2 patients had labs past their follow-up
+    (up to 1,367 days), which a classifier told from real patients at AUC 0.84 from that
+    alone.
+    """
+    found: list[str] = []
+    finite_times = np.isfinite(times)
+    if not finite_times.any():
+        return found
+    latest = float(times[finite_times].max())
+    for name in numeric:
+        bound = pd.to_numeric(static_tbl[name], errors="coerce").to_numpy(dtype=float)
+        known = np.isfinite(bound)
+        if known.sum() < 2 or float(bound[known].min()) >= latest:
+            continue
+        row_bound = bound[codes]
+        rows = finite_times & np.isfinite(row_bound)
+        if rows.any() and bool((times[rows] <= row_bound[rows]).all()):
+            found.append(name)
+    return found

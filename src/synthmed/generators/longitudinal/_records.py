@@ -46,6 +46,10 @@ def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFram
             times = on_schedule(times.to_numpy(), pos, gen._time_grid)
             kept = np.isfinite(times)
             times, pos, values = pd.Series(times[kept]), pos[kept], values[kept]
+        # no row past the end of the patient's follow-up (its first row always stays)
+        first = np.r_[True, pos[1:] != pos[:-1]]
+        kept = first | (times.to_numpy() <= gen.time_limit(can)[pos])
+        times, pos, values = pd.Series(times.to_numpy()[kept]), pos[kept], values[kept]
     columns[gen.time_] = times
     for i, name in enumerate(gen.measures_):
         columns[name] = decode(values[:, i], gen._codes.get(name),

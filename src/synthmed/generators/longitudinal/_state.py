@@ -51,6 +51,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "t_range": list(gen._t_range), "max_len": gen._max_len,
         "time_grid": None if gen._time_grid is None else gen._time_grid.tolist(),
         "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
+        "time_bounds": gen._time_bounds,
         "smoother": gen._smoother.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
@@ -102,6 +103,7 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._max_len = int(meta["max_len"])
     gen.time_extent_ = str(meta["time_extent"])
     gen._steps = np.asarray(meta["steps"], dtype=bool)
+    gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)

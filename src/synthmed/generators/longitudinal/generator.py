@@ -35,9 +35,11 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    earlier ones the row records, so panels are recorded together).
 
 Times of a synthetic trajectory never go past the largest time seen in training (the
-trajectory is cut there). Where the training times follow a visit schedule (at most 60
-distinct times, each on 3 rows or more on average: weeks 0, 4, 8...), drawn times move to the
-nearest scheduled time after the entity's previous row (:func:`._records.on_schedule`).
+trajectory is cut there), nor past a static column that bounds every training patient's times
+(an end of follow-up such as ``futime``: :func:`._patient.time_bounds`). Where the training
+times follow a visit schedule (at most 60 distinct times, each on 3 rows or more on average:
+weeks 0, 4, 8...), drawn times move to the nearest scheduled time after the entity's previous
+row (:func:`._records.on_schedule`).
 Synthetic entities get fresh ids ``syn-00001``...; a synthetic trajectory identical to a
 training trajectory is rejected and redrawn (unless 10 or more training patients share it,
 or training trajectories repeat so often that equality is no sign of copying). Drawn scores become
@@ -88,7 +90,14 @@ from synthmed.generators.longitudinal._model import (
     ValueHeads,
     one_thread,
 )
-from synthmed.generators.longitudinal._patient import N_STEPS, SPAN, T0, drawn_span, steadier_extent
+from synthmed.generators.longitudinal._patient import (
+    N_STEPS,
+    SPAN,
+    T0,
+    drawn_span,
+    steadier_extent,
+    time_bounds,
+)
 from synthmed.generators.longitudinal._records import (
     HOUR_NS,
     assemble,
@@ -345,6 +354,8 @@ class LongitudinalGenerator(BaseGenerator):
             gap_inputs(prev_offset, span[codes], lengths[codes] - step)])
         self._gaps = GapModel.fit(x_gap[later], dt[later], self.ridge, rng)
         self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
+        self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
+            static_tbl, [c for c in numeric if c in self.static_columns_], t_num, codes)
         self._time_grid = (visit_schedule(t_num) if self.time_kind_ != "datetime" else None)
         self._max_len = int(lengths.max())
 
@@ -461,7 +472,11 @@ class LongitudinalGenerator(BaseGenerator):
         can = coerce_table(statics, static_schema, validate=False)
         lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
         lengths = lengths.astype(int)
+        limit = self.time_limit(can)
+        if np.isfinite(limit).any():  # the trajectory starts and ends within follow-up
+            can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
         span = drawn_span(can, self.time_extent_, lengths)
+        span = np.minimum(span, np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0))
         feature_cols = [c for c in static_schema.names if c != T0]
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
@@ -498,6 +513,15 @@ class LongitudinalGenerator(BaseGenerator):
         order = np.lexsort((np.concatenate(t_parts), pos))
         pos, t_off = pos[order], np.concatenate(t_parts)[order]
         return assemble(self, statics, can, pos, t_off, np.vstack(value_parts)[order])
+
+    def time_limit(self, can: pd.DataFrame) -> np.ndarray:
+        """Each drawn patient's latest allowed time: the smallest of its static columns that
+        bound the training times (:func:`._patient.time_bounds`), else infinity."""
+        limit = np.full(len(can), np.inf)
+        for name in self._time_bounds:
+            bound = pd.to_numeric(can[name], errors="coerce").to_numpy(dtype=float)
+            limit = np.fmin(limit, np.where(np.isfinite(bound), bound, np.inf))
+        return limit
 
     # ------------------------------------------------------------------ copies
     def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
