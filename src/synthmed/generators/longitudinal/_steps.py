@@ -79,18 +79,17 @@ def _log_likelihood(head: LinearHead, xs: np.ndarray, target: np.ndarray,
     return -0.5 * resid**2 - np.log(sd) + log_slope
 
 
-def choose_steps(marginals: list[Marginal], x: np.ndarray, z: np.ndarray,
-                 scaled: np.ndarray, later_rows: np.ndarray, patients: np.ndarray,
+def choose_steps(marginals: list[Marginal], x: np.ndarray, later_rows: np.ndarray,
+                 patients: np.ndarray,
                  fit: Callable[[np.ndarray], tuple[LinearHead, np.ndarray, np.ndarray]],
                  ) -> np.ndarray:
     """Per measure, whether its later values move by steps (True) or in normal scores.
 
-    ``x``: the measures' values; ``z``, ``scaled``: their normal scores and scaled values;
-    ``later_rows``: the rows that hold a later value of each measure (observed, seen
-    before); ``patients``: each row's patient code (0..n-1); ``fit(steps)`` fits the
-    sequence model with that choice and returns its follow-up head, its standardised
-    inputs and the head's targets. A patient's rows are not independent, so the evidence
-    is counted per patient: the sum of their log-likelihood differences.
+    ``x``: the measures' values; ``later_rows``: the rows that hold a later value of each
+    measure (observed, seen before); ``patients``: each row's patient code (0..n-1);
+    ``fit(steps)`` fits the sequence model with that choice and returns its follow-up head,
+    its standardised inputs and the head's targets. A patient's rows are not independent,
+    so the evidence is counted per patient: the sum of their log-likelihood differences.
     """
     continuous = np.array([not m.discrete for m in marginals])
     if not continuous.any() or not later_rows.any():

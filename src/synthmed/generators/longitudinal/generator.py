@@ -318,11 +318,21 @@ class LongitudinalGenerator(BaseGenerator):
         t_block = self._target_block(static_can)[codes]
         k = len(self.measures_)
 
+        fits: dict[tuple[bool, ...], tuple[ValueHeads, np.ndarray, np.ndarray, np.ndarray,
+                                           np.ndarray]] = {}
+
         def fit_values(steps: np.ndarray) -> tuple[ValueHeads, np.ndarray, np.ndarray,
                                                    np.ndarray, np.ndarray]:
             """The value heads with each measure in the space ``steps`` says (see _steps),
             their history inputs, standardised inputs, follow-up targets and the inputs'
-            mean and sd."""
+            mean and sd; a choice already fitted while choosing is not fitted again."""
+            key = tuple(bool(b) for b in steps)
+            if key not in fits:
+                fits[key] = _fit_once(steps)
+            return fits[key]
+
+        def _fit_once(steps: np.ndarray) -> tuple[ValueHeads, np.ndarray, np.ndarray,
+                                                  np.ndarray, np.ndarray]:
             kept = kept_values(z, scaled, steps)
             history, seen = history_inputs(kept, codes, step)
             x_val = self._design(history, first.astype(float), np.log1p(dt), offset,
@@ -342,8 +352,7 @@ class LongitudinalGenerator(BaseGenerator):
             return heads.follow_up, xs, targets
 
         later_rows = observed & history_inputs(z, codes, step)[1]  # recorded and seen before
-        self._steps = choose_steps(self._marginals, x_all, z, scaled, later_rows, codes,
-                                   follow_up)
+        self._steps = choose_steps(self._marginals, x_all, later_rows, codes, follow_up)
         self._values, history, xs, _, (self._x_mean, self._x_sd) = fit_values(self._steps)
         self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
         later = ~first
