@@ -8,6 +8,7 @@ one split moves the figures as much as a change to the generator does.
 
 Run: .venv/bin/python benchmarks/bench_longitudinal.py [--seeds 0 1] [--datasets pbcseq ...]
      .venv/bin/python benchmarks/bench_longitudinal.py --splits 6 --datasets clif_labs
+     .venv/bin/python benchmarks/bench_longitudinal.py --splits 6 --param static_generator=arf
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=0,
                         help="draw this many train/holdout splits (seed 0, 1, ...) and "
                              "average; overrides --seeds")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a generator parameter (repeatable), e.g. "
+                             "static_generator=arf or smooth_static=false")
     args = parser.parse_args()
+    params = dict(_param(text) for text in args.param)
     warm = load_dataset("pbcseq")
     get_generator("longitudinal").fit(warm.frame, schema=warm.schema)  # imports out of timings
     seeds = list(range(args.splits)) if args.splits else args.seeds
@@ -58,7 +63,7 @@ def main() -> None:
                                             random_state=seed if args.splits else 0)
             n = train[data.info.entity].nunique()
             start = time.perf_counter()
-            gen = get_generator("longitudinal").fit(train, schema=data.schema,
+            gen = get_generator("longitudinal", **params).fit(train, schema=data.schema,
                                                     random_state=seed)
             fit_s = time.perf_counter() - start
             start = time.perf_counter()
@@ -80,6 +85,20 @@ def main() -> None:
         if args.splits:
             means = "; ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in found.items())
             print(f"{name} mean over {args.splits} splits: {means}", flush=True)
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` as a generator parameter: true/false, a number, or text."""
+    name, _, raw = text.partition("=")
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return name.strip(), lowered == "true"
+    for kind in (int, float):
+        try:
+            return name.strip(), kind(raw)
+        except ValueError:
+            pass
+    return name.strip(), raw.strip()
 
 
 def _values(result, section: str, name: str) -> dict[str, float]:  # type: ignore[no-untyped-def]

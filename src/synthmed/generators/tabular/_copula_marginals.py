@@ -144,7 +144,13 @@ class QuantileMarginal:
 
 @dataclass
 class CategoricalMarginal:
-    """Categories in decreasing frequency, each owning an interval of ``[0, 1]``."""
+    """Categories, each owning an interval of ``[0, 1]``: numbers (a stage, a grade, a
+    0/1 flag) in their own order, so that the latent's order is theirs; other labels in
+    decreasing frequency.
+
+    A Gaussian latent can only say "higher" or "lower": with stage 1-4 ordered by frequency
+    (3, 4, 2, 1) a stage that rises with age would have to rise, fall and rise again.
+    """
 
     categories: list[Any]
     cuts: np.ndarray
@@ -155,7 +161,10 @@ class CategoricalMarginal:
         """Learn the categories of ``series``; return the marginal and each row's code."""
         codes, uniques = _factorize(series)
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        order = np.argsort(-counts, kind="stable")
+        numbers = (pd.api.types.is_numeric_dtype(series)
+                   and not pd.api.types.is_bool_dtype(series))
+        # _factorize sorts the uniques where it can: numbers keep that order
+        order = np.arange(len(uniques)) if numbers else np.argsort(-counts, kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)

@@ -3,8 +3,9 @@
 Each column is mapped to a standard-normal latent (empirical quantile function for numbers and
 dates, frequency-ordered intervals for categories); each column that has missing values also
 gets a latent missing indicator, so that missingness correlates with the other columns rather
-than being imputed. The latents' correlation (pairwise over observed rows, projected to the
-nearest positive-definite matrix) defines a multivariate normal. Sampling draws latents and maps
+than being imputed. The latents' correlation (each pair's maximum-likelihood estimate over the
+rows where both are observed, :mod:`._latent_correlation`, projected to the nearest
+positive-definite matrix) defines a multivariate normal. Sampling draws latents and maps
 them back; conditioning draws the free latents from the conditional normal given the fixed ones.
 
 Example
@@ -44,6 +45,7 @@ from synthmed.generators.tabular._copula_marginals import (
     pairwise_correlation,
     truncated_gibbs,
 )
+from synthmed.generators.tabular._latent_correlation import latent_correlation
 from synthmed.schema import TableSchema
 
 __all__ = ["GaussianCopula"]
@@ -71,11 +73,16 @@ class GaussianCopula(BaseGenerator):
     model_missing : bool, default True
         Let missing-value indicators correlate with the other columns. With ``False``
         values are still missing at the training rate, but at random (MCAR).
+    correlation : {"likelihood", "gibbs"}, default "likelihood"
+        How the latent correlation is estimated where categories, ties or missing values
+        leave latents known only up to an interval. ``"likelihood"``: each pair's
+        maximum-likelihood correlation (normal scores, polyserial, polychoric; deterministic).
+        ``"gibbs"``: the earlier stochastic EM, ``gibbs_sweeps`` sweeps of a truncated Gibbs
+        sampler, which wanders where a column says little about its latent (a rare outcome).
     gibbs_sweeps : int, default 10
-        Sweeps of the Gibbs sampler that estimates the latent correlation when categories,
-        ties or missing values leave latents known only up to an interval (the extended rank
-        likelihood). 0 gives the faster, SDV-style estimate from independent draws inside
-        the intervals, which weakens associations of categorical and missing-value columns.
+        Sweeps of ``correlation="gibbs"``. 0 gives the SDV-style estimate from independent
+        draws inside the intervals, which weakens associations of categorical and
+        missing-value columns.
 
     Attributes
     ----------
@@ -101,20 +108,23 @@ class GaussianCopula(BaseGenerator):
         "n_quantiles": int_in(2, 100_000),
         "shrinkage": float_in(0.0, 1.0),
         "model_missing": one_of(True, False),
+        "correlation": one_of("likelihood", "gibbs"),
         "gibbs_sweeps": int_in(0, 1000),
     }
 
     def __init__(self, *, n_quantiles: int = 100, shrinkage: float = 0.0,
-                 model_missing: bool = True, gibbs_sweeps: int = 10) -> None:
+                 model_missing: bool = True, correlation: str = "likelihood",
+                 gibbs_sweeps: int = 10) -> None:
         self.n_quantiles = n_quantiles
         self.shrinkage = shrinkage
         self.model_missing = model_missing
+        self.correlation = correlation
         self.gibbs_sweeps = gibbs_sweeps
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
         return [{}, {"n_quantiles": 10, "shrinkage": 0.2, "model_missing": False,
-                     "gibbs_sweeps": 0}]
+                     "correlation": "gibbs", "gibbs_sweeps": 0}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -165,20 +175,28 @@ class GaussianCopula(BaseGenerator):
             self._unidentified_[:len(names), len(names):] = overlap < MIN_OVERLAP_ROWS
             self._unidentified_ |= self._unidentified_.T
 
+        if self.correlation == "likelihood":
+            self.corr_ = self._regularise(latent_correlation(low, high, observed))
+        else:
+            self.corr_ = self._gibbs_correlation(low, high, observed, rng)
+        self._prepare()
+
+    def _gibbs_correlation(self, low: np.ndarray, high: np.ndarray, observed: np.ndarray,
+                           rng: np.random.Generator) -> np.ndarray:
         # start from latents drawn inside their intervals, correlated pairwise (SDV-style);
         # Gibbs sweeps then undo the attenuation that independent draws cause for categories,
         # ties and missing indicators, and impute the latents of missing values
+        skip = len(self._names_)
         z = draw_in(low, high, rng)
         corr = self._regularise(pairwise_correlation(z, observed))
         kept = []
         for sweep in range(self.gibbs_sweeps):
-            z = truncated_gibbs(z, low, high, corr, 1, rng, skip=len(names))
+            z = truncated_gibbs(z, low, high, corr, 1, rng, skip=skip)
             corr = self._regularise(pairwise_correlation(z, observed))
             if sweep >= self.gibbs_sweeps // 2:
                 kept.append(corr)
         # averaging the second half of the sweeps smooths the Monte Carlo noise
-        self.corr_ = self._regularise(np.mean(kept, axis=0)) if kept else corr
-        self._prepare()
+        return self._regularise(np.mean(kept, axis=0)) if kept else corr
 
     def _layout(self, names: list[str], kinds: list[str], missing_rate: dict[str, float],
                 groups: list[int]) -> None:
