@@ -5,6 +5,13 @@ The static generator learns one row per patient: the static columns plus these s
 because both fitting and assembling long records (:mod:`._records`) name them, and saved
 models store them (the patient-level schema, ``time_extent``): they must not change.
 :func:`drawn_span` turns a drawn extent back into the span that steers the gaps.
+
+Where a static column ends every patient's follow-up (:func:`time_bounds`), the extent is the
+share of the follow-up window (first row to end of follow-up) that the rows cover
+(``__coverage``, :func:`follow_up_coverage`). On nafld2 real rows cover a median 95% of it;
+a span or mean gap drawn beside the end of follow-up by a Gaussian copula, which cannot hold
+"span = window less a little", covered 83%, and the span was the summary that told synthetic
+patients from real ones best (AUC 0.63 alone).
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span", "steadier_extent",
-           "time_bounds"]
+__all__ = ["COVERAGE", "MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span",
+           "follow_up_coverage", "steadier_extent", "time_bounds"]
 
 N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
+COVERAGE = "__coverage"
 
 
 def steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
@@ -36,12 +44,26 @@ def steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
     return MEAN_GAP if log_gap.std() < log_span.std() else SPAN
 
 
-def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray) -> np.ndarray:
-    """Each drawn patient's span, from the drawn ``extent`` column (:func:`steadier_extent`)
-    and number of rows; a mean gap left undrawn (one row) takes the median drawn gap."""
+def follow_up_coverage(span: np.ndarray, window: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Share of the follow-up ``window`` (first row to end of follow-up) that each patient's
+    rows span, in [0, 1]; undefined (NaN) for one row or no window."""
+    known = (lengths > 1) & np.isfinite(window) & (window > 0)
+    return np.where(known, np.clip(span / np.where(known, window, 1.0), 0.0, 1.0), np.nan)
+
+
+def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray,
+               window: np.ndarray) -> np.ndarray:
+    """Each drawn patient's span, from the drawn ``extent`` column (:func:`steadier_extent`,
+    or the coverage of the follow-up ``window``) and number of rows; a mean gap or coverage
+    left undrawn (one row, no window) takes the median of the others'."""
     values = np.maximum(can[extent].to_numpy(dtype=float), 0.0)
     if extent == SPAN:
         return np.nan_to_num(values)
+    if extent == COVERAGE:
+        drawn = np.isfinite(values) & np.isfinite(window) & (lengths > 1)
+        span = np.where(drawn, np.minimum(values, 1.0) * np.where(drawn, window, 0.0), np.nan)
+        fallback = float(np.median(span[drawn])) if drawn.any() else 0.0
+        return np.where(drawn, span, fallback)
     drawn = np.isfinite(values) & (lengths > 1)
     fallback = float(np.median(values[drawn])) if drawn.any() else 0.0
     return np.where(drawn, values, fallback) * (lengths - 1)

@@ -9,7 +9,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    and how long the trajectory lasts: its span (``__span``) or the mean time between its rows
    (``__mean_gap``), whichever varies less between training patients
    (:func:`._patient.steadier_extent`: a study window fixes the span, hourly charting the
-   gap). It draws each synthetic patient's attributes, outcome and sequence length, and
+   gap); where a static column ends every patient's follow-up, the share of the follow-up
+   window the rows cover (``__coverage``: nafld2's labs run to near ``futime``), with the
+   gaps stretched so that the last row lands where the drawn share says. It draws each synthetic patient's attributes, outcome and sequence length, and
    honours ``conditions`` on static columns. Its continuous values (age, follow-up time,
    span) then get kernel noise of Silverman's bandwidth, variance kept (the smoothed
    bootstrap, :mod:`._smoothing`): a quantile-interpolating model otherwise puts synthetic
@@ -91,10 +93,12 @@ from synthmed.generators.longitudinal._model import (
     one_thread,
 )
 from synthmed.generators.longitudinal._patient import (
+    COVERAGE,
     N_STEPS,
     SPAN,
     T0,
     drawn_span,
+    follow_up_coverage,
     steadier_extent,
     time_bounds,
 )
@@ -269,9 +273,19 @@ class LongitudinalGenerator(BaseGenerator):
         else:
             static_tbl[T0] = t_num[start_idx]
             t0_col = ColumnSchema(T0, "numeric", dtype="float64", decimals=tdec)
-        self.time_extent_ = steadier_extent(span, lengths)
-        static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
-            lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
+        # an end of follow-up found among the statics bounds each patient's times; the
+        # trajectory's extent is then the share of its follow-up window that it covers
+        self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
+            static_tbl, [c for c in self.static_columns_
+                         if schema.column(c).kind in ("numeric", "integer")], t_num, codes)
+        if self._time_bounds:
+            self.time_extent_ = COVERAGE
+            window = self.time_limit(static_tbl) - t_num[start_idx]
+            static_tbl[COVERAGE] = follow_up_coverage(span, window, lengths)
+        else:
+            self.time_extent_ = steadier_extent(span, lengths)
+            static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
+                lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
         static_schema = TableSchema(columns=(
             *schema.subset(self.static_columns_).columns,
             ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
@@ -363,8 +377,6 @@ class LongitudinalGenerator(BaseGenerator):
             gap_inputs(prev_offset, span[codes], lengths[codes] - step)])
         self._gaps = GapModel.fit(x_gap[later], dt[later], self.ridge, rng)
         self._t_range = (float(np.nanmin(t_num)), float(np.nanmax(t_num)))
-        self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
-            static_tbl, [c for c in numeric if c in self.static_columns_], t_num, codes)
         self._time_grid = (visit_schedule(t_num) if self.time_kind_ != "datetime" else None)
         self._max_len = int(lengths.max())
 
@@ -484,8 +496,8 @@ class LongitudinalGenerator(BaseGenerator):
         limit = self.time_limit(can)
         if np.isfinite(limit).any():  # the trajectory starts and ends within follow-up
             can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
-        span = drawn_span(can, self.time_extent_, lengths)
-        span = np.minimum(span, np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0))
+        window = np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0)
+        span = np.minimum(drawn_span(can, self.time_extent_, lengths, window), window)
         feature_cols = [c for c in static_schema.names if c != T0]
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
@@ -518,6 +530,12 @@ class LongitudinalGenerator(BaseGenerator):
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
             value_parts.append(np.where(obs, values, np.nan))
+        if self.time_extent_ == COVERAGE:
+            # the gaps end short of the drawn span (nafld2: 83% of the window covered against
+            # 92% drawn); where follow-up pins the end, stretch them so the last row lands on it
+            moved = (offset > 0) & (span > 0)
+            stretch = np.where(moved, span / np.where(moved, offset, 1.0), 1.0)
+            t_parts = [t * stretch[p] for t, p in zip(t_parts, pos_parts, strict=True)]
         pos = np.concatenate(pos_parts)
         order = np.lexsort((np.concatenate(t_parts), pos))
         pos, t_off = pos[order], np.concatenate(t_parts)[order]
