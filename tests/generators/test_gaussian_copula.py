@@ -202,3 +202,15 @@ def test_rare_outcome_keeps_its_link_whatever_the_seed():
     # P(died | 70 or older) / P(died | younger): about 5 in the data
     assert death_rate_ratio(synth) == pytest.approx(death_rate_ratio(frame), rel=0.3)
     assert abs(synth.groupby("sex")["died"].mean().diff().iloc[-1]) < 0.02
+
+
+def test_latent_correlation_same_in_batches_and_alone(monkeypatch):
+    import synthmed.generators.tabular._latent_correlation as lc
+
+    frame, _ = _latent_table(3000, seed=2)
+    frame["level"] = np.digitize(frame["age"], np.percentile(frame["age"], np.arange(3, 100, 3)))
+    frame["level"] = frame["level"].astype(str)  # 34 labels: merged into at most 16 groups
+    batched = GaussianCopula().fit(frame, random_state=0).corr_
+    monkeypatch.setattr(lc, "CHUNK_ELEMENTS", 1)  # every wide pair in a chunk of its own
+    alone = GaussianCopula().fit(frame, random_state=0).corr_
+    np.testing.assert_allclose(batched, alone, atol=1e-12)
