@@ -8,15 +8,15 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    together with per-entity summaries: number of rows (``__n_steps``), first time (``__t0``)
    and how long the trajectory lasts: its span (``__span``) or the mean time between its rows
    (``__mean_gap``), whichever varies less between training patients
-   (:func:`._patient.steadier_extent`: a study window fixes the span, hourly charting the
-   gap); where a static column ends every patient's follow-up, the share of the follow-up
-   window the rows cover (``__coverage``: nafld2's labs run to near ``futime``), with the
-   gaps stretched so that the last row lands where the drawn share says. It draws each synthetic patient's attributes, outcome and sequence length, and
-   honours ``conditions`` on static columns. Its continuous values (age, follow-up time,
-   span) then get kernel noise of Silverman's bandwidth, variance kept (the smoothed
-   bootstrap, :mod:`._smoothing`): a quantile-interpolating model otherwise puts synthetic
-   patients between neighbouring training patients, closer to them than real outsiders are
-   (a membership leak on small cohorts).
+   (:func:`._patient.steadier_extent`: a study window fixes the span, hourly charting the gap);
+   where a static column ends every patient's follow-up, the share of the follow-up window the
+   rows cover (``__coverage``: nafld2's labs run to near ``futime``), with the gaps stretched
+   so that the last row lands where the drawn share says. It draws each synthetic patient's
+   attributes, outcome and sequence length, and honours ``conditions`` on static columns. Its
+   continuous values (age, follow-up time, span) then get kernel noise of Silverman's
+   bandwidth, variance kept (the smoothed bootstrap, :mod:`._smoothing`): a quantile-
+   interpolating model otherwise puts synthetic patients between neighbouring training
+   patients, closer to them than real outsiders are (a membership leak on small cohorts).
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
    (categories as codes; continuous values interpolated in cells of several training values,
    so that synthetic values do not sit next to training values either). Step by step, a

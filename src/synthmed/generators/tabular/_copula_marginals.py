@@ -192,12 +192,14 @@ class CategoricalMarginal:
         return _to_dtype(values[codes], self.dtype, bool(missing.any()))
 
 
-def pairwise_correlation(z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+def pairwise_correlation(z: np.ndarray, observed: np.ndarray, *,
+                         centred: bool = False) -> np.ndarray:
     """Correlation of standard-normal latents over the rows where both are observed.
 
     The latents have mean 0 and variance 1 by construction, so a pair's correlation is
     ``sum(z_i z_j) / sqrt(sum(z_i^2) sum(z_j^2))`` over its complete rows, computed for all
-    pairs at once by matrix products.
+    pairs at once by matrix products. ``centred``: each pair's means over its complete rows
+    are taken out first (normal scores of a pair's subset need not have mean 0).
     """
     mask = observed.astype(float)
     z0 = np.where(observed, z, 0.0)
@@ -206,6 +208,11 @@ def pairwise_correlation(z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     cross = np.einsum("ni,nj->ij", z0, z0)
     squares = np.einsum("ni,nj->ij", z0**2, mask)  # sum of z_i^2 where i and j are observed
     pairs = np.einsum("ni,nj->ij", mask, mask)
+    if centred:
+        n = np.maximum(pairs, 1.0)
+        total = np.einsum("ni,nj->ij", z0, mask)  # sum of z_i where j is observed too
+        cross = cross - total * total.T / n
+        squares = np.maximum(squares - total**2 / n, 0.0)
     denom = np.sqrt(squares * squares.T)
     ok = (pairs >= MIN_PAIR_ROWS) & (denom > 0)
     corr = np.divide(cross, denom, out=np.zeros_like(cross), where=ok)

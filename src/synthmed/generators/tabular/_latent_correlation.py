@@ -17,9 +17,10 @@ correction undoes the 0.3% shrinkage that causes) and a wide latent's intervals 
 neighbours together, into at most ``MAX_GROUPS`` (a zero-inflated measurement is wide, yet has
 thousands of distinct values), so a pair costs the same on a million rows as on a thousand.
 They are maximised over a grid of correlations for many pairs at once: every narrow latent
-against one wide latent, and wide pairs of the same table shape in chunks. On
-medicaldata::opt (195 latents, 15,000 pairs) a scalar optimiser per pair took 10 s, this 3 s,
-the Gibbs sweeps 1.7 s; on 200,000 rows x 30 columns this 7.5 s, the sweeps 22 s.
+against one wide latent, and wide pairs of the same table shape in chunks. Fit of the copula
+(`benchmarks/bench_copula_fit.py`): medicaldata::opt (195 latents, 15,000 pairs) 3.7 s, the
+Gibbs sweeps 1.3 s (a scalar optimiser per pair took 10 s); 200,000 rows x 30 columns 5.7 s,
+the sweeps 17.7 s.
 
 It replaced a stochastic EM (truncated Gibbs sweeps from latents drawn inside their intervals),
 which wanders where a column says little about its latent: a rare outcome's latent is only
@@ -36,6 +37,8 @@ from itertools import combinations
 
 import numpy as np
 from scipy import special
+
+from synthmed.generators.tabular._copula_marginals import pairwise_correlation
 
 __all__ = ["latent_correlation"]
 
@@ -86,8 +89,9 @@ def latent_correlation(low: np.ndarray, high: np.ndarray, observed: np.ndarray) 
     scores = np.where(observed, special.ndtri(mid), 0.0)
     narrow_idx, wide_idx = np.flatnonzero(~wide), np.flatnonzero(wide)
     corr = np.eye(n_latent)
-    corr[np.ix_(narrow_idx, narrow_idx)] = _score_correlations(scores[:, narrow_idx],
-                                                               observed[:, narrow_idx])
+    corr[np.ix_(narrow_idx, narrow_idx)] = np.clip(pairwise_correlation(
+        scores[:, narrow_idx], observed[:, narrow_idx], centred=True), -MAX_RHO, MAX_RHO)
+    np.fill_diagonal(corr, 1.0)
     groups = {j: _Groups.of(low[:, j], high[:, j], observed[:, j]) for j in wide_idx}
     if len(narrow_idx):
         bins = np.rint(np.clip(scores[:, narrow_idx], -EDGE, EDGE) / SCORE_STEP).astype(np.int64)
@@ -134,26 +138,6 @@ class _Groups:
     @property
     def size(self) -> int:
         return len(self.cuts) - 1
-
-
-def _score_correlations(x: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Correlations of the columns of ``x``, each pair over the rows where both are observed."""
-    m = observed.astype(float)
-    x0 = np.where(observed, x, 0.0)
-    # einsum rather than BLAS: tall-skinny products gain nothing from threads, and threaded
-    # BLAS slows down a hundredfold on a busy machine
-    n = np.einsum("ni,nj->ij", m, m)
-    total = np.einsum("ni,nj->ij", x0, m)  # sum of x_i where j is observed too
-    squares = np.einsum("ni,nj->ij", x0 ** 2, m)
-    cross = np.einsum("ni,nj->ij", x0, x0)
-    safe = np.maximum(n, 1.0)
-    cov = cross / safe - (total / safe) * (total.T / safe)
-    var = np.maximum(squares / safe - (total / safe) ** 2, 0.0)
-    denom = np.sqrt(var * var.T)
-    ok = (n >= MIN_PAIR_ROWS) & (denom > 0)
-    corr = np.clip(np.divide(cov, denom, out=np.zeros_like(cov), where=ok), -MAX_RHO, MAX_RHO)
-    np.fill_diagonal(corr, 1.0)
-    return corr
 
 
 def _maximise(loglik: Callable[[np.ndarray], np.ndarray], n_pairs: int) -> np.ndarray:

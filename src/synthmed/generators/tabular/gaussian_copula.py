@@ -1,12 +1,13 @@
 """Gaussian copula: the fast, transparent baseline generator for tables.
 
 Each column is mapped to a standard-normal latent (empirical quantile function for numbers and
-dates, frequency-ordered intervals for categories); each column that has missing values also
-gets a latent missing indicator, so that missingness correlates with the other columns rather
-than being imputed. The latents' correlation (each pair's maximum-likelihood estimate over the
-rows where both are observed, :mod:`._latent_correlation`, projected to the nearest
-positive-definite matrix) defines a multivariate normal. Sampling draws latents and maps
-them back; conditioning draws the free latents from the conditional normal given the fixed ones.
+dates; intervals for categories, numeric ones in their own order, labels by frequency); each
+column that has missing values also gets a latent missing indicator, so that missingness
+correlates with the other columns rather than being imputed. The latents' correlation (each
+pair's maximum-likelihood estimate over the rows where both are observed,
+:mod:`._latent_correlation`, projected to the nearest positive-definite matrix) defines a
+multivariate normal. Sampling draws latents and maps them back; conditioning draws the free
+latents from the conditional normal given the fixed ones.
 
 Example
 -------
