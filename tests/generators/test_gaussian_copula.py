@@ -214,3 +214,41 @@ def test_latent_correlation_same_in_batches_and_alone(monkeypatch):
     monkeypatch.setattr(lc, "CHUNK_ELEMENTS", 1)  # every wide pair in a chunk of its own
     alone = GaussianCopula().fit(frame, random_state=0).corr_
     np.testing.assert_allclose(batched, alone, atol=1e-12)
+
+
+def _closer_to_train(synth: np.ndarray, train: np.ndarray, outside: np.ndarray) -> float:
+    """Share of synthetic values nearer to a training value than to any outsider's (ties half)."""
+    def gap(ref: np.ndarray) -> np.ndarray:
+        ref = np.sort(ref)
+        i = np.clip(np.searchsorted(ref, synth), 1, len(ref) - 1)
+        return np.minimum(np.abs(synth - ref[i - 1]), np.abs(ref[i] - synth))
+    d_train, d_out = gap(train), gap(outside)
+    return float(np.mean(d_train < d_out) + 0.5 * np.mean(d_train == d_out))
+
+
+def _skewed_lab(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    x = np.round(rng.lognormal(3.0, 0.8, n), 2)
+    x[rng.random(n) < 0.3] = 0.0
+    return pd.DataFrame({"x": x, "group": rng.choice(["a", "b"], n)})
+
+
+@pytest.mark.parametrize("smoothing", [0.5, 0.0])
+def test_smoothing_hides_training_values_and_keeps_atoms(smoothing):
+    # a skewed lab value with 30% exact zeros: without smoothing the synthetic values sit
+    # between neighbouring training values, nearer to them than to outsiders (0.56-0.61 over
+    # these seeds); smoothing brings that to about 0.5 and leaves the zeros (an atom) alone
+    shares = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        train, outside = _skewed_lab(200, rng), _skewed_lab(200, rng)
+        synth = GaussianCopula(smoothing=smoothing).fit(train, random_state=seed).sample(
+            4000, random_state=seed)
+        x = synth["x"].to_numpy()
+        assert abs((x == 0).mean() - (train["x"] == 0).mean()) < 0.05
+        assert x.min() >= 0 and x.max() <= train["x"].max()
+        shares.append(_closer_to_train(x[x > 0], train["x"][train["x"] > 0].to_numpy(),
+                                       outside["x"][outside["x"] > 0].to_numpy()))
+    if smoothing:
+        assert np.mean(shares) < 0.54
+    else:
+        assert np.mean(shares) > 0.55

@@ -11,8 +11,8 @@ from synthmed import ParameterError, load_dataset
 from synthmed.evaluation.longitudinal import _small_cohort, split_entities
 from synthmed.evaluation.result import Metric, Section
 from synthmed.generators import get_generator
+from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators.longitudinal._model import Marginal
-from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.schema import ColumnSchema, TableSchema
 
 

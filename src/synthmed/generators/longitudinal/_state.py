@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthmed.exceptions import ModelFileError
+from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators.base import BaseGenerator
 from synthmed.generators.longitudinal._gaps import GapModel
 from synthmed.generators.longitudinal._model import (
@@ -23,7 +24,6 @@ from synthmed.generators.longitudinal._model import (
     StaticFeatures,
     ValueHeads,
 )
-from synthmed.generators.longitudinal._smoothing import KernelSmoother
 
 if TYPE_CHECKING:
     from synthmed.generators.longitudinal.generator import LongitudinalGenerator

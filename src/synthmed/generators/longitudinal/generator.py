@@ -14,9 +14,10 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    so that the last row lands where the drawn share says. It draws each synthetic patient's
    attributes, outcome and sequence length, and honours ``conditions`` on static columns. Its
    continuous values (age, follow-up time, span) then get kernel noise of Silverman's
-   bandwidth, variance kept (the smoothed bootstrap, :mod:`._smoothing`): a quantile-
-   interpolating model otherwise puts synthetic patients between neighbouring training
-   patients, closer to them than real outsiders are (a membership leak on small cohorts).
+   bandwidth, variance kept (the smoothed bootstrap, :mod:`synthmed.generators._smoothing`):
+   a quantile-interpolating model otherwise puts synthetic patients between neighbouring
+   training patients, closer to them than real outsiders are (a membership leak on small
+   cohorts).
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
    (categories as codes; continuous values interpolated in cells of several training values,
    so that synthetic values do not sit next to training values either). Step by step, a
@@ -70,6 +71,7 @@ import pandas as pd
 from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
 from synthmed.exceptions import DataError, NotFittedError, ParameterError
+from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators.base import (
     COMMON_RECORD_MIN_COUNT,
     MAX_RESAMPLE_ROUNDS,
@@ -109,7 +111,6 @@ from synthmed.generators.longitudinal._records import (
     jsonable,
     visit_schedule,
 )
-from synthmed.generators.longitudinal._smoothing import KernelSmoother
 from synthmed.generators.longitudinal._state import get_state, set_state
 from synthmed.generators.longitudinal._steps import (
     choose_steps,
@@ -296,7 +297,9 @@ class LongitudinalGenerator(BaseGenerator):
 
         static_cls = generator_class(self.static_generator)
         assert issubclass(static_cls, BaseGenerator)  # the tabular choices of _param_checks
-        static_model = static_cls()
+        # the smoother below adds the kernel noise: a generator's own would add it twice
+        own = {"smoothing": 0.0} if "smoothing" in static_cls().get_params() else {}
+        static_model = static_cls(**own)
         self.static_model_: BaseGenerator = static_model.fit(static_tbl, schema=static_schema,
                                                              random_state=rng)
         self._smoother = KernelSmoother.fit(static_tbl, static_schema) if (

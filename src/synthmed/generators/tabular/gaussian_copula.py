@@ -9,6 +9,20 @@ pair's maximum-likelihood estimate over the rows where both are observed,
 multivariate normal. Sampling draws latents and maps them back; conditioning draws the free
 latents from the conditional normal given the fixed ones.
 
+Continuous values are then smoothed (``smoothing``, :mod:`synthmed.generators._smoothing`):
+an interpolated quantile function puts every synthetic value between two neighbouring
+training values, so synthetic values sit closer to training values than fresh patients' do
+(on a simulated skewed lab of 200 rows 58% of synthetic values were nearer a training value
+than an outsider's; 52% smoothed). Kernel noise hides where the training values are: half
+Silverman's bandwidth on the latent scale, carried to the value scale by the quantile
+function's local slope (narrow where values are dense, wide in a sparse tail; one bandwidth
+for a skewed count such as gbsg2's hormone receptors smeared its dense low values and made
+the table easier to detect), the spread kept. Half, not all of it: whas500's follow-up days
+sit tightly against the admission year (administrative censoring), and the full bandwidth
+blurred that enough to lift the detection AUC from 0.44 to 0.60 (0.52 at half). Values
+recorded on several rows (atoms: a zero count, a heaped round number) are left as they are:
+real outsiders share them.
+
 Example
 -------
 >>> from synthmed import load_dataset
@@ -28,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from synthmed.generators._smoothing import Bandwidth, atoms_of, bandwidth_of, smooth_local
 from synthmed.generators.base import (
     BaseGenerator,
     GeneratorTags,
@@ -55,6 +70,9 @@ CONTINUOUS_KINDS = frozenset({"numeric", "integer", "datetime"})
 Marginal = QuantileMarginal | CategoricalMarginal
 #: Gibbs sweeps that make the latents of several conditions agree with their correlation
 CONDITION_SWEEPS = 5
+#: half-width, on the latent (normal-score) scale, of the window over which the smoothing
+#: noise measures the quantile function's slope
+SLOPE_WINDOW = 0.5
 #: a value and a missing indicator are correlated only if the value is observed on at least
 #: this many rows where the indicator says "missing"
 MIN_OVERLAP_ROWS = 5
@@ -84,6 +102,13 @@ class GaussianCopula(BaseGenerator):
         Sweeps of ``correlation="gibbs"``. 0 gives the SDV-style estimate from independent
         draws inside the intervals, which weakens associations of categorical and
         missing-value columns.
+    smoothing : float, default 0.5
+        Kernel noise added to the values of a continuous column that are not atoms
+        (recorded on at least 5 training rows), where more than 30 distinct such values
+        exist, as a multiple of Silverman's bandwidth on the latent scale (the spread kept,
+        reflected into the training range), so that synthetic values do not sit between
+        neighbouring training values (see above); 0 turns it off. Values are then rounded to
+        the column's recorded precision as always.
 
     Attributes
     ----------
@@ -111,21 +136,23 @@ class GaussianCopula(BaseGenerator):
         "model_missing": one_of(True, False),
         "correlation": one_of("likelihood", "gibbs"),
         "gibbs_sweeps": int_in(0, 1000),
+        "smoothing": float_in(0.0, 2.0),
     }
 
     def __init__(self, *, n_quantiles: int = 100, shrinkage: float = 0.0,
                  model_missing: bool = True, correlation: str = "likelihood",
-                 gibbs_sweeps: int = 10) -> None:
+                 gibbs_sweeps: int = 10, smoothing: float = 0.5) -> None:
         self.n_quantiles = n_quantiles
         self.shrinkage = shrinkage
         self.model_missing = model_missing
         self.correlation = correlation
         self.gibbs_sweeps = gibbs_sweeps
+        self.smoothing = smoothing
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
         return [{}, {"n_quantiles": 10, "shrinkage": 0.2, "model_missing": False,
-                     "correlation": "gibbs", "gibbs_sweeps": 0}]
+                     "correlation": "gibbs", "gibbs_sweeps": 0, "smoothing": 0.0}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -147,17 +174,25 @@ class GaussianCopula(BaseGenerator):
         low, high = np.zeros((n_rows, n_latent)), np.ones((n_rows, n_latent))
         observed = np.ones((n_rows, n_latent), dtype=bool)
         marginals: list[Marginal] = []
+        self._bands_: list[Bandwidth | None] = []
+        self._atoms_: list[np.ndarray] = []
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             seen = ~missing[name]
+            band, atoms = None, np.empty(0)
             if kind in CONTINUOUS_KINDS:
                 values = _to_float(frame[name], kind)[seen]
                 marginal: Marginal = QuantileMarginal.fit(values, self.n_quantiles)
+                if self.smoothing > 0:
+                    atoms = atoms_of(values)
+                    band = bandwidth_of(values[~np.isin(values, atoms)])
                 low[seen, i], high[seen, i] = marginal.training_intervals(values)
             else:
                 marginal, codes = CategoricalMarginal.fit(frame[name])
                 low[seen, i] = marginal.cuts[codes[seen]]
                 high[seen, i] = marginal.cuts[codes[seen] + 1]
             marginals.append(marginal)
+            self._bands_.append(band)
+            self._atoms_.append(atoms if band is not None else np.empty(0))
             observed[:, i] = seen
             if name in missing_rate:
                 flag, ind = missing[name].astype(int), self._indicator_[i]
@@ -237,13 +272,13 @@ class GaussianCopula(BaseGenerator):
             z = rng.standard_normal((n, len(self.corr_))) @ self._chol_.T
         else:
             z = self._conditional_latents(n, conditions, rng)
-        out = self._decode(z)
+        out = self._decode(z, rng)
         if conditions is not None:
             for name in conditions.columns:
                 out[name] = conditions[name].to_numpy()
         return out
 
-    def _decode(self, z: np.ndarray) -> pd.DataFrame:
+    def _decode(self, z: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         out: dict[str, Any] = {}
         for i, (name, kind) in enumerate(zip(self._names_, self._kinds_, strict=True)):
             ind = self._indicator_[i]
@@ -253,7 +288,18 @@ class GaussianCopula(BaseGenerator):
             if isinstance(marginal, CategoricalMarginal):
                 out[name] = marginal.decode(z[:, i], miss)
             else:
-                out[name] = _from_float(np.where(miss, np.nan, marginal.decode(z[:, i])), kind)
+                values = marginal.decode(z[:, i])
+                band = self._bands_[i]
+                if band is not None:
+                    free = ~np.isin(values, self._atoms_[i])
+                    zf = z[free, i]
+                    # the quantile function's slope over half a standard deviation of the
+                    # latent: narrow noise where values are dense, wide where they are sparse
+                    slope = (marginal.decode(zf + SLOPE_WINDOW)
+                             - marginal.decode(zf - SLOPE_WINDOW)) / (2 * SLOPE_WINDOW)
+                    values[free] = smooth_local(values[free], slope, band, rng,
+                                                self.smoothing)
+                out[name] = _from_float(np.where(miss, np.nan, values), kind)
         return pd.DataFrame(out)
 
     def _conditional_latents(self, n: int, conditions: pd.DataFrame,
@@ -338,6 +384,10 @@ class GaussianCopula(BaseGenerator):
                 arrays[f"cuts_{i}"] = marginal.cuts
             else:
                 arrays[f"grid_{i}"] = marginal.grid
+                band = self._bands_[i]
+                if band is not None:
+                    arrays[f"smooth_{i}"] = np.asarray(band.as_list())
+                    arrays[f"atoms_{i}"] = self._atoms_[i]
             columns.append(entry)
         return {"columns": columns}, arrays
 
@@ -349,6 +399,11 @@ class GaussianCopula(BaseGenerator):
                  if c.get("missing_rate") is not None}
         self._layout(names, kinds, rates, [int(c["missing_group"]) for c in columns])
         marginals: list[Marginal] = []
+        # models saved before smoothing existed have no "smooth_i": they sample as before
+        self._bands_ = [Bandwidth(*(float(x) for x in arrays[f"smooth_{i}"]))
+                        if f"smooth_{i}" in arrays else None for i in range(len(columns))]
+        self._atoms_ = [np.asarray(arrays.get(f"atoms_{i}", np.empty(0)), dtype=float)
+                        for i in range(len(columns))]
         for i, col in enumerate(columns):
             if "categories" in col:
                 marginals.append(CategoricalMarginal(

@@ -1,4 +1,4 @@
-"""Kernel smoothing of continuous patient-level values (the privacy fix of the static model).
+"""Kernel smoothing of continuous values: the privacy fix of quantile-interpolating generators.
 
 A tabular generator that inverts an empirical quantile function (the Gaussian copula, and any
 model whose numeric values are interpolated between training values) places every synthetic
@@ -20,6 +20,10 @@ density estimate.
 Only columns with more than ``MIN_DISTINCT`` distinct values are smoothed (counts, codes and
 coarse integers such as age in whole years are left alone: their ties are shared by real
 outsiders too); values are rounded back to the column's recorded decimals.
+
+Used by the Gaussian copula (:func:`atoms_of`, :func:`bandwidth_of`, :func:`smooth_local`:
+every continuous column of a table, noise following the column's local spread, atoms kept)
+and by the longitudinal generator's patient-level model (:class:`KernelSmoother`).
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ import pandas as pd
 
 from synthmed.schema import TableSchema
 
-__all__ = ["KernelSmoother"]
+__all__ = ["Bandwidth", "KernelSmoother", "atoms_of", "bandwidth_of", "smooth", "smooth_local"]
 
 #: columns with at most this many distinct training values are left as they are
 MIN_DISTINCT = 30
+#: a value recorded on at least this many training rows is an atom (a spike such as a zero
+#: count, or a heaped 20 mm tumour size): real outsiders share it, so it is never smoothed
+ATOM_ROWS = 5
 
 
 def silverman_bandwidth(x: np.ndarray) -> float:
@@ -48,12 +55,64 @@ def silverman_bandwidth(x: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class _Column:
+class Bandwidth:
+    """What smoothing one column needs: its training mean, sd, bandwidth and range."""
+
     mean: float
     sd: float
     bandwidth: float
     low: float
     high: float
+
+    def as_list(self) -> list[float]:
+        return [self.mean, self.sd, self.bandwidth, self.low, self.high]
+
+
+def bandwidth_of(x: np.ndarray) -> Bandwidth | None:
+    """The smoothing of the finite values ``x``; None with ``MIN_DISTINCT`` or fewer distinct
+    values (nothing to hide: real outsiders share the ties) or no spread."""
+    x = x[np.isfinite(x)]
+    if len(np.unique(x)) <= MIN_DISTINCT or float(np.std(x)) <= 0:
+        return None
+    return Bandwidth(float(x.mean()), float(x.std()), silverman_bandwidth(x),
+                     float(x.min()), float(x.max()))
+
+
+def atoms_of(x: np.ndarray) -> np.ndarray:
+    """The values of ``x`` recorded on at least ``ATOM_ROWS`` rows, sorted."""
+    values, counts = np.unique(x[np.isfinite(x)], return_counts=True)
+    return values[counts >= ATOM_ROWS]
+
+
+def smooth(x: np.ndarray, b: Bandwidth, rng: np.random.Generator) -> np.ndarray:
+    """``x`` plus Gaussian noise of ``b.bandwidth``, shrunk towards the mean so that the spread
+    is kept, reflected into the training range; missing values stay missing."""
+    noisy = x + b.bandwidth * rng.standard_normal(len(x))
+    y = b.mean + (noisy - b.mean) / np.sqrt(1.0 + (b.bandwidth / b.sd) ** 2)
+    y = _reflect(y, b.low, b.high)
+    return np.where(np.isfinite(x), y, np.nan)
+
+
+def smooth_local(x: np.ndarray, slope: np.ndarray, b: Bandwidth, rng: np.random.Generator,
+                 scale: float = 1.0) -> np.ndarray:
+    """Like :func:`smooth`, with noise that follows the local spread of the values.
+
+    ``slope`` is ``dx/dz`` at each value: the slope of the column's quantile function on the
+    normal-score scale (large in a sparse tail, small where values are dense). The noise is
+    Silverman's relative bandwidth ``b.bandwidth / b.sd`` on that scale, times ``scale``, so a
+    skewed column gets narrow noise where most of its values lie instead of one bandwidth
+    everywhere.
+    """
+    relative = scale * b.bandwidth / b.sd
+    noisy = x + relative * slope * rng.standard_normal(len(x))
+    y = b.mean + (noisy - b.mean) / np.sqrt(1.0 + relative**2)
+    y = _reflect(y, b.low, b.high)
+    return np.where(np.isfinite(x), y, np.nan)
+
+
+@dataclass(frozen=True)
+class _Column:
+    band: Bandwidth
     decimals: int | None  # the recorded precision (0 for integers), restored after the noise
 
 
@@ -71,13 +130,10 @@ class KernelSmoother:
             col = schema.column(name)
             if col.kind not in ("numeric", "integer"):
                 continue
-            x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
-            if len(np.unique(x)) <= MIN_DISTINCT:
-                continue
-            found[name] = _Column(float(x.mean()), float(x.std()), silverman_bandwidth(x),
-                                  float(x.min()), float(x.max()),
-                                  0 if col.kind == "integer" else col.decimals)
+            band = bandwidth_of(pd.to_numeric(frame[name], errors="coerce")
+                                .to_numpy(dtype=float))
+            if band is not None:
+                found[name] = _Column(band, 0 if col.kind == "integer" else col.decimals)
         return cls(found)
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator,
@@ -85,26 +141,22 @@ class KernelSmoother:
         """A copy of ``frame`` with the smoothed columns perturbed (``keep``: left as given)."""
         out = frame.copy()
         for name, col in self.columns.items():
-            if name in keep or name not in out.columns or col.sd <= 0:
+            if name in keep or name not in out.columns:
                 continue
             x = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float)
-            noisy = x + col.bandwidth * rng.standard_normal(len(x))
-            y = col.mean + (noisy - col.mean) / np.sqrt(1.0 + (col.bandwidth / col.sd) ** 2)
-            y = _reflect(y, col.low, col.high)
+            y = smooth(x, col.band, rng)
             if col.decimals is not None:
                 y = np.round(y, col.decimals)
-            y = np.where(np.isfinite(x), y, np.nan)
             out[name] = pd.Series(y, index=out.index).astype(out[name].dtype)
         return out
 
     def to_meta(self) -> dict[str, Any]:
-        return {name: [c.mean, c.sd, c.bandwidth, c.low, c.high, c.decimals]
-                for name, c in self.columns.items()}
+        return {name: [*c.band.as_list(), c.decimals] for name, c in self.columns.items()}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> KernelSmoother:
-        return cls({str(name): _Column(float(v[0]), float(v[1]), float(v[2]), float(v[3]),
-                                       float(v[4]), None if v[5] is None else int(v[5]))
+        return cls({str(name): _Column(Bandwidth(*(float(x) for x in v[:5])),
+                                       None if v[5] is None else int(v[5]))
                     for name, v in meta.items()})
 
 
