@@ -16,12 +16,15 @@ Candidates whose DCR share exceeds ``max_dcr_share`` by more than its measuremen
 standard error, 0.5 / sqrt(validation rows)) are disqualified (unless all are, or unless
 every candidate left is easy to tell from real rows: detection AUC above 0.70, a release that
 fails realism whatever its privacy); among the rest the lowest loss wins (detection AUC's
-distance from 0.5 plus utility ratio below 1, see :mod:`._auto_scoring`), and the winner is
+distance from 0.5 plus utility ratio below 1, see :mod:`._auto_scoring`), or, on a small
+table scored on three splits, the simplest candidate (the first tried) whose split losses the
+lowest does not beat by more than one standard error of the paired gains; the winner is
 refitted on all training rows.
 
 The winner is then tried with discriminator refinement (:mod:`._refine`: several candidates
 per row, one kept in proportion to a real-versus-generated classifier's odds), scored on the
-same validation rows; the refinement is kept only if it lowers the loss within the DCR bound.
+same validation rows; the refinement is kept only if it lowers the loss within the DCR bound,
+by more than one standard error of the paired gains where three splits were scored.
 Last (``redraw_target="auto"``, the default), redrawing each row's categorical target from
 P(target | other columns) (:mod:`._outcome`) is scored the same way and kept on the same terms.
 Candidates expected to overrun the time budget are skipped, and a candidate that can stop its
@@ -242,7 +245,8 @@ class AutoGenerator(BaseGenerator):
             trials[name] = fitted
             # fit + sample time only: scoring costs the same whatever the candidate
             seconds = fitting / len(splits)
-            scores.append({"generator": name, "seconds": round(seconds, 2), **_mean_scores(runs)})
+            scores.append({"generator": name, "seconds": round(seconds, 2), **_mean_scores(runs),
+                           "split_losses": _split_losses(runs)})
         eligible = [s for s in scores if "detection_auc" in s]
         if not eligible:
             raise RuntimeError("No candidate generator could be fitted.")
@@ -255,6 +259,13 @@ class AutoGenerator(BaseGenerator):
         lifted = bool(private) and _bound_lifted(private, eligible)
         pool = eligible if lifted or not private else private
         ranked = sorted(pool, key=lambda s: (s["loss"], s["dcr_share"]))
+        lowest = ranked[0]
+        # three splits of a small table give noisy losses: the simplest candidate (the first
+        # tried, cheapest first) that the lowest loss does not beat beyond that noise wins
+        simplest = next(s for s in pool
+                        if not _beats(s["split_losses"], lowest["split_losses"]))
+        ranked.remove(simplest)
+        ranked.insert(0, simplest)
         best = ranked[0]
         # refinement corrects some generators' errors and not others' (it can only reweight
         # what a generator draws), so the runner-up is tried too while the budget allows
@@ -270,7 +281,14 @@ class AutoGenerator(BaseGenerator):
         refinement = refinements.get(best["generator"], {"kept": False, "reason": ""})
         utility = (f", utility ratio {best['utility_ratio']:.3f}" if "utility_ratio" in best
                    else "")
-        how = "lowest loss" if best is ranked[0] else "lowest loss once refined; unrefined"
+        if best is not ranked[0]:
+            how = "lowest loss once refined; unrefined"
+        elif best is lowest:
+            how = "lowest loss"
+        else:
+            how = (f"simplest candidate within the noise of the lowest loss "
+                   f"({lowest['generator']}, {lowest['loss']:.3f}, ahead by less than one "
+                   "standard error of the paired split losses)")
         reason = f"{how} ({best['loss']:.3f}: detection AUC {best['detection_auc']:.3f}{utility})"
         if lifted:
             reason += (f" among all {len(pool)} candidates: every candidate with DCR share <= "
@@ -361,7 +379,7 @@ class AutoGenerator(BaseGenerator):
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
         scores, kept = _judge_variant(runs, best, bound, self.refine)
-        verdict = "kept" if kept else "not kept"
+        verdict = _verdict(kept, scores, best)
         return {"kept": kept, "scores": scores, "refiners": refiners, "fit_s": fit_s,
                 "reason": f"discriminator refinement {verdict} (validation loss "
                           f"{best['loss']:.3f} -> {scores['loss']:.3f}, detection AUC "
@@ -392,7 +410,7 @@ class AutoGenerator(BaseGenerator):
         except Exception as exc:  # the draw without the redraw stands
             return {"kept": False, "reason": f"target redraw failed ({type(exc).__name__})"}
         scores, kept = _judge_variant(runs, base, bound, self.redraw_target)
-        verdict = "kept" if kept else "not kept"
+        verdict = _verdict(kept, scores, base)
         return {"kept": kept, "scores": scores, "fit_s": fit_s,
                 "reason": f"target redrawn from P(target | other columns) {verdict} "
                           f"(validation loss {base['loss']:.3f} -> {scores['loss']:.3f}, "
@@ -459,15 +477,46 @@ def _mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
 
 
+def _split_losses(runs: list[dict[str, float]]) -> list[float]:
+    """The selection loss of each validation split's scores."""
+    return [round(selection_loss(r), 4) for r in runs]
+
+
 def _judge_variant(runs: list[dict[str, float]], base: Mapping[str, Any], bound: float,
-                   mode: str) -> tuple[dict[str, float], bool]:
+                   mode: str) -> tuple[dict[str, Any], bool]:
     """Scores of a variant of the chosen draw (refined, target redrawn) and whether to keep
-    it: always (``mode="always"``), or if it lowers ``base``'s loss within the DCR ``bound``
-    (or below ``base``'s own share)."""
-    scores = _mean_scores(runs)
+    it: always (``mode="always"``), or if it lowers ``base``'s loss by more than the noise
+    (:func:`_beats`) within the DCR ``bound`` (or below ``base``'s own share)."""
+    scores: dict[str, Any] = dict(_mean_scores(runs))
     scores["loss"] = round(selection_loss(scores), 4)
+    scores["split_losses"] = _split_losses(runs)
     private = scores["dcr_share"] <= max(bound, base["dcr_share"])
-    return scores, bool(mode == "always" or (private and scores["loss"] < base["loss"]))
+    better = _beats(base["split_losses"], scores["split_losses"])
+    return scores, bool(mode == "always" or (private and better))
+
+
+def _beats(base: list[float], variant: list[float]) -> bool:
+    """True when the variant's losses are lower than the base's by more than the noise.
+
+    With several validation splits (tables under ``SMALL_TABLE_ROWS`` rows) the mean paired
+    gain must exceed one standard error of the gains: a variant that wins by less is as likely
+    to lose in the evaluation. On gbsg2 (342 rows) the target redraw was kept three times on
+    gains of 0.015-0.028 and lowered the evaluation's utility ratio each time (1.027 -> 0.892,
+    0.984 -> 0.953, 0.970 -> 0.912). With one split (larger tables, less noisy) any gain
+    counts.
+    """
+    gain = np.asarray(base, dtype=float) - np.asarray(variant, dtype=float)
+    if len(gain) < 2:
+        return bool(gain.mean() > 0)
+    return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)))
+
+
+def _verdict(kept: bool, scores: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+    if kept:
+        return "kept"
+    if scores["loss"] < base["loss"]:
+        return "not kept: a gain within the noise between validation splits"
+    return "not kept"
 
 
 def _refined_draw(model: BaseGenerator, refiner: Refiner | None, n: int,
