@@ -142,7 +142,7 @@ def test_dcr_bound_is_lifted_only_when_every_private_candidate_is_detectable():
 
 
 def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
-    from synthmed.generators.tabular.auto import _beats, _judge_variant
+    from synthmed.generators.tabular.auto import _beats, _judge_variant, _verdict
 
     # three splits: a gain that one split reverses is within one standard error
     assert not _beats([0.10, 0.12, 0.08], [0.02, 0.13, 0.09])
@@ -159,6 +159,11 @@ def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
     steady = [{"detection_auc": 0.5 + d, "dcr_share": 0.52} for d in (0.06, 0.09, 0.05)]
     assert _judge_variant(steady, base, 0.58, "auto")[1]
     assert not _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")[1]
+    noisy = _judge_variant(runs, base, 0.58, "auto")[0]
+    leaky = _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")[0]
+    assert _verdict(False, noisy, base, 0.58).endswith("within the noise between validation "
+                                                       "splits")
+    assert _verdict(False, leaky, base, 0.58) == "not kept: DCR share above the bound"
 
 
 def test_tiny_tables_and_sparse_columns_still_fit():

@@ -379,7 +379,7 @@ class AutoGenerator(BaseGenerator):
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
         scores, kept = _judge_variant(runs, best, bound, self.refine)
-        verdict = _verdict(kept, scores, best)
+        verdict = _verdict(kept, scores, best, bound)
         return {"kept": kept, "scores": scores, "refiners": refiners, "fit_s": fit_s,
                 "reason": f"discriminator refinement {verdict} (validation loss "
                           f"{best['loss']:.3f} -> {scores['loss']:.3f}, detection AUC "
@@ -410,7 +410,7 @@ class AutoGenerator(BaseGenerator):
         except Exception as exc:  # the draw without the redraw stands
             return {"kept": False, "reason": f"target redraw failed ({type(exc).__name__})"}
         scores, kept = _judge_variant(runs, base, bound, self.redraw_target)
-        verdict = _verdict(kept, scores, base)
+        verdict = _verdict(kept, scores, base, bound)
         return {"kept": kept, "scores": scores, "fit_s": fit_s,
                 "reason": f"target redrawn from P(target | other columns) {verdict} "
                           f"(validation loss {base['loss']:.3f} -> {scores['loss']:.3f}, "
@@ -511,9 +511,13 @@ def _beats(base: list[float], variant: list[float]) -> bool:
     return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)))
 
 
-def _verdict(kept: bool, scores: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+def _verdict(kept: bool, scores: Mapping[str, Any], base: Mapping[str, Any],
+             bound: float) -> str:
+    """Why a variant was kept or not, in the words of :func:`_judge_variant`'s rule."""
     if kept:
         return "kept"
+    if scores["dcr_share"] > max(bound, base["dcr_share"]):
+        return "not kept: DCR share above the bound"
     if scores["loss"] < base["loss"]:
         return "not kept: a gain within the noise between validation splits"
     return "not kept"

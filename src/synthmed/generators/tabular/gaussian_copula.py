@@ -10,8 +10,9 @@ multivariate normal. Sampling draws latents and maps them back; conditioning dra
 latents from the conditional normal given the fixed ones.
 
 Continuous values can then be smoothed (``smoothing=0.5``, off by default;
-:mod:`synthmed.generators._smoothing`): an interpolated quantile function puts every synthetic value between two neighbouring
-training values, so synthetic values sit closer to training values than fresh patients' do
+:mod:`synthmed.generators._smoothing`): an interpolated quantile function puts every
+synthetic value between two neighbouring training values, so synthetic values sit closer to
+training values than fresh patients' do
 (on a simulated skewed lab of 200 rows 58% of synthetic values were nearer a training value
 than an outsider's; 52% smoothed). Kernel noise hides where the training values are: half
 Silverman's bandwidth on the latent scale, carried to the value scale by the quantile
