@@ -86,11 +86,9 @@ def atoms_of(x: np.ndarray) -> np.ndarray:
 
 def smooth(x: np.ndarray, b: Bandwidth, rng: np.random.Generator) -> np.ndarray:
     """``x`` plus Gaussian noise of ``b.bandwidth``, shrunk towards the mean so that the spread
-    is kept, reflected into the training range; missing values stay missing."""
-    noisy = x + b.bandwidth * rng.standard_normal(len(x))
-    y = b.mean + (noisy - b.mean) / np.sqrt(1.0 + (b.bandwidth / b.sd) ** 2)
-    y = _reflect(y, b.low, b.high)
-    return np.where(np.isfinite(x), y, np.nan)
+    is kept, reflected into the training range; missing values stay missing (one slope, the
+    sd, everywhere: :func:`smooth_local`)."""
+    return smooth_local(x, np.full(len(x), b.sd), b, rng)
 
 
 def smooth_local(x: np.ndarray, slope: np.ndarray, b: Bandwidth, rng: np.random.Generator,
