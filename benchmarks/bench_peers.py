@@ -264,15 +264,39 @@ def run_generator(generator: str, python: str, work: Path, timeout: int,
     return {"status": "ok", **run, "wall_s": round(wall, 1)}
 
 
+def load_table(dataset: str) -> tuple[pd.DataFrame, Any]:
+    """A bundled dataset with its annotated schema, or a table of ``bench_unseen.py`` (tables
+    no benchmark tuned on) with its schema inferred as ``synthmed generate`` infers it."""
+    import synthmed
+
+    if dataset in {d.name for d in synthmed.list_datasets()}:
+        data = synthmed.load_dataset(dataset)
+        return data.frame, data.schema
+    frame, target = unseen_tables()[dataset]
+    return frame, synthmed.infer_schema(frame, target=target)
+
+
+def unseen_tables() -> dict[str, tuple[pd.DataFrame, str | None]]:
+    """``bench_unseen.py``'s tables by name (loaded once)."""
+    if not _UNSEEN:
+        sys.path.insert(0, str(HERE))
+        from bench_unseen import tables
+
+        _UNSEEN.update(tables())
+    return _UNSEEN
+
+
+_UNSEEN: dict[str, tuple[pd.DataFrame, str | None]] = {}
+
+
 def bench_dataset(dataset: str, generators: list[str], pythons: dict[str, str | None],
                   env_errors: dict[str, str], args: argparse.Namespace) -> list[dict[str, Any]]:
     import synthmed
 
-    data = synthmed.load_dataset(dataset)
-    schema = data.schema
+    frame, schema = load_table(dataset)
     cols = list(schema.modelled_columns)
     model_schema = schema.subset(cols)
-    train, holdout = synthmed.train_holdout_split(data.frame, stratify=schema.target,
+    train, holdout = synthmed.train_holdout_split(frame, stratify=schema.target,
                                                   random_state=0)
     train, holdout = train[cols].reset_index(drop=True), holdout[cols].reset_index(drop=True)
     info = {"dataset": dataset, "train_rows": len(train), "holdout_rows": len(holdout),
@@ -443,7 +467,9 @@ def main() -> None:
     import synthmed
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", help=f"default: {' '.join(DEFAULT_DATASETS)}")
+    parser.add_argument("--datasets", nargs="+",
+                        help=f"bundled datasets, tables of bench_unseen.py by name, or 'unseen' "
+                             f"for all of those; default: {' '.join(DEFAULT_DATASETS)}")
     parser.add_argument("--peers", nargs="+", help="generators as family:name (synthmed:NAME, "
                         f"{', '.join(PEERS)}); default: all")
     parser.add_argument("--quick", action="store_true",
@@ -472,6 +498,14 @@ def main() -> None:
             if generator_class(g)._tags.modality == "table"]
     generators = args.peers or (QUICK_PEERS if args.quick else [*PEERS, *ours])
     datasets = args.datasets or (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
+    if "unseen" in datasets:  # every table of bench_unseen.py, in its order
+        at = datasets.index("unseen")
+        datasets = [*datasets[:at], *unseen_tables(), *datasets[at + 1:]]
+    known = {d.name for d in synthmed.list_datasets()}
+    missing = [d for d in datasets if d not in known and d not in unseen_tables()]
+    if missing:
+        parser.error(f"unknown dataset(s) {', '.join(missing)}; known: the bundled datasets "
+                     f"(synthmed datasets), 'unseen' or one of {', '.join(unseen_tables())}")
     unknown = [g for g in generators if g not in PEERS and g not in ours]
     if unknown:
         parser.error(f"unknown generator(s) {', '.join(unknown)}; known: "

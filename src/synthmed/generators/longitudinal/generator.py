@@ -298,7 +298,7 @@ class LongitudinalGenerator(BaseGenerator):
         static_cls = generator_class(self.static_generator)
         assert issubclass(static_cls, BaseGenerator)  # the tabular choices of _param_checks
         # the smoother below adds the kernel noise: a generator's own would add it twice
-        own = {"smoothing": 0.0} if "smoothing" in static_cls().get_params() else {}
+        own = {"smoothing": 0.0} if "smoothing" in static_cls._param_checks else {}
         static_model = static_cls(**own)
         self.static_model_: BaseGenerator = static_model.fit(static_tbl, schema=static_schema,
                                                              random_state=rng)
