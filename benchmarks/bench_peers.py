@@ -463,6 +463,41 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def compact(payload: dict[str, Any]) -> str:
+    """One line per dataset, one cell per generator: detection AUC / DCR share (all columns) /
+    utility ratio, then medians over the datasets that every generator finished (a fair
+    comparison where some timed out)."""
+    rows = payload["rows"]
+    gens = list(dict.fromkeys(r["generator"] for r in rows if r["generator"] != COPY_ROW))
+    by = {(r["dataset"], r["generator"]): r for r in rows}
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    keys = ("detection_auc", "dcr_share_all", "utility_ratio")
+    out = ["Each cell: detection AUC / DCR share (all columns) / utility ratio (TSTR/TRTR); "
+           "`ref:holdout` is the real holdout used as if synthetic.", "",
+           "| dataset (train rows) | " + " | ".join(gens) + " |",
+           "|---|" + "---|" * len(gens)]
+    for d in datasets:
+        cells = []
+        for g in gens:
+            r = by.get((d, g))
+            cells.append("–" if r is None else r["status"] if r["status"] != "ok" else
+                         " / ".join(_f(r.get(k), 2) for k in keys))
+        n = next(r["train_rows"] for r in rows if r["dataset"] == d)
+        out.append(f"| {d} ({n:,}) | " + " | ".join(cells) + " |")
+    common = [d for d in datasets if all(by.get((d, g), {}).get("status") == "ok" for g in gens)]
+    out += ["", f"Medians over the {len(common)} of {len(datasets)} datasets every generator "
+            "finished:", "", "| generator | " + " | ".join(
+                ["detection AUC", "DCR share all cols", "utility ratio"]) + " |",
+            "|---|---:|---:|---:|"]
+    for g in gens:
+        meds = []
+        for k in keys:
+            vals = [by[(d, g)][k] for d in common if by[(d, g)].get(k) is not None]
+            meds.append(_f(float(np.median(vals)) if vals else None))
+        out.append(f"| {g} | " + " | ".join(meds) + " |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     import synthmed
 
@@ -483,6 +518,8 @@ def main() -> None:
                              "use with --out to keep a second seed's rows apart")
     parser.add_argument("--fresh", action="store_true", help="discard earlier rows in peers.json")
     parser.add_argument("--markdown", action="store_true", help="only re-print peers.json")
+    parser.add_argument("--compact", action="store_true",
+                        help="with --markdown: one line per dataset (for many datasets)")
     parser.add_argument("--out", type=Path, default=OUT,
                         help="results file to merge into (default: results/peers.json); "
                              "lets two runs proceed side by side")
@@ -490,7 +527,8 @@ def main() -> None:
     out = args.out
 
     if args.markdown:
-        print(markdown(json.loads(out.read_text())))
+        payload = json.loads(out.read_text())
+        print(compact(payload) if args.compact else markdown(payload))
         return
     from synthmed.generators import generator_class
 
