@@ -17,9 +17,9 @@ standard error, 0.5 / sqrt(validation rows)) are disqualified (unless all are, o
 every candidate left is easy to tell from real rows: detection AUC above 0.70, a release that
 fails realism whatever its privacy); among the rest the lowest loss wins (detection AUC's
 distance from 0.5 plus utility ratio below 1, see :mod:`._auto_scoring`), or, on a small
-table scored on three splits, the candidate with the lowest DCR share among those whose split
-losses the lowest does not beat by more than one standard error of the paired gains (ties on
-quality go to privacy); the winner is refitted on all training rows.
+table scored on three splits, the simplest candidate (the first tried) whose split losses the
+lowest does not beat by more than one standard error of the paired gains; the winner is
+refitted on all training rows.
 
 The winner is then tried with discriminator refinement (:mod:`._refine`: several candidates
 per row, one kept in proportion to a real-versus-generated classifier's odds), scored on the
@@ -260,10 +260,12 @@ class AutoGenerator(BaseGenerator):
         pool = eligible if lifted or not private else private
         ranked = sorted(pool, key=lambda s: (s["loss"], s["dcr_share"]))
         lowest = ranked[0]
-        # three splits of a small table give noisy losses: ties on quality go to privacy
-        private_tie = _most_private_tie(pool, lowest)
-        ranked.remove(private_tie)
-        ranked.insert(0, private_tie)
+        # three splits of a small table give noisy losses: the simplest candidate (the first
+        # tried, cheapest first) that the lowest loss does not beat beyond that noise wins
+        simplest = next(s for s in pool
+                        if not _beats(s["split_losses"], lowest["split_losses"]))
+        ranked.remove(simplest)
+        ranked.insert(0, simplest)
         best = ranked[0]
         # refinement corrects some generators' errors and not others' (it can only reweight
         # what a generator draws), so the runner-up is tried too while the budget allows
@@ -284,9 +286,9 @@ class AutoGenerator(BaseGenerator):
         elif best is lowest:
             how = "lowest loss"
         else:
-            how = (f"lowest DCR share ({best['dcr_share']:.3f}) among the candidates within "
-                   f"the noise of the lowest loss ({lowest['generator']}, {lowest['loss']:.3f}, "
-                   "ahead by less than one standard error of the paired split losses)")
+            how = (f"simplest candidate within the noise of the lowest loss "
+                   f"({lowest['generator']}, {lowest['loss']:.3f}, ahead by less than one "
+                   "standard error of the paired split losses)")
         reason = f"{how} ({best['loss']:.3f}: detection AUC {best['detection_auc']:.3f}{utility})"
         if lifted:
             reason += (f" among all {len(pool)} candidates: every candidate with DCR share <= "
@@ -507,19 +509,6 @@ def _beats(base: list[float], variant: list[float]) -> bool:
     if len(gain) < 2:
         return bool(gain.mean() > 0)
     return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)))
-
-
-def _most_private_tie(pool: list[dict[str, Any]], lowest: dict[str, Any]) -> dict[str, Any]:
-    """Among the candidates whose split losses ``lowest`` does not beat beyond the noise
-    (:func:`_beats`; with one split, only those as low), the one with the lowest DCR share; on
-    equal shares the first tried (the simplest).
-
-    On pbc (seed 2) the simplest tie had been a Bayesian network (DCR share 0.505, utility
-    ratio 0.77 in the selection) beside the neural AR's 0.490 and 0.83: both within the noise
-    of the loss, the network was kept for being tried first.
-    """
-    tied = [s for s in pool if not _beats(s["split_losses"], lowest["split_losses"])]
-    return min(tied, key=lambda s: s["dcr_share"])
 
 
 def _verdict(kept: bool, scores: Mapping[str, Any], base: Mapping[str, Any],
