@@ -36,6 +36,7 @@ __all__ = [
     "Role",
     "TableSchema",
     "coerce_table",
+    "incompatible_values",
     "infer_schema",
 ]
 
@@ -275,7 +276,7 @@ class TableSchema:
                     "drop it or mark it as kind 'identifier' so that it is not modelled."
                 )
                 continue
-            bad = _count_incompatible(series, col.kind)
+            bad = incompatible_values(series, col.kind)
             if bad:
                 problems.append(
                     f"Column {col.name!r} is declared {col.kind!r} but {bad} of "
@@ -542,7 +543,9 @@ def _to_datetime(series: pd.Series) -> pd.Series:
         return pd.to_datetime(series, errors="coerce", format="mixed")
 
 
-def _count_incompatible(series: pd.Series, kind: str) -> int:
+def incompatible_values(series: pd.Series, kind: str) -> int:
+    """How many present values of ``series`` a column of ``kind`` cannot read (text in a
+    number column, a token that is not a date...); 0 for categories and yes/no columns."""
     values = series.dropna()
     if kind in NUMERIC_KINDS:
         return int(pd.to_numeric(values, errors="coerce").isna().sum())

@@ -22,6 +22,7 @@ from synthmed.evaluation._stats import (
     ks_distance,
     tv_distance,
 )
+from synthmed.exceptions import SchemaError
 
 
 def _correlated(n: int, seed: int) -> pd.DataFrame:
@@ -146,6 +147,33 @@ def test_impossible_and_out_of_support_values_are_caught(toy):
     impossible = result.metric("fidelity", "impossible_values")
     assert impossible.value == 42 and impossible.passed is False
     assert result.metric("fidelity", "out_of_support").passed is False
+
+
+def test_unreadable_synthetic_values_are_scored_as_defects_not_a_crash(pbc_split):
+    """Another tool's output may hold tokens its columns' kinds cannot read (TabularARGN writes
+    ``_RARE_`` in place of rare dates): the evaluation goes on, counts them as missing, and
+    says which columns and how many, never which values. A real table stays strict."""
+    schema, train, holdout = pbc_split
+    synthetic = holdout.copy()
+    synthetic["bili"] = synthetic["bili"].astype(object)
+    synthetic.loc[synthetic.index[:30], "bili"] = "_RARE_"
+    result = evaluate(train, holdout, synthetic, schema, sections=["fidelity"])
+    note = next(n for n in result["fidelity"].notes if "cannot read" in n)
+    present = int(holdout["bili"].notna().sum())
+    assert f"'bili': 30 of {present:,} values, not numeric" in note
+    assert "_RARE_" not in note
+    clean = evaluate(train, holdout, holdout, schema, sections=["fidelity"])
+    assert not any("cannot read" in n for n in clean["fidelity"].notes)
+    # bili's missing rate is now off: one column fails its distance, detection sees it
+    assert result.metric("fidelity", "column_distance").value < clean.metric(
+        "fidelity", "column_distance").value
+    assert result.metric("fidelity", "detection_auc").value > clean.metric(
+        "fidelity", "detection_auc").value
+    bad_train = train.copy()
+    bad_train["bili"] = bad_train["bili"].astype(object)
+    bad_train.loc[bad_train.index[:3], "bili"] = "_RARE_"
+    with pytest.raises(SchemaError, match="declared 'numeric'"):
+        evaluate(bad_train, holdout, holdout, schema, sections=["fidelity"])
 
 
 def test_missing_rare_category_fails_coverage(toy):

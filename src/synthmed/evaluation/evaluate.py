@@ -16,7 +16,7 @@ from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
 from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators.base import repeated_share, row_hashes
-from synthmed.schema import TableSchema, coerce_table, infer_schema
+from synthmed.schema import TableSchema, coerce_table, incompatible_values, infer_schema
 from synthmed.split import group_codes, repeated_identifier
 
 __all__ = ["evaluate"]
@@ -93,10 +93,11 @@ def evaluate(
             raise DataError(f"The {label} table is empty; it needs at least one row.")
     schema = infer_schema(train) if schema is None else schema
     patient = repeated_identifier(train, schema)
+    unreadable = _unreadable(synthetic, schema)
     ctx = EvalContext(
         train=_prepare(train, schema, "train"),
         holdout=_prepare(holdout, schema, "holdout"),
-        synthetic=_prepare(synthetic, schema, "synthetic"),
+        synthetic=_prepare(synthetic, schema, "synthetic", lenient=bool(unreadable)),
         schema=schema.subset(schema.modelled_columns),
         thresholds=thresholds or Thresholds(),
         random_state=random_state,
@@ -107,6 +108,14 @@ def evaluate(
     )
     if check_overlap:
         _check_overlap(ctx)
+    if unreadable:
+        ctx.notes.setdefault("fidelity", []).append(
+            "The synthetic table holds values its columns' kinds cannot read ("
+            + "; ".join(f"{name!r}: {bad:,} of {total:,} values, not {kind}"
+                        for name, kind, bad, total in unreadable)
+            + "): they are scored as missing, so the fidelity figures count them as defects. "
+            "The generator wrote values the source never had (a placeholder such as a rare-value "
+            "token, or another format).")
 
     results: dict[str, Section] = {}
     plots: dict[str, Any] = {}
@@ -156,8 +165,24 @@ def _section_func(name: str) -> Callable[[EvalContext], SectionOutput]:
     return getattr(import_module(module), attr)  # type: ignore[no-any-return]
 
 
-def _prepare(frame: pd.DataFrame, schema: TableSchema, label: str) -> pd.DataFrame:
-    """The modelled columns in canonical dtypes; extra unmodelled columns are ignored."""
+def _unreadable(frame: pd.DataFrame, schema: TableSchema) -> list[tuple[str, str, int, int]]:
+    """(column, kind, values its kind cannot read, values present) for each modelled column
+    of ``frame`` (a synthetic table) holding such values."""
+    out = []
+    for col in schema.subset([c for c in schema.modelled_columns if c in frame.columns]).columns:
+        bad = incompatible_values(frame[col.name], col.kind)
+        if bad:
+            out.append((col.name, col.kind, bad, int(frame[col.name].notna().sum())))
+    return out
+
+
+def _prepare(frame: pd.DataFrame, schema: TableSchema, label: str,
+             lenient: bool = False) -> pd.DataFrame:
+    """The modelled columns in canonical dtypes; extra unmodelled columns are ignored.
+
+    ``lenient`` (a synthetic table, never a real one): values a column's kind cannot read
+    become missing instead of stopping the evaluation; the caller says so in the report.
+    """
     modelled = schema.modelled_columns
     missing = [c for c in modelled if c not in frame.columns]
     if missing:
@@ -167,7 +192,8 @@ def _prepare(frame: pd.DataFrame, schema: TableSchema, label: str) -> pd.DataFra
         )
     # the generator learnt from train, so train needs a value in every column; a synthetic
     # table (or a small holdout) may have none where the source has a handful
-    out = coerce_table(frame[modelled], schema.subset(modelled), allow_empty=label != "train")
+    out = coerce_table(frame[modelled], schema.subset(modelled), validate=not lenient,
+                       allow_empty=label != "train")
     # one key per category whatever the storage: a table read back from CSV holds 1 where the
     # source held "1" (or 1.0); compared as they are, every record would look different
     for col in schema.subset(modelled).columns:
