@@ -121,6 +121,13 @@ def _synthcity(name: str, train: pd.DataFrame, work: Path, seed: int, notes: lis
     for col in data.columns:
         if pd.api.types.is_string_dtype(data[col]):
             data[col] = data[col].astype(object)
+    # its Bayesian network fails (KeyError on the column) on a column of one value; such a
+    # column carries nothing to learn: it is left out of the fit and written back as it was
+    constant = {col: data[col].iloc[0] for col in data.columns if data[col].nunique() == 1}
+    if constant:
+        data = data.drop(columns=list(constant))
+        notes.append(f"{len(constant)} single-value column(s) left out of the fit and written "
+                     "back unchanged (synthcity fails on them)")
     state: dict[str, Any] = {}
 
     def fit() -> None:
@@ -128,7 +135,10 @@ def _synthcity(name: str, train: pd.DataFrame, work: Path, seed: int, notes: lis
         state["model"].fit(GenericDataLoader(data))
 
     def sample(n: int) -> pd.DataFrame:
-        return state["model"].generate(count=n).dataframe()
+        out = state["model"].generate(count=n).dataframe()
+        for col, value in constant.items():
+            out[col] = value
+        return out[list(train.columns)]
 
     return fit, sample
 
