@@ -107,6 +107,26 @@ def test_kernel_smoother_keeps_spread_range_and_fixed_columns():
                                   smoother.transform(frame, np.random.default_rng(2)))
 
 
+def test_kernel_smoother_leaves_atoms_as_drawn():
+    """A count such as a patient's number of rows: values shared by several patients (one
+    row: 60 of 400) stay as drawn, rare large counts get the noise. Smoothed whole, nafld2's
+    single-row patients fell from 7.6 % to 4.4 % of the synthetic ones."""
+    rng = np.random.default_rng(3)
+    rows = np.where(rng.random(400) < 0.15, 1, rng.integers(2, 80, 400))
+    frame = pd.DataFrame({"n_rows": rows})
+    schema = TableSchema(columns=(ColumnSchema("n_rows", "integer", decimals=0),))
+    smoother = KernelSmoother.fit(frame, schema)
+    out = smoother.transform(frame, np.random.default_rng(4))["n_rows"]
+    atoms = set(smoother.columns["n_rows"].atoms)
+    assert 1.0 in atoms
+    shared = frame["n_rows"].isin(atoms)
+    assert (out[shared] == frame["n_rows"][shared]).all()
+    assert (out[~shared] != frame["n_rows"][~shared]).mean() > 0.5
+    # a model saved before atoms were kept (six entries per column) loads without them
+    legacy = {name: meta[:6] for name, meta in smoother.to_meta().items()}
+    assert KernelSmoother.from_meta(legacy).columns["n_rows"].atoms == ()
+
+
 def test_smooth_static_must_be_a_boolean():
     from _data import long_schema, make_long_frame
 

@@ -23,7 +23,8 @@ outsiders too); values are rounded back to the column's recorded decimals.
 
 Used by the Gaussian copula (:func:`atoms_of`, :func:`bandwidth_of`, :func:`smooth_local`:
 every continuous column of a table, noise following the column's local spread, atoms kept)
-and by the longitudinal generator's patient-level model (:class:`KernelSmoother`).
+and by the longitudinal generator's patient-level model (:class:`KernelSmoother`: one
+bandwidth per column, atoms kept too).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def smooth_local(x: np.ndarray, slope: np.ndarray, b: Bandwidth, rng: np.random.
 class _Column:
     band: Bandwidth
     decimals: int | None  # the recorded precision (0 for integers), restored after the noise
+    atoms: tuple[float, ...] = ()  # values left as drawn (:func:`atoms_of`)
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,24 @@ class KernelSmoother:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: TableSchema) -> KernelSmoother:
-        """Bandwidths of the numeric/integer columns of ``frame`` (one row per entity)."""
+        """Bandwidths of the numeric/integer columns of ``frame`` (one row per entity), and
+        their atoms, which stay as drawn (as in the copula's smoothing).
+
+        Atoms matter for counts: a patient's number of rows, smoothed whole, turned nafld2's
+        single-row patients (7.6 % of the training ones) into 4.4 % of the synthetic ones
+        (7.5 % with atoms kept).
+        """
         found: dict[str, _Column] = {}
         for name in frame.columns:
             col = schema.column(name)
             if col.kind not in ("numeric", "integer"):
                 continue
-            band = bandwidth_of(pd.to_numeric(frame[name], errors="coerce")
-                                .to_numpy(dtype=float))
+            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+            atoms = atoms_of(values)
+            band = bandwidth_of(values[~np.isin(values, atoms)])
             if band is not None:
-                found[name] = _Column(band, 0 if col.kind == "integer" else col.decimals)
+                found[name] = _Column(band, 0 if col.kind == "integer" else col.decimals,
+                                      tuple(float(a) for a in atoms))
         return cls(found)
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator,
@@ -142,19 +152,24 @@ class KernelSmoother:
             if name in keep or name not in out.columns:
                 continue
             x = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float)
-            y = smooth(x, col.band, rng)
+            free = ~np.isin(x, col.atoms)
+            y = x.copy()
+            y[free] = smooth(x[free], col.band, rng)
             if col.decimals is not None:
                 y = np.round(y, col.decimals)
             out[name] = pd.Series(y, index=out.index).astype(out[name].dtype)
         return out
 
     def to_meta(self) -> dict[str, Any]:
-        return {name: [*c.band.as_list(), c.decimals] for name, c in self.columns.items()}
+        return {name: [*c.band.as_list(), c.decimals, list(c.atoms)]
+                for name, c in self.columns.items()}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> KernelSmoother:
+        # models saved before atoms were kept have six entries per column: no atoms
         return cls({str(name): _Column(Bandwidth(*(float(x) for x in v[:5])),
-                                       None if v[5] is None else int(v[5]))
+                                       None if v[5] is None else int(v[5]),
+                                       tuple(float(a) for a in (v[6] if len(v) > 6 else ())))
                     for name, v in meta.items()})
 
 

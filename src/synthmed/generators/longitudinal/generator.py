@@ -17,7 +17,8 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    bandwidth, variance kept (the smoothed bootstrap, :mod:`synthmed.generators._smoothing`):
    a quantile-interpolating model otherwise puts synthetic patients between neighbouring
    training patients, closer to them than real outsiders are (a membership leak on small
-   cohorts).
+   cohorts). Values that several patients share (atoms: one row, a round follow-up) are
+   left as drawn.
 2. **Sequence.** Each measure is mapped to normal scores through its empirical marginal
    (categories as codes; continuous values interpolated in cells of several training values,
    so that synthetic values do not sit next to training values either). Step by step, a
