@@ -16,7 +16,6 @@ import numpy as np
 from synthmed.exceptions import ModelFileError
 from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators.base import BaseGenerator
-from synthmed.generators.longitudinal._coverage import CoverageByRows
 from synthmed.generators.longitudinal._gaps import GapModel
 from synthmed.generators.longitudinal._model import (
     LinearHead,
@@ -54,7 +53,6 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
         "time_bounds": gen._time_bounds,
         "smoother": gen._smoother.to_meta(),
-        "coverage": None if gen._coverage is None else gen._coverage.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
                          "hash_key": sm._hash_key_, "state": s_meta},
@@ -107,8 +105,6 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._steps = np.asarray(meta["steps"], dtype=bool)
     gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
-    # absent from models saved before coverage was read per row group: drawn as before
-    gen._coverage = CoverageByRows.from_meta(meta.get("coverage"))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)
     gen._values = ValueHeads(

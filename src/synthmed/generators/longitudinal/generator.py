@@ -85,7 +85,6 @@ from synthmed.generators.base import (
     int_in,
     one_of,
 )
-from synthmed.generators.longitudinal._coverage import CoverageByRows
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._history import History, history_inputs, own_inputs
 from synthmed.generators.longitudinal._model import (
@@ -285,10 +284,7 @@ class LongitudinalGenerator(BaseGenerator):
             self.time_extent_ = COVERAGE
             window = self.time_limit(static_tbl) - t_num[start_idx]
             static_tbl[COVERAGE] = follow_up_coverage(span, window, lengths)
-            self._coverage = CoverageByRows.fit(static_tbl[COVERAGE].to_numpy(dtype=float),
-                                                lengths)
         else:
-            self._coverage = None
             self.time_extent_ = steadier_extent(span, lengths)
             static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
                 lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
@@ -501,8 +497,6 @@ class LongitudinalGenerator(BaseGenerator):
         can = coerce_table(statics, static_schema, validate=False)
         lengths = np.clip(np.round(can[N_STEPS].to_numpy(dtype=float)), 1, self._max_len)
         lengths = lengths.astype(int)
-        if self._coverage is not None:  # the coverage as real patients of that many rows have it
-            can[COVERAGE] = self._coverage.redraw(can[COVERAGE].to_numpy(dtype=float), lengths)
         limit = self.time_limit(can)
         if np.isfinite(limit).any():  # the trajectory starts and ends within follow-up
             can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
