@@ -255,3 +255,30 @@ def test_visits_run_to_near_the_end_of_follow_up_as_real_ones_do():
     # a span drawn beside futime by the copula covered a median 0.73 of the window here
     assert drawn.median() > real.median() - 0.08, (real.median(), drawn.median())
     assert (drawn > 0.8).mean() > (real > 0.8).mean() - 0.15
+
+
+def test_yearly_visits_under_follow_up_keep_their_span_tied_to_the_visits():
+    """pbcseq's visits are yearly until the labs stop, years before follow-up ends: the mean
+    gap varies least, so it is drawn and the span follows the number of visits (drawn as a
+    share of the follow-up window, spans lost that tie: Spearman 0.78 against 0.98 real)."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(200):
+        futime = int(rng.integers(1500, 5000))
+        visits = int(rng.integers(2, 12))
+        days = np.unique(np.round(np.arange(visits) * 365.25 + rng.normal(0, 15, visits))
+                         .clip(0, futime))
+        rows += [{"id": f"P{i:03d}", "day": int(d), "futime": futime,
+                  "lab": round(float(rng.normal(50, 10)), 1)} for d in days]
+    frame = pd.DataFrame(rows)
+    schema = longitudinal_schema(frame, entity="id", time="day", static=["futime"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    assert gen._time_bounds == ["futime"] and gen.time_extent_ == "__mean_gap"
+    synth = gen.sample(400, random_state=0)
+    assert (synth["day"] <= synth["futime"]).all()
+    g = synth.groupby("id")["day"].agg(["size", "min", "max"])
+    g = g[g["size"] > 1]
+    tie = spearmanr(g["size"], g["max"] - g["min"]).statistic
+    assert tie > 0.9, tie

@@ -26,22 +26,32 @@ N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
 COVERAGE = "__coverage"
 
 
-def steadier_extent(span: np.ndarray, lengths: np.ndarray) -> str:
-    """The patient-level column that describes how long a trajectory lasts: its span, or the
-    mean time between its rows, whichever varies less between patients (log scale).
+def steadier_extent(span: np.ndarray, lengths: np.ndarray,
+                    coverage: np.ndarray | None = None) -> str:
+    """The patient-level column that describes how long a trajectory lasts: its span, the
+    mean time between its rows, or (where follow-up bounds the times) the share of the
+    follow-up window it covers, whichever varies least between patients (log scale).
 
-    The patient-level model draws it together with the number of rows, and the other one
-    follows from the two. A tabular model keeps a loose link loosely: drawing the span of
-    hourly vitals (mean gap 1 hour for nearly every stay) gave stays too long or too short
-    for their rows, and drawing the mean gap of a study with a fixed window (nafld2) gave
-    spans past the window. The steadier quantity is the one the data fixes.
+    The patient-level model draws it together with the number of rows, and the span follows.
+    A tabular model keeps a loose link loosely: drawing the span of hourly vitals (mean gap 1
+    hour for nearly every stay) gave stays too long or too short for their rows, and drawing
+    the mean gap of nafld2's irregular labs gave spans that ended years before follow-up did
+    (its coverage varies least: sd of the logs 0.61, against 0.89 for the gap). pbcseq's
+    visits are yearly (gap 0.29 against coverage 0.62-0.72): drawn as a coverage, its spans
+    lost their tie to the number of rows (Spearman 0.78 against 0.98 real), which alone told
+    synthetic patients apart at AUC 0.69. The steadiest quantity is the one the data fixes.
     """
     several = (lengths > 1) & (span > 0)
     if several.sum() < 2:
         return SPAN
     log_span = np.log(span[several])
-    log_gap = log_span - np.log(lengths[several] - 1)
-    return MEAN_GAP if log_gap.std() < log_span.std() else SPAN
+    spreads = {SPAN: log_span.std(), MEAN_GAP: (log_span - np.log(lengths[several] - 1)).std()}
+    if coverage is not None:
+        share = coverage[several]
+        share = share[np.isfinite(share) & (share > 0)]
+        if len(share) >= 2:
+            spreads[COVERAGE] = np.log(share).std()
+    return min(spreads, key=lambda k: spreads[k])
 
 
 def follow_up_coverage(span: np.ndarray, window: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -280,14 +280,12 @@ class LongitudinalGenerator(BaseGenerator):
         self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
             static_tbl, [c for c in self.static_columns_
                          if schema.column(c).kind in ("numeric", "integer")], t_num, codes)
-        if self._time_bounds:
-            self.time_extent_ = COVERAGE
-            window = self.time_limit(static_tbl) - t_num[start_idx]
-            static_tbl[COVERAGE] = follow_up_coverage(span, window, lengths)
-        else:
-            self.time_extent_ = steadier_extent(span, lengths)
-            static_tbl[self.time_extent_] = span if self.time_extent_ == SPAN else np.where(
-                lengths > 1, span / np.maximum(lengths - 1, 1), np.nan)
+        coverage = (follow_up_coverage(span, self.time_limit(static_tbl) - t_num[start_idx],
+                                       lengths) if self._time_bounds else None)
+        self.time_extent_ = steadier_extent(span, lengths, coverage)
+        static_tbl[self.time_extent_] = (
+            coverage if self.time_extent_ == COVERAGE else span if self.time_extent_ == SPAN
+            else np.where(lengths > 1, span / np.maximum(lengths - 1, 1), np.nan))
         static_schema = TableSchema(columns=(
             *schema.subset(self.static_columns_).columns,
             ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
@@ -534,7 +532,7 @@ class LongitudinalGenerator(BaseGenerator):
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
             value_parts.append(np.where(obs, values, np.nan))
-        if self.time_extent_ == COVERAGE:
+        if self._time_bounds:
             # the gaps end short of the drawn span (nafld2: 83% of the window covered against
             # 92% drawn); where follow-up pins the end, stretch them so the last row lands on it
             moved = (offset > 0) & (span > 0)
