@@ -10,8 +10,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    (``__mean_gap``), whichever varies less between training patients
    (:func:`._patient.steadier_extent`: a study window fixes the span, hourly charting the gap);
    where a static column ends every patient's follow-up, the share of the follow-up window the
-   rows cover (``__coverage``: nafld2's labs run to near ``futime``), with the gaps stretched
-   so that the last row lands where the drawn share says. It draws each synthetic patient's
+   rows cover (``__coverage``: nafld2's labs run to near ``futime``) is a third choice, and
+   the gaps are stretched so that the last row lands where the drawn extent says (pbcseq's
+   yearly visits keep the mean gap). It draws each synthetic patient's
    attributes, outcome and sequence length, and honours ``conditions`` on static columns. Its
    continuous values (age, follow-up time, span) then get kernel noise of Silverman's
    bandwidth, variance kept (the smoothed bootstrap, :mod:`synthmed.generators._smoothing`):
@@ -275,8 +276,8 @@ class LongitudinalGenerator(BaseGenerator):
         else:
             static_tbl[T0] = t_num[start_idx]
             t0_col = ColumnSchema(T0, "numeric", dtype="float64", decimals=tdec)
-        # an end of follow-up found among the statics bounds each patient's times; the
-        # trajectory's extent is then the share of its follow-up window that it covers
+        # an end of follow-up found among the statics bounds each patient's times; the share
+        # of its follow-up window a trajectory covers is then a candidate extent
         self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
             static_tbl, [c for c in self.static_columns_
                          if schema.column(c).kind in ("numeric", "integer")], t_num, codes)
