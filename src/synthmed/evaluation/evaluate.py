@@ -14,7 +14,7 @@ import pandas as pd
 from synthmed.evaluation._models import labels
 from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
 from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
-from synthmed.exceptions import DataError, ParameterError
+from synthmed.exceptions import DataError, ParameterError, SchemaError
 from synthmed.generators.base import repeated_share, row_hashes
 from synthmed.schema import TableSchema, coerce_table, incompatible_values, infer_schema
 from synthmed.split import group_codes, repeated_identifier
@@ -93,11 +93,19 @@ def evaluate(
             raise DataError(f"The {label} table is empty; it needs at least one row.")
     schema = infer_schema(train) if schema is None else schema
     patient = repeated_identifier(train, schema)
-    unreadable = _unreadable(synthetic, schema)
+    try:
+        prepared, unreadable = _prepare(synthetic, schema, "synthetic"), []
+    except SchemaError:
+        # another tool's output may hold tokens its kinds cannot read: scored as missing,
+        # and said (the check runs only when the strict reading failed)
+        unreadable = _unreadable(synthetic, schema)
+        if not unreadable:
+            raise
+        prepared = _prepare(synthetic, schema, "synthetic", lenient=True)
     ctx = EvalContext(
         train=_prepare(train, schema, "train"),
         holdout=_prepare(holdout, schema, "holdout"),
-        synthetic=_prepare(synthetic, schema, "synthetic", lenient=bool(unreadable)),
+        synthetic=prepared,
         schema=schema.subset(schema.modelled_columns),
         thresholds=thresholds or Thresholds(),
         random_state=random_state,
