@@ -38,6 +38,7 @@ __all__ = [
     "coerce_table",
     "incompatible_values",
     "infer_schema",
+    "without_codes",
 ]
 
 SCHEMA_SPEC_VERSION = "1.0"
@@ -66,6 +67,10 @@ UNMODELLED_KINDS = frozenset({"identifier", "text"})
 # (stage 1-4, ECOG 0-3, edema 0/0.5/1): its values are codes, not measurements.
 MAX_CODES_FOR_CATEGORICAL = 10
 MAX_DECIMALS = 6
+# Text that stands for "no value" in exported tables (SAS writes ".", fixed-width exports
+# pad blanks), once surrounding blanks are stripped. Such tokens are read as missing, so that
+# missingness is modelled as missingness, and written back in the source's own token.
+_MISSING_TOKENS = frozenset({"", ".", "?"})
 
 _ID_NAME = re.compile(
     r"(^|[_.\s-])(id|ids|mrn|ssn|nhs|uuid|guid|record|rownames|row_?id|patient_?id|"
@@ -107,6 +112,9 @@ class ColumnSchema:
         Number of decimals the source records (numeric kinds); synthetic values keep it.
     date_only : bool
         For datetimes: every source value falls at midnight, so output keeps dates only.
+    missing_codes : tuple of str
+        Source tokens that mean "no value" (``"."``, blanks), most frequent first: read as
+        missing, and the first is written where a synthetic value is missing.
     """
 
     name: str
@@ -115,6 +123,7 @@ class ColumnSchema:
     dtype: str = "object"
     decimals: int | None = None
     date_only: bool = False
+    missing_codes: tuple[str, ...] = ()
 
     @property
     def modelled(self) -> bool:
@@ -128,6 +137,8 @@ class ColumnSchema:
             out["decimals"] = self.decimals
         if self.date_only:
             out["date_only"] = True
+        if self.missing_codes:
+            out["missing_codes"] = list(self.missing_codes)
         return out
 
 
@@ -266,7 +277,7 @@ class TableSchema:
         for col in self.columns:
             if col.name not in present or not col.modelled:
                 continue
-            series = data[col.name]
+            series = without_codes(data[col.name], col)
             n_missing = int(series.isna().sum())
             if n_missing == len(series) and allow_empty:
                 continue
@@ -332,7 +343,7 @@ class TableSchema:
             if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
-            known = {"name", "kind", "roles", "dtype", "decimals", "date_only"}
+            known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -344,6 +355,7 @@ class TableSchema:
                     dtype=str(item.get("dtype", "object")),
                     decimals=item.get("decimals"),
                     date_only=bool(item.get("date_only", False)),
+                    missing_codes=tuple(str(c) for c in item.get("missing_codes", ())),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -422,7 +434,12 @@ def infer_schema(
         raise DataError(f"Column names must be unique; repeated: {', '.join(dupes)}.")
     columns = []
     for name in data.columns:
-        kind = _infer_kind(str(name), data[name])
+        codes = _missing_codes(data[name])
+        values = _read_codes(data[name], codes)
+        kind = _infer_kind(str(name), values)
+        if codes and kind not in NUMERIC_KINDS:
+            values = data[name].mask(data[name].isin(codes))  # categories stay as written
+            kind = _infer_kind(str(name), values)
         roles: set[str] = set()
         if kind == "identifier":
             roles.add("direct_identifier")
@@ -434,10 +451,11 @@ def infer_schema(
                 kind=kind,  # type: ignore[arg-type]
                 roles=frozenset(roles),
                 dtype=str(data[name].dtype),
-                decimals=_infer_decimals(data[name]) if kind in NUMERIC_KINDS or (
+                decimals=_infer_decimals(values) if kind in NUMERIC_KINDS or (
                     kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
                 ) else None,
-                date_only=kind == "datetime" and _is_date_only(data[name]),
+                date_only=kind == "datetime" and _is_date_only(values),
+                missing_codes=codes,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -449,6 +467,35 @@ def infer_schema(
 
 def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _missing_codes(series: pd.Series) -> tuple[str, ...]:
+    """The no-value tokens of a text column, most frequent first; none where the column
+    holds nothing else (a column of blanks is empty, not coded)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series) \
+            or pd.api.types.is_datetime64_any_dtype(series):
+        return ()
+    strings = series.dropna()
+    strings = strings[strings.map(lambda v: isinstance(v, str))]
+    coded = strings[strings.str.strip().isin(_MISSING_TOKENS)]
+    if coded.empty or len(coded) == series.notna().sum():
+        return ()
+    return tuple(str(v) for v in coded.value_counts().index)
+
+
+def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
+    """``series`` with its missing codes as missing, and as numbers where every other value
+    is one (a lab column exported with "." for no value is a number column)."""
+    if not codes:
+        return series
+    values = series.mask(series.isin(codes))
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().sum() == values.notna().sum() else values
+
+
+def without_codes(series: pd.Series, col: ColumnSchema) -> pd.Series:
+    """``series`` with the column's missing codes read as missing."""
+    return series.mask(series.isin(col.missing_codes)) if col.missing_codes else series
 
 
 def _infer_kind(name: str, series: pd.Series) -> str:
@@ -569,7 +616,7 @@ def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = Tr
     for col in schema.columns:
         if not col.modelled:
             continue
-        series = data[col.name]
+        series = without_codes(data[col.name], col)
         if col.kind in NUMERIC_KINDS:
             series = pd.to_numeric(series, errors="coerce").astype(float)
         elif col.kind == "datetime":
@@ -598,6 +645,7 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     for name in data.columns:
         col = schema.column(name)
         series = data[name]
+        decimals = None
         if col.kind in NUMERIC_KINDS:
             values = series.to_numpy(dtype=float)
             decimals = 0 if col.kind == "integer" else col.decimals
@@ -619,5 +667,9 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             # numeric codes of a categorical column (stage 1-4): back to the source dtype
             series = pd.to_numeric(series, errors="coerce")
             series = series.astype(col.dtype if not series.isna().any() else float)
+        if col.missing_codes and series.isna().any():
+            if col.kind in NUMERIC_KINDS and decimals == 0:
+                series = series.astype("Int64")  # whole numbers print as "3", not "3.0"
+            series = series.astype(object).where(series.notna(), col.missing_codes[0])
         out[name] = series.reset_index(drop=True)
     return pd.DataFrame(out)

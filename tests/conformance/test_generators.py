@@ -29,7 +29,12 @@ from synthmed.exceptions import ModelFileError
 from synthmed.generators import generator_class, list_generators, load_generator
 
 #: (generator, check) -> reason it is expected to fail
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {
+    ("bayesian_network", "missing_together"):
+        "each parent configuration's table is smoothed with alpha pseudo-rows per state, "
+        "so a lab is drawn missing where its twin was drawn (il6 missing on 54% of the "
+        "rows, against 45% in training)",
+}
 
 CASES = [
     pytest.param(name, params, id=f"{name}-{i}")
@@ -262,6 +267,34 @@ class TestConformance:
         assert gen.copies_of_training(fine[rare.to_numpy()]).all()
         synth = gen.sample(1000, random_state=0)
         assert not keys(synth[fine.columns]).isin(counts.index[counts < 10]).any()
+
+    def test_missing_codes_kept_and_missing_together(self, name, params):
+        """A SAS-style export writes "." where no blood sample was taken, so both of its labs
+        are "." on the same rows: the synthetic table writes "." too, on the same rows (opt's
+        31 biomarkers, coded so, drove its detection AUC to 0.81 while read as categories)."""
+        if _modality(name) != "table":
+            pytest.skip("table shapes")
+        rng = np.random.default_rng(0)
+        n = 300
+        drawn = rng.random(n) < 0.6
+        crp = rng.lognormal(1.0, 0.6, n)
+        frame = pd.DataFrame({
+            "age": rng.integers(20, 90, n),
+            "crp": np.where(drawn, np.char.mod("%.2f", crp), "."),
+            "il6": np.where(drawn, np.char.mod("%.1f", crp * 3 + rng.normal(0, 1, n) + 10), "."),
+            "ok": rng.random(n) < 0.7,
+        })
+        schema = infer_schema(frame, target="ok")
+        assert schema.column("crp").missing_codes == (".",)
+        gen = generator_class(name)(**params).fit(frame, schema=schema, random_state=0)
+        synth = gen.sample(1000, random_state=0)
+        coded = synth[["crp", "il6"]].astype(str) == "."
+        assert coded.any().all()
+        assert pd.to_numeric(synth["crp"][~coded["crp"]]).notna().all()
+        _check(name, "missing_together")
+        assert (abs(coded.mean() - (~drawn).mean()) < 0.08).all()
+        together = (synth["crp"].astype(str) == ".") == (synth["il6"].astype(str) == ".")
+        assert together.mean() > 0.9
 
     @pytest.mark.parametrize("shape", ["six_rows", "one_value", "constant", "one_class"])
     def test_awkward_tables_fit_and_sample(self, name, params, shape):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from synthmed import SchemaError, TableSchema, infer_schema
-from synthmed.schema import KINDS, coerce_table
+from synthmed.schema import KINDS, coerce_table, restore_table
 
 
 def test_kinds_and_identifiers(mixed_frame):
@@ -50,6 +50,47 @@ def test_kinds_and_identifiers(mixed_frame):
 def test_column_kind_detection(name, values, kind):
     schema = infer_schema(pd.DataFrame({name: values}))
     assert schema.column(name).kind == kind
+
+
+def _coded_frame() -> pd.DataFrame:
+    """A SAS-style export: "." where a lab was not drawn, blanks where a form was not filled."""
+    crp = [f"{1 + 0.25 * i:.2f}" for i in range(30)]
+    visits = [str(3 * i) for i in range(30)]
+    return pd.DataFrame({
+        "crp": [v if i % 3 else "." for i, v in enumerate(crp)],
+        "visits": [v if i % 4 else "." for i, v in enumerate(visits)],
+        "smoker": ["Yes", "No ", "   ", "Yes", "No ", "   "] * 5,
+        "blank": ["   "] * 30,
+    })
+
+
+def test_missing_codes_are_read_as_missing_and_written_back():
+    frame = _coded_frame()
+    schema = infer_schema(frame)
+    crp, visits, smoker = (schema.column(c) for c in ("crp", "visits", "smoker"))
+    assert (crp.kind, crp.missing_codes, crp.decimals) == ("numeric", (".",), 2)
+    assert (visits.kind, visits.missing_codes) == ("integer", (".",))
+    assert (smoker.kind, smoker.missing_codes) == ("categorical", ("   ",))
+    assert schema.column("blank").missing_codes == ()  # nothing but blanks: not a code
+    assert TableSchema.from_json(schema.to_json()) == schema
+    names = ["crp", "visits", "smoker"]
+    coerced = coerce_table(frame[names], schema.subset(names))
+    assert coerced["crp"].dtype == float and coerced["crp"].isna().sum() == 10
+    assert coerced["smoker"].isna().sum() == 10 and set(coerced["smoker"].dropna()) == {
+        "Yes", "No "}
+    restored = restore_table(coerced, schema.subset(names))
+    assert restored["crp"].map(lambda v: v if v == "." else f"{v:.2f}").tolist() == \
+        frame["crp"].tolist()
+    assert restored["visits"].astype(str).tolist() == frame["visits"].tolist()  # "3", not "3.0"
+    assert restored["smoker"].tolist() == frame["smoker"].tolist()
+
+
+def test_missing_codes_are_no_kind_error_but_other_text_is():
+    frame = _coded_frame()[["crp"]]
+    schema = infer_schema(frame)
+    schema.validate(frame.assign(crp=["."] * 29 + ["2.5"]))
+    with pytest.raises(SchemaError, match="1 of 30 values are not"):
+        schema.validate(frame.assign(crp=["n/d"] + ["2.5"] * 29))
 
 
 def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):

@@ -16,7 +16,13 @@ from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
 from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
 from synthmed.exceptions import DataError, ParameterError, SchemaError
 from synthmed.generators.base import repeated_share, row_hashes
-from synthmed.schema import TableSchema, coerce_table, incompatible_values, infer_schema
+from synthmed.schema import (
+    TableSchema,
+    coerce_table,
+    incompatible_values,
+    infer_schema,
+    without_codes,
+)
 from synthmed.split import group_codes, repeated_identifier
 
 __all__ = ["evaluate"]
@@ -178,9 +184,10 @@ def _unreadable(frame: pd.DataFrame, schema: TableSchema) -> list[tuple[str, str
     of ``frame`` (a synthetic table) holding such values."""
     out = []
     for col in schema.subset([c for c in schema.modelled_columns if c in frame.columns]).columns:
-        bad = incompatible_values(frame[col.name], col.kind)
+        values = without_codes(frame[col.name], col)
+        bad = incompatible_values(values, col.kind)
         if bad:
-            out.append((col.name, col.kind, bad, int(frame[col.name].notna().sum())))
+            out.append((col.name, col.kind, bad, int(values.notna().sum())))
     return out
 
 

@@ -9,6 +9,7 @@ information. Every count is one ``np.bincount`` over combined codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 import math
 
@@ -113,6 +114,8 @@ def learn_structure(codes: np.ndarray, cards: np.ndarray, max_parents: int,
 
     order: list[Family] = [(first, ())]
     placed = [first]
+    if not private:
+        return _greedy_bic(order, placed, d, max_parents, cap, cells, bic_gain)
     while len(placed) < d:
         candidates: list[Family] = []
         for child in range(d):
@@ -122,14 +125,41 @@ def learn_structure(codes: np.ndarray, cards: np.ndarray, max_parents: int,
             for size in range(min(max_parents, len(pool)) + 1):
                 candidates += [(child, ps) for ps in combinations(pool, size)
                                if not ps or cells(child, ps) <= cap]
-        if private:
-            mi = np.array([(ll(c, ps) - ll(c, ())) / n for c, ps in candidates])
-            pick = int(np.argmax(scale * mi + rng.gumbel(size=len(mi))))  # exponential mech.
-        else:
-            pick = int(np.argmax([bic_gain(c, ps) for c, ps in candidates]))
+        mi = np.array([(ll(c, ps) - ll(c, ())) / n for c, ps in candidates])
+        pick = int(np.argmax(scale * mi + rng.gumbel(size=len(mi))))  # exponential mech.
         child, parents = candidates[pick]
         order.append((child, parents))
         placed.append(child)
+    return order
+
+
+def _greedy_bic(order: list[Family], placed: list[int], d: int, max_parents: int, cap: float,
+                cells: Callable[[int, tuple[int, ...]], int],
+                gain: Callable[[int, tuple[int, ...]], float]) -> list[Family]:
+    """The exact BIC search, incrementally: each child keeps its best parent set so far, and
+    a newly placed node only adds the parent sets that contain it (O(d^3) gains, not O(d^4):
+    168 columns took 216 s before). Ties break as a scan of every candidate would: lowest
+    child, then fewest parents, then the lexicographically first set."""
+    # per child: (gain, parent set); the empty set scores 0 for every child
+    best: dict[int, tuple[float, tuple[int, ...]]] = {c: (0.0, ()) for c in range(d)
+                                                       if c not in placed}
+    new = placed[-1]
+    while best:
+        others = sorted(p for p in placed if p != new)
+        for child, (top, parents) in best.items():
+            for size in range(1, min(max_parents, len(placed)) + 1):
+                for rest in combinations(others, size - 1):
+                    ps = tuple(sorted((*rest, new)))
+                    if cells(child, ps) > cap:
+                        continue
+                    g = gain(child, ps)
+                    if g > top or (g == top and (len(ps), ps) < (len(parents), parents)):
+                        top, parents = g, ps
+            best[child] = (top, parents)
+        child = min(best, key=lambda c: (-best[c][0], c))
+        order.append((child, best.pop(child)[1]))
+        placed.append(child)
+        new = child
     return order
 
 

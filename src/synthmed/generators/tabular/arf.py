@@ -163,14 +163,19 @@ class AdversarialRandomForest(BaseGenerator):
         raw: list[np.ndarray] = []
         supports: dict[int, np.ndarray] = {}
         pools: dict[int, np.ndarray] = {}
+        patterns: dict[bytes, int] = {}
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             if kind in CONTINUOUS_KINDS:
                 values = _to_float(frame[name], kind)
                 seen = values[~np.isnan(values)]
                 low, high = float(seen.min()), float(seen.max())
                 x[:, i] = np.where(np.isnan(values), low - 1.0 - (high - low), values)
+                # numbers missing on exactly the same rows (the labs of one blood sample)
+                # are drawn missing together: one uniform per group decides
+                group = patterns.setdefault(np.packbits(np.isnan(values)).tobytes(), i)
                 columns.append({"name": name, "kind": kind, "low": low, "high": high,
-                                "missing_rate": float(np.isnan(values).mean())})
+                                "missing_rate": float(np.isnan(values).mean()),
+                                "missing_group": group})
                 raw.append(values)
                 support = np.unique(seen)
                 if len(support) <= SUPPORT_SHARE * len(seen):
@@ -272,6 +277,7 @@ class AdversarialRandomForest(BaseGenerator):
         else:
             leaf = self._conditional_leaves(conditions, rng)
         out: dict[str, Any] = {}
+        uniforms: dict[int, np.ndarray] = {}  # per missingness group
         for i, col in enumerate(self._columns_):
             if col["kind"] in CONTINUOUS_KINDS:
                 support = self._arrays_.get(f"support_{i}")
@@ -280,7 +286,9 @@ class AdversarialRandomForest(BaseGenerator):
                     values = snap_to_support(values, support, rng)
                 values = np.clip(values, col["low"], col["high"])
                 if i in self._p_missing_:
-                    values[rng.random(n) < self._p_missing_[i][leaf]] = np.nan
+                    # models saved before the groups had one per column
+                    u = uniforms.setdefault(int(col.get("missing_group", i)), rng.random(n))
+                    values[u < self._p_missing_[i][leaf]] = np.nan
                 out[col["name"]] = _from_float(values, col["kind"])
             else:
                 states = draw_codes(self._cum_prob_[i], leaf, rng)
