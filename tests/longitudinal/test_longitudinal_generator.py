@@ -110,3 +110,4 @@ def test_drawn_times_move_onto_the_visit_schedule_in_order():
     assert out[4:6].tolist() == [1, 29] and np.isnan(out[6])  # nothing after the last visit
     assert visit_schedule(np.tile(grid, 5)).tolist() == grid.tolist()
     assert visit_schedule(np.random.default_rng(0).uniform(0, 100, 500)) is None
+

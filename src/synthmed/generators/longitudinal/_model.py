@@ -344,14 +344,23 @@ class LogisticHeads:
     HDL, systolic with diastolic pressure), and drawing each one on its own gave rows that
     real records never have (on nafld2, 18% of synthetic rows had one of cholesterol and HDL
     without the other, none of the real ones).
+
+    The chain runs from the rarest output to the commonest (``order``). The last link is
+    drawn given that nothing else was, and real rows always record something: last in the
+    measures' own order, nafld2's smoking status (kept on rows of its own) filled such rows,
+    recorded on 4.6% of synthetic rows against 3.2%. Rarest first, the commonest measures
+    close the chain (3.4%).
     """
 
     coef: np.ndarray  # (p + k + 1) x k: inputs, flags of the earlier outputs, intercept
+    order: np.ndarray | None = None  # chain position -> output; None: outputs in order
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, ridge: float) -> LogisticHeads:
         from sklearn.linear_model import LogisticRegression
 
+        order = np.argsort(y.mean(axis=0), kind="stable")
+        y = y[:, order]
         p, k = x.shape[1], y.shape[1]
         coef = np.zeros((p + k + 1, k))
         for j in range(k):
@@ -362,7 +371,7 @@ class LogisticHeads:
                 coef[:p + j, j], coef[-1, j] = model.coef_[0], model.intercept_[0]
             else:  # always (never) recorded in training: always (never) in synthetic rows
                 coef[-1, j] = SURE_LOGIT if t.mean() >= 1.0 else -SURE_LOGIT
-        return cls(coef)
+        return cls(coef, order)
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Recorded flags drawn output by output, and the probability each one had."""
@@ -374,7 +383,10 @@ class LogisticHeads:
             logit = base[:, j] + observed[:, :j] @ self.coef[p:p + j, j]
             proba[:, j] = special.expit(logit)
             observed[:, j] = rng.random(len(x)) < proba[:, j]
-        return observed, proba
+        if self.order is None:
+            return observed, proba
+        back = np.argsort(self.order)  # chain positions back to the outputs' own order
+        return observed[:, back], proba[:, back]
 
 
 @contextmanager

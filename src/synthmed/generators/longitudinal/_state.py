@@ -64,6 +64,8 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "values_coef": gen._values.follow_up.coef,
         "values_chol": gen._values.follow_up.chol,
         "missing_coef": gen._missing.coef,
+        "missing_order": (gen._missing.order if gen._missing.order is not None
+                          else np.arange(gen._missing.coef.shape[1])),
         "s___train_hashes": sm._train_hashes_,
     }
     for i, marg in enumerate(gen._marginals):
@@ -112,7 +114,10 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
                    np.asarray(arrays["first_values_chol"], float)),
         LinearHead(np.asarray(arrays["values_coef"], float),
                    np.asarray(arrays["values_chol"], float)))
-    gen._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float))
+    # models saved before the chain was ordered kept the measures' own order
+    order = arrays.get("missing_order")
+    gen._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float),
+                                 None if order is None else np.asarray(order, dtype=np.int64))
     sub = meta["static_model"]
     sub_arrays = {k[2:]: v for k, v in arrays.items() if k.startswith("s_")}
     static_model = generator_class(str(sub["generator"]))._from_saved(sub, sub_arrays)
