@@ -306,3 +306,44 @@ def test_recorded_flags_are_chained_rarest_first_and_returned_in_order():
     assert (observed[:, 3] & observed[:, 0]).mean() < 0.01  # smoking on rows of its own
     up = x[:, 0] > 0
     assert proba.shape == y.shape and proba[up, 2].mean() > proba[~up, 2].mean() + 0.1
+
+
+@pytest.mark.parametrize(("spread", "tails"), [(0.8, 0), (0.0, 5), (0.0, 0)])
+def test_patient_volatility_spread_is_read_past_chance_and_heavy_tails(spread, tails):
+    """Residual variances that truly differ between patients (lognormal, sd ``spread`` in the
+    log) are read back; a mean of a few squares scatters by chance, more so when rows have
+    heavy tails (Student t, ``tails`` degrees of freedom), and neither is read as a spread."""
+    from synthmed.generators.longitudinal._model import VolatilityModel
+
+    rng = np.random.default_rng(1)
+    patients, rows = 400, 12
+    codes = np.repeat(np.arange(patients), rows)
+    scale = np.exp(0.5 * spread * rng.standard_normal(patients))[codes]
+    noise = (rng.standard_t(tails, len(codes)) / np.sqrt(tails / (tails - 2)) if tails
+             else rng.standard_normal(len(codes)))
+    resid = np.column_stack([noise * scale, np.full(len(codes), np.nan)])
+    model = VolatilityModel.fit(resid, codes, rng.normal(size=(patients, 2)), ridge=1.0)
+    assert abs(model.spread - spread) < 0.15
+    drawn = model.sample(rng.normal(size=(20_000, 2)), rng)
+    assert abs(np.mean(drawn**2) - 1.0) < 0.1  # the residual variance holds overall
+
+
+def test_steady_and_unsteady_patients_stay_so():
+    """Half the patients' heart rate moves by sd 1 around their level, half by sd 4: one
+    residual scale for all drew every stay alike (interquartile ratio of the within-stay sd
+    about 1.2 against 3 real)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(200):
+        level, sd = rng.normal(80, 8), (1.0 if i % 2 else 4.0)
+        for t in range(int(rng.integers(15, 40))):
+            rows.append({"id": i, "hour": t, "age": 50 + i % 30,
+                         "hr": round(level + rng.normal(0, sd), 1)})
+    frame = pd.DataFrame(rows)
+    schema = longitudinal_schema(frame, entity="id", time="hour", static=["age"])
+    synth = get_generator("longitudinal").fit(frame, schema=schema, random_state=0).sample(
+        400, random_state=0)
+    within = synth.groupby("id")["hr"].std()
+    real = frame.groupby("id")["hr"].std()
+    ratio = within.quantile(0.75) / within.quantile(0.25)
+    assert ratio > 2.0, (ratio, real.quantile(0.75) / real.quantile(0.25))

@@ -94,6 +94,7 @@ from synthmed.generators.longitudinal._model import (
     Marginal,
     StaticFeatures,
     ValueHeads,
+    VolatilityModel,
     one_thread,
 )
 from synthmed.generators.longitudinal._patient import (
@@ -370,7 +371,13 @@ class LongitudinalGenerator(BaseGenerator):
 
         later_rows = observed & history_inputs(z, codes, step)[1]  # recorded and seen before
         self._steps = choose_steps(self._marginals, x_all, later_rows, codes, follow_up)
-        self._values, history, xs, _, (self._x_mean, self._x_sd) = fit_values(self._steps)
+        self._values, history, xs, targets, (self._x_mean, self._x_sd) = fit_values(
+            self._steps)
+        follow = self._values.follow_up
+        resid = np.where(later_rows, targets - follow.predict(xs), np.nan)
+        self._volatility = VolatilityModel.fit(
+            resid / np.sqrt(np.maximum(np.diag(follow.chol @ follow.chol.T), 1e-12)), codes,
+            np.hstack([s_block[start_idx], t_block[start_idx]]), self.ridge)
         self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
         later = ~first
         prev_offset = np.r_[0.0, offset[:-1]]
@@ -504,6 +511,8 @@ class LongitudinalGenerator(BaseGenerator):
         feature_cols = [c for c in static_schema.names if c != T0]
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
+        volatility = (None if self._volatility is None
+                      else self._volatility.sample(np.hstack([s_all, t_all]), rng))
         history = History.empty(n, len(self.measures_))
         offset = np.zeros(n)
         pos_parts, t_parts, value_parts = [], [], []
@@ -527,8 +536,10 @@ class LongitudinalGenerator(BaseGenerator):
             none = ~obs.any(axis=1)
             obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
             later = history.seen(act)
-            values, kept = step_values(self._marginals, self._values.sample(xs, later, rng),
-                                       later, history.last[act], self._steps)
+            drawn = self._values.sample(xs, later, rng,
+                                        None if volatility is None else volatility[act])
+            values, kept = step_values(self._marginals, drawn, later, history.last[act],
+                                       self._steps)
             history.update(act, kept, obs)
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
