@@ -54,7 +54,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
         "time_bounds": gen._time_bounds,
         "volatility": None if gen._volatility is None else {
-            "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread},
+            "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread.tolist()},
         "smoother": gen._smoother.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
@@ -111,7 +111,7 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
     vol = meta.get("volatility")  # absent from older models: one residual scale for all
     gen._volatility = None if vol is None else VolatilityModel(
-        np.asarray(vol["coef"], dtype=float), float(vol["spread"]))
+        np.asarray(vol["coef"], dtype=float), np.asarray(vol["spread"], dtype=float))
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)

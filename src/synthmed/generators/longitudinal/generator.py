@@ -374,7 +374,9 @@ class LongitudinalGenerator(BaseGenerator):
         self._values, history, xs, targets, (self._x_mean, self._x_sd) = fit_values(
             self._steps)
         follow = self._values.follow_up
-        resid = np.where(later_rows, targets - follow.predict(xs), np.nan)
+        # continuous measures only: a yes/no one that never changes has no residual to scale
+        discrete = np.array([m.discrete for m in self._marginals])
+        resid = np.where(later_rows & ~discrete, targets - follow.predict(xs), np.nan)
         self._volatility = VolatilityModel.fit(
             resid / np.sqrt(np.maximum(np.diag(follow.chol @ follow.chol.T), 1e-12)), codes,
             np.hstack([s_block[start_idx], t_block[start_idx]]), self.ridge)
