@@ -38,6 +38,7 @@ __all__ = [
     "coerce_table",
     "incompatible_values",
     "infer_schema",
+    "missing_codes_note",
     "without_codes",
 ]
 
@@ -67,10 +68,13 @@ UNMODELLED_KINDS = frozenset({"identifier", "text"})
 # (stage 1-4, ECOG 0-3, edema 0/0.5/1): its values are codes, not measurements.
 MAX_CODES_FOR_CATEGORICAL = 10
 MAX_DECIMALS = 6
-# Text that stands for "no value" in exported tables (SAS writes ".", fixed-width exports
-# pad blanks), once surrounding blanks are stripped. Such tokens are read as missing, so that
-# missingness is modelled as missingness, and written back in the source's own token.
+# Text that stands for "no value" in exported tables (SAS and Stata write ".", fixed-width
+# exports pad blanks), once surrounding blanks are stripped. Such tokens are read as missing,
+# so that missingness is modelled as missingness, and written back in the source's own token.
+# pandas already reads NA, N/A, NULL, NaN and empty cells as missing.
 _MISSING_TOKENS = frozenset({"", ".", "?"})
+# ...and these only among numbers: "-" or "*" beside text may be a result ("+" / "-")
+_MISSING_NUMBER_TOKENS = frozenset({"-", "--", "*"})
 
 _ID_NAME = re.compile(
     r"(^|[_.\s-])(id|ids|mrn|ssn|nhs|uuid|guid|record|rownames|row_?id|patient_?id|"
@@ -477,10 +481,18 @@ def _missing_codes(series: pd.Series) -> tuple[str, ...]:
         return ()
     strings = series.dropna()
     strings = strings[strings.map(lambda v: isinstance(v, str))]
-    coded = strings[strings.str.strip().isin(_MISSING_TOKENS)]
-    if coded.empty or len(coded) == series.notna().sum():
+    stripped = strings.str.strip()
+    coded = stripped.isin(_MISSING_TOKENS)
+    rest = series.dropna().drop(strings.index[coded])
+    if rest.empty:  # a column of blanks is empty, not coded
         return ()
-    return tuple(str(v) for v in coded.value_counts().index)
+    number_coded = stripped.isin(_MISSING_NUMBER_TOKENS)
+    if number_coded.any() and not rest.drop(strings.index[number_coded]).empty and \
+            pd.to_numeric(rest.drop(strings.index[number_coded]), errors="coerce").notna().all():
+        coded |= number_coded
+    if not coded.any():
+        return ()
+    return tuple(str(v) for v in strings[coded].value_counts().index)
 
 
 def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
@@ -496,6 +508,23 @@ def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
 def without_codes(series: pd.Series, col: ColumnSchema) -> pd.Series:
     """``series`` with the column's missing codes read as missing."""
     return series.mask(series.isin(col.missing_codes)) if col.missing_codes else series
+
+
+def missing_codes_note(schema: TableSchema) -> str | None:
+    """One sentence naming the tokens read as missing and how many columns hold each (no
+    patient value: the tokens are placeholders), or None when there are none."""
+    columns: dict[str, int] = {}
+    for col in schema.columns:
+        if col.modelled:
+            for code in col.missing_codes:
+                label = repr(code) if code.strip() else "blank"
+                columns[label] = columns.get(label, 0) + 1
+    if not columns:
+        return None
+    found = "; ".join(f"{label} in {n} column{'s' if n > 1 else ''}"
+                      for label, n in columns.items())
+    return (f"Read as missing, and written back where a synthetic value is missing: {found} "
+            "(set a column's missing_codes in the schema to change it).")
 
 
 def _infer_kind(name: str, series: pd.Series) -> str:

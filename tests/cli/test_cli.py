@@ -93,6 +93,32 @@ def test_a_coarse_table_says_why_copies_were_kept(tmp_path):
     assert html.count("Records equal to a real training record were kept") == 1
 
 
+def test_a_sas_export_keeps_its_missing_codes(tmp_path, capsys):
+    """Labs exported with "." for "not drawn": the CLI says which tokens it reads as missing,
+    the synthetic CSV writes "." where a value is missing, and the report's data card says
+    so."""
+    rng = np.random.default_rng(0)
+    n = 300
+    drawn = rng.random(n) < 0.6
+    crp = rng.lognormal(1.0, 0.6, n)
+    frame = pd.DataFrame({"age": rng.integers(20, 90, n),
+                          "crp": np.where(drawn, np.char.mod("%.2f", crp), "."),
+                          "il6": np.where(drawn, np.char.mod("%.1f", crp * 3 + 10), "."),
+                          "died": rng.random(n) < 0.3})
+    path = tmp_path / "sas.csv"
+    frame.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
+                 "--generator", "gaussian_copula"]) == 0
+    said = capsys.readouterr()
+    assert "'.' in 2 columns" in said.out + said.err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype={"crp": str, "il6": str})
+    coded = synth[["crp", "il6"]] == "."
+    assert coded.any().all() and (coded["crp"] == coded["il6"]).mean() > 0.9
+    assert pd.to_numeric(synth["crp"][~coded["crp"]]).notna().all()
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Read as missing, and written back" in html
+
+
 def _bad(tmp_path, csv):
     frame = make_mixed_frame(200)
     empty = tmp_path / "empty.csv"

@@ -69,15 +69,24 @@ def test_read_table_round_trip(tmp_path, mixed_frame):
 
 
 def test_numbers_with_missing_markers_are_read_as_numbers(tmp_path):
-    """SAS/Stata exports write "." for a missing number: such a column is a lab value, not a
-    category of as many levels as values; a text column keeps its markers."""
+    """SAS/Stata exports write "." for a missing number: such a column is a lab value with
+    missing values, not a category of as many levels as values; the file is read as written
+    and the schema says which tokens mean "missing" ("-" only among numbers)."""
     from synthmed import infer_schema
+    from synthmed.schema import coerce_table
 
     path = tmp_path / "export.csv"
-    path.write_text("crp,ward,code\n3.2,A,.\n.,B,x\n 12.5 ,.,y\n?,A,.\n0.4,B,z\n")
+    lines = ["3.2,A,.,+", ".,B,x,-", " 12.5 ,.,y,+", "?,A,.,-", "0.4,B,z,+", "-,A,x,-"]
+    lines += [f"{1.5 + i},{'AB'[i % 2]},x,+" for i in range(10)]  # more lab values
+    path.write_text("crp,ward,code,sign\n" + "\n".join(lines) + "\n")
     frame = read_table(path)
-    assert frame["crp"].tolist()[0] == 3.2 and frame["crp"].isna().tolist() == [
-        False, True, False, True, False]
-    assert frame["ward"].tolist() == ["A", "B", ".", "A", "B"]
-    assert frame["code"].dtype == object
-    assert frame["crp"].dtype == float and infer_schema(frame).column("crp").kind != "identifier"
+    assert frame["crp"].tolist()[1] == "."  # as written
+    schema = infer_schema(frame)
+    crp = schema.column("crp")
+    assert crp.kind == "numeric" and set(crp.missing_codes) == {".", "?", "-"}
+    coerced = coerce_table(frame, schema)
+    assert coerced["crp"].tolist()[:3] == [3.2, pytest.approx(float("nan"), nan_ok=True),
+                                           12.5]
+    assert coerced["crp"].isna().sum() == 3
+    assert coerced["ward"].isna().sum() == 1 and schema.column("ward").kind == "categorical"
+    assert schema.column("sign").missing_codes == ()  # "+" / "-" is a result, not a gap

@@ -53,33 +53,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"File {str(path)!r} has no columns.")
     if len(frame) == 0:
         raise DataError(f"File {str(path)!r} has a header but no rows.")
-    return numbers_with_missing_markers(frame) if suffix in _CSV else frame
-
-
-#: cells that mean "missing" in exports from SAS and Stata (".") and hand-kept sheets; pandas
-#: already reads NA, N/A, NULL, NaN and empty cells as missing
-MISSING_MARKERS = frozenset({".", "-", "--", "?", "*"})
-
-
-def numbers_with_missing_markers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns that hold numbers apart from missing-value markers, read as numbers.
-
-    medicaldata's `opt` trial marks 3% of 16 lab columns with SAS's "."; read as text, each
-    was a category of ~700 levels (or an identifier) instead of a lab value.
-    """
-    out = frame
-    for name in frame.columns:
-        series = frame[name]
-        if series.dtype != object and not pd.api.types.is_string_dtype(series):
-            continue
-        values = series.dropna().astype(str).str.strip()
-        marked = values.isin(MISSING_MARKERS)
-        if not marked.any() or marked.all():
-            continue
-        if pd.to_numeric(values[~marked], errors="coerce").notna().all():
-            if out is frame:
-                out = frame.copy()
-            out[name] = pd.to_numeric(series.mask(marked.reindex(series.index,
-                                                                  fill_value=False)),
-                                      errors="coerce")
-    return out
+    # "."-style missing markers stay as written: the schema reads them as missing
+    # (`ColumnSchema.missing_codes`) and the release writes them back
+    return frame
