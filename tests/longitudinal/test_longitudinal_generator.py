@@ -111,3 +111,25 @@ def test_drawn_times_move_onto_the_visit_schedule_in_order():
     assert visit_schedule(np.tile(grid, 5)).tolist() == grid.tolist()
     assert visit_schedule(np.random.default_rng(0).uniform(0, 100, 500)) is None
 
+
+
+def test_rows_that_record_nothing_are_drawn_where_training_has_them():
+    """A weekly visit whose only lab was not drawn ("." in a SAS export) is a row with no
+    measure: the sampler used to make every row record something (none of the synthetic
+    glucose values missing, against 18%); the schema's missing code is written back."""
+    from synthmed.datasets.longitudinal import longitudinal_schema
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for pid in range(80):
+        level = rng.normal(100, 10)
+        for t in range(int(rng.integers(3, 9))):
+            glucose = "." if rng.random() < 0.2 else f"{level + rng.normal(0, 3):.1f}"
+            rows.append({"pid": pid, "day": 7 * t, "glucose": glucose, "died": pid % 5 == 0})
+    frame = pd.DataFrame(rows)
+    schema = longitudinal_schema(frame, entity="pid", time="day", static=["died"])
+    assert schema.column("glucose").missing_codes == (".",)
+    synth = get_generator("longitudinal").fit(frame, schema=schema, random_state=0).sample(
+        300, random_state=0)
+    real_gaps = (frame["glucose"] == ".").mean()
+    assert abs((synth["glucose"] == ".").mean() - real_gaps) < 0.06

@@ -53,6 +53,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "time_grid": None if gen._time_grid is None else gen._time_grid.tolist(),
         "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
         "time_bounds": gen._time_bounds,
+        "empty_rows": gen._empty_rows,
         "volatility": None if gen._volatility is None else {
             "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread.tolist()},
         "smoother": gen._smoother.to_meta(),
@@ -109,6 +110,7 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen.time_extent_ = str(meta["time_extent"])
     gen._steps = np.asarray(meta["steps"], dtype=bool)
     gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
+    gen._empty_rows = bool(meta.get("empty_rows", False))  # older models: rows record something
     vol = meta.get("volatility")  # absent from older models: one residual scale for all
     gen._volatility = None if vol is None else VolatilityModel(
         np.asarray(vol["coef"], dtype=float), np.asarray(vol["spread"], dtype=float))

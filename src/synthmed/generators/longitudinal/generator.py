@@ -381,6 +381,9 @@ class LongitudinalGenerator(BaseGenerator):
             resid / np.sqrt(np.maximum(np.diag(follow.chol @ follow.chol.T), 1e-12)), codes,
             np.hstack([s_block[start_idx], t_block[start_idx]]), self.ridge)
         self._missing = LogisticHeads.fit(xs, observed.astype(float), self.ridge)
+        # rows that record no measure (a visit whose only lab was not drawn) are drawn as such
+        # where training has them; elsewhere a row that drew nothing records its likeliest
+        self._empty_rows = bool((~observed.any(axis=1)).any())
         later = ~first
         prev_offset = np.r_[0.0, offset[:-1]]
         x_gap = np.hstack([
@@ -535,8 +538,9 @@ class LongitudinalGenerator(BaseGenerator):
                              s_all[act], t_all[act])
             xs = (x - self._x_mean) / self._x_sd
             obs, proba = self._missing.sample(xs, rng)
-            none = ~obs.any(axis=1)
-            obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
+            if not self._empty_rows:
+                none = ~obs.any(axis=1)
+                obs[none, np.argmax(proba[none], axis=1)] = True  # a row records something
             later = history.seen(act)
             drawn = self._values.sample(xs, later, rng,
                                         None if volatility is None else volatility[act])
