@@ -29,12 +29,7 @@ from synthmed.exceptions import ModelFileError
 from synthmed.generators import generator_class, list_generators, load_generator
 
 #: (generator, check) -> reason it is expected to fail
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {
-    ("bayesian_network", "missing_together"):
-        "each parent configuration's table is smoothed with alpha pseudo-rows per state, "
-        "so a lab is drawn missing where its twin was drawn (il6 missing on 54% of the "
-        "rows, against 45% in training)",
-}
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 
 CASES = [
     pytest.param(name, params, id=f"{name}-{i}")

@@ -152,7 +152,8 @@ class BayesianNetwork(BaseGenerator):
         structure = learn_structure(
             codes, cards, self.max_parents, rng, epsilon=structure_eps, table_epsilon=table_eps,
         )
-        cpts = estimate_cpts(codes, cards, structure, self.alpha, rng, noise_scale=noise_scale)
+        cpts = estimate_cpts(codes, cards, structure, self.alpha, rng, noise_scale=noise_scale,
+                             missing=np.array([c.has_missing for c in coders]))
         parents: list[tuple[int, ...]] = [()] * len(names)
         for child, ps in structure:
             parents[child] = ps
