@@ -479,20 +479,20 @@ def _missing_codes(series: pd.Series) -> tuple[str, ...]:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series) \
             or pd.api.types.is_datetime64_any_dtype(series):
         return ()
-    strings = series.dropna()
-    strings = strings[strings.map(lambda v: isinstance(v, str))]
-    stripped = strings.str.strip()
-    coded = stripped.isin(_MISSING_TOKENS)
-    rest = series.dropna().drop(strings.index[coded])
-    if rest.empty:  # a column of blanks is empty, not coded
+    present = series.dropna()  # positional masks below: the index may repeat labels
+    text = present.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    stripped = present.astype(str).str.strip().to_numpy()
+    coded = text & np.isin(stripped, list(_MISSING_TOKENS))
+    if coded.all():  # a column of blanks is empty, not coded
         return ()
-    number_coded = stripped.isin(_MISSING_NUMBER_TOKENS)
-    if number_coded.any() and not rest.drop(strings.index[number_coded]).empty and \
-            pd.to_numeric(rest.drop(strings.index[number_coded]), errors="coerce").notna().all():
+    number_coded = text & np.isin(stripped, list(_MISSING_NUMBER_TOKENS))
+    others = present[~coded & ~number_coded]
+    if number_coded.any() and len(others) and \
+            pd.to_numeric(others, errors="coerce").notna().all():
         coded |= number_coded
     if not coded.any():
         return ()
-    return tuple(str(v) for v in strings[coded].value_counts().index)
+    return tuple(str(v) for v in present[coded].value_counts().index)
 
 
 def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
