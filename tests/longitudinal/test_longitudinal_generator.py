@@ -133,3 +133,11 @@ def test_rows_that_record_nothing_are_drawn_where_training_has_them():
         300, random_state=0)
     real_gaps = (frame["glucose"] == ".").mean()
     assert abs((synth["glucose"] == ".").mean() - real_gaps) < 0.06
+    # a coded category measure: "." is a gap, not a level of its own
+    pain = frame.assign(pain=np.where(frame["glucose"] == ".", ".",
+                                      np.where(frame.index % 3 == 0, "severe", "mild")))
+    schema = longitudinal_schema(pain, entity="pid", time="day", static=["died"])
+    gen = get_generator("longitudinal").fit(pain, schema=schema, random_state=0)
+    assert "." not in gen._codes["pain"]
+    synth = gen.sample(300, random_state=0)
+    assert set(synth["pain"]) <= {"mild", "severe", "."} and (synth["pain"] == ".").any()

@@ -127,6 +127,7 @@ from synthmed.schema import (
     coerce_table,
     holds_labels,
     restore_table,
+    without_codes,
 )
 
 __all__ = ["LongitudinalGenerator"]
@@ -322,7 +323,9 @@ class LongitudinalGenerator(BaseGenerator):
         self._marginals: list[Marginal] = []
         x_cols, z_cols = [], []
         for name in self.measures_:
-            x = self._measure_numbers(name, clean[name], schema.column(name).kind, fit=True)
+            # a missing code ("." in a SAS export) is a gap, not a category of its own
+            x = self._measure_numbers(name, without_codes(clean[name], schema.column(name)),
+                                      schema.column(name).kind, fit=True)
             marg = Marginal.fit(x)
             self._marginals.append(marg)
             x_cols.append(x)
