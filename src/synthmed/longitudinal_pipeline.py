@@ -29,7 +29,7 @@ from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
-from synthmed.schema import TableSchema
+from synthmed.schema import TableSchema, missing_codes_note
 
 if TYPE_CHECKING:
     from synthmed.pipeline import ReleaseOptions
@@ -182,6 +182,9 @@ def generate_longitudinal(
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
+    note = missing_codes_note(schema)
+    if note:
+        say(note)
 
     say(f"fitting {generator}")
     start = _time.perf_counter()
@@ -324,6 +327,7 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
             "Synthetic entity ids are fresh; times beyond the last time seen in training are "
             "cut.",
             f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
+            *filter(None, [missing_codes_note(schema)]),
         ]
         public = released is None
         if released is not None:
