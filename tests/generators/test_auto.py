@@ -142,7 +142,7 @@ def test_dcr_bound_is_lifted_only_when_every_private_candidate_is_detectable():
 
 
 def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
-    from synthmed.generators.tabular.auto import _beats, _judge_variant, _verdict
+    from synthmed.generators.tabular.auto import _beats, _judge_variant
 
     # three splits: a gain that one split reverses is within one standard error
     assert not _beats([0.10, 0.12, 0.08], [0.02, 0.13, 0.09])
@@ -152,18 +152,17 @@ def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
     assert _beats([0.10], [0.09]) and not _beats([0.10], [0.10])
     base = {"loss": 0.10, "dcr_share": 0.52, "split_losses": [0.10, 0.12, 0.08]}
     runs = [{"detection_auc": 0.5 + d, "dcr_share": 0.52} for d in (0.02, 0.13, 0.09)]
-    scores, kept = _judge_variant(runs, base, 0.58, "auto")
+    scores, kept, verdict = _judge_variant(runs, base, 0.58, "auto")
     assert scores["loss"] < base["loss"] and not kept  # lower on average, but noise
+    assert verdict.endswith("within the noise between validation splits")
     assert scores["split_losses"] == pytest.approx([0.02, 0.13, 0.09])
     assert _judge_variant(runs, base, 0.58, "always")[1]
     steady = [{"detection_auc": 0.5 + d, "dcr_share": 0.52} for d in (0.06, 0.09, 0.05)]
     assert _judge_variant(steady, base, 0.58, "auto")[1]
     assert not _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")[1]
-    noisy = _judge_variant(runs, base, 0.58, "auto")[0]
-    leaky = _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")[0]
-    assert _verdict(False, noisy, base, 0.58).endswith("within the noise between validation "
-                                                       "splits")
-    assert _verdict(False, leaky, base, 0.58) == "not kept: DCR share above the bound"
+    leaky = _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")
+    assert leaky[2] == "not kept: DCR share above the bound"
+    assert _judge_variant(steady, base, 0.58, "auto")[2] == "kept"
 
 
 def test_tiny_tables_and_sparse_columns_still_fit():

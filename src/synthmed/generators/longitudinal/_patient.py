@@ -16,10 +16,13 @@ patients from real ones best (AUC 0.63 alone).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["COVERAGE", "MEAN_GAP", "N_STEPS", "SPAN", "T0", "drawn_span",
+__all__ = ["COVERAGE", "MEAN_GAP", "N_STEPS", "SPAN", "T0", "ExtentRanks", "drawn_span",
            "follow_up_coverage", "steadier_extent", "time_bounds"]
 
 N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
@@ -106,3 +109,92 @@ def time_bounds(static_tbl: pd.DataFrame, numeric: list[str], times: np.ndarray,
         if rows.any() and bool((times[rows] <= row_bound[rows]).all()):
             found.append(name)
     return found
+
+
+#: a group of sequence lengths holds at least this many patients with a known extent
+RANK_GROUP_PATIENTS = 30
+#: a group's quantile function is kept at about one knot per this many patients
+PATIENTS_PER_KNOT = 5
+#: and at most this many intervals
+MAX_KNOTS = 20
+
+
+class ExtentRanks:
+    """A patient's extent as its rank among patients with about as many rows, and back.
+
+    The patient-level model draws the number of rows and the extent together, but a Gaussian
+    copula holds their link as one correlation. On nafld2 a patient with two labs has its
+    second a median 63% of the way to the end of follow-up, one with twenty 98%; drawn by the
+    copula, two-lab patients covered 84% (rank correlation 0.44 against 0.49 real), and the
+    rows and span together told synthetic patients apart at AUC 0.56. So the model learns the
+    extent's conditional rank given the number of rows (a randomised probability integral
+    transform within groups of lengths holding ``RANK_GROUP_PATIENTS`` patients or more,
+    uniform whatever the length), and each drawn rank is read back through the group's
+    quantile function at the drawn length. The quantile function is kept at knots about
+    ``PATIENTS_PER_KNOT`` patients apart and interpolated between them, so a drawn extent does
+    not land on a training patient's own.
+    """
+
+    def __init__(self, upper: np.ndarray, knots: list[np.ndarray]) -> None:
+        self.upper = np.asarray(upper, dtype=float)  # each group's largest length
+        self.knots = [np.asarray(k, dtype=float) for k in knots]
+
+    @classmethod
+    def fit(cls, extent: np.ndarray, lengths: np.ndarray) -> ExtentRanks | None:
+        """Groups of lengths and their quantile knots; None with too few known extents to
+        form two groups (the extent is then modelled as it is)."""
+        known = np.isfinite(extent)
+        counts = pd.Series(lengths[known]).value_counts().sort_index()
+        upper, size = [], 0
+        for length, count in counts.items():
+            size += int(count)
+            if size >= RANK_GROUP_PATIENTS:
+                upper.append(float(length))
+                size = 0
+        if size and upper:  # a short tail joins the last full group
+            upper[-1] = float(counts.index[-1])
+        if len(upper) < 2:
+            return None
+        group = np.searchsorted(upper, lengths[known])
+        values = extent[known]
+        knots = []
+        for g in range(len(upper)):
+            mine = np.sort(values[group == g])
+            intervals = int(np.clip(len(mine) // PATIENTS_PER_KNOT, 1, MAX_KNOTS))
+            knots.append(np.quantile(mine, np.linspace(0.0, 1.0, intervals + 1)))
+        return cls(np.asarray(upper), knots)
+
+    def _groups(self, lengths: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.upper, lengths), len(self.upper) - 1)
+
+    def forward(self, extent: np.ndarray, lengths: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        """Each known extent's rank in (0, 1) among its group's (ties broken at random)."""
+        out = np.full(len(extent), np.nan)
+        known = np.isfinite(extent)
+        group = self._groups(lengths)
+        for g in range(len(self.upper)):
+            rows = np.flatnonzero(known & (group == g))
+            mine = np.sort(extent[rows])
+            below = np.searchsorted(mine, extent[rows], side="left")
+            tied = np.searchsorted(mine, extent[rows], side="right") - below
+            out[rows] = (below + rng.random(len(rows)) * tied) / max(len(mine), 1)
+        return np.clip(out, 1e-6, 1 - 1e-6)
+
+    def inverse(self, rank: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The extent at each drawn rank, through the drawn length's group (NaN kept)."""
+        rank = np.asarray(rank, dtype=float)
+        out = np.full(len(rank), np.nan)
+        group = self._groups(lengths)
+        for g, knots in enumerate(self.knots):
+            rows = np.flatnonzero(np.isfinite(rank) & (group == g))
+            grid = np.linspace(0.0, 1.0, len(knots))
+            out[rows] = np.interp(np.clip(rank[rows], 0.0, 1.0), grid, knots)
+        return out
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"upper": self.upper.tolist(), "knots": [k.tolist() for k in self.knots]}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any] | None) -> ExtentRanks | None:
+        return None if not meta else cls(np.asarray(meta["upper"]), list(meta["knots"]))

@@ -25,6 +25,7 @@ from synthmed.generators.longitudinal._model import (
     ValueHeads,
     VolatilityModel,
 )
+from synthmed.generators.longitudinal._patient import ExtentRanks
 
 if TYPE_CHECKING:
     from synthmed.generators.longitudinal.generator import LongitudinalGenerator
@@ -33,8 +34,9 @@ __all__ = ["SEQUENCE_MODEL_VERSION", "get_state", "set_state"]
 
 #: version of the sequence model's saved state (2: history inputs, chained missingness, gaps
 #: steered by the rows and span left; 3: later values of a continuous measure may move by
-#: steps on its own scale, ``steps``); older files are refused with a clear message
-SEQUENCE_MODEL_VERSION = 3
+#: steps on its own scale, ``steps``; 4: the recording chain also sees which measures were
+#: ever recorded before); older files are refused with a clear message
+SEQUENCE_MODEL_VERSION = 4
 
 
 def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -57,6 +59,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "volatility": None if gen._volatility is None else {
             "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread.tolist()},
         "smoother": gen._smoother.to_meta(),
+        "extent_ranks": None if gen._extent_ranks is None else gen._extent_ranks.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
                          "hash_key": sm._hash_key_, "state": s_meta},
@@ -115,6 +118,8 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._volatility = None if vol is None else VolatilityModel(
         np.asarray(vol["coef"], dtype=float), np.asarray(vol["spread"], dtype=float))
     gen._smoother = KernelSmoother.from_meta(meta.get("smoother", {}))
+    # absent from older models, whose patient-level model drew the extent itself
+    gen._extent_ranks = ExtentRanks.from_meta(meta.get("extent_ranks"))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)
     gen._values = ValueHeads(

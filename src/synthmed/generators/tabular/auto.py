@@ -378,8 +378,7 @@ class AutoGenerator(BaseGenerator):
                     for (cand, fit_part, valid), refiner in zip(trials, refiners, strict=True)]
         except Exception as exc:  # the plain winner stands
             return {"kept": False, "reason": f"refinement failed ({type(exc).__name__})"}
-        scores, kept = _judge_variant(runs, best, bound, self.refine)
-        verdict = _verdict(kept, scores, best, bound)
+        scores, kept, verdict = _judge_variant(runs, best, bound, self.refine)
         return {"kept": kept, "scores": scores, "refiners": refiners, "fit_s": fit_s,
                 "reason": f"discriminator refinement {verdict} (validation loss "
                           f"{best['loss']:.3f} -> {scores['loss']:.3f}, detection AUC "
@@ -409,8 +408,7 @@ class AutoGenerator(BaseGenerator):
                                             rng))
         except Exception as exc:  # the draw without the redraw stands
             return {"kept": False, "reason": f"target redraw failed ({type(exc).__name__})"}
-        scores, kept = _judge_variant(runs, base, bound, self.redraw_target)
-        verdict = _verdict(kept, scores, base, bound)
+        scores, kept, verdict = _judge_variant(runs, base, bound, self.redraw_target)
         return {"kept": kept, "scores": scores, "fit_s": fit_s,
                 "reason": f"target redrawn from P(target | other columns) {verdict} "
                           f"(validation loss {base['loss']:.3f} -> {scores['loss']:.3f}, "
@@ -483,16 +481,25 @@ def _split_losses(runs: list[dict[str, float]]) -> list[float]:
 
 
 def _judge_variant(runs: list[dict[str, float]], base: Mapping[str, Any], bound: float,
-                   mode: str) -> tuple[dict[str, Any], bool]:
-    """Scores of a variant of the chosen draw (refined, target redrawn) and whether to keep
-    it: always (``mode="always"``), or if it lowers ``base``'s loss by more than the noise
-    (:func:`_beats`) within the DCR ``bound`` (or below ``base``'s own share)."""
+                   mode: str) -> tuple[dict[str, Any], bool, str]:
+    """Scores of a variant of the chosen draw (refined, target redrawn), whether to keep it
+    and why: always (``mode="always"``), or if it lowers ``base``'s loss by more than the
+    noise (:func:`_beats`) within the DCR ``bound`` (or below ``base``'s own share)."""
     scores: dict[str, Any] = dict(_mean_scores(runs))
     scores["loss"] = round(selection_loss(scores), 4)
     scores["split_losses"] = _split_losses(runs)
     private = scores["dcr_share"] <= max(bound, base["dcr_share"])
     better = _beats(base["split_losses"], scores["split_losses"])
-    return scores, bool(mode == "always" or (private and better))
+    kept = bool(mode == "always" or (private and better))
+    if kept:
+        verdict = "kept"
+    elif not private:
+        verdict = "not kept: DCR share above the bound"
+    elif scores["loss"] < base["loss"]:
+        verdict = "not kept: a gain within the noise between validation splits"
+    else:
+        verdict = "not kept"
+    return scores, kept, verdict
 
 
 def _beats(base: list[float], variant: list[float]) -> bool:
@@ -509,18 +516,6 @@ def _beats(base: list[float], variant: list[float]) -> bool:
     if len(gain) < 2:
         return bool(gain.mean() > 0)
     return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain)))
-
-
-def _verdict(kept: bool, scores: Mapping[str, Any], base: Mapping[str, Any],
-             bound: float) -> str:
-    """Why a variant was kept or not, in the words of :func:`_judge_variant`'s rule."""
-    if kept:
-        return "kept"
-    if scores["dcr_share"] > max(bound, base["dcr_share"]):
-        return "not kept: DCR share above the bound"
-    if scores["loss"] < base["loss"]:
-        return "not kept: a gain within the noise between validation splits"
-    return "not kept"
 
 
 def _refined_draw(model: BaseGenerator, refiner: Refiner | None, n: int,
