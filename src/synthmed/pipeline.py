@@ -21,6 +21,7 @@ from synthmed.datasets import list_datasets, load_dataset, read_table
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
+from synthmed.generators._twins import twins_note
 from synthmed.generators.registry import DEFAULT_GENERATOR
 from synthmed.modes import (
     Release,
@@ -285,6 +286,9 @@ def generate(
     timings["fit_s"] = time.perf_counter() - start
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
+    written = twins_note(getattr(gen, "twins_", []))
+    if written:
+        say(written)
 
     say(f"releasing ({_mode_label(options)})")
     start = time.perf_counter()
@@ -504,7 +508,7 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         "generator did not capture may be missing or distorted.",
         f"Columns not modelled (identifiers, free text): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
-        *filter(None, [missing_codes_note(schema)]),
+        *filter(None, [missing_codes_note(schema), twins_note(getattr(gen, "twins_", []))]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

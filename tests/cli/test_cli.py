@@ -281,6 +281,25 @@ def test_generate_routes_a_long_table(tmp_path, capsys):
         p.name for p in out.iterdir()}
 
 
+def test_a_code_and_its_label_stay_consistent_through_the_cli(tmp_path, capsys):
+    """An export with a sex and its code: the run says the code is written from the sex, the
+    synthetic rows never contradict it, and the report's data card says so."""
+    rng = np.random.default_rng(2)
+    n = 300
+    sex = rng.choice(["female", "male"], n)
+    frame = pd.DataFrame({"sex": sex, "sex_code": np.where(sex == "female", 2, 1),
+                          "age": rng.integers(20, 90, n), "died": rng.random(n) < 0.3})
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
+                 "--generator", "arf"]) == 0
+    said = capsys.readouterr()
+    assert "'sex_code' from 'sex'" in said.out + said.err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert ((synth["sex"] == "female") == (synth["sex_code"] == 2)).all()
+    assert "Written from another column" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Weekly glucose exported with "." where no sample was taken: the long-table run says
     it reads "." as missing, writes "." back where a synthetic visit has no glucose, and the

@@ -31,6 +31,7 @@ from synthmed.exceptions import (
     NotFittedError,
     ParameterError,
 )
+from synthmed.generators._twins import Twin, find_twins, source_conditions, write_twins
 from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
 
 __all__ = ["MIN_FIT_ROWS", "BaseGenerator", "BaseModel", "GeneratorTags", "row_hashes"]
@@ -271,7 +272,12 @@ class BaseGenerator(BaseModel):
                 "No column is left to model: every column is an identifier or free text. "
                 "Correct the kinds in the schema."
             )
-        self._fit(frame, modelled, make_rng(random_state))
+        # a column another one determines exactly (a code beside its label, a copy) is
+        # written from it after each draw, not modelled (see _twins)
+        self.twins_ = find_twins(frame, modelled)
+        written = {t.column for t in self.twins_}
+        kept = [c for c in frame.columns if c not in written]
+        self._fit(frame[kept], modelled.subset(kept), make_rng(random_state))
         self.schema_ = modelled
         self.n_train_rows_ = len(frame)
         self._hash_key_ = secrets.token_hex(8)
@@ -384,8 +390,22 @@ class BaseGenerator(BaseModel):
             )
         return out
 
+    @property
+    def model_schema_(self) -> TableSchema:
+        """The columns the subclass models: ``schema_`` without those written from another
+        column (``twins_``)."""
+        written = {t.column for t in getattr(self, "twins_", [])}
+        return self.schema_.subset([n for n in self.schema_.names if n not in written])
+
     def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
-        raw = self._sample(n, cond, rng)
+        twins = getattr(self, "twins_", [])
+        inner = None if cond is None else source_conditions(cond, twins)
+        raw = self._sample(n, inner, rng).reset_index(drop=True)
+        if inner is not None:  # a soft conditioning (ARF) is made exact, sources first
+            for col in inner.columns:
+                raw[col] = inner[col].to_numpy()
+        if twins:
+            raw = write_twins(raw, twins)
         raw = raw[self.schema_.names].reset_index(drop=True)
         if cond is not None:
             for col in cond.columns:
@@ -425,12 +445,24 @@ class BaseGenerator(BaseModel):
                 f"Conditions name columns the model does not know: {', '.join(map(str, unknown))}. "
                 f"Modelled columns: {', '.join(self.schema_.names)}."
             )
-        bad = [c for c in cond.columns if not self._condition_values_known(c, cond[c])]
+        bad = [c for c in cond.columns if not self._known_condition(c, cond[c])]
         if bad:
             raise ParameterError(
                 f"Conditions give values never seen in training for: {', '.join(bad)}."
             )
-        return coerce_table(cond, self.schema_.subset(list(cond.columns)), validate=False)
+        cond = coerce_table(cond, self.schema_.subset(list(cond.columns)), validate=False)
+        source_conditions(cond, getattr(self, "twins_", []))  # contradictions fail here
+        return cond
+
+    def _known_condition(self, column: str, values: pd.Series) -> bool:
+        """:meth:`_condition_values_known`, a written column's values read as its source's."""
+        twin = next((t for t in getattr(self, "twins_", []) if t.column == column), None)
+        if twin is None:
+            return self._condition_values_known(column, values)
+        source = twin.read(values)
+        if (source.isna() & values.notna()).any():
+            return False
+        return self._known_condition(twin.source, source)
 
     def _condition_values_known(self, column: str, values: pd.Series) -> bool:
         """Subclasses restrict conditions on categories to the categories they learned.
@@ -452,7 +484,8 @@ class BaseGenerator(BaseModel):
     def _saved_fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return (
             {"n_train_rows": self.n_train_rows_, "hash_key": self._hash_key_,
-             "copy_rule": self.copy_rule_},
+             "copy_rule": self.copy_rule_,
+             "twins": [t.to_meta() for t in getattr(self, "twins_", [])]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -465,6 +498,8 @@ class BaseGenerator(BaseModel):
         gen._hash_key_ = str(doc["hash_key"])
         gen.copy_rule_ = dict(doc.get("copy_rule") or {"redrawn": "every training record"})
         gen._train_hashes_ = np.unique(np.asarray(arrays["__train_hashes"], dtype=np.uint64))
+        # models saved before twins were found model every column
+        gen.twins_ = [Twin.from_meta(m) for m in doc.get("twins") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 
