@@ -329,6 +329,26 @@ def test_a_measure_recorded_by_habit_stays_with_the_patients_who_have_it():
     assert long_synth < long_real + 0.15, (long_synth, long_real)
 
 
+def test_a_measure_recorded_twice_stays_one_value(tmp_path):
+    """nafld2 as bundled holds the same number under "chol" and "hdl" on every row: drawn
+    apart, 27% of synthetic rows had two different values. A copied measure (and a code
+    beside a categorical measure) is written from its source."""
+    frame = _hourly_panels(n_patients=100)
+    full = frame["chol"].notna()
+    frame = frame.assign(hr_copy=frame["hr"], panel=np.where(full, "full", "short"),
+                         panel_code=np.where(full, 2, 1))
+    schema = longitudinal_schema(frame, entity="id", time="hour", static=["age"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    assert {t.column: t.source for t in gen._measure_twins} == {
+        "hr_copy": "hr", "panel_code": "panel"}
+    synth = gen.sample(60, random_state=0)
+    assert list(synth.columns) == list(frame.columns)
+    assert synth["hr"].equals(synth["hr_copy"]) and synth["hr"].notna().all()
+    assert ((synth["panel"] == "full") == (synth["panel_code"] == 2)).all()
+    again = load_generator(gen.save(tmp_path / "m")).sample(60, random_state=0)
+    pd.testing.assert_frame_equal(again, synth)
+
+
 def test_yearly_visits_under_follow_up_keep_their_span_tied_to_the_visits():
     """pbcseq's visits are yearly until the labs stop, years before follow-up ends: the mean
     gap varies least, so it is drawn and the span follows the number of visits (drawn as a

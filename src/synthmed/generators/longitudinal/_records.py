@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from synthmed.generators._twins import write_twins
 from synthmed.generators.base import row_hashes
 from synthmed.generators.longitudinal._patient import T0
 from synthmed.schema import TableSchema, restore_table
@@ -54,8 +55,10 @@ def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFram
     for i, name in enumerate(gen.measures_):
         columns[name] = decode(values[:, i], gen._codes.get(name),
                                gen.schema_.column(name).kind)
-    long = restore_table(pd.DataFrame(columns),
-                         gen.schema_.subset([gen.time_, *gen.measures_]))
+    twins = gen._measure_twins
+    long = restore_table(write_twins(pd.DataFrame(columns), twins),
+                         gen.schema_.subset([gen.time_, *gen.measures_,
+                                             *(t.column for t in twins)]))
     for name in gen.static_columns_:
         long[name] = statics[name].iloc[pos].reset_index(drop=True)
     long["__pos"] = pos

@@ -77,6 +77,7 @@ from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
 from synthmed.exceptions import DataError, NotFittedError, ParameterError
 from synthmed.generators._smoothing import KernelSmoother
+from synthmed.generators._twins import find_twins
 from synthmed.generators.base import (
     COMMON_RECORD_MIN_COUNT,
     MAX_RESAMPLE_ROUNDS,
@@ -232,6 +233,13 @@ class LongitudinalGenerator(BaseGenerator):
         if not measures:
             raise DataError("No time-varying column is left to model: every column is the "
                             "entity, the time, static, or not modelled.")
+        # a measure another one determines exactly (nafld2 as bundled holds the same number
+        # under "chol" and "hdl") is written from it, not drawn apart (see generators/_twins)
+        measure_schema = schema.subset(measures)
+        self._measure_twins = find_twins(
+            coerce_table(clean[measures], measure_schema, validate=False), measure_schema)
+        written = {t.column for t in self._measure_twins}
+        measures = [m for m in measures if m not in written]
         rng = make_rng(random_state)
         self.entity_, self.time_ = entity, time
         self.time_kind_: str = time_kind
