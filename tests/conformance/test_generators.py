@@ -292,9 +292,9 @@ class TestConformance:
         assert together.mean() > 0.9
 
     def test_a_code_beside_its_label_stays_consistent(self, name, params, tmp_path):
-        """Exports carry one fact twice (a sex and its code, a stage and its number, a copied
-        lab): modelled apart, the forest contradicted the code on 19% of rows, the copula on
-        4%. The base class models one and writes the other from it."""
+        """Exports carry one fact twice (a sex and its code, a stage and its number or group,
+        an age group, a copied lab): modelled apart, the forest contradicted the code on 19%
+        of rows, the copula on 4%. The base class models one and writes the other from it."""
         if _modality(name) != "table":
             pytest.skip("table shapes")
         rng = np.random.default_rng(0)
@@ -302,25 +302,34 @@ class TestConformance:
         sex = rng.choice(["F", "M"], n)
         stage = rng.choice(["I", "II", "III", "IV"], n, p=[0.4, 0.3, 0.2, 0.1])
         crp = np.where(rng.random(n) < 0.7, rng.lognormal(1.0, 0.6, n).round(2), np.nan)
+        age = rng.integers(20, 90, n)
         frame = pd.DataFrame({
             "sex": sex, "sex_code": np.where(sex == "F", 2, 1), "stage": stage,
             "stage_num": pd.Series(stage).map({"I": 1, "II": 2, "III": 3, "IV": 4}),
-            "age": rng.integers(20, 90, n), "crp": crp, "crp_copy": crp,
-            "died": rng.random(n) < 0.3})
+            "early": np.isin(stage, ["I", "II"]), "age": age,
+            "age_group": np.where(age < 50, "<50", np.where(age < 70, "50-69", "70+")),
+            "crp": crp, "crp_copy": crp, "died": rng.random(n) < 0.3})
         schema = infer_schema(frame, target="died")
         gen = generator_class(name)(**params).fit(frame, schema=schema, random_state=0)
-        assert {t.column for t in gen.twins_} == {"sex_code", "stage_num", "crp_copy"}
+        assert {t.column: t.kind for t in gen.twins_} == {
+            "sex_code": "map", "stage_num": "map", "early": "function",
+            "age_group": "bands", "crp_copy": "copy"}
         synth = gen.sample(500, random_state=0)
         assert list(synth.columns) == list(frame.columns)
         assert ((synth["sex"] == "F") == (synth["sex_code"] == 2)).all()
         numbers = synth["stage"].map({"I": 1, "II": 2, "III": 3, "IV": 4})
         assert (numbers == synth["stage_num"]).all()
+        assert (synth["early"] == synth["stage"].isin(["I", "II"])).all()
+        group = np.where(synth["age"] < 50, "<50", np.where(synth["age"] < 70, "50-69", "70+"))
+        assert (synth["age_group"] == group).all()
         assert synth["crp"].equals(synth["crp_copy"]) and synth["crp"].isna().any()
         if gen.tags.supports_conditioning:
             women = gen.sample(50, conditions={"sex_code": 2}, random_state=1)
             assert (women["sex"] == "F").all() and (women["sex_code"] == 2).all()
             with pytest.raises(ParameterError, match="contradict"):
                 gen.sample(5, conditions={"sex": "M", "sex_code": 2})
+            with pytest.raises(ParameterError, match="condition on 'age' instead"):
+                gen.sample(5, conditions={"age_group": "70+"})
         again = load_generator(gen.save(tmp_path / "m")).sample(500, random_state=0)
         pd.testing.assert_frame_equal(again, synth)
 

@@ -13,11 +13,16 @@ each such pair (the *source*) and writes the other from it:
 * a column whose values map one to one onto the values of a categorical or yes/no column
   (missing on the same rows) is written through that mapping. A categorical source draws only
   values it has seen, so the mapping covers every draw; a number is never a mapping's source
-  (a drawn 2.5 would have no code).
+  (a drawn 2.5 would have no code);
+* a categorical or yes/no column that a column with more values determines is written from
+  it: a group of categories (a stage group), or bands of a number (an age group; Phenobarb's
+  ``ApgarInd``, ">= 5" exactly where ``Apgar`` is 5 or more), cut halfway between the bands
+  seen in training.
 
 The target is never written from another column (the generators and ``auto``'s scoring must
-see it): it is the source where it has a twin. Conditions on a written column are read as
-conditions on its source.
+see it): it is the source where it has a twin; nor is a group or band written over a sensitive
+attribute. Conditions on a copy or a one-to-one code are read as conditions on its source; a
+condition on a group or band is refused with a message naming the source.
 """
 
 from __future__ import annotations
@@ -36,44 +41,74 @@ __all__ = ["Twin", "find_twins", "source_conditions", "twins_note", "write_twins
 
 #: kinds whose drawn values are always values seen in training (a mapping's source)
 LABEL_KINDS = ("categorical", "boolean")
+#: a mapping, group or band is trusted only when each of the column's values is on at least
+#: this many training rows: two rows of a rare flag can sit at the top of some lab by chance
+MIN_LEVEL_ROWS = 5
 _SCALAR = (bool, int, float, str)
 
 
 @dataclass(frozen=True)
 class Twin:
-    """``column`` is written from ``source``: a copy (``keys`` None) or through the mapping
-    ``keys[i] -> values[i]`` (canonical values, JSON scalars)."""
+    """``column`` is written from ``source`` (canonical values, JSON scalars):
+
+    * ``"copy"``: the same value;
+    * ``"map"``: ``keys[i] -> values[i]``, one to one (conditions can be read back);
+    * ``"function"``: ``keys[i] -> values[i]``, several keys to one value (a stage group);
+    * ``"bands"``: a number, rounded to ``decimals``, below ``keys[0]`` gives ``values[0]``,
+      below ``keys[1]`` ``values[1]``... (an age group, a flag such as Apgar >= 5).
+    """
 
     column: str
     source: str
     keys: tuple[Any, ...] | None = None
     values: tuple[Any, ...] | None = None
+    kind: str = "copy"
+    decimals: int | None = None
+
+    @property
+    def invertible(self) -> bool:
+        """Whether a value of the column names one value of the source."""
+        return self.kind in ("copy", "map")
 
     def write(self, source: pd.Series) -> pd.Series:
         """The column's values for the drawn ``source`` values (missing stays missing)."""
-        if self.keys is None:
+        if self.kind == "copy":
             return source.copy()
-        lookup = dict(zip(self.keys, self.values or (), strict=True))
+        if self.kind == "bands":
+            x = pd.to_numeric(source, errors="coerce").to_numpy(dtype=float)
+            if self.decimals is not None:
+                x = np.round(x, self.decimals)  # as the source will be written
+            levels = np.asarray(self.values, dtype=object)
+            at = np.minimum(np.searchsorted(np.asarray(self.keys, float), x, side="right"),
+                            len(levels) - 1)
+            return pd.Series(np.where(np.isnan(x), None, levels[at]), index=source.index,
+                             dtype=object).where(~np.isnan(x))
+        lookup = dict(zip(self.keys or (), self.values or (), strict=True))
         return source.map(lambda v: lookup.get(_plain(v), np.nan) if pd.notna(v) else v)
 
     def read(self, values: pd.Series) -> pd.Series:
-        """The source values that give ``values`` (NaN where none does)."""
-        if self.keys is None:
+        """The source values that give ``values`` (NaN where none does); only for a copy or
+        a one-to-one mapping."""
+        if self.kind == "copy":
             return values.copy()
-        lookup = dict(zip(self.values or (), self.keys, strict=True))
+        lookup = dict(zip(self.values or (), self.keys or (), strict=True))
         return values.map(lambda v: lookup.get(_plain(v), np.nan) if pd.notna(v) else v)
 
     def to_meta(self) -> dict[str, Any]:
-        return {"column": self.column, "source": self.source,
+        return {"column": self.column, "source": self.source, "kind": self.kind,
                 "keys": None if self.keys is None else list(self.keys),
-                "values": None if self.values is None else list(self.values)}
+                "values": None if self.values is None else list(self.values),
+                "decimals": self.decimals}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Twin:
         keys, values = meta.get("keys"), meta.get("values")
+        decimals = meta.get("decimals")
         return cls(str(meta["column"]), str(meta["source"]),
                    None if keys is None else tuple(keys),
-                   None if values is None else tuple(values))
+                   None if values is None else tuple(values),
+                   str(meta.get("kind") or ("copy" if keys is None else "map")),
+                   None if decimals is None else int(decimals))
 
 
 def find_twins(frame: pd.DataFrame, schema: TableSchema) -> list[Twin]:
@@ -93,6 +128,7 @@ def find_twins(frame: pd.DataFrame, schema: TableSchema) -> list[Twin]:
         key = (len(uniques), np.packbits(code < 0).tobytes())
         groups.setdefault(key, []).append(name)
     twins: list[Twin] = []
+    done: set[str] = set()  # columns written from another
     order = {name: i for i, name in enumerate(frame.columns)}
     for members in groups.values():
         members.sort(key=lambda c: (c != schema.target,
@@ -108,6 +144,8 @@ def find_twins(frame: pd.DataFrame, schema: TableSchema) -> list[Twin]:
                 if twin is not None:
                     twins.append(twin)
                     written.add(other)
+                    done.add(other)
+    twins += _functions(frame, schema, codes, done, order)
     return sorted(twins, key=lambda t: order[t.column])
 
 
@@ -120,7 +158,7 @@ def _twin(frame: pd.DataFrame, schema: TableSchema, source: str, other: str,
     kind = schema.column(source).kind
     if kind == schema.column(other).kind and frame[source][seen].equals(frame[other][seen]):
         return Twin(other, source)
-    if kind not in LABEL_KINDS:
+    if kind not in LABEL_KINDS or np.bincount(b[seen]).min() < MIN_LEVEL_ROWS:
         return None
     # as many distinct (source, other) pairs as values: one to one
     pairs = a[seen].astype(np.int64) * (int(b.max()) + 1) + b[seen]
@@ -131,7 +169,7 @@ def _twin(frame: pd.DataFrame, schema: TableSchema, source: str, other: str,
     values = [_plain(v) for v in frame[other][seen].iloc[first]]
     if not all(isinstance(v, _SCALAR) for v in keys + values):
         return None  # kept in the model file as JSON: only plain values
-    return Twin(other, source, tuple(keys), tuple(values))
+    return Twin(other, source, tuple(keys), tuple(values), "map")
 
 
 def write_twins(frame: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame:
@@ -149,6 +187,11 @@ def source_conditions(cond: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame
     for twin in twins:
         if twin.column not in out.columns:
             continue
+        if not twin.invertible:
+            raise ParameterError(
+                f"{twin.column!r} is written from {twin.source!r}, and several of its values "
+                f"give one value of {twin.column!r}: give the condition on {twin.source!r} "
+                "instead.")
         wanted = twin.read(out[twin.column])
         if twin.source in out.columns:
             given = out[twin.source]
@@ -163,13 +206,74 @@ def source_conditions(cond: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame
     return out
 
 
+def _functions(frame: pd.DataFrame, schema: TableSchema, codes: Mapping[str, np.ndarray],
+               written: set[str], order: Mapping[str, int]) -> list[Twin]:
+    """Categorical and yes/no columns that a column with more values determines: a group of
+    a category (a stage group), or bands of a number (an age group, Apgar >= 5). Not the
+    target nor a sensitive attribute (the bias checks and fair augmentation condition on
+    those, and a group names several source values)."""
+    found: list[Twin] = []
+    for column in frame.columns:
+        col = schema.column(column)
+        if (column not in codes or column in written or column == schema.target
+                or "sensitive" in col.roles or col.kind not in LABEL_KINDS):
+            continue
+        missing = codes[column] < 0
+        levels = int(codes[column].max()) + 1
+        for source in sorted(codes, key=lambda c: order[c]):
+            if source == column or source in written or not np.array_equal(
+                    codes[source] < 0, missing) or int(codes[source].max()) + 1 <= levels:
+                continue
+            twin = _function(frame, schema, source, column, codes)
+            if twin is not None:
+                found.append(twin)
+                written.add(column)
+                break
+    return found
+
+
+def _function(frame: pd.DataFrame, schema: TableSchema, source: str, column: str,
+              codes: Mapping[str, np.ndarray]) -> Twin | None:
+    seen = codes[source] >= 0
+    a, b = codes[source][seen], codes[column][seen]
+    if np.bincount(b).min() < MIN_LEVEL_ROWS:
+        return None
+    kind = schema.column(source).kind
+    if kind in LABEL_KINDS:
+        pairs = a.astype(np.int64) * (int(b.max()) + 1) + b
+        if len(np.unique(pairs)) != int(a.max()) + 1:
+            return None  # a source value with two of the column's values
+        first = np.unique(a, return_index=True)[1]
+        keys = [_plain(v) for v in frame[source][seen].iloc[first]]
+        values = [_plain(v) for v in frame[column][seen].iloc[first]]
+        if not all(isinstance(v, _SCALAR) for v in keys + values):
+            return None
+        return Twin(column, source, tuple(keys), tuple(values), "function")
+    if kind not in ("numeric", "integer"):
+        return None
+    x = pd.to_numeric(frame[source][seen], errors="coerce").to_numpy(dtype=float)
+    low = pd.Series(x).groupby(b).min().to_numpy()
+    high = pd.Series(x).groupby(b).max().to_numpy()
+    rank = np.argsort(low)
+    if not np.all(high[rank][:-1] < low[rank][1:]):
+        return None  # the levels' ranges overlap: not bands
+    uniques = frame[column][seen].iloc[np.unique(b, return_index=True)[1]]
+    values = [_plain(v) for v in uniques.iloc[rank]]
+    if not all(isinstance(v, _SCALAR) for v in values):
+        return None
+    edges = [float((h + lo) / 2) for h, lo in zip(high[rank][:-1], low[rank][1:], strict=True)]
+    decimals = 0 if kind == "integer" else schema.column(source).decimals
+    return Twin(column, source, tuple(edges), tuple(values), "bands", decimals)
+
+
 def twins_note(twins: Sequence[Twin]) -> str | None:
     """One sentence naming the columns written from another (column names only, no patient
     value), or None when there are none."""
     if not twins:
         return None
-    parts = [f"{t.column!r} as a copy of {t.source!r}" if t.keys is None
-             else f"{t.column!r} from {t.source!r} (one value for each)" for t in twins]
+    how = {"copy": "as a copy of {}", "map": "from {} (one value for each)",
+           "function": "from {} (a group of its values)", "bands": "from {} (bands of it)"}
+    parts = [f"{t.column!r} " + how[t.kind].format(repr(t.source)) for t in twins]
     return ("Written from another column, which determines it exactly in the source data, "
             f"rather than modelled apart: {'; '.join(parts)}.")
 

@@ -459,6 +459,8 @@ class BaseGenerator(BaseModel):
         twin = next((t for t in getattr(self, "twins_", []) if t.column == column), None)
         if twin is None:
             return self._condition_values_known(column, values)
+        if not twin.invertible:  # source_conditions says what to do instead
+            return True
         source = twin.read(values)
         if (source.isna() & values.notna()).any():
             return False
