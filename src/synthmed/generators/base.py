@@ -273,11 +273,11 @@ class BaseGenerator(BaseModel):
                 "Correct the kinds in the schema."
             )
         # a column another one determines exactly (a code beside its label, a copy) is
-        # written from it after each draw, not modelled (see _twins)
+        # written again from it after each draw (see _twins). It is still modelled: left out,
+        # the others were fitted closer to the training rows (DCR share 0.588 -> 0.611 on
+        # five tables that hold such columns, against 0.592 written after the draw)
         self.twins_ = find_twins(frame, modelled)
-        written = {t.column for t in self.twins_}
-        kept = [c for c in frame.columns if c not in written]
-        self._fit(frame[kept], modelled.subset(kept), make_rng(random_state))
+        self._fit(frame, modelled, make_rng(random_state))
         self.schema_ = modelled
         self.n_train_rows_ = len(frame)
         self._hash_key_ = secrets.token_hex(8)
@@ -389,13 +389,6 @@ class BaseGenerator(BaseModel):
                 "fewer, or pass allow_copies=True for a non-public release."
             )
         return out
-
-    @property
-    def model_schema_(self) -> TableSchema:
-        """The columns the subclass models: ``schema_`` without those written from another
-        column (``twins_``)."""
-        written = {t.column for t in getattr(self, "twins_", [])}
-        return self.schema_.subset([n for n in self.schema_.names if n not in written])
 
     def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
         twins = getattr(self, "twins_", [])

@@ -55,10 +55,8 @@ def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFram
     for i, name in enumerate(gen.measures_):
         columns[name] = decode(values[:, i], gen._codes.get(name),
                                gen.schema_.column(name).kind)
-    twins = gen._measure_twins
-    long = restore_table(write_twins(pd.DataFrame(columns), twins),
-                         gen.schema_.subset([gen.time_, *gen.measures_,
-                                             *(t.column for t in twins)]))
+    long = restore_table(write_twins(pd.DataFrame(columns), gen._measure_twins),
+                         gen.schema_.subset([gen.time_, *gen.measures_]))
     for name in gen.static_columns_:
         long[name] = statics[name].iloc[pos].reset_index(drop=True)
     long["__pos"] = pos

@@ -234,12 +234,10 @@ class LongitudinalGenerator(BaseGenerator):
             raise DataError("No time-varying column is left to model: every column is the "
                             "entity, the time, static, or not modelled.")
         # a measure another one determines exactly (nafld2 as bundled holds the same number
-        # under "chol" and "hdl") is written from it, not drawn apart (see generators/_twins)
+        # under "chol" and "hdl") is written again from it after each draw (generators/_twins)
         measure_schema = schema.subset(measures)
         self._measure_twins = find_twins(
             coerce_table(clean[measures], measure_schema, validate=False), measure_schema)
-        written = {t.column for t in self._measure_twins}
-        measures = [m for m in measures if m not in written]
         rng = make_rng(random_state)
         self.entity_, self.time_ = entity, time
         self.time_kind_: str = time_kind

@@ -450,8 +450,7 @@ class AutoGenerator(BaseGenerator):
         self.choice_ = dict(meta["choice"])
         inner = generator_class(str(self.choice_["chosen"]))(**meta["inner_params"])
         inner._check_params()
-        inner.schema_ = self.model_schema_  # the inner model never saw the written columns
-        inner.twins_ = []
+        inner.schema_ = self.schema_
         inner.n_train_rows_ = self.n_train_rows_
         inner._set_state(meta["inner_state"], {
             k[len(_INNER):]: v for k, v in arrays.items() if k.startswith(_INNER)})

@@ -221,7 +221,7 @@ class BayesianNetwork(BaseGenerator):
         return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        names = self.model_schema_.names
+        names = self.schema_.names
         coders: list[Coder] = []
         for i, col_meta in enumerate(meta["columns"]):
             prefix = f"c{i}_"
