@@ -5,8 +5,10 @@ one measure under two names. A generator that models both draws them apart: on a
 with a sex and its code, a stage and its number and a copied age, the forest gave 19 % of its
 rows a sex that contradicted the code, the copula 4 %, the network 0.2 %, the neural AR 4 %, and
 the copied age differed from the age on 48-89 % of rows. A clinician sees that at once, and a
-classifier uses it. So :class:`~synthmed.generators.base.BaseGenerator` models one column of
-each such pair (the *source*) and writes the other from it:
+classifier uses it. So :class:`~synthmed.generators.base.BaseGenerator` writes the column
+again from its *source* after each draw (both are still modelled: with the written column left
+out of the model, the others were fitted closer to the training rows, DCR share 0.588 -> 0.611
+on five tables that hold such columns, against 0.592 written after the draw):
 
 * a column equal to another on every training row (same kind, missing on the same rows) is a
   *copy* of it;
