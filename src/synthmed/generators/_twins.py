@@ -24,7 +24,8 @@ on five tables that hold such columns, against 0.592 written after the draw):
 The target is never written from another column (the generators and ``auto``'s scoring must
 see it): it is the source where it has a twin; nor is a group or band written over a sensitive
 attribute. Conditions on a copy or a one-to-one code are read as conditions on its source; a
-condition on a group or band is refused with a message naming the source.
+condition on a group or band stays one on the column (the generator models it too), and rows
+whose drawn source falls outside it are drawn again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import pandas as pd
 from synthmed.exceptions import ParameterError
 from synthmed.schema import TableSchema
 
-__all__ = ["Twin", "find_twins", "source_conditions", "twins_note", "write_twins"]
+__all__ = ["Twin", "find_twins", "source_conditions", "twins_note", "unmet", "write_twins"]
 
 #: kinds whose drawn values are always values seen in training (a mapping's source)
 LABEL_KINDS = ("categorical", "boolean")
@@ -184,28 +185,47 @@ def write_twins(frame: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame:
 
 def source_conditions(cond: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame:
     """Conditions on written columns turned into conditions on their sources (the written
-    columns dropped); a condition its source contradicts is an error."""
+    columns dropped); a condition its source contradicts is an error. A group or band names
+    several source values: given alone, it stays a condition on the column itself (which
+    the generator models too) and :func:`unmet` finds the rows whose source disagrees."""
     out = cond.copy()
     for twin in twins:
         if twin.column not in out.columns:
             continue
-        if not twin.invertible:
-            raise ParameterError(
-                f"{twin.column!r} is written from {twin.source!r}, and several of its values "
-                f"give one value of {twin.column!r}: give the condition on {twin.source!r} "
-                "instead.")
-        wanted = twin.read(out[twin.column])
         if twin.source in out.columns:
             given = out[twin.source]
-            clash = given.notna() & wanted.notna() & (given.astype(object) != wanted.astype(object))
+            if twin.invertible:
+                wanted = twin.read(out[twin.column])
+                clash = given.notna() & wanted.notna() & (
+                    given.astype(object) != wanted.astype(object))
+            else:
+                clash = ~unmet_free(twin.write(given), out[twin.column])
             if clash.any():
                 raise ParameterError(
                     f"Conditions on {twin.column!r} and {twin.source!r} contradict each other: "
                     f"in training, {twin.column!r} is determined by {twin.source!r}. Give one "
                     "of them.")
-        out[twin.source] = wanted.to_numpy()
-        out = out.drop(columns=twin.column)
+            out = out.drop(columns=twin.column)
+        elif twin.invertible:
+            out[twin.source] = twin.read(out[twin.column]).to_numpy()
+            out = out.drop(columns=twin.column)
     return out
+
+
+def unmet(frame: pd.DataFrame, cond: pd.DataFrame, twins: Sequence[Twin]) -> np.ndarray:
+    """Rows of ``frame`` (written columns already written) where a condition on a group or
+    band disagrees with the drawn source."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for twin in twins:
+        if not twin.invertible and twin.column in cond.columns:
+            bad |= ~unmet_free(frame[twin.column], cond[twin.column])
+    return bad
+
+
+def unmet_free(drawn: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Where ``drawn`` agrees with the condition ``wanted`` (a missing condition holds)."""
+    d, w = drawn.to_numpy(dtype=object), wanted.to_numpy(dtype=object)
+    return np.asarray(pd.isna(w) | (d == w), dtype=bool)
 
 
 def _functions(frame: pd.DataFrame, schema: TableSchema, codes: Mapping[str, np.ndarray],

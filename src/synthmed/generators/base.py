@@ -31,7 +31,13 @@ from synthmed.exceptions import (
     NotFittedError,
     ParameterError,
 )
-from synthmed.generators._twins import Twin, find_twins, source_conditions, write_twins
+from synthmed.generators._twins import (
+    Twin,
+    find_twins,
+    source_conditions,
+    unmet,
+    write_twins,
+)
 from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
 
 __all__ = ["MIN_FIT_ROWS", "BaseGenerator", "BaseModel", "GeneratorTags", "row_hashes"]
@@ -393,17 +399,32 @@ class BaseGenerator(BaseModel):
     def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
         twins = getattr(self, "twins_", [])
         inner = None if cond is None else source_conditions(cond, twins)
-        raw = self._sample(n, inner, rng).reset_index(drop=True)
-        if inner is not None:  # a soft conditioning (ARF) is made exact, sources first
-            for col in inner.columns:
-                raw[col] = inner[col].to_numpy()
-        if twins:
-            raw = write_twins(raw, twins)
+        raw = self._written(n, inner, twins, rng)
+        if inner is not None:  # a group or band asked for: rows whose source left it again
+            for _ in range(MAX_RESAMPLE_ROUNDS):
+                bad = np.flatnonzero(unmet(raw, inner, twins))
+                if not len(bad):
+                    break
+                again = self._written(len(bad), inner.iloc[bad].reset_index(drop=True),
+                                      twins, rng)
+                for col in raw.columns:
+                    raw[col] = _replace_rows(raw[col], bad, again[col])
         raw = raw[self.schema_.names].reset_index(drop=True)
         if cond is not None:
             for col in cond.columns:
                 raw[col] = cond[col].to_numpy()
         return restore_table(raw, self.schema_)
+
+    def _written(self, n: int, inner: pd.DataFrame | None, twins: list[Twin],
+                 rng: np.random.Generator) -> pd.DataFrame:
+        """The subclass's draw under ``inner`` conditions, made exact (a soft conditioning
+        such as ARF's), with the written columns written from their sources."""
+        raw = self._sample(n, inner, rng).reset_index(drop=True)
+        if inner is not None:
+            for col in inner.columns:
+                if not any(t.column == col and not t.invertible for t in twins):
+                    raw[col] = inner[col].to_numpy()
+        return write_twins(raw, twins) if twins else raw
 
     def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the rows of ``frame`` identical to a training record that fewer
@@ -450,10 +471,8 @@ class BaseGenerator(BaseModel):
     def _known_condition(self, column: str, values: pd.Series) -> bool:
         """:meth:`_condition_values_known`, a written column's values read as its source's."""
         twin = next((t for t in getattr(self, "twins_", []) if t.column == column), None)
-        if twin is None:
+        if twin is None or not twin.invertible:  # a group or band is modelled as it is
             return self._condition_values_known(column, values)
-        if not twin.invertible:  # source_conditions says what to do instead
-            return True
         source = twin.read(values)
         if (source.isna() & values.notna()).any():
             return False
