@@ -93,6 +93,17 @@ def test_a_coarse_table_says_why_copies_were_kept(tmp_path):
     assert html.count("Records equal to a real training record were kept") == 1
 
 
+def _generate_csv(frame: pd.DataFrame, tmp_path, capsys, generator: str) -> str:
+    """Write ``frame`` as a CSV, run ``synthmed generate`` on it (target ``died``) into
+    ``tmp_path / "out"``, and return what the run said."""
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
+                 "--generator", generator]) == 0
+    said = capsys.readouterr()
+    return said.out + said.err
+
+
 def test_a_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Labs exported with "." for "not drawn": the CLI says which tokens it reads as missing,
     the synthetic CSV writes "." where a value is missing, and the report's data card says
@@ -105,12 +116,8 @@ def test_a_sas_export_keeps_its_missing_codes(tmp_path, capsys):
                           "crp": np.where(drawn, np.char.mod("%.2f", crp), "."),
                           "il6": np.where(drawn, np.char.mod("%.1f", crp * 3 + 10), "."),
                           "died": rng.random(n) < 0.3})
-    path = tmp_path / "sas.csv"
-    frame.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
-                 "--generator", "gaussian_copula"]) == 0
-    said = capsys.readouterr()
-    assert "'.' in 2 columns" in said.out + said.err
+    said = _generate_csv(frame, tmp_path, capsys, "gaussian_copula")
+    assert "'.' in 2 columns" in said
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype={"crp": str, "il6": str})
     coded = synth[["crp", "il6"]] == "."
     assert coded.any().all() and (coded["crp"] == coded["il6"]).mean() > 0.9
@@ -289,12 +296,7 @@ def test_a_code_and_its_label_stay_consistent_through_the_cli(tmp_path, capsys):
     sex = rng.choice(["female", "male"], n)
     frame = pd.DataFrame({"sex": sex, "sex_code": np.where(sex == "female", 2, 1),
                           "age": rng.integers(20, 90, n), "died": rng.random(n) < 0.3})
-    path = tmp_path / "export.csv"
-    frame.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
-                 "--generator", "arf"]) == 0
-    said = capsys.readouterr()
-    assert "'sex_code' from 'sex'" in said.out + said.err
+    assert "'sex_code' from 'sex'" in _generate_csv(frame, tmp_path, capsys, "arf")
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
     assert ((synth["sex"] == "female") == (synth["sex_code"] == 2)).all()
     assert "Written from another column" in (tmp_path / "out" / "report.html").read_text()

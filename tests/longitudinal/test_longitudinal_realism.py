@@ -236,6 +236,16 @@ def _coverage(frame: pd.DataFrame) -> pd.Series:
     return (g["last"] - g["first"]) / (g["futime"] - g["first"])
 
 
+def _fit_under_follow_up(rows: list[dict]) -> tuple[pd.DataFrame, object]:
+    """The long frame of ``rows`` (id, day, futime, lab) and a generator fitted on it, whose
+    extent is the share of the follow-up window covered."""
+    frame = pd.DataFrame(rows)
+    schema = longitudinal_schema(frame, entity="id", time="day", static=["futime"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    assert gen.time_extent_ == "__coverage"
+    return frame, gen
+
+
 def test_visits_run_to_near_the_end_of_follow_up_as_real_ones_do():
     rng = np.random.default_rng(1)
     rows = []
@@ -245,10 +255,7 @@ def test_visits_run_to_near_the_end_of_follow_up_as_real_ones_do():
         days = np.unique(np.r_[start, last, rng.integers(start, last, int(rng.integers(1, 12)))])
         rows += [{"id": f"P{i:03d}", "day": int(d), "futime": futime,
                   "lab": round(float(rng.normal(50, 10)), 1)} for d in days]
-    frame = pd.DataFrame(rows)
-    schema = longitudinal_schema(frame, entity="id", time="day", static=["futime"])
-    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
-    assert gen.time_extent_ == "__coverage"
+    frame, gen = _fit_under_follow_up(rows)
     synth = gen.sample(400, random_state=0)
     assert (synth["day"] <= synth["futime"]).all()
     real, drawn = _coverage(frame), _coverage(synth)
@@ -275,10 +282,7 @@ def test_few_visits_cover_less_of_follow_up_as_real_ones_do(tmp_path):
         days = np.unique(np.r_[start, last, np.linspace(start, last, visits)[1:-1].round()])
         rows += [{"id": f"P{i:03d}", "day": int(d), "futime": futime,
                   "lab": round(float(rng.normal(50, 10)), 1)} for d in days]
-    frame = pd.DataFrame(rows)
-    schema = longitudinal_schema(frame, entity="id", time="day", static=["futime"])
-    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
-    assert gen.time_extent_ == "__coverage"
+    frame, gen = _fit_under_follow_up(rows)
     synth = gen.sample(800, random_state=0)
     visits = {k: f.groupby("id").size() for k, f in (("real", frame), ("synth", synth))}
     real, drawn = _coverage(frame), _coverage(synth)
