@@ -199,7 +199,7 @@ def source_conditions(cond: pd.DataFrame, twins: Sequence[Twin]) -> pd.DataFrame
                 clash = given.notna() & wanted.notna() & (
                     given.astype(object) != wanted.astype(object))
             else:
-                clash = ~unmet_free(twin.write(given), out[twin.column])
+                clash = ~_agrees(twin.write(given), out[twin.column])
             if clash.any():
                 raise ParameterError(
                     f"Conditions on {twin.column!r} and {twin.source!r} contradict each other: "
@@ -218,11 +218,11 @@ def unmet(frame: pd.DataFrame, cond: pd.DataFrame, twins: Sequence[Twin]) -> np.
     bad = np.zeros(len(frame), dtype=bool)
     for twin in twins:
         if not twin.invertible and twin.column in cond.columns:
-            bad |= ~unmet_free(frame[twin.column], cond[twin.column])
+            bad |= ~_agrees(frame[twin.column], cond[twin.column])
     return bad
 
 
-def unmet_free(drawn: pd.Series, wanted: pd.Series) -> np.ndarray:
+def _agrees(drawn: pd.Series, wanted: pd.Series) -> np.ndarray:
     """Where ``drawn`` agrees with the condition ``wanted`` (a missing condition holds)."""
     d, w = drawn.to_numpy(dtype=object), wanted.to_numpy(dtype=object)
     return np.asarray(pd.isna(w) | (d == w), dtype=bool)
@@ -232,8 +232,8 @@ def _functions(frame: pd.DataFrame, schema: TableSchema, codes: Mapping[str, np.
                written: set[str], order: Mapping[str, int]) -> list[Twin]:
     """Categorical and yes/no columns that a column with more values determines: a group of
     a category (a stage group), or bands of a number (an age group, Apgar >= 5). Not the
-    target nor a sensitive attribute (the bias checks and fair augmentation condition on
-    those, and a group names several source values)."""
+    target nor a sensitive attribute: fair augmentation draws rows group by group of those,
+    and a condition on a group or band costs redraws."""
     found: list[Twin] = []
     for column in frame.columns:
         col = schema.column(column)
