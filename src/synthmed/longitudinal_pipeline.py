@@ -192,6 +192,9 @@ def generate_longitudinal(
     timings["fit_s"] = _time.perf_counter() - start
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"trajectories equal to a training one are kept: {gen.copy_rule_['reason']}")
+    written = _written_note(gen)
+    if written:
+        say(written)
     say("sampling")
     start = _time.perf_counter()
     released = _release(gen, options, train, schema, n, seed)
@@ -307,6 +310,14 @@ _MODE_WORDS = {
 }
 
 
+def _written_note(gen: Any) -> str | None:
+    """Which columns the generator writes from another (see generators/_twins), if any."""
+    from synthmed.generators._twins import twins_note
+
+    written = getattr(gen, "written_columns", None)
+    return twins_note(written()) if written is not None else None
+
+
 def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any,
            result: EvaluationResult, label: str, timings: dict[str, float], *,
            released: Release | None = None,
@@ -327,7 +338,7 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
             "Synthetic entity ids are fresh; times beyond the last time seen in training are "
             "cut.",
             f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
-            *filter(None, [missing_codes_note(schema)]),
+            *filter(None, [missing_codes_note(schema), _written_note(gen)]),
         ]
         public = released is None
         if released is not None:

@@ -286,7 +286,7 @@ def generate(
     timings["fit_s"] = time.perf_counter() - start
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
-    written = twins_note(getattr(gen, "twins_", []))
+    written = twins_note(gen.twins_)
     if written:
         say(written)
 
@@ -508,7 +508,7 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         "generator did not capture may be missing or distorted.",
         f"Columns not modelled (identifiers, free text): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
-        *filter(None, [missing_codes_note(schema), twins_note(getattr(gen, "twins_", []))]),
+        *filter(None, [missing_codes_note(schema), twins_note(gen.twins_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

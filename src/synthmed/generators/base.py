@@ -12,7 +12,7 @@ schema inference and validation, canonical dtypes, exact-copy rejection and pers
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 import inspect
 import json
@@ -241,6 +241,10 @@ class BaseGenerator(BaseModel):
     >>> synthetic = gen.sample(100, random_state=0)
     """
 
+    #: columns written from another after each draw (set by ``fit``; none for a subclass
+    #: that fits otherwise, or a model saved before they were found)
+    twins_: Sequence[Twin] = ()
+
     # ------------------------------------------------------------- fit/sample
 
     def fit(self, data: pd.DataFrame, *, schema: TableSchema | None = None,
@@ -397,7 +401,7 @@ class BaseGenerator(BaseModel):
         return out
 
     def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
-        twins = getattr(self, "twins_", [])
+        twins = self.twins_
         inner = None if cond is None else source_conditions(cond, twins)
         raw = self._written(n, inner, twins, rng)
         if inner is not None:  # a group or band asked for: rows whose source left it again
@@ -415,7 +419,7 @@ class BaseGenerator(BaseModel):
                 raw[col] = cond[col].to_numpy()
         return restore_table(raw, self.schema_)
 
-    def _written(self, n: int, inner: pd.DataFrame | None, twins: list[Twin],
+    def _written(self, n: int, inner: pd.DataFrame | None, twins: Sequence[Twin],
                  rng: np.random.Generator) -> pd.DataFrame:
         """The subclass's draw under ``inner`` conditions, made exact (a soft conditioning
         such as ARF's), with the written columns written from their sources."""
@@ -465,12 +469,12 @@ class BaseGenerator(BaseModel):
                 f"Conditions give values never seen in training for: {', '.join(bad)}."
             )
         cond = coerce_table(cond, self.schema_.subset(list(cond.columns)), validate=False)
-        source_conditions(cond, getattr(self, "twins_", []))  # contradictions fail here
+        source_conditions(cond, self.twins_)  # contradictions fail here
         return cond
 
     def _known_condition(self, column: str, values: pd.Series) -> bool:
         """:meth:`_condition_values_known`, a written column's values read as its source's."""
-        twin = next((t for t in getattr(self, "twins_", []) if t.column == column), None)
+        twin = next((t for t in self.twins_ if t.column == column), None)
         if twin is None or not twin.invertible:  # a group or band is modelled as it is
             return self._condition_values_known(column, values)
         source = twin.read(values)
@@ -499,7 +503,7 @@ class BaseGenerator(BaseModel):
         return (
             {"n_train_rows": self.n_train_rows_, "hash_key": self._hash_key_,
              "copy_rule": self.copy_rule_,
-             "twins": [t.to_meta() for t in getattr(self, "twins_", [])]},
+             "twins": [t.to_meta() for t in self.twins_]},
             {"__train_hashes": self._train_hashes_},
         )
 

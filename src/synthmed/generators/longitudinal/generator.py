@@ -77,7 +77,7 @@ from synthmed._random import RandomState, make_rng
 from synthmed.datasets.longitudinal import one_role, prepare_long_table
 from synthmed.exceptions import DataError, NotFittedError, ParameterError
 from synthmed.generators._smoothing import KernelSmoother
-from synthmed.generators._twins import find_twins
+from synthmed.generators._twins import Twin, find_twins
 from synthmed.generators.base import (
     COMMON_RECORD_MIN_COUNT,
     MAX_RESAMPLE_ROUNDS,
@@ -590,6 +590,11 @@ class LongitudinalGenerator(BaseGenerator):
         order = np.lexsort((np.concatenate(t_parts), pos))
         pos, t_off = pos[order], np.concatenate(t_parts)[order]
         return assemble(self, statics, can, pos, t_off, np.vstack(value_parts)[order])
+
+    def written_columns(self) -> list[Twin]:
+        """Measures and static columns written from another column after each draw
+        (:mod:`synthmed.generators._twins`)."""
+        return [*self._measure_twins, *self.static_model_.twins_]
 
     def time_limit(self, can: pd.DataFrame) -> np.ndarray:
         """Each drawn patient's latest allowed time: the smallest of its static columns that
