@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from synthmed._outputs import write_atomically
+from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.longitudinal import LongitudinalData
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
@@ -182,6 +183,9 @@ def generate_longitudinal(
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
+    csv_format = source_format(data)
+    if csv_format is not None and not csv_format.is_default:
+        say(f"read as {csv_format.describe()}; synthetic.csv is written the same way")
     note = missing_codes_note(schema)
     if note:
         say(note)
@@ -226,7 +230,7 @@ def generate_longitudinal(
     timings["evaluate_s"] = _time.perf_counter() - start
     say(f"writing {out_dir}")
     files = _write(out_dir, synthetic, schema, gen, result, label, timings,
-                   released=released, options=options)
+                   released=released, options=options, csv_format=csv_format or CsvFormat())
     return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
                            release=released)
 
@@ -321,17 +325,18 @@ def _written_note(gen: Any) -> str | None:
 def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any,
            result: EvaluationResult, label: str, timings: dict[str, float], *,
            released: Release | None = None,
-           options: ReleaseOptions | None = None) -> dict[str, Path]:
+           options: ReleaseOptions | None = None,
+           csv_format: CsvFormat | None = None) -> dict[str, Path]:
     from synthmed.modes import write_release
     from synthmed.report import DataCard, write_report
 
     def write(staging: Path) -> None:
         if released is None or options is None:
-            synthetic.to_csv(staging / "synthetic.csv", index=False)
+            (csv_format or CsvFormat()).write(synthetic, staging / "synthetic.csv")
         else:  # into the staging folder: moved into place with everything else
             write_release(released, staging,
                           provenance="sidecar" if options.provenance_sidecar else "column",
-                          column=options.provenance_column)
+                          column=options.provenance_column, csv_format=csv_format)
         limits = [
             "Synthetic patients are not real: rare trajectories and long-range patterns "
             "the generator did not capture may be missing or distorted.",

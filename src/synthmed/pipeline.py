@@ -18,6 +18,7 @@ import pandas as pd
 
 from synthmed._outputs import write_atomically
 from synthmed.datasets import list_datasets, load_dataset, read_table
+from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
@@ -271,6 +272,9 @@ def generate(
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
+    csv_format = source_format(data)
+    if csv_format is not None and not csv_format.is_default:
+        say(f"read as {csv_format.describe()}; synthetic.csv is written the same way")
     if group is not None:
         say(f"{group!r} repeats: rows of one {group} are kept together in train or holdout "
             f"(if they are measurements over time, try --entity {group} --time COLUMN)")
@@ -318,7 +322,7 @@ def generate(
 
     say(f"writing {out_dir}")
     files = _write_outputs(out_dir, released, options, schema, gen, result, title=label,
-                           timings=timings)
+                           timings=timings, csv_format=csv_format or CsvFormat())
     return RunResult(
         out_dir=out_dir, synthetic=released.data, schema=schema, generator=gen,
         evaluation=result, dropped_columns=schema.dropped_columns, release=released,
@@ -464,16 +468,17 @@ def _filter_cost(released: Release, train: pd.DataFrame, holdout: pd.DataFrame,
 
 def _write_outputs(out_dir: Path, released: Release, options: ReleaseOptions,
                    schema: TableSchema, gen: BaseGenerator, result: EvaluationResult, *,
-                   title: str, timings: dict[str, float]) -> dict[str, Path]:
+                   title: str, timings: dict[str, float],
+                   csv_format: CsvFormat) -> dict[str, Path]:
     from synthmed.report import write_report
 
     def write(staging: Path) -> None:
         if options.mode == "full":
-            released.data.to_csv(staging / "synthetic.csv", index=False)
+            csv_format.write(released.data, staging / "synthetic.csv")
         else:
             write_release(released, staging,
                           provenance="sidecar" if options.provenance_sidecar else "column",
-                          column=options.provenance_column)
+                          column=options.provenance_column, csv_format=csv_format)
         schema.save(staging / "schema.json")
         doc = result.to_dict()
         doc["timings"] = {k: round(v, 3) for k, v in timings.items()}

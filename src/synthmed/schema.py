@@ -291,6 +291,14 @@ class TableSchema:
                     "drop it or mark it as kind 'identifier' so that it is not modelled."
                 )
                 continue
+            if col.kind in NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series):
+                infinite = int(np.isinf(series.to_numpy(dtype=float)).sum())
+                if infinite:
+                    problems.append(
+                        f"Column {col.name!r} holds {infinite} infinite value(s) (inf or -inf, "
+                        "e.g. from a division by zero in the export); replace them with "
+                        "numbers or leave the cells empty (missing).")
+                    continue
             bad = incompatible_values(series, col.kind)
             if bad:
                 problems.append(
@@ -541,7 +549,9 @@ def _infer_kind(name: str, series: pd.Series) -> str:
         return "categorical"
     unique_ratio = n_unique / n
     if pd.api.types.is_numeric_dtype(series):
-        integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+        finite = values.to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]  # an infinity is refused by validate()
+        integral = bool(np.all(np.mod(finite, 1) == 0))
         if integral and n_unique > 20 and (
             (_ID_NAME.search(name) and unique_ratio > 0.05)
             or (n_unique == n and _is_row_number(values))
@@ -684,6 +694,10 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             nullable_int = col.dtype in ("Int64", "Int32", "Int16", "Int8")
             if nullable_int or (col.dtype.startswith(("int", "uint")) and not series.isna().any()):
                 series = series.astype(col.dtype)
+            elif col.kind == "integer" and series.isna().any():
+                # a whole-number column with gaps is read as floats: written back, "13" must
+                # not become "13.0"
+                series = series.astype("Int64")
         elif col.kind == "datetime":
             series = pd.to_datetime(series)
             if col.date_only:

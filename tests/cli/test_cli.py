@@ -126,6 +126,32 @@ def test_a_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     assert "Read as missing, and written back" in html
 
 
+def test_a_european_spreadsheet_export_is_read_and_written_in_its_dialect(tmp_path, capsys):
+    """";"-separated, "72,5" for 72.5, cp1252 text (a Windows export from a German locale):
+    read as numbers and categories, not one column of text, and written back the same way so
+    that it opens in the spreadsheet it came from."""
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pd.DataFrame({"alter": rng.integers(20, 90, n),
+                          "gewicht": rng.normal(75, 12, n).round(1),
+                          "geschlecht": rng.choice(["männlich", "weiblich"], n),
+                          "died": rng.random(n) < 0.3})
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",", encoding="cp1252")
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "--target", "died",
+                 "--generator", "gaussian_copula"]) == 0
+    said = capsys.readouterr()
+    assert "read as ';'-separated, ',' decimal mark, cp1252 text" in said.out + said.err
+    schema = json.loads((tmp_path / "out" / "schema.json").read_text())
+    assert {c["name"]: c["kind"] for c in schema["columns"]}["gewicht"] == "numeric"
+    raw = (tmp_path / "out" / "synthetic.csv").read_bytes()
+    assert raw.splitlines()[0] == b"alter;gewicht;geschlecht;died"
+    assert "männlich".encode("cp1252") in raw
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", sep=";", decimal=",",
+                        encoding="cp1252")
+    assert synth["gewicht"].dtype == float and synth["gewicht"].between(30, 130).all()
+
+
 def _bad(tmp_path, csv):
     frame = make_mixed_frame(200)
     empty = tmp_path / "empty.csv"
@@ -134,6 +160,9 @@ def _bad(tmp_path, csv):
     frame.iloc[:1].to_csv(one_row, index=False)
     all_missing = tmp_path / "allmissing.csv"
     frame.assign(bili=np.nan).to_csv(all_missing, index=False)
+    infinite = tmp_path / "infinite.csv"
+    frame.assign(bili=frame["bili"].where(frame.index != 3, np.inf)).to_csv(infinite,
+                                                                            index=False)
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"spec_version": "1.0", "columns": [
         {"name": "age", "kind": "numeric"}, {"name": "ghost", "kind": "numeric"}]}))
@@ -145,6 +174,7 @@ def _bad(tmp_path, csv):
         "empty table": ([str(empty)], "empty"),
         "one row": ([str(one_row)], "rows"),
         "all-missing column": ([str(all_missing)], "'bili' has no values"),
+        "infinite value": ([str(infinite)], "'bili' holds 1 infinite value"),
         "schema names unknown column": ([str(csv), "--schema", str(schema)], "'ghost'"),
         "n zero": ([str(csv), "--n", "0"], "positive integer"),
         "n negative": ([str(csv), "--n", "-5"], "positive integer"),
@@ -156,6 +186,7 @@ def _bad(tmp_path, csv):
 
 @pytest.mark.parametrize("case", [
     "missing file", "unreadable format", "empty table", "one row", "all-missing column",
+    "infinite value",
     "schema names unknown column", "n zero", "n negative", "unknown generator", "unknown target",
 ])
 def test_bad_input_exit_2_nothing_written(case, tmp_path, csv, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,6 +67,52 @@ def test_read_table_round_trip(tmp_path, mixed_frame):
     pd.testing.assert_frame_equal(read_table(tmp_path / "t.parquet"), mixed_frame)
     mixed_frame.to_csv(tmp_path / "t.csv", index=False)
     assert read_table(tmp_path / "t.csv").shape == mixed_frame.shape
+
+
+@pytest.mark.parametrize(("text", "encoding", "expected"), [
+    ("a,b,c\n1,2.5,x\n2,3.5,y\n", "utf-8", (",", ".", "utf-8")),
+    ("a;b;c\n1;2,5;x\n2;3,5;y\n", "utf-8", (";", ",", "utf-8")),
+    ("a;b\n1;2.5\n2;3.5\n", "utf-8", (";", ".", "utf-8")),
+    ("a\tb\n1\t2\n3\t4\n", "utf-8", ("\t", ".", "utf-8")),
+    ("a|b\n1|2\n", "utf-8", ("|", ".", "utf-8")),
+    # commas inside quoted text do not make a separator; ";" inside text does not either
+    ('note,b\n"fever, cough; rash",1\n"none",2\n', "utf-8", (",", ".", "utf-8")),
+    ("name,val\nJosé,1\n", "cp1252", (",", ".", "cp1252")),
+    ("name,val\nJosé,1\n", "utf-8-sig", (",", ".", "utf-8-sig")),
+    ("single\n1\n2\n", "utf-8", (",", ".", "utf-8")),
+])
+def test_csv_dialect_is_sniffed(tmp_path, text, encoding, expected):
+    from synthmed.datasets.io import CsvFormat, sniff_csv
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode(encoding))
+    assert sniff_csv(path) == CsvFormat(*expected)
+    assert len(read_table(path)) == text.count("\n") - 1 - text.count('"\n"')
+
+
+def test_a_comma_decimal_table_round_trips(tmp_path):
+    from synthmed.datasets.io import sniff_csv
+
+    frame = pd.DataFrame({"x": [1.5, 2.25, -3.0], "name": ["Ærø", "b", "c"]})
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",", encoding="cp1252")
+    pd.testing.assert_frame_equal(read_table(path), frame)
+    out = tmp_path / "back.csv"
+    sniff_csv(path).write(frame, out)
+    assert out.read_bytes() == path.read_bytes()
+
+
+def test_an_r_export_gets_its_na_back(tmp_path):
+    from synthmed.datasets.io import sniff_csv
+
+    frame = pd.DataFrame({"x": [1.5, np.nan, 2.0, np.nan], "g": ["a", "b", None, "a"]})
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False, na_rep="NA")
+    fmt = sniff_csv(path)
+    assert fmt.missing == "NA" and "missing values written 'NA'" in fmt.describe()
+    out = tmp_path / "back.csv"
+    fmt.write(read_table(path), out)
+    assert out.read_bytes() == path.read_bytes()
 
 
 def test_numbers_with_missing_markers_are_read_as_numbers(tmp_path):

@@ -1,17 +1,140 @@
-"""Readers for the user's own tables (CSV, Parquet), with errors that say what to fix."""
+"""Readers for the user's own tables (CSV, Parquet), with errors that say what to fix.
+
+CSV files are read in the dialect they were written in (:func:`sniff_csv`): a spreadsheet
+export from a European locale separates fields with ";" and writes "1,5" for 1.5, and a
+Windows export is often cp1252, not UTF-8. Read with pandas' defaults, such a file is one
+column of text. The pipelines write ``synthetic.csv`` back in the same dialect
+(:meth:`CsvFormat.write`), so the file opens in the tool the source came from.
+"""
 
 from __future__ import annotations
 
+import codecs
+import csv
+from dataclasses import dataclass
+import gzip
+import io
 from pathlib import Path
+import re
 
 import pandas as pd
 
 from synthmed.exceptions import DataError
 
-__all__ = ["read_table"]
+__all__ = ["CsvFormat", "read_table", "sniff_csv", "source_format"]
 
 _CSV = {".csv", ".tsv", ".txt", ".gz"}
 _PARQUET = {".parquet", ".pq"}
+#: bytes read to tell the dialect; lines read of them
+_SNIFF_BYTES = 65_536
+_SNIFF_LINES = 50
+_SEPARATORS = (",", ";", "\t", "|")
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d+,\d+$")
+_DOT_DECIMAL = re.compile(r"^[+-]?\d+\.\d+$")
+#: tokens pandas reads as missing by default (and the empty cell), in order of preference
+_MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "None", "-NaN",
+                   "<NA>")
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file was written: field separator, decimal mark and text encoding."""
+
+    sep: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    missing: str = ""  # how an empty cell is written ("NA" in R's exports)
+
+    @property
+    def is_default(self) -> bool:
+        return self in (CsvFormat(), CsvFormat(encoding="utf-8-sig"))
+
+    def describe(self) -> str:
+        sep = "tab" if self.sep == "\t" else repr(self.sep)
+        missing = f", missing values written {self.missing!r}" if self.missing else ""
+        return f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text{missing}"
+
+    def write(self, frame: pd.DataFrame, path: str | Path) -> None:
+        """Write ``frame`` (no index) in this dialect."""
+        frame.to_csv(path, index=False, sep=self.sep, decimal=self.decimal,
+                     encoding=self.encoding, na_rep=self.missing)
+
+
+def sniff_csv(path: str | Path) -> CsvFormat:
+    """The dialect of a CSV file, read from its first lines.
+
+    Encoding: UTF-8 (with or without a byte-order mark) if the bytes decode as UTF-8, else
+    cp1252 (Windows' Western European), else Latin-1. Separator: among ",", ";", tab and "|",
+    the one that splits the header into the most fields with the same count on (nearly) every
+    line; "," when none does. Decimal mark: "," when the separator is not "," and numbers are
+    written like "1,5" more often than like "1.5".
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read(_SNIFF_BYTES)
+    encoding, text = _decode(raw)
+    lines = text.splitlines()
+    if len(raw) == _SNIFF_BYTES:
+        lines = lines[:-1]  # the last line may be cut short
+    lines = [line for line in lines[:_SNIFF_LINES] if line.strip()]
+    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else _separator(lines)
+    fields = [f.strip() for row in csv.reader(io.StringIO("\n".join(lines[1:])),
+                                              delimiter=sep) for f in row]
+    decimal = "."
+    if sep != ",":
+        comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
+        if comma and comma >= sum(bool(_DOT_DECIMAL.match(f)) for f in fields):
+            decimal = ","
+    return CsvFormat(sep, decimal, encoding, _missing_token(fields))
+
+
+def source_format(data: object) -> CsvFormat | None:
+    """The dialect of ``data`` when it is a path to an existing CSV file, else None."""
+    if not isinstance(data, str | Path):
+        return None
+    path = Path(data)
+    if not path.is_file() or path.suffix.lower() not in _CSV:
+        return None
+    try:
+        return sniff_csv(path)
+    except OSError:
+        return None
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:  # an incremental decoder tolerates a character cut at the end of the sample
+        return encoding, codecs.getincrementaldecoder(encoding)().decode(raw, final=False)
+    except UnicodeDecodeError:
+        pass
+    try:
+        return "cp1252", raw.decode("cp1252")
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined
+        return "latin-1", raw.decode("latin-1")
+
+
+def _missing_token(fields: list[str]) -> str:
+    """The commonest of pandas' missing-value tokens among ``fields`` ("" when empty cells are
+    as common): pandas reads them all as missing, so the release writes back the source's."""
+    counts = {t: 0 for t in _MISSING_TOKENS}
+    for f in fields:
+        if f in counts:
+            counts[f] += 1
+    token = max(counts, key=lambda t: (counts[t], t == ""))
+    return token if counts[token] else ""
+
+
+def _separator(lines: list[str]) -> str:
+    best, best_fields = ",", 1
+    for sep in _SEPARATORS:
+        counts = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)]
+        if not counts or counts[0] < 2:
+            continue
+        steady = sum(c == counts[0] for c in counts) >= 0.9 * len(counts)
+        if steady and counts[0] > best_fields:
+            best, best_fields = sep, counts[0]
+    return best
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -32,8 +155,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in _PARQUET:
             frame = pd.read_parquet(path)
         elif suffix in _CSV:
-            sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
-            frame = pd.read_csv(path, sep=sep, low_memory=False)
+            fmt = sniff_csv(path)
+            frame = pd.read_csv(path, sep=fmt.sep, decimal=fmt.decimal, encoding=fmt.encoding,
+                                low_memory=False)
         else:
             raise DataError(
                 f"Cannot read {str(path)!r}: unknown format {suffix or '(no extension)'!r}. "

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed._outputs import write_atomically
+from synthmed.datasets.io import CsvFormat
 from synthmed.exceptions import ParameterError
 
 __all__ = [
@@ -131,7 +132,8 @@ def with_provenance(release: Release, column: str = DEFAULT_COLUMN) -> pd.DataFr
 
 def write_release(release: Release, folder: str | Path, *,
                   provenance: Literal["column", "sidecar"] = "column",
-                  column: str = DEFAULT_COLUMN, name: str = "release") -> dict[str, Path]:
+                  column: str = DEFAULT_COLUMN, name: str = "release",
+                  csv_format: CsvFormat | None = None) -> dict[str, Path]:
     """Write the release into ``folder`` atomically: all files appear, or none changes.
 
     Files are written into a temporary sibling folder, then moved into place.
@@ -149,6 +151,9 @@ def write_release(release: Release, folder: str | Path, *,
         Name of the provenance column (in the release or in the sidecar).
     name : str
         Base file name (default ``"release"``).
+    csv_format : CsvFormat, optional
+        Separator, decimal mark and encoding of the files (default: comma-separated UTF-8;
+        the pipelines pass the source file's own, :func:`synthmed.datasets.io.sniff_csv`).
 
     Returns
     -------
@@ -182,7 +187,7 @@ def write_release(release: Release, folder: str | Path, *,
         tables = {f"{name}.csv": release.data, f"{name}_provenance.csv": side}
     def write(staging: Path) -> None:
         for file_name, table in tables.items():
-            table.to_csv(staging / file_name, index=False)
+            (csv_format or CsvFormat()).write(table, staging / file_name)
 
     files = write_atomically(out_dir, write)
     if provenance == "column":  # a stale sidecar from an earlier run would contradict
