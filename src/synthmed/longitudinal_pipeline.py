@@ -179,7 +179,8 @@ def generate_longitudinal(
     n_train = int(train[ent].nunique())
     if n_train < 5 or holdout[ent].nunique() < 5:
         raise DataError(f"Too few entities to split into train and holdout: "
-                        f"{frame[ent].nunique()} in total; at least 10 are needed.")
+                        f"{frame[ent].nunique()} in total, split {n_train} / "
+                        f"{holdout[ent].nunique()}; each side needs at least 5.")
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")

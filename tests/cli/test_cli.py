@@ -319,6 +319,20 @@ def test_generate_routes_a_long_table(tmp_path, capsys):
         p.name for p in out.iterdir()}
 
 
+def test_a_long_table_of_too_few_patients_is_counted_in_patients(tmp_path, capsys):
+    from _data import make_long_frame
+
+    frame = make_long_frame()
+    for n, needle in ((9, "At least 10 entities ('stay_id') are needed"),):
+        keep = frame["stay_id"].drop_duplicates().iloc[:n]
+        path = tmp_path / "visits.csv"
+        frame[frame["stay_id"].isin(keep)].to_csv(path, index=False)
+        code = main(["generate", str(path), "-o", str(tmp_path / "out"), "--entity",
+                     "stay_id", "--time", "t", "--target", "died", "-q"])
+        assert code == 2 and needle in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
+
+
 def test_a_code_and_its_label_stay_consistent_through_the_cli(tmp_path, capsys):
     """An export with a sex and its code: the run says the code is written from the sex, the
     synthetic rows never contradict it, and the report's data card says so."""

@@ -51,6 +51,10 @@ def test_other_bad_input_is_reported_by_column_and_count():
         LongitudinalData.from_frame(_long(), entity="patient", time="day")
     with pytest.raises(DataError, match="must be a static column"):
         LongitudinalData.from_frame(_long(), entity="pid", time="day", target="bili")
+    # one row per patient is a table, whatever the target: said so, not "not static"
+    with pytest.raises(DataError, match="Every entity in 'pid' has a single row"):
+        LongitudinalData.from_frame(_long().drop_duplicates("pid"), entity="pid", time="day",
+                                    target="sex")
 
 
 def test_dates_as_times():

@@ -256,6 +256,10 @@ def longitudinal_schema(frame: pd.DataFrame, *, entity: str, time: str,
     identifier (never modelled: synthetic entities get fresh ids); the time column is a number
     or a date whatever its number of distinct values. The target must be static.
     """
+    if frame[entity].nunique() == len(frame):
+        raise DataError(f"Every entity in {entity!r} has a single row: there is no course over "
+                        "time to learn. For one row per patient, run without --entity/--time "
+                        "(a table); otherwise check that the entity column repeats.")
     if static is None:
         keys = frame[entity].astype(str)
         others = [c for c in frame.columns if c not in (entity, time)]

@@ -117,13 +117,16 @@ def split_entities(frame: pd.DataFrame, schema: TableSchema, *, holdout_fraction
                    random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a long frame into train and holdout **by entity**, stratified on the target and
     on the static groups that :func:`entity_strata` picks."""
-    from synthmed.split import train_holdout_split
+    from synthmed.split import MIN_SPLIT_ROWS, train_holdout_split
 
     entity = one_role(schema, "entity_id")
     if entity not in frame.columns:
         raise DataError(f"The entity column {entity!r} is not in the table.")
     keys = frame[entity].astype(str)
     firsts = frame.assign(__key=keys).drop_duplicates("__key")
+    if len(firsts) < MIN_SPLIT_ROWS:  # said in entities: rows are not what is split
+        raise DataError(f"At least {MIN_SPLIT_ROWS} entities ({entity!r}) are needed to split "
+                        f"into train and holdout, got {len(firsts)}.")
     table = pd.DataFrame({"__key": firsts["__key"].to_numpy()})
     strata = entity_strata(frame, schema)
     if strata:
