@@ -35,6 +35,14 @@ def test_heart_rate_and_exact_length(ecg_model):
     assert abs(_hr(fake, model) - _hr(train, model)) < 0.08 * _hr(train, model)
 
 
+def test_a_draw_too_large_for_memory_is_refused_before_drawing(ecg_model):
+    from synthmed import ParameterError
+
+    model, _ = ecg_model
+    with pytest.raises(ParameterError, match="Ask for fewer or shorter records"):
+        model.sample(10_000, length_s=60, random_state=0)  # 216 million values
+
+
 @pytest.mark.parametrize("target", [60.0, 90.0, 130.0])
 def test_conditioning_on_heart_rate(ecg_model, target):
     model, _ = ecg_model

@@ -349,13 +349,14 @@ def fill_gaps(data: np.ndarray, fs: float, *, max_gap_s: float = MAX_GAP_S,
         longest = int((ends - starts).max())
         if longest > limit:
             raise DataError(
-                f"Channel {name!r} of {where} has a run of {longest} missing samples "
+                f"Channel {name!r} of {where} has a run of {longest} missing (or infinite) samples "
                 f"({longest / fs:.2f} s); runs up to {max_gap_s:g} s are interpolated. "
                 "Cut the record around the gap, or remove the channel."
             )
         if mask[0] or mask[-1]:
             raise DataError(
-                f"Channel {name!r} of {where} starts or ends with missing samples; trim them."
+                f"Channel {name!r} of {where} starts or ends with missing (or infinite) samples; "
+                "trim them."
             )
         good = np.flatnonzero(~mask)
         arr[c, mask] = np.interp(np.flatnonzero(mask), good, arr[c, good])

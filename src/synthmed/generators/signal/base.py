@@ -29,6 +29,9 @@ __all__ = ["MIN_RECORD_S", "SignalGenerator"]
 MIN_RECORD_S = 1.5
 #: longest synthetic record one call may ask for (24 hours)
 MAX_LENGTH_S = 86_400.0
+#: values (records x samples x channels) drawn at once at most: 100 million float32 is 0.37
+#: GiB, which the release, its evaluation and the writers copy several times
+MAX_SAMPLE_VALUES = 100_000_000
 
 
 class SignalGenerator(BaseModel):
@@ -89,6 +92,14 @@ class SignalGenerator(BaseModel):
             raise ParameterError(f"`length_s` must be a number of seconds between "
                                  f"{MIN_RECORD_S} and {MAX_LENGTH_S:g}, got {length!r}.")
         n_samples = round(float(length) * self.schema_.fs)
+        values = int(n) * n_samples * len(self.schema_.channels)
+        if values > MAX_SAMPLE_VALUES:
+            raise ParameterError(
+                f"{int(n):,} records of {float(length):g} s x {len(self.schema_.channels)} "
+                f"channel(s) at {self.schema_.fs:g} Hz are {values:,} values "
+                f"({values * 4 / 2**30:.1f} GiB as float32), more than "
+                f"{MAX_SAMPLE_VALUES:,} at once. Ask for fewer or shorter records; runs with "
+                "other seeds give more.")
         cond = self._check_conditions(conditions, int(n))
         records, static, *placed = self._sample(int(n), n_samples, cond, make_rng(random_state))
         return SignalSet(tuple(records), self.schema_.fs, self.schema_.channels,

@@ -130,8 +130,8 @@ class SignalBeats(SignalGenerator):
             raise DataError(
                 f"Found {len(nn_all)} normal beat intervals in {total_s:.1f} s of "
                 f"{signals.n_records} record(s); at least {MIN_BEATS} are needed. The signal "
-                f"is shorter than a few heartbeats, or channel {signals.channels[ref]!r} is "
-                f"not a {kind.upper()} (set kind= or reference_channel=)."
+                f"is shorter than a few heartbeats, or channel {signals.channels[ref]!r} holds "
+                f"no recognisable {kind.upper()} (set kind= or reference_channel=)."
             )
         med_rr = float(np.median(nn_all))
         n_pre, n_post = round(_PRE * med_rr * fs), round(_POST * med_rr * fs)
