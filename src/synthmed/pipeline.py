@@ -188,6 +188,11 @@ def _bundled_names() -> set[str]:
     return {d.name for d in list_datasets()}
 
 
+#: cells (rows x columns) one ``generate`` run holds, evaluates and writes at most; larger
+#: releases stream from a saved model (``synthmed sample``, ``sample_chunks``)
+MAX_RUN_CELLS = 100_000_000
+
+
 def generate(
     data: str | Path | pd.DataFrame,
     out: str | Path,
@@ -264,6 +269,12 @@ def generate(
     frame, schema, label = resolve_data(data, schema=schema, target=target, sensitive=sensitive)
     schema.validate(frame)
     _check_columns(options, schema)
+    if n is not None and n * len(schema.names) > MAX_RUN_CELLS:
+        raise ParameterError(
+            f"--n {n:,} rows x {len(schema.names)} columns is more than {MAX_RUN_CELLS:,} "
+            "cells to hold, evaluate and write in one run. For a release that large, fit once "
+            "(synthmed fit DATA -o MODEL) and stream the rows (synthmed sample MODEL -o "
+            "big.parquet --n N), which holds one chunk at a time.")
     group = repeated_identifier(frame, schema)
     train, holdout = train_holdout_split(
         frame, holdout_fraction=holdout_fraction, stratify=schema.target, groups=group,

@@ -178,6 +178,7 @@ def _bad(tmp_path, csv):
         "schema names unknown column": ([str(csv), "--schema", str(schema)], "'ghost'"),
         "n zero": ([str(csv), "--n", "0"], "positive integer"),
         "n negative": ([str(csv), "--n", "-5"], "positive integer"),
+        "n too large for one run": ([str(csv), "--n", "50000000"], "stream the rows"),
         "unknown generator": ([str(csv), "--generator", "gausian_copula"],
                               "Did you mean 'gaussian_copula'"),
         "unknown target": ([str(csv), "--target", "outcome"], "'outcome' is not in the data"),
@@ -186,7 +187,7 @@ def _bad(tmp_path, csv):
 
 @pytest.mark.parametrize("case", [
     "missing file", "unreadable format", "empty table", "one row", "all-missing column",
-    "infinite value",
+    "infinite value", "n too large for one run",
     "schema names unknown column", "n zero", "n negative", "unknown generator", "unknown target",
 ])
 def test_bad_input_exit_2_nothing_written(case, tmp_path, csv, capsys):
