@@ -30,6 +30,7 @@ from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
+from synthmed.pipeline import MAX_RUN_CELLS
 from synthmed.schema import TableSchema, missing_codes_note
 
 if TYPE_CHECKING:
@@ -181,6 +182,13 @@ def generate_longitudinal(
         raise DataError(f"Too few entities to split into train and holdout: "
                         f"{frame[ent].nunique()} in total, split {n_train} / "
                         f"{holdout[ent].nunique()}; each side needs at least 5.")
+    rows = n * len(frame) / frame[ent].nunique() if n is not None else 0
+    if rows * len(schema.names) > MAX_RUN_CELLS:
+        raise ParameterError(
+            f"--n {n:,} entities of about {len(frame) / frame[ent].nunique():.0f} rows x "
+            f"{len(schema.names)} columns is more than {MAX_RUN_CELLS:,} cells to hold, "
+            "evaluate and write in one run; ask for fewer entities (runs with other seeds "
+            "give more).")
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")

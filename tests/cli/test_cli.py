@@ -334,6 +334,12 @@ def test_a_long_table_of_too_few_patients_is_counted_in_patients(tmp_path, capsy
         assert not (tmp_path / "out").exists()
 
 
+def test_a_long_run_too_large_for_memory_is_refused(tmp_path, capsys):
+    code = main(["generate", "pbcseq", "--n", "5000000", "-o", str(tmp_path / "out")])
+    assert code == 2 and "ask for fewer entities" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_code_and_its_label_stay_consistent_through_the_cli(tmp_path, capsys):
     """An export with a sex and its code: the run says the code is written from the sex, the
     synthetic rows never contradict it, and the report's data card says so."""
