@@ -36,9 +36,11 @@ __all__ = [
     "Role",
     "TableSchema",
     "coerce_table",
+    "date_format_of",
     "incompatible_values",
     "infer_schema",
     "missing_codes_note",
+    "read_dates",
     "without_codes",
 ]
 
@@ -116,6 +118,10 @@ class ColumnSchema:
         Number of decimals the source records (numeric kinds); synthetic values keep it.
     date_only : bool
         For datetimes: every source value falls at midnight, so output keeps dates only.
+    date_format : str or None
+        For dates read from text: the one ``strftime`` pattern every source value follows
+        (``"%d.%m.%Y"``), used to read them (so "04.02.2021" is 4 February, never 2 April) and
+        to write synthetic dates back the same way. None: ISO output.
     missing_codes : tuple of str
         Source tokens that mean "no value" (``"."``, blanks), most frequent first: read as
         missing, and the first is written where a synthetic value is missing.
@@ -128,6 +134,7 @@ class ColumnSchema:
     decimals: int | None = None
     date_only: bool = False
     missing_codes: tuple[str, ...] = ()
+    date_format: str | None = None
 
     @property
     def modelled(self) -> bool:
@@ -143,6 +150,8 @@ class ColumnSchema:
             out["date_only"] = True
         if self.missing_codes:
             out["missing_codes"] = list(self.missing_codes)
+        if self.date_format:
+            out["date_format"] = self.date_format
         return out
 
 
@@ -299,7 +308,7 @@ class TableSchema:
                         "e.g. from a division by zero in the export); replace them with "
                         "numbers or leave the cells empty (missing).")
                     continue
-            bad = incompatible_values(series, col.kind)
+            bad = incompatible_values(series, col.kind, col.date_format)
             if bad:
                 problems.append(
                     f"Column {col.name!r} is declared {col.kind!r} but {bad} of "
@@ -355,7 +364,8 @@ class TableSchema:
             if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
-            known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes"}
+            known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
+                     "date_format"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -368,6 +378,7 @@ class TableSchema:
                     decimals=item.get("decimals"),
                     date_only=bool(item.get("date_only", False)),
                     missing_codes=tuple(str(c) for c in item.get("missing_codes", ())),
+                    date_format=item.get("date_format"),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -468,6 +479,7 @@ def infer_schema(
                 ) else None,
                 date_only=kind == "datetime" and _is_date_only(values),
                 missing_codes=codes,
+                date_format=date_format_of(values) if kind == "datetime" else None,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -567,6 +579,8 @@ def _infer_kind(name: str, series: pd.Series) -> str:
     sample = as_str.sample(min(n, 500), random_state=0) if n > 500 else as_str
     if _looks_like_datetime(sample) and _looks_like_datetime(as_str, every=True):
         return "datetime"
+    if sample.str.contains(r"\d").mean() > 0.9 and date_format_of(as_str) is not None:
+        return "datetime"  # a pattern with month names ("04-Feb-2021")
     if sample.str.match(_EMAIL).mean() > 0.8 or (
         sample.str.match(_PHONE).mean() > 0.8 and sample.str.contains(r"\d{3}").mean() > 0.8
         and unique_ratio > 0.5
@@ -617,26 +631,66 @@ def _infer_decimals(series: pd.Series) -> int | None:
 
 
 def _is_date_only(series: pd.Series) -> bool:
-    parsed = _to_datetime(series).dropna()
+    parsed = read_dates(series).dropna()
     return bool(len(parsed) and (parsed == parsed.dt.normalize()).all())
 
 
-def _to_datetime(series: pd.Series) -> pd.Series:
+def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
+    """``series`` as datetimes: with ``date_format``, read by that pattern (a value that
+    does not follow it is missing); without, each value by itself."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if date_format:
+            text = series.where(series.isna(), series.astype(str).str.strip())
+            return pd.to_datetime(text, errors="coerce", format=date_format)
         return pd.to_datetime(series, errors="coerce", format="mixed")
 
 
-def incompatible_values(series: pd.Series, kind: str) -> int:
+#: patterns tried for dates written as text, in order; the first every value follows is the
+#: column's ``date_format``. Day-first before month-first only where the separator says so
+#: (dots are day-first everywhere); "01/02/2020" with no day above 12 reads month-first.
+DATE_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S",
+    "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%y",
+    "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%y",
+    "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y",
+    "%d-%m-%Y", "%m-%d-%Y", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%b %d, %Y", "%d %B %Y",
+)
+
+
+#: distinct values a date pattern is first tried on
+DATE_SAMPLE = 200
+
+
+def date_format_of(series: pd.Series) -> str | None:
+    """The first of :data:`DATE_FORMATS` that reads every present value of a text column, or
+    None (not text, or no one pattern fits: such dates are read one by one, written ISO)."""
+    values = series.dropna()
+    if len(values) == 0 or pd.api.types.is_datetime64_any_dtype(series) or not (
+            pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return None
+    distinct = values.astype(str).str.strip().drop_duplicates()
+    sample = distinct.iloc[:DATE_SAMPLE]  # a pattern is tried on a few, checked on all
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fmt in DATE_FORMATS:
+            if (pd.to_datetime(sample, errors="coerce", format=fmt).notna().all()
+                    and pd.to_datetime(distinct, errors="coerce", format=fmt).notna().all()):
+                return fmt
+    return None
+
+
+def incompatible_values(series: pd.Series, kind: str, date_format: str | None = None) -> int:
     """How many present values of ``series`` a column of ``kind`` cannot read (text in a
     number column, a token that is not a date...); 0 for categories and yes/no columns."""
     values = series.dropna()
     if kind in NUMERIC_KINDS:
         return int(pd.to_numeric(values, errors="coerce").isna().sum())
     if kind == "datetime":
-        return int(_to_datetime(values).isna().sum())
+        return int(read_dates(values, date_format).isna().sum())
     return 0
 
 
@@ -659,7 +713,7 @@ def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = Tr
         if col.kind in NUMERIC_KINDS:
             series = pd.to_numeric(series, errors="coerce").astype(float)
         elif col.kind == "datetime":
-            series = _to_datetime(series)
+            series = read_dates(series, col.date_format)
             if getattr(series.dt, "tz", None) is not None:
                 series = series.dt.tz_convert(None)
             series = series.astype("datetime64[ns]")
@@ -699,9 +753,12 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
                 # not become "13.0"
                 series = series.astype("Int64")
         elif col.kind == "datetime":
-            series = pd.to_datetime(series)
+            series = read_dates(series, col.date_format)
             if col.date_only:
                 series = series.dt.normalize()
+            if col.date_format and not col.dtype.startswith("datetime64"):
+                # dates read from text go back as text in the source's own pattern
+                series = series.dt.strftime(col.date_format).astype(object)
         elif col.dtype == "category":
             series = series.astype("category")
         elif col.dtype == "bool" and not series.isna().any():

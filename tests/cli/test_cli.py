@@ -135,6 +135,8 @@ def test_a_european_spreadsheet_export_is_read_and_written_in_its_dialect(tmp_pa
     frame = pd.DataFrame({"alter": rng.integers(20, 90, n),
                           "gewicht": rng.normal(75, 12, n).round(1),
                           "geschlecht": rng.choice(["männlich", "weiblich"], n),
+                          "aufnahme": (pd.Timestamp("2020-01-01") + pd.to_timedelta(
+                              rng.integers(0, 700, n), unit="D")).strftime("%d.%m.%Y"),
                           "died": rng.random(n) < 0.3})
     path = tmp_path / "export.csv"
     frame.to_csv(path, index=False, sep=";", decimal=",", encoding="cp1252")
@@ -145,11 +147,14 @@ def test_a_european_spreadsheet_export_is_read_and_written_in_its_dialect(tmp_pa
     schema = json.loads((tmp_path / "out" / "schema.json").read_text())
     assert {c["name"]: c["kind"] for c in schema["columns"]}["gewicht"] == "numeric"
     raw = (tmp_path / "out" / "synthetic.csv").read_bytes()
-    assert raw.splitlines()[0] == b"alter;gewicht;geschlecht;died"
+    assert raw.splitlines()[0] == b"alter;gewicht;geschlecht;aufnahme;died"
     assert "männlich".encode("cp1252") in raw
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", sep=";", decimal=",",
                         encoding="cp1252")
     assert synth["gewicht"].dtype == float and synth["gewicht"].between(30, 130).all()
+    # dates stay day-first with dots, within the source's range
+    dates = pd.to_datetime(synth["aufnahme"], format="%d.%m.%Y")
+    assert dates.between("2020-01-01", "2021-12-01").all()
 
 
 def _bad(tmp_path, csv):

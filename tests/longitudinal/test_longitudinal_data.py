@@ -64,6 +64,15 @@ def test_dates_as_times():
     assert data.schema.column("day").kind == "datetime"
 
 
+def test_day_first_dates_as_times_keep_their_pattern():
+    days = pd.to_datetime("2020-01-01") + pd.to_timedelta(_long()["day"], unit="D")
+    frame = _long().assign(day=days.dt.strftime("%d/%m/%Y"))  # 31/01/2020, 01/01/2020...
+    data = LongitudinalData.from_frame(frame, entity="pid", time="day")
+    assert data.long["day"].min() == pd.Timestamp("2020-01-01")
+    assert data.long["day"].max() == pd.Timestamp("2020-01-31")  # not read as 2020-01-06
+    assert data.schema.column("day").date_format == "%d/%m/%Y"
+
+
 def test_bundled_longitudinal_datasets_are_registered():
     infos = {i.name: i for i in list_datasets() if i.modality == "longitudinal"}
     assert {"pbcseq", "nafld2", "clif_vitals"} <= set(infos)

@@ -93,6 +93,32 @@ def test_missing_codes_are_no_kind_error_but_other_text_is():
         schema.validate(frame.assign(crp=["n/d"] + ["2.5"] * 29))
 
 
+@pytest.mark.parametrize(("written", "pattern"), [
+    (["04.02.2021", "31.08.2019", None], "%d.%m.%Y"),
+    (["04/02/2021", "31/08/2019", None], "%d/%m/%Y"),
+    (["02/04/2021", "08/31/2019", None], "%m/%d/%Y"),
+    (["04-Feb-2021", "31-Aug-2019", None], "%d-%b-%Y"),
+    (["2021-02-04 08:30:00", "2019-08-31 23:05:00", None], "%Y-%m-%d %H:%M:%S"),
+])
+def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pattern, tmp_path):
+    """A German or British export's "04.02.2021" is 4 February (read one by one, month first,
+    it was 2 April, while "31.08.2019" was read day first); synthetic dates go back in the
+    source's pattern."""
+    from synthmed.schema import coerce_table, restore_table
+
+    frame = pd.DataFrame({"admitted": written * 4})
+    schema = infer_schema(frame)
+    col = schema.column("admitted")
+    assert (col.kind, col.date_format) == ("datetime", pattern)
+    read = coerce_table(frame, schema)["admitted"]
+    assert read.iloc[0] == pd.Timestamp(2021, 2, 4, *((8, 30) if ":" in written[0] else ()))
+    assert read.iloc[1].month == 8 and read.iloc[1].day == 31
+    back = restore_table(read.to_frame(), schema)["admitted"]
+    assert back.iloc[:2].tolist() == written[:2] and back.isna().iloc[2]
+    schema.save(tmp_path / "s.json")
+    assert TableSchema.load(tmp_path / "s.json").column("admitted").date_format == pattern
+
+
 def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):
     schema = infer_schema(mixed_frame, target="died", survival=("visits", "died"))
     path = tmp_path / "schema.json"

@@ -37,13 +37,18 @@ from dataclasses import dataclass, field, replace
 import importlib.util
 from pathlib import Path
 from typing import Any
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from synthmed.exceptions import DataError, MissingDependencyError
-from synthmed.schema import ColumnSchema, TableSchema, infer_schema
+from synthmed.schema import (
+    ColumnSchema,
+    TableSchema,
+    date_format_of,
+    infer_schema,
+    read_dates,
+)
 
 __all__ = [
     "LongitudinalData",
@@ -122,6 +127,12 @@ class LongitudinalData:
         if schema is None:
             schema = longitudinal_schema(clean, entity=entity, time=time, static=static,
                                          target=target, sensitive=sensitive)
+            pattern = date_format_of(frame[time]) if time in frame.columns else None
+            if pattern:  # dates read from text are written back in the source's pattern
+                schema = TableSchema(
+                    tuple(replace(c, date_format=pattern, dtype=str(frame[time].dtype))
+                          if c.name == time else c for c in schema.columns),
+                    modality=schema.modality, event_value=schema.event_value)
         statics = [entity, *schema.with_role("static")]
         others = [entity, *[c for c in schema.names if c not in statics]]
         static_table = clean.drop_duplicates(entity)[statics].reset_index(drop=True)
@@ -161,9 +172,9 @@ def _time_values(series: pd.Series, name: str) -> pd.Series:
     as_num = pd.to_numeric(present, errors="coerce")
     if len(present) and as_num.notna().all():
         return pd.to_numeric(series, errors="coerce").astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+    # one pattern for every value ("04/02/2021" and "31/08/2019" both day first), else each
+    # value by itself
+    parsed = read_dates(series, date_format_of(series))
     bad = int((parsed.isna() & series.notna()).sum())
     if bad:
         raise DataError(f"The time column {name!r} must hold numbers or dates, but {bad} of "

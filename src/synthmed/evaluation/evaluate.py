@@ -185,7 +185,7 @@ def _unreadable(frame: pd.DataFrame, schema: TableSchema) -> list[tuple[str, str
     out = []
     for col in schema.subset([c for c in schema.modelled_columns if c in frame.columns]).columns:
         values = without_codes(frame[col.name], col)
-        bad = incompatible_values(values, col.kind)
+        bad = incompatible_values(values, col.kind, col.date_format)
         if bad:
             out.append((col.name, col.kind, bad, int(values.notna().sum())))
     return out

@@ -38,7 +38,14 @@ from synthmed.generators._twins import (
     unmet,
     write_twins,
 )
-from synthmed.schema import TableSchema, coerce_table, infer_schema, restore_table
+from synthmed.schema import (
+    ColumnSchema,
+    TableSchema,
+    coerce_table,
+    infer_schema,
+    read_dates,
+    restore_table,
+)
 
 __all__ = ["MIN_FIT_ROWS", "BaseGenerator", "BaseModel", "GeneratorTags", "row_hashes"]
 
@@ -570,7 +577,7 @@ def row_hashes(frame: pd.DataFrame, schema: TableSchema, key: str) -> np.ndarray
     distinct category once: at 100,000 rows x 30 columns this is several times faster.
     """
     hash_key = key.ljust(16, "0")[:16]
-    columns = [_column_hash(frame[name], schema.column(name).kind, hash_key)
+    columns = [_column_hash(frame[name], schema.column(name), hash_key)
                for name in frame.columns]
     return combine_hash_arrays(iter(columns), len(columns))
 
@@ -620,11 +627,11 @@ def sorted_contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray
 _MISSING_TOKEN = "\x00NA"
 
 
-def _column_hash(series: pd.Series, kind: str, hash_key: str) -> np.ndarray:
-    if kind in ("numeric", "integer"):
+def _column_hash(series: pd.Series, col: ColumnSchema, hash_key: str) -> np.ndarray:
+    if col.kind in ("numeric", "integer"):
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float).round(9)
-    elif kind == "datetime":
-        stamps = pd.to_datetime(series)
+    elif col.kind == "datetime":
+        stamps = read_dates(series, col.date_format)
         values = np.where(stamps.notna(), stamps.to_numpy().view("int64"), -1)
     else:
         # categories, booleans, codes: hash each distinct value's text once, look up by code
