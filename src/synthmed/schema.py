@@ -118,6 +118,9 @@ class ColumnSchema:
         Number of decimals the source records (numeric kinds); synthetic values keep it.
     date_only : bool
         For datetimes: every source value falls at midnight, so output keeps dates only.
+    unit : str or None
+        For numbers written with a unit ("71.5 kg", "12%"): the text after the number,
+        separator included (``" kg"``, ``"%"``). Read as numbers, written back with it.
     date_format : str or None
         For dates read from text: the one ``strftime`` pattern every source value follows
         (``"%d.%m.%Y"``), used to read them (so "04.02.2021" is 4 February, never 2 April) and
@@ -135,6 +138,7 @@ class ColumnSchema:
     date_only: bool = False
     missing_codes: tuple[str, ...] = ()
     date_format: str | None = None
+    unit: str | None = None
 
     @property
     def modelled(self) -> bool:
@@ -152,6 +156,8 @@ class ColumnSchema:
             out["missing_codes"] = list(self.missing_codes)
         if self.date_format:
             out["date_format"] = self.date_format
+        if self.unit:
+            out["unit"] = self.unit
         return out
 
 
@@ -365,7 +371,7 @@ class TableSchema:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
             known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
-                     "date_format"}
+                     "date_format", "unit"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -379,6 +385,7 @@ class TableSchema:
                     date_only=bool(item.get("date_only", False)),
                     missing_codes=tuple(str(c) for c in item.get("missing_codes", ())),
                     date_format=item.get("date_format"),
+                    unit=item.get("unit"),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -463,6 +470,14 @@ def infer_schema(
         if codes and kind not in NUMERIC_KINDS:
             values = data[name].mask(data[name].isin(codes))  # categories stay as written
             kind = _infer_kind(str(name), values)
+        unit = _unit_of(values) if kind in ("categorical", "identifier", "text") else None
+        if unit is not None:  # "71.5 kg": a number column when its numbers make one
+            numbers = pd.to_numeric(_strip_unit(values, unit), errors="coerce")
+            unit_kind = _infer_kind(str(name), numbers)
+            if unit_kind in NUMERIC_KINDS:
+                values, kind = numbers, unit_kind
+            else:
+                unit = None
         roles: set[str] = set()
         if kind == "identifier":
             roles.add("direct_identifier")
@@ -480,6 +495,7 @@ def infer_schema(
                 date_only=kind == "datetime" and _is_date_only(values),
                 missing_codes=codes,
                 date_format=date_format_of(values) if kind == "datetime" else None,
+                unit=unit,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -526,8 +542,39 @@ def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
 
 
 def without_codes(series: pd.Series, col: ColumnSchema) -> pd.Series:
-    """``series`` with the column's missing codes read as missing."""
-    return series.mask(series.isin(col.missing_codes)) if col.missing_codes else series
+    """``series`` with the column's missing codes read as missing, and its unit taken off."""
+    if col.missing_codes:
+        series = series.mask(series.isin(col.missing_codes))
+    return _strip_unit(series, col.unit) if col.unit else series
+
+
+#: a number followed by a unit: "71.5 kg", "12%", "5 mg/dL", "37.2°C"
+_UNIT_VALUE = re.compile(r"^\s*[+-]?\d+(?:\.\d+)?(\s?[A-Za-z%°µ][A-Za-z%°µ/0-9²³.]*)\s*$")
+
+
+def _unit_of(series: pd.Series) -> str | None:
+    """The one unit (with its separator) that every present text value of ``series`` carries
+    after a number, or None."""
+    values = series.dropna()
+    if len(values) == 0 or not pd.api.types.is_object_dtype(series):
+        return None
+    found = values.astype(str).str.extract(_UNIT_VALUE, expand=False)
+    if found.isna().any() or found.nunique() != 1:
+        return None
+    return str(found.iloc[0])
+
+
+def _strip_unit(series: pd.Series, unit: str) -> pd.Series:
+    text = series.astype(str).str.strip().str.removesuffix(unit.strip()).str.strip()
+    return text.where(series.notna())
+
+
+def _with_unit(series: pd.Series, unit: str, decimals: int | None) -> pd.Series:
+    """Numbers written back with their unit (at the recorded decimals); missing stays so."""
+    values = series.to_numpy(dtype=float)
+    text = [None if np.isnan(v) else
+            (f"{v:.{decimals}f}" if decimals is not None else f"{v:g}") + unit for v in values]
+    return pd.Series(text, index=series.index, dtype=object, name=series.name)
 
 
 def missing_codes_note(schema: TableSchema) -> str | None:
@@ -740,6 +787,8 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         series = data[name]
         decimals = None
         if col.kind in NUMERIC_KINDS:
+            if series.dtype == object:  # written already (a wrapper restoring its inner draw)
+                series = pd.to_numeric(without_codes(series, col), errors="coerce")
             values = series.to_numpy(dtype=float)
             decimals = 0 if col.kind == "integer" else col.decimals
             if decimals is not None:
@@ -767,8 +816,10 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             # numeric codes of a categorical column (stage 1-4): back to the source dtype
             series = pd.to_numeric(series, errors="coerce")
             series = series.astype(col.dtype if not series.isna().any() else float)
+        if col.unit and col.kind in NUMERIC_KINDS:
+            series = _with_unit(series, col.unit, decimals)
         if col.missing_codes and series.isna().any():
-            if col.kind in NUMERIC_KINDS and decimals == 0:
+            if col.kind in NUMERIC_KINDS and decimals == 0 and not col.unit:
                 series = series.astype("Int64")  # whole numbers print as "3", not "3.0"
             series = series.astype(object).where(series.notna(), col.missing_codes[0])
         out[name] = series.reset_index(drop=True)

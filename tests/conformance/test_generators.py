@@ -291,6 +291,31 @@ class TestConformance:
         together = (synth["crp"].astype(str) == ".") == (synth["il6"].astype(str) == ".")
         assert together.mean() > 0.9
 
+    def test_numbers_with_units_and_dates_keep_their_format(self, name, params):
+        """A spreadsheet writes "71.5 kg", "12%" and "31.08.2019": each generator's rows are
+        numbers and dates again, in those formats, within the source's range."""
+        if _modality(name) != "table":
+            pytest.skip("table shapes")
+        rng = np.random.default_rng(0)
+        n = 300
+        weight = rng.normal(75, 12, n)
+        admitted = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
+        frame = pd.DataFrame({
+            "weight": [f"{w:.1f} kg" for w in weight],
+            "spo2": [f"{v:.0f}%" for v in rng.uniform(85, 100, n) + (weight - 75) / 10],
+            "admitted": admitted.strftime("%d.%m.%Y"),
+            "died": rng.random(n) < 0.3})
+        schema = infer_schema(frame, target="died")
+        gen = generator_class(name)(**params).fit(frame, schema=schema, random_state=0)
+        synth = gen.sample(400, random_state=0)
+        kg = synth["weight"].str.fullmatch(r"\d+\.\d kg")
+        assert kg.all(), synth["weight"][~kg].head().tolist()
+        assert synth["spo2"].str.fullmatch(r"\d+%").all()
+        values = pd.to_numeric(synth["weight"].str.removesuffix(" kg"))
+        assert values.between(weight.min(), weight.max()).mean() > 0.98
+        dates = pd.to_datetime(synth["admitted"], format="%d.%m.%Y")
+        assert dates.between(admitted.min(), admitted.max()).all()
+
     def test_a_code_beside_its_label_stays_consistent(self, name, params, tmp_path):
         """Exports carry one fact twice (a sex and its code, a stage and its number or group,
         an age group, a copied lab): modelled apart, the forest contradicted the code on 19%

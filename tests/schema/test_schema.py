@@ -119,6 +119,34 @@ def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pat
     assert TableSchema.load(tmp_path / "s.json").column("admitted").date_format == pattern
 
 
+def test_numbers_written_with_a_unit_are_numbers_and_keep_it(tmp_path):
+    """"71.5 kg" is a weight, not one of 150 categories: read as a number, written back with
+    its unit at the recorded decimals; a "." code beside it stays a missing value."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(75, 12, 150)
+    frame = pd.DataFrame({
+        "weight": [f"{w:.1f} kg" for w in weights],
+        "spo2": [f"{v:.0f}%" for v in rng.uniform(85, 100, 150)],
+        "crp": ["." if i % 9 == 0 else f"{v:.0f} mg/L"
+                for i, v in enumerate(rng.lognormal(2, 1, 150))],
+        "dose": rng.choice(["5 mg", "10 mg"], 150),  # two levels: stays a category
+        "mixed": [f"{v:.0f} kg" if i % 2 else f"{v:.0f} lb" for i, v in enumerate(weights)],
+    })
+    schema = infer_schema(frame)
+    got = {c.name: (c.kind, c.unit, c.decimals) for c in schema.columns}
+    assert got["weight"] == ("numeric", " kg", 1)
+    assert got["spo2"][:2] == ("integer", "%") and got["crp"][:2] == ("integer", " mg/L")
+    assert got["dose"][:2] == ("categorical", None) and got["mixed"][1] is None
+    read = coerce_table(frame, schema)
+    assert read["weight"].iloc[0] == pytest.approx(round(weights[0], 1))
+    assert read["crp"].isna().sum() == 17
+    back = restore_table(read, schema)
+    assert back["weight"].tolist() == frame["weight"].tolist()
+    assert back["crp"].tolist() == frame["crp"].tolist()
+    schema.save(tmp_path / "s.json")
+    assert TableSchema.load(tmp_path / "s.json").column("spo2").unit == "%"
+
+
 def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):
     schema = infer_schema(mixed_frame, target="died", survival=("visits", "died"))
     path = tmp_path / "schema.json"
