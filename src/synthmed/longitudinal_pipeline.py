@@ -31,7 +31,7 @@ from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
 from synthmed.pipeline import MAX_RUN_CELLS
-from synthmed.schema import TableSchema, missing_codes_note
+from synthmed.schema import TableSchema, formats_note, missing_codes_note
 
 if TYPE_CHECKING:
     from synthmed.pipeline import ReleaseOptions
@@ -195,9 +195,9 @@ def generate_longitudinal(
     csv_format = source_format(data)
     if csv_format is not None and not csv_format.is_default:
         say(f"read as {csv_format.describe()}; synthetic.csv is written the same way")
-    note = missing_codes_note(schema)
-    if note:
-        say(note)
+    for note in (missing_codes_note(schema), formats_note(schema)):
+        if note:
+            say(note)
 
     say(f"fitting {generator}")
     start = _time.perf_counter()
@@ -352,7 +352,8 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
             "Synthetic entity ids are fresh; times beyond the last time seen in training are "
             "cut.",
             f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
-            *filter(None, [missing_codes_note(schema), _written_note(gen)]),
+            *filter(None, [missing_codes_note(schema), formats_note(schema),
+                        _written_note(gen)]),
         ]
         public = released is None
         if released is not None:

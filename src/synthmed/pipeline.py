@@ -32,7 +32,7 @@ from synthmed.modes import (
     release_partial,
     write_release,
 )
-from synthmed.schema import TableSchema, infer_schema, missing_codes_note
+from synthmed.schema import TableSchema, formats_note, infer_schema, missing_codes_note
 from synthmed.split import repeated_identifier, train_holdout_split
 
 __all__ = ["ReleaseOptions", "RunResult", "generate", "resolve_data"]
@@ -291,9 +291,9 @@ def generate(
             f"(if they are measurements over time, try --entity {group} --time COLUMN)")
     if schema.dropped_columns:
         say(f"not modelled (identifiers / free text): {', '.join(schema.dropped_columns)}")
-    note = missing_codes_note(schema)
-    if note:
-        say(note)
+    for note in (missing_codes_note(schema), formats_note(schema)):
+        if note:
+            say(note)
 
     say(f"fitting {generator}")
     start = time.perf_counter()
@@ -524,7 +524,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         "generator did not capture may be missing or distorted.",
         f"Columns not modelled (identifiers, free text): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
-        *filter(None, [missing_codes_note(schema), twins_note(gen.twins_)]),
+        *filter(None, [missing_codes_note(schema), formats_note(schema),
+                        twins_note(gen.twins_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

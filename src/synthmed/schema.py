@@ -37,6 +37,7 @@ __all__ = [
     "TableSchema",
     "coerce_table",
     "date_format_of",
+    "formats_note",
     "incompatible_values",
     "infer_schema",
     "missing_codes_note",
@@ -121,6 +122,10 @@ class ColumnSchema:
     unit : str or None
         For numbers written with a unit ("71.5 kg", "12%"): the text after the number,
         separator included (``" kg"``, ``"%"``). Read as numbers, written back with it.
+    limits : tuple of str
+        For lab values with a detection limit: the source's "<L" and/or ">U" tokens (one of
+        each at most). "<L" is read as L / 2 and ">U" as 1.5 U, and synthetic values below L
+        or above U are written back as the token.
     date_format : str or None
         For dates read from text: the one ``strftime`` pattern every source value follows
         (``"%d.%m.%Y"``), used to read them (so "04.02.2021" is 4 February, never 2 April) and
@@ -139,6 +144,7 @@ class ColumnSchema:
     missing_codes: tuple[str, ...] = ()
     date_format: str | None = None
     unit: str | None = None
+    limits: tuple[str, ...] = ()
 
     @property
     def modelled(self) -> bool:
@@ -158,6 +164,8 @@ class ColumnSchema:
             out["date_format"] = self.date_format
         if self.unit:
             out["unit"] = self.unit
+        if self.limits:
+            out["limits"] = list(self.limits)
         return out
 
 
@@ -371,7 +379,7 @@ class TableSchema:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
             known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
-                     "date_format", "unit"}
+                     "date_format", "unit", "limits"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -386,6 +394,7 @@ class TableSchema:
                     missing_codes=tuple(str(c) for c in item.get("missing_codes", ())),
                     date_format=item.get("date_format"),
                     unit=item.get("unit"),
+                    limits=tuple(str(t) for t in item.get("limits", ())),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -470,12 +479,21 @@ def infer_schema(
         if codes and kind not in NUMERIC_KINDS:
             values = data[name].mask(data[name].isin(codes))  # categories stay as written
             kind = _infer_kind(str(name), values)
+        limits = _limits_of(values) if kind in ("categorical", "identifier", "text") else ()
+        measured = values
+        if limits:  # "<0.5" beside numbers: a lab with a detection limit
+            measured = pd.to_numeric(values.mask(values.isin(limits)), errors="coerce")
+            values = pd.to_numeric(_read_limits(values, limits), errors="coerce")
+            kind = _infer_kind(str(name), values)
+            if kind not in NUMERIC_KINDS:
+                values, measured, limits = data[name], data[name], ()
+                kind = _infer_kind(str(name), values)
         unit = _unit_of(values) if kind in ("categorical", "identifier", "text") else None
         if unit is not None:  # "71.5 kg": a number column when its numbers make one
             numbers = pd.to_numeric(_strip_unit(values, unit), errors="coerce")
             unit_kind = _infer_kind(str(name), numbers)
             if unit_kind in NUMERIC_KINDS:
-                values, kind = numbers, unit_kind
+                values, measured, kind = numbers, numbers, unit_kind
             else:
                 unit = None
         roles: set[str] = set()
@@ -489,13 +507,14 @@ def infer_schema(
                 kind=kind,  # type: ignore[arg-type]
                 roles=frozenset(roles),
                 dtype=str(data[name].dtype),
-                decimals=_infer_decimals(values) if kind in NUMERIC_KINDS or (
+                decimals=_infer_decimals(measured) if kind in NUMERIC_KINDS or (
                     kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
                 ) else None,
                 date_only=kind == "datetime" and _is_date_only(values),
                 missing_codes=codes,
                 date_format=date_format_of(values) if kind == "datetime" else None,
                 unit=unit,
+                limits=limits,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -545,7 +564,59 @@ def without_codes(series: pd.Series, col: ColumnSchema) -> pd.Series:
     """``series`` with the column's missing codes read as missing, and its unit taken off."""
     if col.missing_codes:
         series = series.mask(series.isin(col.missing_codes))
+    if col.limits:
+        series = _read_limits(series, col.limits)
     return _strip_unit(series, col.unit) if col.unit else series
+
+
+#: a value reported at a detection limit: "<0.5", "> 100", "<=5"
+_LIMIT = re.compile(r"^\s*([<>])\s*=?\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _limits_of(series: pd.Series) -> tuple[str, ...]:
+    """The "<L" / ">U" tokens of a text column whose other values are all numbers (at most one
+    token of each side, and some numbers), or ()."""
+    values = series.dropna()
+    if len(values) == 0 or not pd.api.types.is_object_dtype(series):
+        return ()
+    text = values.astype(str)
+    found = text.str.extract(_LIMIT)
+    censored = found[0].notna()
+    if not censored.any() or censored.all():
+        return ()
+    if pd.to_numeric(values[~censored.to_numpy()], errors="coerce").isna().any():
+        return ()
+    tokens = text[censored.to_numpy()]
+    sides = found[0][censored]
+    if tokens.groupby(sides.to_numpy()).nunique().max() > 1:
+        return ()  # several limits on one side (assays changed): left as it is
+    return tuple(sorted(tokens.unique().tolist(), key=lambda t: t.strip()[0] != "<"))
+
+
+def _limit(token: str) -> tuple[str, float]:
+    side, value = _LIMIT.match(token).groups()  # type: ignore[union-attr]
+    return side, float(value)
+
+
+def _read_limits(series: pd.Series, limits: tuple[str, ...]) -> pd.Series:
+    """``series`` with "<L" read as L / 2 and ">U" as 1.5 U (inside the censored range, where
+    the written token, not the number, is what the release shows)."""
+    out = series.astype(object).copy()
+    for token in limits:
+        side, value = _limit(token)
+        out[series == token] = value / 2 if side == "<" else value * 1.5
+    return out
+
+
+def _with_limits(series: pd.Series, limits: tuple[str, ...], decimals: int | None) -> pd.Series:
+    """Numbers as text at the recorded decimals, those beyond a detection limit as the
+    source's token; missing stays so."""
+    out = _with_unit(series, "", decimals)
+    x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    for token in limits:
+        side, value = _limit(token)
+        out[x < value if side == "<" else x > value] = token
+    return out
 
 
 #: a number followed by a unit: "71.5 kg", "12%", "5 mg/dL", "37.2°C"
@@ -575,6 +646,22 @@ def _with_unit(series: pd.Series, unit: str, decimals: int | None) -> pd.Series:
     text = [None if np.isnan(v) else
             (f"{v:.{decimals}f}" if decimals is not None else f"{v:g}") + unit for v in values]
     return pd.Series(text, index=series.index, dtype=object, name=series.name)
+
+
+def formats_note(schema: TableSchema) -> str | None:
+    """One sentence naming the written formats kept (units, detection limits, date patterns;
+    formats and assay limits, never a patient's value), or None when there are none."""
+    kept = []
+    for what, pick in (("units", lambda c: c.unit and repr(c.unit.strip())),
+                       ("detection limits", lambda c: c.limits and "/".join(c.limits)),
+                       ("date patterns", lambda c: c.date_format and repr(c.date_format))):
+        found = {c.name: pick(c) for c in schema.columns if c.modelled and pick(c)}
+        if found:
+            kept.append(f"{what} ({', '.join(f'{k}: {v}' for k, v in found.items())})")
+    if not kept:
+        return None
+    return ("Read as numbers and dates, and written back as the source writes them: "
+            + "; ".join(kept) + ".")
 
 
 def missing_codes_note(schema: TableSchema) -> str | None:
@@ -818,8 +905,10 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             series = series.astype(col.dtype if not series.isna().any() else float)
         if col.unit and col.kind in NUMERIC_KINDS:
             series = _with_unit(series, col.unit, decimals)
+        if col.limits and col.kind in NUMERIC_KINDS:
+            series = _with_limits(series, col.limits, decimals)
         if col.missing_codes and series.isna().any():
-            if col.kind in NUMERIC_KINDS and decimals == 0 and not col.unit:
+            if col.kind in NUMERIC_KINDS and decimals == 0 and not (col.unit or col.limits):
                 series = series.astype("Int64")  # whole numbers print as "3", not "3.0"
             series = series.astype(object).where(series.notna(), col.missing_codes[0])
         out[name] = series.reset_index(drop=True)

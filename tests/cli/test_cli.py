@@ -144,6 +144,7 @@ def test_a_european_spreadsheet_export_is_read_and_written_in_its_dialect(tmp_pa
                  "--generator", "gaussian_copula"]) == 0
     said = capsys.readouterr()
     assert "read as ';'-separated, ',' decimal mark, cp1252 text" in said.out + said.err
+    assert "date patterns (aufnahme: '%d.%m.%Y')" in said.out + said.err
     schema = json.loads((tmp_path / "out" / "schema.json").read_text())
     assert {c["name"]: c["kind"] for c in schema["columns"]}["gewicht"] == "numeric"
     raw = (tmp_path / "out" / "synthetic.csv").read_bytes()

@@ -292,8 +292,9 @@ class TestConformance:
         assert together.mean() > 0.9
 
     def test_numbers_with_units_and_dates_keep_their_format(self, name, params):
-        """A spreadsheet writes "71.5 kg", "12%" and "31.08.2019": each generator's rows are
-        numbers and dates again, in those formats, within the source's range."""
+        """A spreadsheet writes "71.5 kg", "12%", "31.08.2019" and a lab's "<0.5": each
+        generator's rows are numbers and dates again, in those formats, within the source's
+        range."""
         if _modality(name) != "table":
             pytest.skip("table shapes")
         rng = np.random.default_rng(0)
@@ -304,6 +305,7 @@ class TestConformance:
             "weight": [f"{w:.1f} kg" for w in weight],
             "spo2": [f"{v:.0f}%" for v in rng.uniform(85, 100, n) + (weight - 75) / 10],
             "admitted": admitted.strftime("%d.%m.%Y"),
+            "crp": [f"{v:.1f}" if v >= 0.5 else "<0.5" for v in rng.lognormal(1, 1.2, n)],
             "died": rng.random(n) < 0.3})
         schema = infer_schema(frame, target="died")
         gen = generator_class(name)(**params).fit(frame, schema=schema, random_state=0)
@@ -315,6 +317,9 @@ class TestConformance:
         assert values.between(weight.min(), weight.max()).mean() > 0.98
         dates = pd.to_datetime(synth["admitted"], format="%d.%m.%Y")
         assert dates.between(admitted.min(), admitted.max()).all()
+        below = synth["crp"] == "<0.5"  # the token, or a number at or above the limit
+        assert synth["crp"][~below].str.fullmatch(r"\d+\.\d").all()
+        assert pd.to_numeric(synth["crp"][~below]).ge(0.5).all()
 
     def test_a_code_beside_its_label_stays_consistent(self, name, params, tmp_path):
         """Exports carry one fact twice (a sex and its code, a stage and its number or group,

@@ -147,6 +147,31 @@ def test_numbers_written_with_a_unit_are_numbers_and_keep_it(tmp_path):
     assert TableSchema.load(tmp_path / "s.json").column("spo2").unit == "%"
 
 
+def test_lab_values_at_a_detection_limit_stay_a_number_column(tmp_path):
+    """Labs report "<0.5" below the assay's limit and ">50" above: read as a category of 150
+    levels, the column was a code that no synthetic row could vary. Now a number column whose
+    values beyond a limit are written back as the token."""
+    rng = np.random.default_rng(0)
+    crp = rng.lognormal(1, 1.2, 300)
+    written = np.where(crp < 0.5, "<0.5", np.where(crp > 50, ">50", np.char.mod("%.1f", crp)))
+    frame = pd.DataFrame({"crp": np.where(rng.random(300) < 0.1, ".", written)})
+    schema = infer_schema(frame)
+    col = schema.column("crp")
+    assert (col.kind, col.decimals, col.limits, col.missing_codes) == (
+        "numeric", 1, ("<0.5", ">50"), (".",))
+    read = coerce_table(frame, schema)["crp"]
+    assert read[frame["crp"] == "<0.5"].eq(0.25).all() and read[frame["crp"] == ">50"].eq(75).all()
+    back = restore_table(read.to_frame(), schema)["crp"]
+    assert back.tolist() == frame["crp"].tolist()
+    synthetic = restore_table(pd.DataFrame({"crp": [0.1, 0.7, 64.0, np.nan]}), schema)["crp"]
+    assert synthetic.tolist() == ["<0.5", "0.7", ">50", "."]
+    # two limits on one side (an assay changed) or text beside them: left as it was
+    two = pd.DataFrame({"crp": ["<0.5", "<1", "3.2", "4.1"] * 10})
+    assert infer_schema(two).column("crp").limits == ()
+    schema.save(tmp_path / "s.json")
+    assert TableSchema.load(tmp_path / "s.json").column("crp").limits == ("<0.5", ">50")
+
+
 def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):
     schema = infer_schema(mixed_frame, target="died", survival=("visits", "died"))
     path = tmp_path / "schema.json"
