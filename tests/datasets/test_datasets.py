@@ -102,6 +102,23 @@ def test_a_comma_decimal_table_round_trips(tmp_path):
     assert out.read_bytes() == path.read_bytes()
 
 
+def test_numbers_inside_text_cells_follow_the_decimal_mark(tmp_path):
+    """A ";" export writes "1,4 mg/dL" and "<0,5": read with "." (as the schema reads numbers),
+    written back with ","; a date "31.08.2019" and plain text are left alone."""
+    from synthmed.datasets.io import sniff_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text("bili;crp;seen;note\n1,4 mg/dL;<0,5;31.08.2019;1,2 Tabletten\n"
+                    "12,25 mg/dL;3,5;01.09.2019;keine\n", encoding="cp1252")
+    frame = read_table(path)
+    assert frame["bili"].tolist() == ["1.4 mg/dL", "12.25 mg/dL"]
+    assert frame["crp"].tolist() == ["<0.5", "3.5"]
+    assert frame["seen"].tolist() == ["31.08.2019", "01.09.2019"]
+    out = tmp_path / "back.csv"
+    sniff_csv(path).write(frame, out)
+    assert out.read_bytes() == path.read_bytes()
+
+
 def test_an_r_export_gets_its_na_back(tmp_path):
     from synthmed.datasets.io import sniff_csv
 

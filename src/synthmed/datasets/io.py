@@ -29,8 +29,6 @@ _PARQUET = {".parquet", ".pq"}
 _SNIFF_BYTES = 65_536
 _SNIFF_LINES = 50
 _SEPARATORS = (",", ";", "\t", "|")
-_COMMA_DECIMAL = re.compile(r"^[+-]?\d+,\d+$")
-_DOT_DECIMAL = re.compile(r"^[+-]?\d+\.\d+$")
 #: tokens pandas reads as missing by default (and the empty cell), in order of preference
 _MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "None", "-NaN",
                    "<NA>")
@@ -56,8 +54,33 @@ class CsvFormat:
 
     def write(self, frame: pd.DataFrame, path: str | Path) -> None:
         """Write ``frame`` (no index) in this dialect."""
+        if self.decimal != ".":
+            frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         frame.to_csv(path, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=self.encoding, na_rep=self.missing)
+
+    def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
+        schema reads them; :meth:`write` puts this dialect's mark back."""
+        if self.decimal == ".":
+            return frame
+        return _text_numbers(frame, _COMMA_NUMBER, r"\1.\2")
+
+
+#: a number at the start of a text cell, followed by a unit, a space or nothing (never by
+#: another "." or ",": "31.08.2019" is a date)
+_COMMA_NUMBER = re.compile(r"^(\s*[<>]?=?\s*[+-]?\d+),(\d+)(?=\s|[A-Za-z%°µ]|$)")
+_DOT_NUMBER = re.compile(r"^(\s*[<>]?=?\s*[+-]?\d+)\.(\d+)(?=\s|[A-Za-z%°µ]|$)")
+
+
+def _text_numbers(frame: pd.DataFrame, pattern: re.Pattern[str], repl: str) -> pd.DataFrame:
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            text = out[name].where(out[name].map(lambda v: isinstance(v, str)))
+            changed = text.str.replace(pattern, repl, regex=True)
+            out[name] = changed.where(changed.notna(), out[name])
+    return out
 
 
 def sniff_csv(path: str | Path) -> CsvFormat:
@@ -83,8 +106,8 @@ def sniff_csv(path: str | Path) -> CsvFormat:
                                               delimiter=sep) for f in row]
     decimal = "."
     if sep != ",":
-        comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
-        if comma and comma >= sum(bool(_DOT_DECIMAL.match(f)) for f in fields):
+        comma = sum(bool(_COMMA_NUMBER.match(f)) for f in fields)
+        if comma and comma >= sum(bool(_DOT_NUMBER.match(f)) for f in fields):
             decimal = ","
     return CsvFormat(sep, decimal, encoding, _missing_token(fields))
 
@@ -156,8 +179,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif suffix in _CSV:
             fmt = sniff_csv(path)
-            frame = pd.read_csv(path, sep=fmt.sep, decimal=fmt.decimal, encoding=fmt.encoding,
-                                low_memory=False)
+            frame = fmt.read_text_numbers(pd.read_csv(
+                path, sep=fmt.sep, decimal=fmt.decimal, encoding=fmt.encoding,
+                low_memory=False))
         else:
             raise DataError(
                 f"Cannot read {str(path)!r}: unknown format {suffix or '(no extension)'!r}. "

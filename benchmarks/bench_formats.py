@@ -1,0 +1,143 @@
+"""Format benchmark: real tables written as a hospital's spreadsheet export writes them.
+
+Issue 6 asks that synthetic values keep the source's units and formats. This script takes
+bundled real tables and writes each as a European spreadsheet export would: ";"-separated,
+"," as the decimal mark, cp1252 text, labs with a unit ("1,4 mg/dL"), one lab reported
+"<L" below its 10th percentile (a detection limit) and the follow-up time as a day-first date
+("31.08.2019" = 1 January 2000 + time). It then runs `synthmed generate` (default `auto`, the
+CLI's split and evaluation) on each file, once per source tree given (`--trees`, e.g. an older
+checkout next to this one), and records, per run:
+
+* whether each rewritten column was modelled as a number or a date (``kinds``);
+* the share of synthetic values written in the source's own pattern (``format_share``: the
+  unit, the "<L" token or a number at or above L, the date pattern) and in the source's
+  dialect (header split by ";");
+* the evaluation's detection AUC and fidelity beside the holdout's.
+
+    .venv/bin/python benchmarks/bench_formats.py --out benchmarks/results/formats.json
+    .venv/bin/python benchmarks/bench_formats.py --trees /tmp/old/src src --out F
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: (dataset, columns written with a unit: unit, the column censored at its 10th percentile,
+#: the follow-up column written as a date)
+TABLES = [
+    ("pbc", {"bili": "mg/dL", "albumin": "g/dL", "protime": "s"}, "copper", "time"),
+    ("gbsg2", {"tsize": "mm"}, "progrec", "time"),
+    ("whas500", {"bmi": "kg/m2", "hr": "bpm"}, "los", "lenfol"),
+]
+DATE_PATTERN = "%d.%m.%Y"
+ORIGIN = pd.Timestamp("2000-01-01")
+
+
+def messy_export(name: str, units: dict[str, str], censored: str,
+                 dated: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The bundled table as text cells a spreadsheet would write, and how to check them."""
+    from synthmed import load_dataset
+
+    data = load_dataset(name)
+    frame = data.frame[data.schema.modelled_columns].copy()
+    checks: dict[str, Any] = {}
+    for col, unit in units.items():
+        decimals = data.schema.column(col).decimals or 0
+        frame[col] = [None if pd.isna(v) else f"{v:.{decimals}f}".replace(".", ",") + f" {unit}"
+                      for v in frame[col]]
+        checks[col] = ("unit", unit)
+    limit = float(np.nanpercentile(frame[censored].astype(float), 10))
+    token = f"<{limit:g}".replace(".", ",")
+    frame[censored] = [None if pd.isna(v) else (token if v < limit else f"{v:g}".replace(".", ","))
+                       for v in frame[censored].astype(float)]
+    checks[censored] = ("limit", token, limit)
+    days = pd.to_timedelta(frame[dated].astype(float), unit="D")
+    frame[dated] = (ORIGIN + days).dt.strftime(DATE_PATTERN)
+    checks[dated] = ("date", DATE_PATTERN)
+    return frame, checks
+
+
+def format_share(series: pd.Series, check: tuple[Any, ...]) -> float | None:
+    """Share of the present synthetic values written in the source's pattern."""
+    values = series.dropna().astype(str)
+    if values.empty:
+        return None
+    if check[0] == "unit":
+        ok = values.str.fullmatch(r"-?\d+(,\d+)? " + re.escape(check[1]))
+    elif check[0] == "limit":
+        numbers = pd.to_numeric(values.str.replace(",", "."), errors="coerce")
+        ok = (values == check[1]) | (numbers >= check[2])
+    else:
+        ok = pd.to_datetime(values, format=check[1], errors="coerce").notna()
+    return round(float(ok.mean()), 4)
+
+
+def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path) -> dict[str, Any]:
+    out = work / f"out-{abs(hash(tree))}-{name}"
+    env_path = str(Path(tree).resolve())
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from synthmed.cli import main; sys.exit(main(sys.argv[2:]))", env_path,
+         "generate", str(path), "-o", str(out), "-q"],
+        capture_output=True, text=True, check=False)
+    row: dict[str, Any] = {"tree": tree, "table": name, "exit_code": proc.returncode,
+                           "wall_s": round(time.perf_counter() - start, 1)}
+    if proc.returncode != 0:
+        row["error"] = proc.stderr.strip().splitlines()[-1:] or ""
+        return row
+    schema = json.loads((out / "schema.json").read_text())
+    kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+    row["kinds"] = {c: kinds.get(c) for c in checks}
+    raw = (out / "synthetic.csv").read_bytes()
+    row["dialect_kept"] = b";" in raw.splitlines()[0]
+    try:
+        synth = pd.read_csv(out / "synthetic.csv", sep=";", dtype=str, encoding="cp1252")
+    except (UnicodeDecodeError, pd.errors.ParserError):
+        synth = pd.read_csv(out / "synthetic.csv", dtype=str)
+    row["format_share"] = {c: format_share(synth[c], ch) if c in synth else None
+                           for c, ch in checks.items()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    for section, metric in (("fidelity", "detection_auc"), ("fidelity", "column_similarity")):
+        found = [m for m in metrics[section]["metrics"] if m["name"] == metric]
+        if found:
+            row[metric] = found[0]["value"]
+            row[f"holdout_{metric}"] = found[0]["holdout_value"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trees", nargs="+", default=["src"],
+                        help="source folders holding the synthmed package to run")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/formats.json"))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="formats-") as tmp:
+        work = Path(tmp)
+        for name, units, censored, dated in TABLES:
+            frame, checks = messy_export(name, units, censored, dated)
+            path = work / f"{name}.csv"
+            frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
+            for tree in args.trees:
+                row = run(tree, name, path, checks, work)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1)
+                        + "\n")
+
+
+if __name__ == "__main__":
+    main()
