@@ -534,20 +534,22 @@ def _missing_codes(series: pd.Series) -> tuple[str, ...]:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series) \
             or pd.api.types.is_datetime64_any_dtype(series):
         return ()
-    present = series.dropna()  # positional masks below: the index may repeat labels
-    text = present.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    stripped = present.astype(str).str.strip().to_numpy()
+    cells = series.dropna().value_counts().index  # each distinct cell once, commonest first
+    if len(cells) == 0:
+        return ()
+    text = np.array([isinstance(v, str) for v in cells], dtype=bool)
+    stripped = np.array([str(v).strip() for v in cells], dtype=object)
     coded = text & np.isin(stripped, list(_MISSING_TOKENS))
     if coded.all():  # a column of blanks is empty, not coded
         return ()
     number_coded = text & np.isin(stripped, list(_MISSING_NUMBER_TOKENS))
-    others = present[~coded & ~number_coded]
+    others = pd.Series(cells[~coded & ~number_coded], dtype=object)
     if number_coded.any() and len(others) and \
             pd.to_numeric(others, errors="coerce").notna().all():
         coded |= number_coded
     if not coded.any():
         return ()
-    return tuple(str(v) for v in present[coded].value_counts().index)
+    return tuple(str(v) for v in cells[coded])
 
 
 def _read_codes(series: pd.Series, codes: tuple[str, ...]) -> pd.Series:
@@ -576,8 +578,10 @@ _LIMIT = re.compile(r"^\s*([<>])\s*=?\s*(\d+(?:\.\d+)?)\s*$")
 def _limits_of(series: pd.Series) -> tuple[str, ...]:
     """The "<L" / ">U" tokens of a text column whose other values are all numbers (at most one
     token of each side, and some numbers), or ()."""
-    values = series.dropna()
-    if len(values) == 0 or not pd.api.types.is_object_dtype(series):
+    if not pd.api.types.is_object_dtype(series):
+        return ()
+    values = series.dropna().drop_duplicates()  # each distinct cell once
+    if len(values) == 0:
         return ()
     text = values.astype(str)
     found = text.str.extract(_LIMIT)
@@ -626,8 +630,10 @@ _UNIT_VALUE = re.compile(r"^\s*[+-]?\d+(?:\.\d+)?(\s?[A-Za-z%°µ][A-Za-z%°µ/0
 def _unit_of(series: pd.Series) -> str | None:
     """The one unit (with its separator) that every present text value of ``series`` carries
     after a number, or None."""
-    values = series.dropna()
-    if len(values) == 0 or not pd.api.types.is_object_dtype(series):
+    if not pd.api.types.is_object_dtype(series):
+        return None
+    values = series.dropna().drop_duplicates()  # each distinct cell once
+    if len(values) == 0:
         return None
     found = values.astype(str).str.extract(_UNIT_VALUE, expand=False)
     if found.isna().any() or found.nunique() != 1:
@@ -729,7 +735,7 @@ def _infer_kind(name: str, series: pd.Series) -> str:
         return "text"
     if high_cardinality and unique_ratio > 0.95 and n > 20:
         return "identifier"  # every value distinct: a code that identifies its row
-    lowered = set(values.astype(str).str.lower().unique().tolist())
+    lowered = set(values.drop_duplicates().astype(str).str.lower().unique().tolist())
     if n_unique == 2 and lowered in ({"true", "false"}, {"yes", "no"}, {"y", "n"}):
         return "boolean"
     return "categorical"
@@ -802,7 +808,7 @@ DATE_SAMPLE = 200
 def date_format_of(series: pd.Series) -> str | None:
     """The first of :data:`DATE_FORMATS` that reads every present value of a text column, or
     None (not text, or no one pattern fits: such dates are read one by one, written ISO)."""
-    values = series.dropna()
+    values = series.dropna().drop_duplicates()
     if len(values) == 0 or pd.api.types.is_datetime64_any_dtype(series) or not (
             pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return None
