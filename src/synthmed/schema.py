@@ -906,9 +906,14 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         elif col.dtype == "bool" and not series.isna().any():
             series = series.astype(bool)
         elif col.dtype.startswith(("int", "uint", "float")):
-            # numeric codes of a categorical column (stage 1-4): back to the source dtype
+            # numeric codes of a categorical column (stage 1-4): back to the source dtype;
+            # whole codes with gaps (read as floats) print "2", not "2.0"
             series = pd.to_numeric(series, errors="coerce")
-            series = series.astype(col.dtype if not series.isna().any() else float)
+            if not series.isna().any():
+                series = series.astype(col.dtype)
+            else:
+                whole = bool((series.dropna() % 1 == 0).all())
+                series = series.astype("Int64" if whole else float)
         if col.unit and col.kind in NUMERIC_KINDS:
             series = _with_unit(series, col.unit, decimals)
         if col.limits and col.kind in NUMERIC_KINDS:

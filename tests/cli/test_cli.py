@@ -172,7 +172,7 @@ def _bad(tmp_path, csv):
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"spec_version": "1.0", "columns": [
         {"name": "age", "kind": "numeric"}, {"name": "ghost", "kind": "numeric"}]}))
-    odd = tmp_path / "data.xlsx"
+    odd = tmp_path / "data.sav"
     odd.write_text("x")
     return {
         "missing file": ([str(tmp_path / "nope.csv")], "does not exist"),

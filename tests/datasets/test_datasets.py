@@ -48,8 +48,11 @@ def test_unknown_dataset_suggests_close_names():
 def test_read_table_errors(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_table(tmp_path / "nope.csv")
-    (tmp_path / "x.xlsx").write_text("a")
-    with pytest.raises(DataError, match="unknown format"):
+    (tmp_path / "x.xls").write_text("a")
+    with pytest.raises(DataError, match=r"unknown format.*save an \.xls workbook as \.xlsx"):
+        read_table(tmp_path / "x.xls")
+    (tmp_path / "x.xlsx").write_text("not a workbook")
+    with pytest.raises(DataError, match=r"as Excel \(\.xlsx\)"):
         read_table(tmp_path / "x.xlsx")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):
@@ -117,6 +120,21 @@ def test_numbers_inside_text_cells_follow_the_decimal_mark(tmp_path):
     out = tmp_path / "back.csv"
     sniff_csv(path).write(frame, out)
     assert out.read_bytes() == path.read_bytes()
+
+
+def test_an_excel_workbook_is_read(tmp_path, mixed_frame):
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path) as book:
+        mixed_frame.to_excel(book, sheet_name="patients", index=False)
+        pd.DataFrame().to_excel(book, sheet_name="empty")
+    frame = read_table(path)
+    assert list(frame.columns) == list(mixed_frame.columns) and len(frame) == len(mixed_frame)
+    assert pd.api.types.is_datetime64_any_dtype(frame["admitted"])
+    with pd.ExcelWriter(path) as book:
+        mixed_frame.to_excel(book, sheet_name="patients", index=False)
+        mixed_frame.head().to_excel(book, sheet_name="notes", index=False)
+    with pytest.raises(DataError, match=r"2 sheets with data .*'patients', 'notes'"):
+        read_table(path)
 
 
 def test_an_r_export_gets_its_na_back(tmp_path):

@@ -16,6 +16,7 @@ import gzip
 import io
 from pathlib import Path
 import re
+import zipfile
 
 import pandas as pd
 
@@ -25,6 +26,7 @@ __all__ = ["CsvFormat", "read_table", "sniff_csv", "source_format"]
 
 _CSV = {".csv", ".tsv", ".txt", ".gz"}
 _PARQUET = {".parquet", ".pq"}
+_EXCEL = {".xlsx", ".xlsm"}
 #: bytes read to tell the dialect; lines read of them
 _SNIFF_BYTES = 65_536
 _SNIFF_LINES = 50
@@ -125,6 +127,18 @@ def source_format(data: object) -> CsvFormat | None:
         return None
 
 
+def _read_excel(path: Path) -> pd.DataFrame:
+    """The workbook's one sheet holding data (openpyxl). Several such sheets are an error
+    that names them: which one is the table is the user's call."""
+    sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
+    filled = {name: frame for name, frame in sheets.items() if frame.shape != (0, 0)}
+    if len(filled) > 1:
+        raise DataError(f"Workbook {str(path)!r} has {len(filled)} sheets with data "
+                        f"({', '.join(map(repr, filled))}); save the table to use as its own "
+                        ".xlsx or .csv file.")
+    return next(iter(filled.values()), pd.DataFrame())
+
+
 def _decode(raw: bytes) -> tuple[str, str]:
     encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
     try:  # an incremental decoder tolerates a character cut at the end of the sample
@@ -177,6 +191,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix in _PARQUET:
             frame = pd.read_parquet(path)
+        elif suffix in _EXCEL:
+            frame = _read_excel(path)
         elif suffix in _CSV:
             fmt = sniff_csv(path)
             frame = fmt.read_text_numbers(pd.read_csv(
@@ -185,14 +201,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
         else:
             raise DataError(
                 f"Cannot read {str(path)!r}: unknown format {suffix or '(no extension)'!r}. "
-                "Give a .csv, .tsv or .parquet file."
+                "Give a .csv, .tsv, .xlsx or .parquet file"
+                + (" (save an .xls workbook as .xlsx)." if suffix == ".xls" else ".")
             )
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"File {str(path)!r} is empty: it has no header and no rows.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        kind = "Parquet" if suffix in _PARQUET else "CSV"
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, KeyError,
+            zipfile.BadZipFile) as exc:
+        kind = ("Parquet" if suffix in _PARQUET else "Excel (.xlsx)" if suffix in _EXCEL
+                else "CSV")
         raise DataError(
             f"Cannot read {str(path)!r} as {kind} ({type(exc).__name__}); check that the file is "
             f"a valid {kind} file."
