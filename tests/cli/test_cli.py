@@ -387,6 +387,37 @@ def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     assert "Read as missing, and written back" in (out / "report.html").read_text()
 
 
+def test_a_long_export_keeps_units_limits_and_date_patterns(tmp_path, capsys):
+    """Visits dated "31.08.2019", blood pressure in "mmHg", a CRP reported "<1" below the
+    assay's limit, ";"-separated with decimal commas: the long run models numbers and dates
+    and writes each back as the source wrote it."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(60):
+        start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 300)))
+        level = rng.normal(125, 12)
+        for visit in range(int(rng.integers(2, 7))):
+            crp = rng.lognormal(1.0, 1.0)
+            rows.append({"pid": f"P{i:03d}", "sex": "fm"[i % 2],
+                         "seen": (start + pd.Timedelta(days=30 * visit)).strftime("%d.%m.%Y"),
+                         "sbp": f"{level + rng.normal(0, 6):.0f} mmHg",
+                         "crp": "<1" if crp < 1 else f"{crp:.1f}".replace(".", ",")})
+    path = tmp_path / "visits.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, sep=";")
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), "--entity", "pid",
+                 "--time", "seen"]) == 0
+    said = capsys.readouterr()
+    assert "units (sbp: 'mmHg'); detection limits (crp: <1)" in said.out + said.err
+    synth = pd.read_csv(out / "synthetic.csv", sep=";", dtype=str)
+    assert synth["sbp"].str.fullmatch(r"\d+ mmHg").all()
+    below = synth["crp"] == "<1"
+    assert 0.05 < below.mean() < 0.6  # real: about a sixth
+    assert pd.to_numeric(synth.loc[~below, "crp"].str.replace(",", ".")).ge(1).all()
+    seen = pd.to_datetime(synth["seen"], format="%d.%m.%Y")
+    assert seen.between("2020-01-01", "2021-12-31").all()
+
+
 @pytest.mark.slow
 def test_generate_routes_a_signal_file(tmp_path, capsys):
     sleepecg = pytest.importorskip("sleepecg")

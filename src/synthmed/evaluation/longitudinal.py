@@ -57,7 +57,7 @@ from synthmed.evaluation._stats import ks_distance
 from synthmed.evaluation.context import Thresholds
 from synthmed.evaluation.result import EvaluationResult, Metric, Section
 from synthmed.exceptions import DataError, ParameterError
-from synthmed.schema import TableSchema, holds_labels, infer_schema
+from synthmed.schema import TableSchema, holds_labels, infer_schema, without_codes
 
 __all__ = ["entity_strata", "evaluate_longitudinal", "patient_table", "split_entities"]
 
@@ -152,6 +152,11 @@ class _Long:
         if missing:
             raise DataError(f"The {label} table lacks {len(missing)} column(s): "
                             f"{', '.join(missing)}.")
+        written = [c for c in schema.columns if c.name in frame.columns
+                   and c.kind in ("numeric", "integer") and (c.unit or c.limits)]
+        if written:  # "117 mmHg", "<1": numbers, as the generator read them
+            frame = frame.assign(**{c.name: pd.to_numeric(without_codes(frame[c.name], c),
+                                                          errors="coerce") for c in written})
         clean, _ = prepare_long_table(frame, entity=self.entity, time=self.time)
         self.frame = clean
         self.codes = pd.factorize(clean[self.entity].astype(str))[0]
