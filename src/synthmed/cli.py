@@ -405,6 +405,7 @@ def _print_files(files: dict[str, Path]) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> None:
+    from synthmed.datasets.io import CSV_FORMAT_FILE, source_format
     from synthmed.generators import get_generator
     from synthmed.pipeline import resolve_data
 
@@ -416,11 +417,15 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
     schema.save(Path(args.out) / "schema.json")
+    fmt = source_format(args.data)
+    if fmt is not None and not fmt.is_default:  # `synthmed sample` writes CSV the same way
+        (Path(args.out) / CSV_FORMAT_FILE).write_text(json.dumps(fmt.to_meta()) + "\n")
     if not args.quiet:
         print(f"model written to {args.out}")
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
+    from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat
     from synthmed.exceptions import ParameterError
     from synthmed.generators import load_generator
 
@@ -428,18 +433,24 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if suffix not in (".csv", ".parquet"):
         raise ParameterError(f"Output must end in .csv or .parquet, got {args.out.name!r}.")
     gen = load_generator(args.model)
+    saved = Path(args.model) / CSV_FORMAT_FILE
+    fmt = CsvFormat.from_meta(json.loads(saved.read_text())) if saved.is_file() else CsvFormat()
     if gen.tags.modality == "table":  # streamed chunk by chunk, written atomically
         from synthmed.generators.streaming import sample_to_csv, sample_to_parquet
 
-        write = sample_to_csv if suffix == ".csv" else sample_to_parquet
-        write(gen, args.out, args.n, chunk_rows=args.chunk_rows, random_state=args.seed)
+        if suffix == ".csv":
+            sample_to_csv(gen, args.out, args.n, chunk_rows=args.chunk_rows,
+                          random_state=args.seed, csv_format=fmt)
+        else:
+            sample_to_parquet(gen, args.out, args.n, chunk_rows=args.chunk_rows,
+                              random_state=args.seed)
         rows = args.n
     else:  # a long table: n counts patients, drawn whole
         frame = gen.sample(args.n, random_state=args.seed)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(f".{args.out.name}.tmp")
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            fmt.write(frame, tmp)
         else:
             frame.to_parquet(tmp, index=False)
         tmp.replace(args.out)

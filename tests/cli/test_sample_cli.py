@@ -35,6 +35,27 @@ def test_sample_streams_parquet_in_chunks(model, tmp_path, capsys):
     assert sorted(p.name for p in out.parent.iterdir()) == ["s.parquet"]
 
 
+def test_a_model_fitted_on_a_european_export_samples_in_its_dialect(tmp_path, capsys):
+    """`synthmed fit` on a ";"/"," cp1252 file keeps its dialect beside the model, and
+    `synthmed sample` writes CSV chunks the same way (units and decimal commas included)."""
+    frame = make_mixed_frame(200).drop(columns=["patient_id"])
+    frame["weight"] = [f"{w:.1f} kg".replace(".", ",") for w in 60 + frame["age"] / 3]
+    source = tmp_path / "kohorte.csv"
+    frame.to_csv(source, sep=";", decimal=",", index=False, encoding="cp1252")
+    model = tmp_path / "model"
+    assert main(["fit", str(source), "-o", str(model), "--generator", "gaussian_copula",
+                 "-q"]) == 0
+    assert (model / "csv_format.json").is_file()
+    out = tmp_path / "s.csv"
+    assert main(["sample", str(model), "-o", str(out), "--n", "120", "--chunk-rows", "50",
+                 "-q"]) == 0
+    text = out.read_text(encoding="cp1252").splitlines()
+    assert text[0] == ";".join(frame.columns) and len(text) == 121
+    back = pd.read_csv(out, sep=";", decimal=",", encoding="cp1252")
+    assert back["age"].dtype == float
+    assert back["weight"].str.fullmatch(r"\d+,\d kg").all()
+
+
 def test_sample_streams_csv(model, tmp_path):
     out = tmp_path / "s.csv"
     assert main(["sample", str(model), "-o", str(out), "--n", "130", "--chunk-rows", "50",

@@ -16,17 +16,20 @@ import gzip
 import io
 from pathlib import Path
 import re
+from typing import TextIO
 import zipfile
 
 import pandas as pd
 
 from synthmed.exceptions import DataError
 
-__all__ = ["CsvFormat", "read_table", "sniff_csv", "source_format"]
+__all__ = ["CSV_FORMAT_FILE", "CsvFormat", "read_table", "sniff_csv", "source_format"]
 
 _CSV = {".csv", ".tsv", ".txt", ".gz"}
 _PARQUET = {".parquet", ".pq"}
 _EXCEL = {".xlsx", ".xlsm"}
+#: written into a model folder by `synthmed fit` when the source CSV had its own dialect
+CSV_FORMAT_FILE = "csv_format.json"
 #: bytes read to tell the dialect; lines read of them
 _SNIFF_BYTES = 65_536
 _SNIFF_LINES = 50
@@ -54,12 +57,24 @@ class CsvFormat:
         missing = f", missing values written {self.missing!r}" if self.missing else ""
         return f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text{missing}"
 
-    def write(self, frame: pd.DataFrame, path: str | Path) -> None:
-        """Write ``frame`` (no index) in this dialect."""
+    def write(self, frame: pd.DataFrame, target: str | Path | TextIO, *,
+              header: bool = True) -> None:
+        """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
+        with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
-        frame.to_csv(path, index=False, sep=self.sep, decimal=self.decimal,
-                     encoding=self.encoding, na_rep=self.missing)
+        encoding = None if hasattr(target, "write") else self.encoding
+        frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
+                     encoding=encoding, na_rep=self.missing, header=header)
+
+    def to_meta(self) -> dict[str, str]:
+        return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
+                "missing": self.missing}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, str]) -> CsvFormat:
+        return cls(**{k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing")
+                      if k in meta})
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed._random import RandomState
+from synthmed.datasets.io import CsvFormat
 from synthmed.exceptions import ParameterError
 from synthmed.generators.base import DEFAULT_CHUNK_ROWS, BaseGenerator
 
@@ -96,17 +97,21 @@ def sample_to_parquet(generator: BaseGenerator, path: str | Path, n: int, *,
 
 def sample_to_csv(generator: BaseGenerator, path: str | Path, n: int, *,
                   chunk_rows: int = DEFAULT_CHUNK_ROWS, conditions: Conditions = None,
-                  random_state: RandomState = 0, allow_copies: bool = False) -> Path:
+                  random_state: RandomState = 0, allow_copies: bool = False,
+                  csv_format: CsvFormat | None = None) -> Path:
     """Sample ``n`` rows to the CSV file ``path`` (ending in ``.csv``), chunk by chunk.
 
-    Same arguments and guarantees as :func:`sample_to_parquet`.
+    Same arguments and guarantees as :func:`sample_to_parquet`; ``csv_format``: the dialect
+    to write (default comma-separated UTF-8; ``synthmed sample`` passes the one the model's
+    source file was written in).
     """
+    fmt = csv_format or CsvFormat()
     out = _check_output(generator, path, ".csv")
     chunks = generator.sample_chunks(n, chunk_rows=chunk_rows, conditions=conditions,
                                      random_state=random_state, allow_copies=allow_copies)
-    with _atomic(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+    with _atomic(out) as tmp, open(tmp, "w", newline="", encoding=fmt.encoding) as handle:
         for i, chunk in enumerate(chunks):
-            chunk.to_csv(handle, index=False, header=i == 0)
+            fmt.write(chunk, handle, header=i == 0)
     return out
 
 
