@@ -122,6 +122,9 @@ class ColumnSchema:
     unit : str or None
         For numbers written with a unit ("71.5 kg", "12%"): the text after the number,
         separator included (``" kg"``, ``"%"``). Read as numbers, written back with it.
+    time_unit : {"h", "min", "s"} or None
+        For datetimes that are not dates only: the coarsest clock unit every source value is
+        whole in (a time recorded to the minute); synthetic times are rounded to it.
     limits : tuple of str
         For lab values with a detection limit: the source's "<L" and/or ">U" tokens (one of
         each at most). "<L" is read as L / 2 and ">U" as 1.5 U, and synthetic values below L
@@ -145,6 +148,7 @@ class ColumnSchema:
     date_format: str | None = None
     unit: str | None = None
     limits: tuple[str, ...] = ()
+    time_unit: str | None = None
 
     @property
     def modelled(self) -> bool:
@@ -166,6 +170,8 @@ class ColumnSchema:
             out["unit"] = self.unit
         if self.limits:
             out["limits"] = list(self.limits)
+        if self.time_unit:
+            out["time_unit"] = self.time_unit
         return out
 
 
@@ -379,7 +385,7 @@ class TableSchema:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
             known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
-                     "date_format", "unit", "limits"}
+                     "date_format", "unit", "limits", "time_unit"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -395,6 +401,7 @@ class TableSchema:
                     date_format=item.get("date_format"),
                     unit=item.get("unit"),
                     limits=tuple(str(t) for t in item.get("limits", ())),
+                    time_unit=item.get("time_unit"),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -515,6 +522,7 @@ def infer_schema(
                 date_format=date_format_of(values) if kind == "datetime" else None,
                 unit=unit,
                 limits=limits,
+                time_unit=_time_unit(values) if kind == "datetime" else None,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -770,6 +778,16 @@ def _infer_decimals(series: pd.Series) -> int | None:
     return None
 
 
+def _time_unit(series: pd.Series) -> str | None:
+    """The coarsest of hour, minute and second that every time of ``series`` is whole in
+    (None for dates only, or times finer than a second)."""
+    parsed = read_dates(series, date_format_of(series)).dropna()
+    if not len(parsed) or (parsed == parsed.dt.normalize()).all():
+        return None
+    return next((unit for unit in ("h", "min", "s") if (parsed == parsed.dt.floor(unit)).all()),
+                None)
+
+
 def _is_date_only(series: pd.Series) -> bool:
     parsed = read_dates(series).dropna()
     return bool(len(parsed) and (parsed == parsed.dt.normalize()).all())
@@ -798,6 +816,7 @@ DATE_FORMATS = (
     "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%y",
     "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y",
     "%d-%m-%Y", "%m-%d-%Y", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%b %d, %Y", "%d %B %Y",
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%H:%M", "%H:%M:%S",
 )
 
 
@@ -898,6 +917,8 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             series = read_dates(series, col.date_format)
             if col.date_only:
                 series = series.dt.normalize()
+            elif col.time_unit:
+                series = series.dt.round(col.time_unit)
             if col.date_format and not col.dtype.startswith("datetime64"):
                 # dates read from text go back as text in the source's own pattern
                 series = series.dt.strftime(col.date_format).astype(object)

@@ -137,6 +137,19 @@ def test_an_excel_workbook_is_read(tmp_path, mixed_frame):
         read_table(path)
 
 
+def test_excel_style_yes_no_is_written_back_as_read(tmp_path):
+    from synthmed.datasets.io import sniff_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text("flag,age\nTRUE,61\nFALSE,70\n,55\n")
+    fmt = sniff_csv(path)
+    assert (fmt.true, fmt.false) == ("TRUE", "FALSE")
+    frame = read_table(path)
+    out = tmp_path / "back.csv"
+    fmt.write(frame, out)
+    assert out.read_text() == path.read_text()
+
+
 def test_an_r_export_gets_its_na_back(tmp_path):
     from synthmed.datasets.io import sniff_csv
 

@@ -99,6 +99,7 @@ def test_missing_codes_are_no_kind_error_but_other_text_is():
     (["02/04/2021", "08/31/2019", None], "%m/%d/%Y"),
     (["04-Feb-2021", "31-Aug-2019", None], "%d-%b-%Y"),
     (["2021-02-04 08:30:00", "2019-08-31 23:05:00", None], "%Y-%m-%d %H:%M:%S"),
+    (["2021-02-04T08:30:00Z", "2019-08-31T23:05:00Z", None], "%Y-%m-%dT%H:%M:%SZ"),
 ])
 def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pattern, tmp_path):
     """A German or British export's "04.02.2021" is 4 February (read one by one, month first,
@@ -170,6 +171,23 @@ def test_lab_values_at_a_detection_limit_stay_a_number_column(tmp_path):
     assert infer_schema(two).column("crp").limits == ()
     schema.save(tmp_path / "s.json")
     assert TableSchema.load(tmp_path / "s.json").column("crp").limits == ("<0.5", ">50")
+
+
+def test_times_keep_their_clock_resolution():
+    """A time of day ("14:55") was read as today's date at that time and written back with
+    nanoseconds; times recorded to the minute come back to the minute."""
+    frame = pd.DataFrame({"seen": ["14:55", "08:05", None, "23:59"] * 5,
+                          "stamp": pd.to_datetime(["2021-02-04 08:30", "2021-03-01 10:01",
+                                                   None, "2021-05-05 00:00"] * 5)})
+    schema = infer_schema(frame)
+    assert (schema.column("seen").date_format, schema.column("seen").time_unit) == (
+        "%H:%M", "min")
+    assert schema.column("stamp").time_unit == "min"
+    drawn = pd.DataFrame({"seen": pd.to_datetime(["1900-01-01 14:55:31.2", None]),
+                          "stamp": pd.to_datetime(["2021-02-04 08:30:29.9", None])})
+    back = restore_table(drawn, schema)
+    assert back["seen"].tolist()[0] == "14:56"
+    assert back["stamp"].iloc[0] == pd.Timestamp("2021-02-04 08:30")
 
 
 def test_json_round_trip_and_user_correction(mixed_frame, tmp_path):

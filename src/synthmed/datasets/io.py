@@ -19,6 +19,7 @@ import re
 from typing import TextIO
 import zipfile
 
+import numpy as np
 import pandas as pd
 
 from synthmed.exceptions import DataError
@@ -47,6 +48,8 @@ class CsvFormat:
     decimal: str = "."
     encoding: str = "utf-8"
     missing: str = ""  # how an empty cell is written ("NA" in R's exports)
+    true: str = "True"  # how yes/no values are written ("TRUE" in Excel's exports)
+    false: str = "False"
 
     @property
     def is_default(self) -> bool:
@@ -55,7 +58,10 @@ class CsvFormat:
     def describe(self) -> str:
         sep = "tab" if self.sep == "\t" else repr(self.sep)
         missing = f", missing values written {self.missing!r}" if self.missing else ""
-        return f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text{missing}"
+        yes_no = (f", yes/no written {self.true!r}/{self.false!r}"
+                  if (self.true, self.false) != ("True", "False") else "")
+        return (f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text"
+                f"{missing}{yes_no}")
 
     def write(self, frame: pd.DataFrame, target: str | Path | TextIO, *,
               header: bool = True) -> None:
@@ -63,18 +69,20 @@ class CsvFormat:
         with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
+        if (self.true, self.false) != ("True", "False"):
+            frame = _yes_no(frame, self.true, self.false)
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
 
     def to_meta(self) -> dict[str, str]:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
-                "missing": self.missing}
+                "missing": self.missing, "true": self.true, "false": self.false}
 
     @classmethod
     def from_meta(cls, meta: dict[str, str]) -> CsvFormat:
-        return cls(**{k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing")
-                      if k in meta})
+        return cls(**{k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing",
+                                                 "true", "false") if k in meta})
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
@@ -88,6 +96,18 @@ class CsvFormat:
 #: another "." or ",": "31.08.2019" is a date)
 _COMMA_NUMBER = re.compile(r"^(\s*[<>]?=?\s*[+-]?\d+),(\d+)(?=\s|[A-Za-z%°µ]|$)")
 _DOT_NUMBER = re.compile(r"^(\s*[<>]?=?\s*[+-]?\d+)\.(\d+)(?=\s|[A-Za-z%°µ]|$)")
+
+
+def _yes_no(frame: pd.DataFrame, true: str, false: str) -> pd.DataFrame:
+    """Yes/no columns written with the source's tokens (pandas reads "TRUE" as True and
+    would write "True")."""
+    out = frame.copy()
+    for name in out.columns:
+        values = out[name].dropna()
+        if len(values) and (pd.api.types.is_bool_dtype(out[name]) or values.map(
+                lambda v: isinstance(v, bool | np.bool_)).all()):
+            out[name] = out[name].map({True: true, False: false}).astype(object)
+    return out
 
 
 def _text_numbers(frame: pd.DataFrame, pattern: re.Pattern[str], repl: str) -> pd.DataFrame:
@@ -126,7 +146,9 @@ def sniff_csv(path: str | Path) -> CsvFormat:
         comma = sum(bool(_COMMA_NUMBER.match(f)) for f in fields)
         if comma and comma >= sum(bool(_DOT_NUMBER.match(f)) for f in fields):
             decimal = ","
-    return CsvFormat(sep, decimal, encoding, _missing_token(fields))
+    true, false = next(((t, f) for t, f in (("TRUE", "FALSE"), ("true", "false"))
+                        if t in fields or f in fields), ("True", "False"))
+    return CsvFormat(sep, decimal, encoding, _missing_token(fields), true, false)
 
 
 def source_format(data: object) -> CsvFormat | None:
