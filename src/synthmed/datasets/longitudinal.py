@@ -296,7 +296,8 @@ def longitudinal_schema(frame: pd.DataFrame, *, entity: str, time: str,
             decimals = col.decimals if col.decimals is not None else (0 if kind == "integer"
                                                                       else None)
             col = ColumnSchema(col.name, kind, frozenset(), col.dtype, decimals,  # type: ignore[arg-type]
-                               col.date_only if kind == "datetime" else False)
+                               col.date_only if kind == "datetime" else False,
+                               time_unit=col.time_unit if kind == "datetime" else None)
             roles = {"time_index"}
         elif col.name in static:
             roles.add("static")
