@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.signal_io import read_signals, signal_format, write_metadata, write_signals
 from synthmed.datasets.signals import SignalDataset, SignalSet
 from synthmed.evaluation.result import EvaluationResult
@@ -227,7 +228,8 @@ def generate_signals(
                          "release is personal data.",))),
     )
     files = _write(out_dir, gen, synthetic, result, fmt, label, card, timings, released,
-                   options.provenance_column if options else "provenance")
+                   options.provenance_column if options else "provenance",
+                   csv_format=source_format(data))
     return SignalRunResult(out_dir, synthetic, gen, result, timings, files, released)
 
 
@@ -352,7 +354,8 @@ _MODE_WORDS = {
 def _write(out_dir: Path, gen: Any, synthetic: SignalSet, result: EvaluationResult, fmt: str,
            label: str, card: Any, timings: dict[str, float],
            released: SignalRelease | None = None,
-           provenance_column: str = "provenance") -> dict[str, Path]:
+           provenance_column: str = "provenance",
+           csv_format: CsvFormat | None = None) -> dict[str, Path]:
     from synthmed.report import write_report
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -360,7 +363,7 @@ def _write(out_dir: Path, gen: Any, synthetic: SignalSet, result: EvaluationResu
     try:
         folder = "synthetic" if released is None else "release"
         written = write_signals(synthetic, tmp / folder, fmt=fmt,  # type: ignore[arg-type]
-                                prefix=folder)
+                                prefix=folder, csv_format=csv_format)
         write_metadata(synthetic, tmp / "signal_schema.json", format=fmt,
                        files=[p.name for p in written])
         if released is not None:

@@ -83,6 +83,8 @@ def test_read_table_round_trip(tmp_path, mixed_frame):
     ("name,val\nJosé,1\n", "cp1252", (",", ".", "cp1252")),
     ("name,val\nJosé,1\n", "utf-8-sig", (",", ".", "utf-8-sig")),
     ("single\n1\n2\n", "utf-8", (",", ".", "utf-8")),
+    # one column of decimal commas: the comma is no separator
+    ("ecg\n-0,245\n-0,215\n", "utf-8", (";", ",", "utf-8")),
 ])
 def test_csv_dialect_is_sniffed(tmp_path, text, encoding, expected):
     from synthmed.datasets.io import CsvFormat, sniff_csv

@@ -148,3 +148,25 @@ def test_csv_sampling_rate_from_its_time_column(tmp_path):
     pd.DataFrame({"ecg": np.zeros(30)}).to_csv(path, index=False)
     with pytest.raises(ParameterError, match="--fs HZ"):
         read_signals(path)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_european_device_export_is_read_as_written(tmp_path, channels):
+    """";" between channels and "-0,245" for -0.245: read with "," as the separator, such a
+    file parsed into garbage numbers without an error (one channel: "-0" and "245" as two
+    fields). It is read as written, and the synthetic CSV is written back the same way."""
+    import pandas as pd
+
+    from synthmed.datasets.io import sniff_csv
+
+    t = np.arange(2000) / 250.0
+    table = pd.DataFrame({f"ch{i}": np.sin(2 * np.pi * (1 + i) * t) for i in range(channels)})
+    path = tmp_path / "device.csv"
+    table.to_csv(path, sep=";", decimal=",", index=False)
+    signals = read_signals(path, fs=250)
+    assert signals.channels == tuple(table.columns)
+    assert np.allclose(signals.records[0], table.to_numpy().T, atol=1e-6)
+    written = write_signals(signals, tmp_path / "out", csv_format=sniff_csv(path))
+    assert sniff_csv(written[0]) == sniff_csv(path)
+    again = read_signals(written[0])
+    assert np.allclose(again.records[0], signals.records[0], atol=1e-6)

@@ -139,6 +139,9 @@ def sniff_csv(path: str | Path) -> CsvFormat:
         lines = lines[:-1]  # the last line may be cut short
     lines = [line for line in lines[:_SNIFF_LINES] if line.strip()]
     sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else _separator(lines)
+    if sep == "," and lines and len(next(csv.reader([lines[0]]))) == 1 and any(
+            len(row) > 1 for row in csv.reader(lines[1:])):
+        sep = ";"  # one column whose numbers hold a decimal comma ("-0,245"): no separator
     fields = [f.strip() for row in csv.reader(io.StringIO("\n".join(lines[1:])),
                                               delimiter=sep) for f in row]
     decimal = "."

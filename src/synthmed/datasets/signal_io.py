@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from synthmed.datasets.io import CsvFormat
 from synthmed.datasets.signals import SignalSet
 from synthmed.exceptions import DataError, MissingDependencyError, ParameterError
 
@@ -188,9 +189,14 @@ def read_dicom_waveform(path: str | Path, fs: float | None = None, *,
 
 
 def _read_csv(file: Path, fs: float | None = None) -> SignalSet:
-    sep = "\t" if file.suffix.lower() == ".tsv" else ","
+    from synthmed.datasets.io import sniff_csv
+
+    # a device export from a European locale writes "-0,245" with ";" between channels: read
+    # with ",", it parsed as garbage numbers without an error
+    dialect = sniff_csv(file)
     try:
-        table = pd.read_csv(file, sep=sep)
+        table = pd.read_csv(file, sep=dialect.sep, decimal=dialect.decimal,
+                            encoding=dialect.encoding)
     except pd.errors.EmptyDataError:
         raise DataError(f"{file.name!r} is empty.") from None
     if table.empty:
@@ -255,14 +261,16 @@ def _read_npy(file: Path, fs: float | None = None) -> SignalSet:
 
 
 def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat = "csv",
-                  prefix: str = "synthetic") -> list[Path]:
+                  prefix: str = "synthetic", csv_format: CsvFormat | None = None) -> list[Path]:
     """Write every record of ``signals`` into ``folder`` in format ``fmt``.
 
     ``wfdb``: ``<prefix>_<i>.hea/.dat`` (16-bit, per-channel gain); ``edf``: ``<prefix>_<i>.edf``
     (EDF+, 16-bit); ``csv``: ``<prefix>_<i>.csv`` with a ``time`` column in seconds; ``npy``:
     one ``<prefix>.npy`` (``N x C x T``, equal lengths). DICOM waveforms are not written
-    (use ``csv``). Returns the files written.
+    (use ``csv``). ``csv_format``: the CSV dialect (separator, decimal mark, encoding; the
+    pipeline passes the source file's). Returns the files written.
     """
+    dialect = csv_format or CsvFormat()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     names = record_names(signals.n_records, prefix)
@@ -278,7 +286,8 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
             path = out / f"{name}.csv"
             # 9 significant digits: a float32 sample reads back exactly (real pieces of a
             # hybrid release are released bit for bit)
-            table.to_csv(path, index=False, float_format="%.9g")
+            table.to_csv(path, index=False, float_format="%.9g", sep=dialect.sep,
+                         decimal=dialect.decimal, encoding=dialect.encoding)
             written.append(path)
         elif fmt == "wfdb":
             written.extend(_write_wfdb(signals, rec, out, name))
