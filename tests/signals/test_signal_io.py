@@ -170,3 +170,17 @@ def test_a_european_device_export_is_read_as_written(tmp_path, channels):
     assert sniff_csv(written[0]) == sniff_csv(path)
     again = read_signals(written[0])
     assert np.allclose(again.records[0], signals.records[0], atol=1e-6)
+
+
+def test_a_physionet_csv_export_with_its_units_row(tmp_path):
+    """PhysioNet's CSV export quotes the names and puts a row of units under them; its time
+    column is "Elapsed time" in seconds."""
+    t = np.arange(1500) / 250.0
+    lines = ["'Elapsed time','MLII','V5'", "'seconds','mV','mV'"]
+    lines += [f"{s:.3f},{np.sin(s):.3f},{np.cos(s):.3f}" for s in t]
+    path = tmp_path / "100.csv"
+    path.write_text("\n".join(lines) + "\n")
+    signals = read_signals(path)
+    assert signals.channels == ("MLII", "V5") and signals.units == ("mV", "mV")
+    assert abs(signals.fs - 250.0) < 0.5
+    assert np.allclose(signals.records[0][0], np.sin(t), atol=1e-3)

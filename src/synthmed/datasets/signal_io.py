@@ -201,6 +201,7 @@ def _read_csv(file: Path, fs: float | None = None) -> SignalSet:
         raise DataError(f"{file.name!r} is empty.") from None
     if table.empty:
         raise DataError(f"{file.name!r} has no rows.")
+    table, units = _units_row(table)
     times = [c for c in table.columns if str(c).strip().lower() in TIME_COLUMNS]
     if fs is None and times:
         fs = _rate_from_times(table[times[0]], str(times[0]), file.name)
@@ -223,11 +224,27 @@ def _read_csv(file: Path, fs: float | None = None) -> SignalSet:
     if not columns:
         raise DataError(f"{file.name!r} has no channel columns.")
     return SignalSet([np.vstack(list(columns.values()))], fs=float(fs or 0),
-                     channels=list(columns), record_ids=[file.stem])
+                     channels=list(columns), units=[units.get(c, "") for c in columns],
+                     record_ids=[file.stem])
+
+
+def _units_row(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """PhysioNet's CSV export quotes its names ("'MLII'") and gives a row of units under
+    them ("'seconds','mV'"): names unquoted, that row read as the channels' units."""
+    table = table.rename(columns=lambda c: str(c).strip().strip("'\""))
+    first = table.iloc[0].astype(str).str.strip()
+    if len(table) < 2 or pd.to_numeric(first, errors="coerce").notna().any() or \
+            not first.str.fullmatch(r"['\"]?[^\d'\"][^'\"]*['\"]?").all():
+        return table, {}
+    units = {str(c): u.strip("'\"") for c, u in first.items()}
+    table = table.iloc[1:].reset_index(drop=True)
+    table = table.apply(lambda col: col.astype(str).str.strip().str.strip("'\""))
+    return table, units
 
 
 #: CSV columns that hold each sample's time, not a channel (milliseconds for "ms")
-TIME_COLUMNS = frozenset({"time", "t", "seconds", "timestamp", "datetime", "ms"})
+TIME_COLUMNS = frozenset({"time", "t", "seconds", "timestamp", "datetime", "ms",
+                          "elapsed time"})
 
 
 def _rate_from_times(values: pd.Series, name: str, file: str) -> float:
