@@ -1,4 +1,4 @@
-"""Readers for the user's own tables (CSV, Parquet), with errors that say what to fix.
+"""Readers for the user's own tables (CSV, Parquet, .xlsx), with errors that say what to fix.
 
 CSV files are read in the dialect they were written in (:func:`sniff_csv`): a spreadsheet
 export from a European locale separates fields with ";" and writes "1,5" for 1.5, and a
@@ -42,7 +42,8 @@ _MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A",
 
 @dataclass(frozen=True)
 class CsvFormat:
-    """How a CSV file was written: field separator, decimal mark and text encoding."""
+    """How a CSV file was written: field separator, decimal mark, text encoding, the token of
+    an empty cell and of yes/no values."""
 
     sep: str = ","
     decimal: str = "."
