@@ -794,16 +794,22 @@ def _is_date_only(series: pd.Series) -> bool:
 
 
 def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
-    """``series`` as datetimes: with ``date_format``, read by that pattern (a value that
-    does not follow it is missing); without, each value by itself."""
+    """``series`` as datetimes: with ``date_format``, read by that pattern, and a value that
+    does not follow it (another tool's ISO date, judged against this source) by itself;
+    without, each value by itself."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if date_format:
-            text = series.where(series.isna(), series.astype(str).str.strip())
-            return pd.to_datetime(text, errors="coerce", format=date_format)
-        return pd.to_datetime(series, errors="coerce", format="mixed")
+        if not date_format:
+            return pd.to_datetime(series, errors="coerce", format="mixed")
+        text = series.where(series.isna(), series.astype(str).str.strip())
+        parsed = pd.to_datetime(text, errors="coerce", format=date_format)
+        other = parsed.isna() & text.notna()
+        if other.any():  # as UTC wall times: one dtype, whatever offsets the values carry
+            parsed[other] = pd.to_datetime(text[other], errors="coerce", format="mixed",
+                                           utc=True).dt.tz_convert(None)
+        return parsed
 
 
 #: patterns tried for dates written as text, in order; the first every value follows is the

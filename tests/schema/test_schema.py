@@ -118,6 +118,10 @@ def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pat
     assert back.iloc[:2].tolist() == written[:2] and back.isna().iloc[2]
     schema.save(tmp_path / "s.json")
     assert TableSchema.load(tmp_path / "s.json").column("admitted").date_format == pattern
+    # another tool's dates, judged against this source, are read although ISO
+    other = coerce_table(pd.DataFrame({"admitted": ["2021-02-04", None, "2019-08-31"]}),
+                         schema)["admitted"]
+    assert other.iloc[0] == pd.Timestamp(2021, 2, 4) and other.iloc[2].day == 31
 
 
 def test_numbers_written_with_a_unit_are_numbers_and_keep_it(tmp_path):
