@@ -31,7 +31,7 @@ from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
 from synthmed.pipeline import MAX_RUN_CELLS
-from synthmed.schema import TableSchema, formats_note, missing_codes_note
+from synthmed.schema import TableSchema, read_notes
 
 if TYPE_CHECKING:
     from synthmed.pipeline import ReleaseOptions
@@ -192,12 +192,11 @@ def generate_longitudinal(
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
-    csv_format = source_format(data)
-    if csv_format is not None and not csv_format.is_default:
-        say(f"read as {csv_format.describe()}; synthetic.csv is written the same way")
-    for note in (missing_codes_note(schema), formats_note(schema)):
-        if note:
-            say(note)
+    csv_format = source_format(data) or CsvFormat()
+    if csv_format.note():
+        say(csv_format.note())
+    for note in read_notes(schema):
+        say(note)
 
     say(f"fitting {generator}")
     start = _time.perf_counter()
@@ -239,7 +238,7 @@ def generate_longitudinal(
     timings["evaluate_s"] = _time.perf_counter() - start
     say(f"writing {out_dir}")
     files = _write(out_dir, synthetic, schema, gen, result, label, timings,
-                   released=released, options=options, csv_format=csv_format or CsvFormat())
+                   released=released, options=options, csv_format=csv_format)
     return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
                            release=released)
 
@@ -352,8 +351,7 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
             "Synthetic entity ids are fresh; times beyond the last time seen in training are "
             "cut.",
             f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
-            *filter(None, [missing_codes_note(schema), formats_note(schema),
-                        _written_note(gen)]),
+            *read_notes(schema), *filter(None, [_written_note(gen)]),
         ]
         public = released is None
         if released is not None:

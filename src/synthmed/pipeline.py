@@ -32,7 +32,7 @@ from synthmed.modes import (
     release_partial,
     write_release,
 )
-from synthmed.schema import TableSchema, formats_note, infer_schema, missing_codes_note
+from synthmed.schema import TableSchema, infer_schema, read_notes
 from synthmed.split import repeated_identifier, train_holdout_split
 
 __all__ = ["ReleaseOptions", "RunResult", "generate", "resolve_data"]
@@ -283,17 +283,16 @@ def generate(
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
-    csv_format = source_format(data)
-    if csv_format is not None and not csv_format.is_default:
-        say(f"read as {csv_format.describe()}; synthetic.csv is written the same way")
+    csv_format = source_format(data) or CsvFormat()
+    if csv_format.note():
+        say(csv_format.note())
     if group is not None:
         say(f"{group!r} repeats: rows of one {group} are kept together in train or holdout "
             f"(if they are measurements over time, try --entity {group} --time COLUMN)")
     if schema.dropped_columns:
         say(f"not modelled (identifiers / free text): {', '.join(schema.dropped_columns)}")
-    for note in (missing_codes_note(schema), formats_note(schema)):
-        if note:
-            say(note)
+    for note in read_notes(schema):
+        say(note)
 
     say(f"fitting {generator}")
     start = time.perf_counter()
@@ -333,7 +332,7 @@ def generate(
 
     say(f"writing {out_dir}")
     files = _write_outputs(out_dir, released, options, schema, gen, result, title=label,
-                           timings=timings, csv_format=csv_format or CsvFormat())
+                           timings=timings, csv_format=csv_format)
     return RunResult(
         out_dir=out_dir, synthetic=released.data, schema=schema, generator=gen,
         evaluation=result, dropped_columns=schema.dropped_columns, release=released,
@@ -524,8 +523,7 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         "generator did not capture may be missing or distorted.",
         f"Columns not modelled (identifiers, free text): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
-        *filter(None, [missing_codes_note(schema), formats_note(schema),
-                        twins_note(gen.twins_)]),
+        *read_notes(schema), *filter(None, [twins_note(gen.twins_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

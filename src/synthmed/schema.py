@@ -42,6 +42,7 @@ __all__ = [
     "infer_schema",
     "missing_codes_note",
     "read_dates",
+    "read_notes",
     "without_codes",
 ]
 
@@ -489,12 +490,13 @@ def infer_schema(
         limits = _limits_of(values) if kind in ("categorical", "identifier", "text") else ()
         measured = values
         if limits:  # "<0.5" beside numbers: a lab with a detection limit
-            measured = pd.to_numeric(values.mask(values.isin(limits)), errors="coerce")
-            values = pd.to_numeric(_read_limits(values, limits), errors="coerce")
-            kind = _infer_kind(str(name), values)
-            if kind not in NUMERIC_KINDS:
-                values, measured, limits = data[name], data[name], ()
-                kind = _infer_kind(str(name), values)
+            numbers = pd.to_numeric(_read_limits(values, limits), errors="coerce")
+            limit_kind = _infer_kind(str(name), numbers)
+            if limit_kind in NUMERIC_KINDS:
+                measured = pd.to_numeric(values.mask(values.isin(limits)), errors="coerce")
+                values, kind = numbers, limit_kind
+            else:
+                limits = ()
         unit = _unit_of(values) if kind in ("categorical", "identifier", "text") else None
         if unit is not None:  # "71.5 kg": a number column when its numbers make one
             numbers = pd.to_numeric(_strip_unit(values, unit), errors="coerce")
@@ -503,6 +505,8 @@ def infer_schema(
                 values, measured, kind = numbers, numbers, unit_kind
             else:
                 unit = None
+        date_format, date_only, time_unit = _dates_of(values) if kind == "datetime" else (
+            None, False, None)
         roles: set[str] = set()
         if kind == "identifier":
             roles.add("direct_identifier")
@@ -517,12 +521,12 @@ def infer_schema(
                 decimals=_infer_decimals(measured) if kind in NUMERIC_KINDS or (
                     kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
                 ) else None,
-                date_only=kind == "datetime" and _is_date_only(values),
+                date_only=date_only,
                 missing_codes=codes,
-                date_format=date_format_of(values) if kind == "datetime" else None,
+                date_format=date_format,
                 unit=unit,
                 limits=limits,
-                time_unit=_time_unit(values) if kind == "datetime" else None,
+                time_unit=time_unit,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -678,6 +682,12 @@ def formats_note(schema: TableSchema) -> str | None:
             + "; ".join(kept) + ".")
 
 
+def read_notes(schema: TableSchema) -> list[str]:
+    """What a run says about how it read the columns: missing codes kept, then formats kept
+    (the pipelines say these after loading, and the data card lists them)."""
+    return [n for n in (missing_codes_note(schema), formats_note(schema)) if n]
+
+
 def missing_codes_note(schema: TableSchema) -> str | None:
     """One sentence naming the tokens read as missing and how many columns hold each (no
     patient value: the tokens are placeholders), or None when there are none."""
@@ -778,19 +788,18 @@ def _infer_decimals(series: pd.Series) -> int | None:
     return None
 
 
-def _time_unit(series: pd.Series) -> str | None:
-    """The coarsest of hour, minute and second that every time of ``series`` is whole in
-    (None for dates only, or times finer than a second)."""
-    parsed = read_dates(series, date_format_of(series)).dropna()
-    if not len(parsed) or (parsed == parsed.dt.normalize()).all():
-        return None
-    return next((unit for unit in ("h", "min", "s") if (parsed == parsed.dt.floor(unit)).all()),
-                None)
-
-
-def _is_date_only(series: pd.Series) -> bool:
-    parsed = read_dates(series).dropna()
-    return bool(len(parsed) and (parsed == parsed.dt.normalize()).all())
+def _dates_of(series: pd.Series) -> tuple[str | None, bool, str | None]:
+    """A datetime column's written pattern (:func:`date_format_of`), whether every value is a
+    date only, and else the coarsest of hour, minute and second every time is whole in (None:
+    finer than a second). One reading of the values serves all three."""
+    pattern = date_format_of(series)
+    parsed = read_dates(series, pattern).dropna()
+    if not len(parsed):
+        return pattern, False, None
+    if (parsed == parsed.dt.normalize()).all():
+        return pattern, True, None
+    unit = next((u for u in ("h", "min", "s") if (parsed == parsed.dt.floor(u)).all()), None)
+    return pattern, False, unit
 
 
 def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:

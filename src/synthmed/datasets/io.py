@@ -64,6 +64,12 @@ class CsvFormat:
         return (f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text"
                 f"{missing}{yes_no}")
 
+    def note(self) -> str | None:
+        """What a run says about the dialect it read (None for comma-separated UTF-8)."""
+        if self.is_default:
+            return None
+        return f"read as {self.describe()}; synthetic.csv is written the same way"
+
     def write(self, frame: pd.DataFrame, target: str | Path | TextIO, *,
               header: bool = True) -> None:
         """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
