@@ -18,6 +18,7 @@ from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators._twins import Twin
 from synthmed.generators.base import BaseGenerator
 from synthmed.generators.longitudinal._gaps import GapModel
+from synthmed.generators.longitudinal._held import HeldValues
 from synthmed.generators.longitudinal._model import (
     LinearHead,
     LogisticHeads,
@@ -57,6 +58,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "time_extent": gen.time_extent_, "steps": [bool(b) for b in gen._steps],
         "time_bounds": gen._time_bounds,
         "empty_rows": gen._empty_rows,
+        "held": None if gen._held is None else gen._held.to_meta(),
         "volatility": None if gen._volatility is None else {
             "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread.tolist()},
         "smoother": gen._smoother.to_meta(),
@@ -116,6 +118,7 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._steps = np.asarray(meta["steps"], dtype=bool)
     gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
     gen._empty_rows = bool(meta.get("empty_rows", False))  # older models: rows record something
+    gen._held = HeldValues.from_meta(meta.get("held"))  # absent from older models: none held
     vol = meta.get("volatility")  # absent from older models: one residual scale for all
     gen._volatility = None if vol is None else VolatilityModel(
         np.asarray(vol["coef"], dtype=float), np.asarray(vol["spread"], dtype=float))

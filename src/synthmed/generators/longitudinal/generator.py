@@ -35,7 +35,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    separate regressions (the first is spread over the population, later ones stay near the
    patient's own). A continuous measure whose later values are clearly better modelled as
    steps from the patient's last value on its own scale moves that way (:mod:`._steps`:
-   a measure with two groups and nothing between would otherwise jump the gap).
+   a measure with two groups and nothing between would otherwise jump the gap). A continuous
+   measure that mostly repeats the patient's previous value (a maintenance dose) is held:
+   a logistic model says when the value is kept exactly (:mod:`._held`).
    The time to the next row is drawn first from the same inputs plus the rows and span left
    (:mod:`._gaps`: irregular times that end near the drawn span), and whether each measure is
    recorded at a row comes from a chain of logistic models (a measure sees which of the
@@ -91,6 +93,7 @@ from synthmed.generators.base import (
     one_of,
 )
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
+from synthmed.generators.longitudinal._held import HeldValues, held_measures, repeated_rows
 from synthmed.generators.longitudinal._history import History, history_inputs, own_inputs
 from synthmed.generators.longitudinal._model import (
     LinearHead,
@@ -357,6 +360,14 @@ class LongitudinalGenerator(BaseGenerator):
         s_block = self._static_features.transform(static_can[feature_cols])[codes]
         t_block = self._target_block(static_can)[codes]
         k = len(self.measures_)
+        seen_before = history_inputs(z, codes, step)[1]  # recorded at an earlier row
+        later_rows = observed & seen_before
+        # a held measure's repeats come from its own model (_held); the value heads learn
+        # its changes
+        repeated = repeated_rows(x_all, codes)
+        discrete = np.array([m.discrete for m in self._marginals])
+        held = held_measures(repeated, later_rows, ~discrete)
+        held_rows = repeated & later_rows & np.isin(np.arange(k), held)
 
         fits: dict[tuple[bool, ...], tuple[ValueHeads, np.ndarray, np.ndarray, np.ndarray,
                                            np.ndarray]] = {}
@@ -381,6 +392,7 @@ class LongitudinalGenerator(BaseGenerator):
             scale = np.vstack([x_val.mean(axis=0), np.where(x_sd > 0, x_sd, 1.0)])
             xs = (x_val - scale[0]) / scale[1]
             targets = later_targets(kept, history[:, :k], steps)  # inputs: last values first
+            targets = np.where(held_rows, np.nan, targets)
             # the outcome link is kept whole: a penalty chosen for the many history inputs of
             # a small cohort shrank it away (clif_labs early warning 0.82 -> 0.68 AUROC)
             heads = ValueHeads.fit(xs, z, targets, seen, self.ridge,
@@ -391,15 +403,15 @@ class LongitudinalGenerator(BaseGenerator):
             heads, _, xs, targets, _ = fit_values(steps)
             return heads.follow_up, xs, targets
 
-        seen_before = history_inputs(z, codes, step)[1]  # recorded at an earlier row
-        later_rows = observed & seen_before
-        self._steps = choose_steps(self._marginals, x_all, later_rows, codes, follow_up)
+        self._steps = choose_steps(self._marginals, x_all, later_rows & ~held_rows, codes,
+                                   follow_up)
         self._values, history, xs, targets, (self._x_mean, self._x_sd) = fit_values(
             self._steps)
+        self._held = HeldValues.fit(xs, repeated, later_rows, held, self.ridge)
         follow = self._values.follow_up
         # continuous measures only: a yes/no one that never changes has no residual to scale
-        discrete = np.array([m.discrete for m in self._marginals])
-        resid = np.where(later_rows & ~discrete, targets - follow.predict(xs), np.nan)
+        resid = np.where(later_rows & ~discrete & ~held_rows, targets - follow.predict(xs),
+                         np.nan)
         self._volatility = VolatilityModel.fit(
             resid / np.sqrt(np.maximum(np.diag(follow.chol @ follow.chol.T), 1e-12)), codes,
             np.hstack([s_block[start_idx], t_block[start_idx]]), self.ridge)
@@ -576,6 +588,14 @@ class LongitudinalGenerator(BaseGenerator):
                                         None if volatility is None else volatility[act])
             values, kept = step_values(self._marginals, drawn, later, history.last[act],
                                        self._steps)
+            if self._held is not None:  # the previous value again: a step of 0
+                same = self._held.sample(xs, later, rng)
+                last = history.last[act]
+                held_values, held_kept = step_values(
+                    self._marginals, np.where(self._steps, 0.0, last), later, last,
+                    self._steps)
+                values = np.where(same, held_values, values)
+                kept = np.where(same, held_kept, kept)
             history.update(act, kept, obs)
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
