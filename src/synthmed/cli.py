@@ -405,7 +405,8 @@ def _print_files(files: dict[str, Path]) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from synthmed.datasets.io import CSV_FORMAT_FILE, source_format
+    from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat, source_format
+    from synthmed.datasets.pairs import paired_columns
     from synthmed.generators import get_generator
     from synthmed.pipeline import resolve_data
 
@@ -417,8 +418,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
     schema.save(Path(args.out) / "schema.json")
-    fmt = source_format(args.data)
-    if fmt is not None and not fmt.is_default:  # `synthmed sample` writes CSV the same way
+    fmt = (source_format(args.data) or CsvFormat()).with_pairs(paired_columns(frame))
+    if not fmt.is_default:  # `synthmed sample` writes CSV the same way
         (Path(args.out) / CSV_FORMAT_FILE).write_text(json.dumps(fmt.to_meta()) + "\n")
     if not args.quiet:
         print(f"model written to {args.out}")
@@ -463,6 +464,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     import tempfile
 
     from synthmed.datasets import read_table
+    from synthmed.datasets.pairs import split_pairs
     from synthmed.evaluation import Thresholds, evaluate
     from synthmed.pipeline import resolve_data
     from synthmed.report import write_report
@@ -470,7 +472,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
                                     sensitive=args.sensitive)
     holdout, _, _ = resolve_data(args.holdout, schema=schema)
-    synthetic = read_table(args.synthetic)  # evaluate() checks its columns
+    # evaluate() checks its columns; "120/80" cells read as the schema's two parts
+    synthetic = split_pairs(read_table(args.synthetic), schema.names)
     thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
     _say(args)("evaluating")
     result = evaluate(train, holdout, synthetic, schema, thresholds=thresholds,

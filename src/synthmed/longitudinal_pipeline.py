@@ -25,6 +25,7 @@ import pandas as pd
 from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.longitudinal import LongitudinalData
+from synthmed.datasets.pairs import PAIRS_ATTR, paired_columns, split_pairs
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
@@ -85,9 +86,12 @@ def resolve_longitudinal(
     if entity is None or time is None:
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
+    frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     container = LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
                                             target=target, sensitive=sensitive)
-    return container.frame, container.schema, label
+    long = container.frame
+    long.attrs[PAIRS_ATTR] = frame.attrs.get(PAIRS_ATTR, [])
+    return long, container.schema, label
 
 
 def generate_longitudinal(
@@ -192,11 +196,10 @@ def generate_longitudinal(
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
-    csv_format = source_format(data) or CsvFormat()
-    if csv_format.note():
-        say(csv_format.note())
-    for note in read_notes(schema):
-        say(note)
+    csv_format = (source_format(data) or CsvFormat()).with_pairs(paired_columns(frame))
+    for note in (csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
+        if note:
+            say(note)
 
     say(f"fitting {generator}")
     start = _time.perf_counter()

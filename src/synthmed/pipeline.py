@@ -19,6 +19,7 @@ import pandas as pd
 from synthmed._outputs import write_atomically
 from synthmed.datasets import list_datasets, load_dataset, read_table
 from synthmed.datasets.io import CsvFormat, source_format
+from synthmed.datasets.pairs import paired_columns, split_pairs
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
@@ -175,6 +176,8 @@ def resolve_data(
         raise DataError("The table is empty; it needs rows to learn from.")
     if isinstance(schema, str | Path):
         schema = TableSchema.load(schema)
+    if annotated is None:  # "120/80" cells: two number columns (datasets.pairs)
+        frame = split_pairs(frame, None if schema is None else schema.names)
     if schema is None:
         schema = annotated if annotated is not None else infer_schema(frame)
     else:
@@ -283,9 +286,10 @@ def generate(
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
-    csv_format = source_format(data) or CsvFormat()
-    if csv_format.note():
-        say(csv_format.note())
+    csv_format = (source_format(data) or CsvFormat()).with_pairs(paired_columns(frame))
+    for note in (csv_format.note(), csv_format.pairs_note()):
+        if note:
+            say(note)
     if group is not None:
         say(f"{group!r} repeats: rows of one {group} are kept together in train or holdout "
             f"(if they are measurements over time, try --entity {group} --time COLUMN)")

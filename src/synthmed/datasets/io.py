@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import codecs
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import gzip
 import io
 from pathlib import Path
 import re
-from typing import TextIO
+from typing import Any, TextIO
 import zipfile
 
 import numpy as np
 import pandas as pd
 
+from synthmed.datasets.pairs import PairedColumn, join_pairs
 from synthmed.exceptions import DataError
 
 __all__ = ["CSV_FORMAT_FILE", "CsvFormat", "read_table", "sniff_csv", "source_format"]
@@ -43,7 +44,8 @@ _MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A",
 @dataclass(frozen=True)
 class CsvFormat:
     """How a CSV file was written: field separator, decimal mark, text encoding, the token of
-    an empty cell and of yes/no values."""
+    an empty cell and of yes/no values, and the columns that hold two numbers written "A/B"
+    (:mod:`synthmed.datasets.pairs`)."""
 
     sep: str = ","
     decimal: str = "."
@@ -51,10 +53,15 @@ class CsvFormat:
     missing: str = ""  # how an empty cell is written ("NA" in R's exports)
     true: str = "True"  # how yes/no values are written ("TRUE" in Excel's exports)
     false: str = "False"
+    pairs: tuple[PairedColumn, ...] = ()
 
     @property
     def is_default(self) -> bool:
         return self in (CsvFormat(), CsvFormat(encoding="utf-8-sig"))
+
+    def with_pairs(self, pairs: tuple[PairedColumn, ...]) -> CsvFormat:
+        """This dialect, writing ``pairs`` back as one "A/B" column each."""
+        return replace(self, pairs=tuple(pairs))
 
     def describe(self) -> str:
         sep = "tab" if self.sep == "\t" else repr(self.sep)
@@ -66,14 +73,23 @@ class CsvFormat:
 
     def note(self) -> str | None:
         """What a run says about the dialect it read (None for comma-separated UTF-8)."""
-        if self.is_default:
+        if replace(self, pairs=()).is_default:
             return None
         return f"read as {self.describe()}; synthetic.csv is written the same way"
+
+    def pairs_note(self) -> str | None:
+        """What a run says about the "A/B" columns it read as two numbers (None if none)."""
+        if not self.pairs:
+            return None
+        read = "; ".join(f"{p.name} as {p.parts[0]} and {p.parts[1]}" for p in self.pairs)
+        return (f"two numbers written 'A/B' in one column, read as two number columns: "
+                f"{read}; synthetic.csv writes each pair back as one column")
 
     def write(self, frame: pd.DataFrame, target: str | Path | TextIO, *,
               header: bool = True) -> None:
         """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
         with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
+        frame = join_pairs(frame, self.pairs, self.decimal)
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):
@@ -82,14 +98,17 @@ class CsvFormat:
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
 
-    def to_meta(self) -> dict[str, str]:
+    def to_meta(self) -> dict[str, Any]:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
-                "missing": self.missing, "true": self.true, "false": self.false}
+                "missing": self.missing, "true": self.true, "false": self.false,
+                "pairs": [p.to_meta() for p in self.pairs]}
 
     @classmethod
-    def from_meta(cls, meta: dict[str, str]) -> CsvFormat:
-        return cls(**{k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing",
-                                                 "true", "false") if k in meta})
+    def from_meta(cls, meta: dict[str, Any]) -> CsvFormat:
+        fields = {k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing", "true",
+                                            "false") if k in meta}
+        pairs = tuple(PairedColumn.from_meta(p) for p in meta.get("pairs") or [])
+        return cls(**fields, pairs=pairs)
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
