@@ -14,6 +14,11 @@ checkout next to this one), and records, per run:
   dialect (header split by ";");
 * the evaluation's detection AUC and fidelity beside the holdout's.
 
+One long record is written the same way with its blood pressure as a flowsheet exports it:
+clif_vitals' hourly systolic and diastolic pressures as one "118/72" column (``LONG_TABLES``).
+Beside the pattern's share it records how often the synthetic systolic part exceeds the
+diastolic one and the systolic part's lag-1 correlation within stays, against the source.
+
     .venv/bin/python benchmarks/bench_formats.py --out benchmarks/results/formats.json
     .venv/bin/python benchmarks/bench_formats.py --trees /tmp/old/src src --out F
 """
@@ -40,6 +45,9 @@ TABLES = [
     ("gbsg2", {"tsize": "mm"}, "progrec", "time"),
     ("whas500", {"bmi": "kg/m2", "hr": "bpm"}, "los", "lenfol"),
 ]
+#: (long dataset, the two measures written as one "A/B" column, its name)
+LONG_TABLES = [("clif_vitals", ("sbp", "dbp"), "bp")]
+PAIR_PATTERN = r"\d+/\d+"
 DATE_PATTERN = "%d.%m.%Y"
 ORIGIN = pd.Timestamp("2000-01-01")
 
@@ -68,12 +76,42 @@ def messy_export(name: str, units: dict[str, str], censored: str,
     return frame, checks
 
 
+def messy_long_export(name: str, parts: tuple[str, str], joined: str,
+                      ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """The bundled long table with two measures as one "A/B" column of whole numbers (where
+    both are recorded), its checks and the CLI arguments that name its entity and time."""
+    from synthmed import load_dataset
+
+    data = load_dataset(name)
+    frame = data.frame.copy()
+    first, second = (frame[p].round() for p in parts)
+    both = first.notna() & second.notna()
+    text = first.astype("Int64").astype(str) + "/" + second.astype("Int64").astype(str)
+    frame.insert(frame.columns.get_loc(parts[0]), joined, text.where(both).astype(object))
+    frame = frame.drop(columns=list(parts))
+    args = ["--entity", data.info.entity, "--time", data.schema.with_role("time_index")[0]]
+    return frame, {joined: ("pair", data.info.entity)}, args
+
+
+def pair_figures(frame: pd.DataFrame, column: str, entity: str) -> dict[str, float]:
+    """Share of "A/B" values with A above B, and A's lag-1 correlation within entities."""
+    parts = frame[column].str.extract(r"^(\d+)/(\d+)$").astype(float)
+    ok = parts.notna().all(axis=1)
+    first = parts[0].where(ok)
+    previous = first.groupby(frame[entity]).shift()
+    both = first.notna() & previous.notna()
+    return {"first_above_second": round(float((parts[0] > parts[1])[ok].mean()), 4),
+            "lag1_correlation": round(float(np.corrcoef(first[both], previous[both])[0, 1]), 4)}
+
+
 def format_share(series: pd.Series, check: tuple[Any, ...]) -> float | None:
     """Share of the present synthetic values written in the source's pattern."""
     values = series.dropna().astype(str)
     if values.empty:
         return None
-    if check[0] == "unit":
+    if check[0] == "pair":
+        ok = values.str.fullmatch(PAIR_PATTERN)
+    elif check[0] == "unit":
         ok = values.str.fullmatch(r"-?\d+(,\d+)? " + re.escape(check[1]))
     elif check[0] == "limit":
         numbers = pd.to_numeric(values.str.replace(",", "."), errors="coerce")
@@ -83,14 +121,15 @@ def format_share(series: pd.Series, check: tuple[Any, ...]) -> float | None:
     return round(float(ok.mean()), 4)
 
 
-def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path) -> dict[str, Any]:
+def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path,
+        extra: list[str] | None = None) -> dict[str, Any]:
     out = work / f"out-{abs(hash(tree))}-{name}"
     env_path = str(Path(tree).resolve())
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
          "from synthmed.cli import main; sys.exit(main(sys.argv[2:]))", env_path,
-         "generate", str(path), "-o", str(out), "-q"],
+         "generate", str(path), "-o", str(out), "-q", *(extra or [])],
         capture_output=True, text=True, check=False)
     row: dict[str, Any] = {"tree": tree, "table": name, "exit_code": proc.returncode,
                            "wall_s": round(time.perf_counter() - start, 1)}
@@ -99,7 +138,9 @@ def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path) ->
         return row
     schema = json.loads((out / "schema.json").read_text())
     kinds = {c["name"]: c["kind"] for c in schema["columns"]}
-    row["kinds"] = {c: kinds.get(c) for c in checks}
+    # a pair read as two number columns is modelled as NAME_1 and NAME_2
+    row["kinds"] = {c: kinds.get(c) or "/".join(str(kinds.get(f"{c}_{i}")) for i in (1, 2))
+                    for c in checks}
     raw = (out / "synthetic.csv").read_bytes()
     row["dialect_kept"] = b";" in raw.splitlines()[0]
     try:
@@ -108,8 +149,13 @@ def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path) ->
         synth = pd.read_csv(out / "synthetic.csv", dtype=str)
     row["format_share"] = {c: format_share(synth[c], ch) if c in synth else None
                            for c, ch in checks.items()}
+    for c, ch in checks.items():
+        if ch[0] == "pair" and row["format_share"][c]:
+            row["pairs"] = pair_figures(synth, c, ch[1])
     metrics = json.loads((out / "metrics.json").read_text())
-    for section, metric in (("fidelity", "detection_auc"), ("fidelity", "column_similarity")):
+    for section, metric in (("fidelity", "detection_auc"), ("fidelity", "column_similarity"),
+                            ("fidelity", "patient_detection_auc"),
+                            ("utility", "forecast_nmae")):
         found = [m for m in metrics[section]["metrics"] if m["name"] == metric]
         if found:
             row[metric] = found[0]["value"]
@@ -132,6 +178,17 @@ def main() -> None:
             frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
             for tree in args.trees:
                 row = run(tree, name, path, checks, work)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+        for name, parts, joined in LONG_TABLES:
+            frame, checks, extra = messy_long_export(name, parts, joined)
+            path = work / f"{name}.csv"
+            frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
+            source = pd.read_csv(path, sep=";", dtype=str, encoding="cp1252")
+            rows.append({"tree": "source", "table": name, "pairs": pair_figures(
+                source, joined, checks[joined][1])})
+            for tree in args.trees:
+                row = run(tree, name, path, checks, work, extra)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
