@@ -80,7 +80,7 @@ def _resolve(data: str | Path | SignalSet | SignalDataset, fs: float | None,
     path = Path(data)
     kind = signal_format(path)
     signals = read_signals(path, fs=fs, channels=channels)
-    return signals, path.name, kind if kind in ("wfdb", "edf") else "csv"
+    return signals, path.name, kind if kind in ("wfdb", "edf", "dicom") else "csv"
 
 
 def generate_signals(

@@ -18,9 +18,10 @@ def _two_channels(seconds: float = 6.0, fs: float = 250.0) -> SignalSet:
     return SignalSet([data], fs=fs, channels=["I", "II"], units=["mV", "mV"])
 
 
-@pytest.mark.parametrize("fmt", ["wfdb", "edf", "csv"])
+@pytest.mark.parametrize("fmt", ["wfdb", "edf", "dicom", "csv"])
 def test_round_trip(fmt, tmp_path):
-    pytest.importorskip({"wfdb": "wfdb", "edf": "pyedflib", "csv": "pandas"}[fmt])
+    pytest.importorskip({"wfdb": "wfdb", "edf": "pyedflib", "dicom": "pydicom",
+                         "csv": "pandas"}[fmt])
     signals = _two_channels()
     files = write_signals(signals, tmp_path, fmt=fmt)
     back = read_signals(files[0], fs=250.0 if fmt == "csv" else None)
@@ -41,6 +42,48 @@ def test_dicom_waveform_and_bundled_sets():
     signal_sets = {i.name for i in list_datasets() if i.modality == "signal"}
     assert signal_sets == {"ecg_mitbih", "ecg_12lead", "ppg_heartpy"}
     assert load_dataset("ecg_mitbih").frame.shape == (1, 3)  # one row per record
+
+
+def test_a_dicom_ecg_is_released_as_a_dicom_ecg_with_none_of_its_identifiers(tmp_path):
+    """DICOM in, DICOM out: the synthetic ECG opens where the source did, with new UIDs, a
+    synthetic patient and no birth date or institution of the source file."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    from synthmed.cli import main
+
+    source = pydicom.dcmread(get_testdata_file("waveform_ecg.dcm"))
+    path = tmp_path / "ecg.dcm"
+    source.save_as(path)
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), "--n", "2", "--length", "6",
+                 "-q"]) == 0
+    files = sorted((out / "synthetic").iterdir())
+    assert [f.suffix for f in files] == [".dcm", ".dcm"]
+    written = pydicom.dcmread(files[0])
+    assert written.SOPClassUID == source.SOPClassUID  # 12-lead ECG Waveform Storage
+    assert str(written.PatientName).startswith("SYNTHETIC^")
+    for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        assert written[uid].value != source[uid].value
+    for kept in ("PatientBirthDate", "PatientSex", "PatientID", "InstitutionName"):
+        if kept in source and source[kept].value:
+            assert written.get(kept, "") != source[kept].value
+    back = read_signals(files[0])
+    assert back.fs == 1000 and back.channels[:3] == ("I", "II", "III")
+    assert back.units[0] == "uV" and back.lengths == (6000,)
+
+
+def test_long_ecgs_and_other_signals_take_the_storage_class_that_holds_them(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    long_ecg = SignalSet([np.sin(np.arange(20_000) / 50)[None]], fs=500.0, channels=["II"],
+                         units=["mV"])
+    pleth = SignalSet([np.cos(np.arange(500) / 20)[None]], fs=100.0, channels=["PLETH"],
+                      units=[""])
+    classes = [pydicom.dcmread(write_signals(s, tmp_path / str(i), fmt="dicom")[0]).SOPClassUID
+               for i, s in enumerate((long_ecg, pleth))]
+    assert [c.name for c in classes] == ["General ECG Waveform Storage",
+                                         "Hemodynamic Waveform Storage"]
+    assert read_signals(tmp_path / "1" / "synthetic_0.dcm").channels == ("PLETH",)
 
 
 def test_short_gaps_interpolated_long_gaps_rejected():

@@ -283,9 +283,10 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
 
     ``wfdb``: ``<prefix>_<i>.hea/.dat`` (16-bit, per-channel gain); ``edf``: ``<prefix>_<i>.edf``
     (EDF+, 16-bit); ``csv``: ``<prefix>_<i>.csv`` with a ``time`` column in seconds; ``npy``:
-    one ``<prefix>.npy`` (``N x C x T``, equal lengths). DICOM waveforms are not written
-    (use ``csv``). ``csv_format``: the CSV dialect (separator, decimal mark, encoding; the
-    pipeline passes the source file's). Returns the files written.
+    one ``<prefix>.npy`` (``N x C x T``, equal lengths); ``dicom``: ``<prefix>_<i>.dcm``
+    (a DICOM waveform with new identifiers, :mod:`synthmed.datasets.dicom_waveform`).
+    ``csv_format``: the CSV dialect (separator, decimal mark, encoding; the pipeline passes
+    the source file's). Returns the files written.
     """
     dialect = csv_format or CsvFormat()
     out = Path(folder)
@@ -310,8 +311,14 @@ def write_signals(signals: SignalSet, folder: str | Path, *, fmt: SignalFormat =
             written.extend(_write_wfdb(signals, rec, out, name))
         elif fmt == "edf":
             written.append(_write_edf(signals, rec, out / f"{name}.edf"))
+        elif fmt == "dicom":
+            _require("pydicom", "write DICOM waveforms")
+            from synthmed.datasets.dicom_waveform import write_dicom_waveform
+
+            written.append(write_dicom_waveform(signals, rec, out / f"{name}.dcm", name))
         else:
-            raise ParameterError(f"`fmt` must be 'wfdb', 'edf', 'csv' or 'npy', got {fmt!r}.")
+            raise ParameterError(f"`fmt` must be 'wfdb', 'edf', 'dicom', 'csv' or 'npy', got "
+                                 f"{fmt!r}.")
     return written
 
 
