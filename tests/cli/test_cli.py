@@ -511,7 +511,7 @@ def test_blood_pressures_written_120_80_are_modelled_as_two_numbers(tmp_path, ca
     assert main(["generate", str(source), "-o", str(out), "--target", "died",
                  "--generator", "gaussian_copula"]) == 0
     said = capsys.readouterr()
-    assert "bp as bp_1 and bp_2" in said.out + said.err
+    assert "bp ('A/B') as bp_1 and bp_2" in said.out + said.err
     kinds = {c["name"]: c["kind"] for c in json.loads(
         (out / "schema.json").read_text())["columns"]}
     assert kinds["bp_1"] == kinds["bp_2"] == "integer" and "bp" not in kinds
@@ -555,3 +555,32 @@ def test_a_long_export_with_blood_pressures_keeps_them_per_row(tmp_path):
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", sep=";")
     assert list(synth.columns) == ["id", "hour", "bp", "hr"]
     assert synth["bp"].str.fullmatch(r"\d+/\d+").all()
+
+
+def test_glucose_from_two_sites_keeps_each_rows_unit(tmp_path, capsys):
+    """A table merged from a site that reports mmol/L and one that reports mg/dL: the number
+    and its unit are two columns for the model, one cell again in synthetic.csv, and a
+    synthetic mg/dL value lies in the mg/dL range."""
+    rng = np.random.default_rng(3)
+    n = 300
+    site = rng.choice(["A", "B"], n)
+    mmol = rng.lognormal(np.log(6.0), 0.25, n)
+    glucose = [f"{g:.1f} mmol/L" if s == "A" else f"{g * 18:.0f} mg/dL"
+               for g, s in zip(mmol, site, strict=True)]
+    source = tmp_path / "merged.csv"
+    pd.DataFrame({"site": site, "age": rng.integers(20, 90, n), "glucose": glucose}).to_csv(
+        source, index=False)
+    out = tmp_path / "out"
+    assert main(["generate", str(source), "-o", str(out), "--generator",
+                 "gaussian_copula"]) == 0
+    said = capsys.readouterr()
+    assert "glucose (numbers in several units) as glucose and glucose_unit" in (
+        said.out + said.err)
+    synth = pd.read_csv(out / "synthetic.csv")
+    parts = synth["glucose"].str.extract(r"^(\d+(?:\.\d)?) (mmol/L|mg/dL)$")
+    assert parts[0].notna().all()
+    value, unit = parts[0].astype(float), parts[1]
+    assert value[unit == "mmol/L"].between(2, 20).mean() > 0.95
+    assert value[unit == "mg/dL"].between(40, 360).mean() > 0.95
+    assert not value[unit == "mg/dL"].mod(1).any()  # mg/dL stays whole, as written
+    assert ((unit == "mg/dL") == (synth["site"] == "B")).mean() > 0.9

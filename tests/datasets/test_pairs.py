@@ -1,4 +1,5 @@
-"""Two numbers written in one cell ("120/80"): read as two number columns, written back as one."""
+"""Two values in one cell ("120/80", a number in one of several units): read as two columns,
+written back as one."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_the_dialect_carries_its_pairs_to_every_csv_it_writes(tmp_path):
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert lines[0] == "id;bp;ratio;note;age"
     assert lines[1] == "1;120/80;1,5 / 2;1/2;50"
-    assert "A/B" in fmt.pairs_note() and CsvFormat().pairs_note() is None
+    assert "'A/B'" in fmt.pairs_note() and CsvFormat().pairs_note() is None
 
 
 def test_a_schema_decides_which_columns_are_split():
@@ -68,3 +69,37 @@ def test_a_schema_decides_which_columns_are_split():
 def test_a_part_name_already_taken_is_a_clear_error():
     with pytest.raises(DataError, match=r"'bp_1'.*already exist.*rename"):
         split_pairs(_vitals().assign(bp_1=1))
+
+
+def _two_sites() -> pd.DataFrame:
+    return pd.DataFrame({"glucose": ["5.4 mmol/L", "97 mg/dL", None, "6.15 mmol/L", "110mg/dL"]
+                         + ["5.0 mmol/L", "90 mg/dL"] * 4,
+                         "potassium": ["4.1 mmol/L"] * 13})
+
+
+def test_labels_that_start_with_a_number_are_not_numbers_with_units():
+    beds = pd.DataFrame({"bed": [f"{i}{w}" for i in range(12) for w in "AB"],
+                         "dose": ["5 mg"] * 7 + ["2 tablets"] * 5 + ["1 g"] * 12})
+    split = split_pairs(beds)
+    assert list(split.columns) == ["bed", "dose", "dose_unit"]  # every bed label differs
+    assert split_pairs(beds.iloc[:8]).columns.tolist() == ["bed", "dose"]  # one "tablets"
+
+
+def test_numbers_in_several_units_keep_each_rows_unit_and_precision():
+    split = split_pairs(_two_sites())
+    assert list(split.columns) == ["glucose", "glucose_unit", "potassium"]
+    assert split["glucose"].tolist()[:2] == [5.4, 97.0]
+    assert split["glucose_unit"].fillna("-").tolist()[:5] == ["mmol/L", "mg/dL", "-",
+                                                              "mmol/L", "mg/dL"]
+    assert split["potassium"].tolist() == ["4.1 mmol/L"] * 13  # one unit: the schema's
+    (pair,) = paired_columns(split)
+    assert (pair.kind, pair.decimals) == ("unit", {"mg/dL": 0, "mmol/L": 2})
+    drawn = split.assign(glucose=[5.43, 97.2, np.nan, 6.1, 104.6] + [5.0, 90.0] * 4)
+    assert join_pairs(drawn, (pair,), decimal=",")["glucose"].tolist()[:2] == [
+        "5,43 mmol/L", "97 mg/dL"]
+    # a synthetic file written so is split as the source's schema names it
+    back = split_pairs(join_pairs(drawn, (pair,)), ["glucose", "glucose_unit", "potassium"])
+    assert back["glucose_unit"].tolist()[:2] == ["mmol/L", "mg/dL"]
+    assert CsvFormat.from_meta(CsvFormat().with_pairs((pair,)).to_meta()).pairs[0].decimals \
+        == pair.decimals
+    assert "several units" in CsvFormat().with_pairs((pair,)).pairs_note()

@@ -44,8 +44,8 @@ _MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A",
 @dataclass(frozen=True)
 class CsvFormat:
     """How a CSV file was written: field separator, decimal mark, text encoding, the token of
-    an empty cell and of yes/no values, and the columns that hold two numbers written "A/B"
-    (:mod:`synthmed.datasets.pairs`)."""
+    an empty cell and of yes/no values, and the columns that hold two values per cell ("A/B",
+    a number in one of several units: :mod:`synthmed.datasets.pairs`)."""
 
     sep: str = ","
     decimal: str = "."
@@ -60,7 +60,7 @@ class CsvFormat:
         return self in (CsvFormat(), CsvFormat(encoding="utf-8-sig"))
 
     def with_pairs(self, pairs: tuple[PairedColumn, ...]) -> CsvFormat:
-        """This dialect, writing ``pairs`` back as one "A/B" column each."""
+        """This dialect, writing ``pairs`` back as one column each."""
         return replace(self, pairs=tuple(pairs))
 
     def describe(self) -> str:
@@ -78,12 +78,14 @@ class CsvFormat:
         return f"read as {self.describe()}; synthetic.csv is written the same way"
 
     def pairs_note(self) -> str | None:
-        """What a run says about the "A/B" columns it read as two numbers (None if none)."""
+        """What a run says about the columns it read as two (None if none)."""
         if not self.pairs:
             return None
-        read = "; ".join(f"{p.name} as {p.parts[0]} and {p.parts[1]}" for p in self.pairs)
-        return (f"two numbers written 'A/B' in one column, read as two number columns: "
-                f"{read}; synthetic.csv writes each pair back as one column")
+        what = {"pair": "'A/B'", "unit": "numbers in several units"}
+        read = "; ".join(f"{p.name} ({what.get(p.kind, p.kind)}) as {p.parts[0]} and "
+                         f"{p.parts[1]}" for p in self.pairs)
+        return (f"two values per cell read as two columns: {read}; synthetic.csv writes "
+                "each back as one column")
 
     def write(self, frame: pd.DataFrame, target: str | Path | TextIO, *,
               header: bool = True) -> None:
