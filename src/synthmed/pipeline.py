@@ -8,7 +8,7 @@ failure leaves nothing half-written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import json
 from pathlib import Path
 import time
@@ -19,7 +19,7 @@ import pandas as pd
 from synthmed._outputs import write_atomically
 from synthmed.datasets import list_datasets, load_dataset, read_table
 from synthmed.datasets.io import CsvFormat, source_format
-from synthmed.datasets.pairs import paired_columns, split_pairs
+from synthmed.datasets.pairs import PairedColumn, paired_columns, split_pairs
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
@@ -271,6 +271,7 @@ def generate(
     start = time.perf_counter()
     frame, schema, label = resolve_data(data, schema=schema, target=target, sensitive=sensitive)
     schema.validate(frame)
+    options = _with_pair_parts(options, paired_columns(frame), schema)
     _check_columns(options, schema)
     if n is not None and n * len(schema.names) > MAX_RUN_CELLS:
         raise ParameterError(
@@ -342,6 +343,17 @@ def generate(
         evaluation=result, dropped_columns=schema.dropped_columns, release=released,
         timings=timings, files=files,
     )
+
+
+def _with_pair_parts(options: ReleaseOptions, pairs: tuple[PairedColumn, ...],
+                     schema: TableSchema) -> ReleaseOptions:
+    """``--synthesize bp`` where the file's "120/80" column ``bp`` is modelled as two
+    columns: both of them."""
+    parts = {p.name: p.parts for p in pairs if p.name not in schema}
+    if not any(name in parts for name in options.synthesize):
+        return options
+    names = [c for name in options.synthesize for c in parts.get(name, (name,))]
+    return replace(options, synthesize=tuple(dict.fromkeys(names)))
 
 
 def _check_columns(options: ReleaseOptions, schema: TableSchema) -> None:

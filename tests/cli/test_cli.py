@@ -537,6 +537,13 @@ def test_blood_pressures_written_120_80_are_modelled_as_two_numbers(tmp_path, ca
                  "-q"]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert "bp_1" in json.dumps(metrics["fidelity"])
+    # the file's column named as written: both of its parts are synthesized
+    assert main(["generate", str(source), "-o", str(tmp_path / "part"), "--mode", "hybrid",
+                 "--hybrid", "partial", "--synthesize", "bp", "--generator",
+                 "gaussian_copula", "-q"]) == 0
+    released = pd.read_csv(tmp_path / "part" / "release.csv")
+    assert released["bp"].dropna().str.fullmatch(r"\d+/\d+").all()
+    assert set(released["provenance"]) == {"partial"}
 
 
 def test_a_long_export_with_blood_pressures_keeps_them_per_row(tmp_path):
