@@ -87,6 +87,9 @@ def resolve_longitudinal(
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
+    if static is not None:  # --static bp: both parts of the file's "120/80" column
+        parts = {p.name: p.parts for p in paired_columns(frame) if p.name not in frame}
+        static = [c for name in static for c in parts.get(name, (name,))]
     container = LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
                                             target=target, sensitive=sensitive)
     long = container.frame

@@ -554,14 +554,15 @@ def test_a_long_export_with_blood_pressures_keeps_them_per_row(tmp_path):
         for t in range(int(rng.integers(3, 9))):
             s = round(level + rng.normal(0, 4))
             rows.append({"id": i, "hour": 4 * t, "bp": f"{s}/{round(0.6 * s)}",
-                         "hr": round(rng.normal(80, 8))})
+                         "hr": round(rng.normal(80, 8)), "bp_at_admission": f"{i + 110}/80"})
     source = tmp_path / "long.csv"
     pd.DataFrame(rows).to_csv(source, index=False, sep=";")
-    assert main(["generate", str(source), "--entity", "id", "--time", "hour", "-o",
-                 str(tmp_path / "out"), "-q"]) == 0
+    assert main(["generate", str(source), "--entity", "id", "--time", "hour", "--static",
+                 "bp_at_admission", "-o", str(tmp_path / "out"), "-q"]) == 0
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", sep=";")
-    assert list(synth.columns) == ["id", "hour", "bp", "hr"]
+    assert list(synth.columns) == ["id", "hour", "bp", "hr", "bp_at_admission"]
     assert synth["bp"].str.fullmatch(r"\d+/\d+").all()
+    assert synth.groupby("id")["bp_at_admission"].nunique().max() == 1  # static, as named
 
 
 def test_glucose_from_two_sites_keeps_each_rows_unit(tmp_path, capsys):
