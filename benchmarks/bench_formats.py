@@ -18,6 +18,9 @@ One long record is written the same way with its blood pressure as a flowsheet e
 clif_vitals' hourly systolic and diastolic pressures as one "118/72" column (``LONG_TABLES``).
 Beside the pattern's share it records how often the synthetic systolic part exceeds the
 diastolic one and the systolic part's lag-1 correlation within stays, against the source.
+And one table is written as merged from two sites (``TWO_SITES``): pbc's cholesterol in
+mg/dL on half the rows and in mmol/L on the other half; recorded: the share of synthetic
+values of each unit inside that unit's source range (a mg/dL number labelled mmol/L is not).
 
     .venv/bin/python benchmarks/bench_formats.py --out benchmarks/results/formats.json
     .venv/bin/python benchmarks/bench_formats.py --trees /tmp/old/src src --out F
@@ -45,6 +48,9 @@ TABLES = [
     ("gbsg2", {"tsize": "mm"}, "progrec", "time"),
     ("whas500", {"bmi": "kg/m2", "hr": "bpm"}, "los", "lenfol"),
 ]
+#: (dataset, a lab reported in two units by two sites: column, unit of the half of the rows
+#: left as they are, the other site's unit, its factor and decimals)
+TWO_SITES = [("pbc", "chol", "mg/dL", "mmol/L", 1 / 38.67, 2)]
 #: (long dataset, the two measures written as one "A/B" column, its name)
 LONG_TABLES = [("clif_vitals", ("sbp", "dbp"), "bp")]
 PAIR_PATTERN = r"\d+/\d+"
@@ -93,6 +99,33 @@ def messy_long_export(name: str, parts: tuple[str, str], joined: str,
     return frame, {joined: ("pair", data.info.entity)}, args
 
 
+def two_site_export(name: str, column: str, unit: str, other: str, factor: float,
+                    decimals: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The bundled table with ``column`` written with its unit, in ``other`` (times
+    ``factor``) on a random half of the rows, as a table merged from two sites."""
+    from synthmed import load_dataset
+
+    data = load_dataset(name)
+    frame = data.frame[data.schema.modelled_columns].copy()
+    second = np.random.default_rng(0).random(len(frame)) < 0.5
+    values = frame[column].astype(float)
+    frame[column] = [None if pd.isna(v) else (
+        f"{v * factor:.{decimals}f}".replace(".", ",") + f" {other}" if s else f"{v:.0f} {unit}")
+                     for v, s in zip(values, second, strict=True)]
+    ranges = {u: (round(float(values[m].min() * f), d), round(float(values[m].max() * f), d))
+              for u, m, f, d in ((unit, ~second, 1.0, 0), (other, second, factor, decimals))}
+    return frame, {column: ("units", ranges)}
+
+
+def unit_figures(series: pd.Series, ranges: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """Per unit: share of the synthetic values written "<number> <unit>" with that unit that
+    lie inside the source's range for it."""
+    parts = series.dropna().astype(str).str.extract(r"^([\d.,]+) (\S+)$")
+    numbers = pd.to_numeric(parts[0].str.replace(",", "."), errors="coerce")
+    return {u: round(float(numbers[parts[1] == u].between(lo, hi).mean()), 4)
+            for u, (lo, hi) in ranges.items()}
+
+
 def pair_figures(frame: pd.DataFrame, column: str, entity: str) -> dict[str, float]:
     """Share of "A/B" values with A above B, and A's lag-1 correlation within entities."""
     parts = frame[column].str.extract(r"^(\d+)/(\d+)$").astype(float)
@@ -111,6 +144,8 @@ def format_share(series: pd.Series, check: tuple[Any, ...]) -> float | None:
         return None
     if check[0] == "pair":
         ok = values.str.fullmatch(PAIR_PATTERN)
+    elif check[0] == "units":
+        ok = values.str.fullmatch(r"\d+(,\d+)? (" + "|".join(map(re.escape, check[1])) + ")")
     elif check[0] == "unit":
         ok = values.str.fullmatch(r"-?\d+(,\d+)? " + re.escape(check[1]))
     elif check[0] == "limit":
@@ -152,6 +187,8 @@ def run(tree: str, name: str, path: Path, checks: dict[str, Any], work: Path,
     for c, ch in checks.items():
         if ch[0] == "pair" and row["format_share"][c]:
             row["pairs"] = pair_figures(synth, c, ch[1])
+        if ch[0] == "units":
+            row["in_unit_range"] = unit_figures(synth[c], ch[1])
     metrics = json.loads((out / "metrics.json").read_text())
     for section, metric in (("fidelity", "detection_auc"), ("fidelity", "column_similarity"),
                             ("fidelity", "patient_detection_auc"),
@@ -178,6 +215,14 @@ def main() -> None:
             frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
             for tree in args.trees:
                 row = run(tree, name, path, checks, work)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+        for name, column, unit, other, factor, decimals in TWO_SITES:
+            frame, checks = two_site_export(name, column, unit, other, factor, decimals)
+            path = work / f"{name}-two-sites.csv"
+            frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
+            for tree in args.trees:
+                row = run(tree, f"{name} (two sites)", path, checks, work)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         for name, parts, joined in LONG_TABLES:

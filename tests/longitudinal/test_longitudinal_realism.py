@@ -183,6 +183,24 @@ def test_marginal_slopes_are_the_derivatives_of_its_transforms(positive):
     np.testing.assert_allclose(marginal.unscaled(marginal.scaled(x)), x)
 
 
+def test_the_extreme_training_values_score_as_ranks_not_as_far_tails():
+    """The lightest of 88 weights scores -2.5 (rank 1/2 of 88), not -3.7 (probability 1e-4):
+    as one of eight first values, -3.7 made the first-value model's residual wider than the
+    whole marginal. Models saved without a count keep the old clip."""
+    from scipy import stats
+
+    from synthmed.generators.longitudinal._model import Marginal
+
+    train = np.random.default_rng(0).normal(300, 80, 88)
+    marginal = Marginal.fit(train)
+    ends = marginal.forward(np.array([train.min(), train.max()]), np.random.default_rng(0))
+    np.testing.assert_allclose(ends, [stats.norm.ppf(0.5 / 88), -stats.norm.ppf(0.5 / 88)])
+    meta, arrays = marginal.to_state()
+    assert Marginal.from_state(meta, arrays).count == 88
+    old = Marginal.from_state({k: v for k, v in meta.items() if k != "count"}, arrays)
+    assert old.forward(np.array([train.min()]), np.random.default_rng(0))[0] < -3.7
+
+
 def test_a_measures_own_history_is_not_shrunk_with_the_other_inputs():
     """Few rows, many inputs: the penalty that GCV picks for the 60 noise inputs would also
     shrink the patient's own last value, and synthetic patients would wander."""
