@@ -357,7 +357,8 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
             "Synthetic entity ids are fresh; times beyond the last time seen in training are "
             "cut.",
             f"Columns not modelled: {', '.join(schema.dropped_columns) or 'none'}.",
-            *read_notes(schema), *filter(None, [_written_note(gen)]),
+            *read_notes(schema),
+            *filter(None, [(csv_format or CsvFormat()).pairs_note(), _written_note(gen)]),
         ]
         public = released is None
         if released is not None:

@@ -510,7 +510,7 @@ def _write_outputs(out_dir: Path, released: Release, options: ReleaseOptions,
         doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
         (staging / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
         write_report(result, staging / "report.html", title=f"synthmed report: {title}",
-                     data_card=_data_card(released, options, schema, gen))
+                     data_card=_data_card(released, options, schema, gen, csv_format))
         gen.save(staging / "model")
 
     return write_atomically(out_dir, write)
@@ -530,7 +530,7 @@ _MODE_WORDS = {
 
 
 def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
-               gen: BaseGenerator):  # type: ignore[no-untyped-def]
+               gen: BaseGenerator, csv_format: CsvFormat):  # type: ignore[no-untyped-def]
     from synthmed.report import DataCard
 
     mode = _mode_label(options)
@@ -539,7 +539,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         "generator did not capture may be missing or distorted.",
         f"Columns not modelled (identifiers, free text): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
-        *read_notes(schema), *filter(None, [twins_note(gen.twins_)]),
+        *read_notes(schema),
+        *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

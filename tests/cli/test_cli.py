@@ -515,6 +515,7 @@ def test_blood_pressures_written_120_80_are_modelled_as_two_numbers(tmp_path, ca
     kinds = {c["name"]: c["kind"] for c in json.loads(
         (out / "schema.json").read_text())["columns"]}
     assert kinds["bp_1"] == kinds["bp_2"] == "integer" and "bp" not in kinds
+    assert "bp (&#39;A/B&#39;) as bp_1 and bp_2" in (out / "report.html").read_text()  # card
     synth = pd.read_csv(out / "synthetic.csv")
     assert list(synth.columns) == ["age", "bp", "died"]
     parts = synth["bp"].dropna().str.extract(r"^(\d+)/(\d+)$").astype(float)
