@@ -109,33 +109,50 @@ def split_pairs(frame: pd.DataFrame, names: Collection[str] | None = None) -> pd
     return split
 
 
+#: leading cells checked first: a column of ordinary labels is passed over without reading
+#: all of it (a million-row table has a dozen such columns)
+_FIRST_CELLS = 2_000
+
+
 def _read(series: pd.Series, name: str, kinds: Mapping[str, tuple[str, str]],
           ) -> tuple[PairedColumn, dict[str, pd.Series]] | None:
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return None
-    text = series.dropna()
-    if not len(text) or not text.map(lambda v: isinstance(v, str)).all():
+    head = series.iloc[:_FIRST_CELLS].dropna()
+    patterns = [p for k, p in (("pair", _PAIR), ("unit", _WITH_UNIT)) if k in kinds]
+    if not len(head) or not head.map(lambda v: isinstance(v, str)).all() or not any(
+            head.str.fullmatch(p).all() for p in patterns):
         return None
+    codes, distinct = pd.factorize(series)  # each distinct cell read once
+    text = pd.Series(distinct, dtype=object)
+    if not text.map(lambda v: isinstance(v, str)).all():
+        return None
+    rows = np.bincount(codes[codes >= 0], minlength=len(text))
+
+    def spread(values: pd.Series) -> pd.Series:  # distinct cells back to the rows
+        out = values.to_numpy()[np.maximum(codes, 0)]
+        return pd.Series(out, index=series.index).where(codes >= 0)
+
     if "pair" in kinds:
         found = text.str.extract(_PAIR)
         if found[0].notna().all():
-            columns = {part: _numbers(found[group]).reindex(series.index)
+            columns = {part: spread(_numbers(found[group])).astype(float)
                        for part, group in zip(kinds["pair"], (0, 2), strict=True)}
-            separator = str(found[1].value_counts().index[0])
+            separator = str(found[1].iloc[int(np.argmax(rows))])
             return PairedColumn(name, kinds["pair"], separator), columns
     if "unit" in kinds:
         found = text.str.extract(_WITH_UNIT)
-        counts = found[2].value_counts()
+        per_unit = pd.Series(rows).groupby(found[2].to_numpy()).sum()
         # a few units, each on several rows: "12A", "13B" bed labels are not numbers
-        if found[0].notna().all() and 2 <= len(counts) <= MAX_UNITS and \
-                counts.min() >= MIN_UNIT_ROWS and text.nunique() < len(text):
+        if found[0].notna().all() and 2 <= len(per_unit) <= MAX_UNITS and \
+                per_unit.min() >= MIN_UNIT_ROWS and rows.max() > 1:
             places = found[0].map(lambda t: len(re.split(r"[.,]", t)[1]) if re.search(
                 r"[.,]", t) else 0)
             decimals = places.groupby(found[2]).max().astype(int).to_dict()
             number, unit = kinds["unit"]
-            columns = {number: _numbers(found[0]).reindex(series.index),
-                       unit: found[2].astype(object).reindex(series.index)}
-            separator = str(found[1].value_counts().index[0])
+            columns = {number: spread(_numbers(found[0])).astype(float),
+                       unit: spread(found[2]).astype(object)}
+            separator = str(found[1].iloc[int(np.argmax(rows))])
             return PairedColumn(name, kinds["unit"], separator, "unit", decimals), columns
     return None
 
