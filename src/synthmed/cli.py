@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--out", type=Path, required=True, help="model folder")
     add_roles(fit)
     add_generator(fit)
+    fit_long = fit.add_argument_group("longitudinal records (default: a table)")
+    fit_long.add_argument("--entity", help="long table: the patient / stay id column")
+    fit_long.add_argument("--time", help="long table: the measurement time column")
+    fit_long.add_argument("--static", nargs="+", metavar="COL",
+                          help="long table: columns constant per patient (default: detected)")
 
     sample = sub.add_parser("sample", parents=[verbosity], help="sample from a saved model")
     sample.add_argument("model", type=Path, help="model folder written by 'synthmed fit'")
@@ -271,6 +276,22 @@ def _modality(args: argparse.Namespace) -> str:
             Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
         return "signal"
     return "table"
+
+
+def _fit_modality(args: argparse.Namespace) -> str:
+    """What `fit` fits: a long table (--entity/--time, or a bundled long dataset) or a
+    table; signals are fitted through `generate`."""
+    from synthmed.datasets import list_datasets
+    from synthmed.exceptions import ParameterError
+
+    bundled = {d.name: d.modality for d in list_datasets()}
+    modality = bundled.get(args.data, "table") if not Path(args.data).exists() else "table"
+    if args.entity or args.time or args.static:
+        modality = "longitudinal"
+    if modality == "signal" or Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
+        raise ParameterError("`synthmed fit` fits tables and long tables; for signals use "
+                             "`synthmed generate SIGNAL -o OUT` (its model/ folder is saved).")
+    return modality
 
 
 def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
@@ -407,14 +428,31 @@ def _print_files(files: dict[str, Path]) -> None:
 def _cmd_fit(args: argparse.Namespace) -> None:
     from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat, source_format
     from synthmed.datasets.pairs import paired_columns
+    from synthmed.exceptions import ParameterError
     from synthmed.generators import get_generator
+    from synthmed.generators.registry import DEFAULT_GENERATOR
     from synthmed.pipeline import resolve_data
 
     say = _say(args)
-    gen = get_generator(args.generator, **dict(args.param))
-    frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
-                                        sensitive=args.sensitive)
-    say(f"fitting {args.generator} on {label}: {len(frame):,} rows")
+    long = _fit_modality(args) == "longitudinal"
+    name = "longitudinal" if long and args.generator == DEFAULT_GENERATOR else args.generator
+    gen = get_generator(name, **dict(args.param))
+    if long != (gen.tags.modality == "longitudinal"):
+        raise ParameterError(f"Generator {name!r} is for {gen.tags.modality} data; this input "
+                             f"is {'a long table' if long else 'a table'}.")
+    if long:
+        if args.schema is not None:
+            raise ParameterError("--schema describes a table; a long table's schema comes "
+                                 "from --entity, --time and --static.")
+        from synthmed.longitudinal_pipeline import resolve_longitudinal
+
+        frame, schema, label = resolve_longitudinal(
+            args.data, entity=args.entity, time=args.time, static=args.static,
+            target=args.target, sensitive=args.sensitive)
+    else:
+        frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
+                                            sensitive=args.sensitive)
+    say(f"fitting {name} on {label}: {len(frame):,} rows")
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
     schema.save(Path(args.out) / "schema.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,3 +89,29 @@ def test_sample_unwritable_path_exits_2(model, tmp_path, capsys):
     code = main(["sample", str(model), "-o", str(tmp_path / "file" / "s.parquet"), "--n", "10"])
     err = capsys.readouterr().err
     assert code == 2 and "Cannot write to" in err and "Traceback" not in err
+
+
+def test_a_long_table_is_fitted_once_and_sampled_by_patient(tmp_path, capsys):
+    """`fit --entity --time` saves the longitudinal model (and the file's dialect), and
+    `sample --n` draws that many whole patients; a table generator or a signal file is a
+    clear error."""
+    rng = np.random.default_rng(0)
+    rows = [{"stay": i, "hour": 2 * t, "hr": round(float(rng.normal(80, 8))),
+             "age": 40 + i % 30} for i in range(40) for t in range(int(rng.integers(2, 7)))]
+    source = tmp_path / "vitals.csv"
+    pd.DataFrame(rows).to_csv(source, index=False, sep=";")
+    model = tmp_path / "model"
+    assert main(["fit", str(source), "--entity", "stay", "--time", "hour", "-o", str(model),
+                 "-q"]) == 0
+    out = tmp_path / "more.csv"
+    assert main(["sample", str(model), "-o", str(out), "--n", "25", "-q"]) == 0
+    back = pd.read_csv(out, sep=";")
+    assert back["stay"].nunique() == 25 and list(back.columns) == ["stay", "hour", "hr", "age"]
+    assert back.groupby("stay")["age"].nunique().max() == 1
+    capsys.readouterr()
+    assert main(["fit", str(source), "--entity", "stay", "--time", "hour", "--generator",
+                 "gaussian_copula", "-o", str(tmp_path / "m2")]) == 2
+    assert "is for table data; this input is a long table" in capsys.readouterr().err
+    assert main(["fit", "ecg_mitbih", "-o", str(tmp_path / "m3")]) == 2
+    assert "for signals use `synthmed generate" in capsys.readouterr().err
+    assert not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
