@@ -88,7 +88,7 @@ def resolve_longitudinal(
                              "time=...).")
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     if static is not None:  # --static bp: both parts of the file's "120/80" column
-        parts = {p.name: p.parts for p in paired_columns(frame) if p.name not in frame}
+        parts = {p.name: p.parts for p in paired_columns(frame)}
         static = [c for name in static for c in parts.get(name, (name,))]
     container = LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
                                             target=target, sensitive=sensitive)

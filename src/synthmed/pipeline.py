@@ -348,8 +348,8 @@ def generate(
 def _with_pair_parts(options: ReleaseOptions, pairs: tuple[PairedColumn, ...],
                      schema: TableSchema) -> ReleaseOptions:
     """``--synthesize bp`` where the file's "120/80" column ``bp`` is modelled as two
-    columns: both of them."""
-    parts = {p.name: p.parts for p in pairs if p.name not in schema}
+    columns: both of them (a number and its unit too)."""
+    parts = {p.name: p.parts for p in pairs}
     if not any(name in parts for name in options.synthesize):
         return options
     names = [c for name in options.synthesize for c in parts.get(name, (name,))]
