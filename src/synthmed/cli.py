@@ -14,6 +14,7 @@ from pathlib import Path
 import sys
 import time
 import traceback
+from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -160,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --n (default 100000)")
 
     ev = sub.add_parser("evaluate", parents=[verbosity],
-                        help="evaluate a synthetic table against train and holdout")
+                        help="evaluate a synthetic table (or long table) against train and "
+                        "holdout")
     ev.add_argument("--train", required=True, help="real training table (file)")
     ev.add_argument("--holdout", required=True, help="real holdout table (file)")
     ev.add_argument("--synthetic", required=True, help="synthetic table (file)")
@@ -168,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     ev.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     ev.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
+    ev_long = ev.add_argument_group("longitudinal records (default: tables)")
+    ev_long.add_argument("--entity", help="long tables: the patient / stay id column")
+    ev_long.add_argument("--time", help="long tables: the measurement time column")
+    ev_long.add_argument("--static", nargs="+", metavar="COL",
+                         help="long tables: columns constant per patient (default: detected)")
     return parser
 
 
@@ -507,15 +514,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from synthmed.pipeline import resolve_data
     from synthmed.report import write_report
 
-    train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
-                                    sensitive=args.sensitive)
-    holdout, _, _ = resolve_data(args.holdout, schema=schema)
-    # evaluate() checks its columns; "120/80" cells read as the schema's two parts
-    synthetic = split_pairs(read_table(args.synthetic), schema.names)
     thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
-    _say(args)("evaluating")
-    result = evaluate(train, holdout, synthetic, schema, thresholds=thresholds,
-                      random_state=args.seed)
+    if args.entity or args.time or args.static:
+        result = _evaluate_long(args, thresholds)
+    else:
+        train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
+                                        sensitive=args.sensitive)
+        holdout, _, _ = resolve_data(args.holdout, schema=schema)
+        # evaluate() checks its columns; "120/80" cells read as the schema's two parts
+        synthetic = split_pairs(read_table(args.synthetic), schema.names)
+        _say(args)("evaluating")
+        result = evaluate(train, holdout, synthetic, schema, thresholds=thresholds,
+                          random_state=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         (Path(tmp) / "metrics.json").write_text(result.to_json() + "\n")
@@ -525,6 +535,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if not args.quiet:
         print(f"overall verdict: {result.verdict.upper()}")
         print(f"files:\n  {args.out / 'metrics.json'}\n  {args.out / 'report.html'}")
+
+
+def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
+    """`evaluate --entity --time`: three long tables judged per patient, as `generate` does
+    (the train file's schema read, the holdout and synthetic files read with it)."""
+    from synthmed.datasets import read_table
+    from synthmed.datasets.longitudinal import LongitudinalData
+    from synthmed.datasets.pairs import split_pairs
+    from synthmed.evaluation.longitudinal import evaluate_longitudinal
+    from synthmed.exceptions import ParameterError
+    from synthmed.longitudinal_pipeline import resolve_longitudinal
+
+    if args.schema is not None:
+        raise ParameterError("--schema describes a table; long tables are described by "
+                             "--entity, --time and --static.")
+    train, schema, _ = resolve_longitudinal(args.train, entity=args.entity, time=args.time,
+                                            static=args.static, target=args.target,
+                                            sensitive=args.sensitive)
+    others = [LongitudinalData.from_frame(split_pairs(read_table(path), schema.names),
+                                          schema=schema).frame
+              for path in (args.holdout, args.synthetic)]
+    _say(args)("evaluating per patient")
+    return evaluate_longitudinal(train, others[0], others[1], schema, thresholds=thresholds,
+                                 random_state=args.seed)
 
 
 _HANDLERS = {

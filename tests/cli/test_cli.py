@@ -564,6 +564,19 @@ def test_a_long_export_with_blood_pressures_keeps_them_per_row(tmp_path):
     assert list(synth.columns) == ["id", "hour", "bp", "hr", "bp_at_admission"]
     assert synth["bp"].str.fullmatch(r"\d+/\d+").all()
     assert synth.groupby("id")["bp_at_admission"].nunique().max() == 1  # static, as named
+    # the synthetic file judged per patient against train and holdout files, as generate does
+    frame = pd.DataFrame(rows)
+    train, holdout = tmp_path / "train.csv", tmp_path / "holdout.csv"
+    frame[frame["id"] < 20].to_csv(train, index=False, sep=";")
+    frame[frame["id"] >= 20].to_csv(holdout, index=False, sep=";")
+    args = ["evaluate", "--train", str(train), "--holdout", str(holdout), "--synthetic",
+            str(tmp_path / "out" / "synthetic.csv"), "--entity", "id", "--time", "hour",
+            "--static", "bp_at_admission", "-o", str(tmp_path / "ev"), "-q"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    names = {m["name"] for m in metrics["fidelity"]["metrics"]}
+    assert {"patient_detection_auc", "interval_distance"} <= names
+    assert main([a for a in args if a not in ("--time", "hour")]) == 2  # no time column
 
 
 def test_glucose_from_two_sites_keeps_each_rows_unit(tmp_path, capsys):
