@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 import subprocess
 import sys
 
@@ -606,3 +607,30 @@ def test_glucose_from_two_sites_keeps_each_rows_unit(tmp_path, capsys):
     assert value[unit == "mg/dL"].between(40, 360).mean() > 0.95
     assert not value[unit == "mg/dL"].mod(1).any()  # mg/dL stays whole, as written
     assert ((unit == "mg/dL") == (synth["site"] == "B")).mean() > 0.9
+
+
+@pytest.mark.parametrize(("sep", "decimal", "thousands"), [(",", ".", ","), (";", ",", ".")])
+def test_costs_with_thousands_separators_are_numbers_written_as_the_source_writes_them(
+        tmp_path, capsys, sep, decimal, thousands):
+    """"1,234.5" (a US export, quoted) or "1.234,5" (a German one) is a number, not a
+    category of labels, and synthetic.csv groups its thousands the same way."""
+    rng = np.random.default_rng(4)
+    n = 200
+    cost = np.round(rng.lognormal(7.5, 1.0, n), 1)
+    text = [f"{c:,.1f}".replace(",", "_").replace(".", decimal).replace("_", thousands)
+            for c in cost]
+    source = tmp_path / "costs.csv"
+    pd.DataFrame({"age": rng.integers(20, 90, n), "cost": text}).to_csv(
+        source, index=False, sep=sep)
+    out = tmp_path / "out"
+    assert main(["generate", str(source), "-o", str(out), "--generator",
+                 "gaussian_copula"]) == 0
+    said = capsys.readouterr()
+    assert f"thousands separated by {thousands!r} in cost" in said.out + said.err
+    kinds = {c["name"]: c["kind"] for c in json.loads(
+        (out / "schema.json").read_text())["columns"]}
+    assert kinds["cost"] == "numeric"
+    synth = pd.read_csv(out / "synthetic.csv", sep=sep, dtype=str)
+    t, d = re.escape(thousands), re.escape(decimal)
+    assert synth["cost"].str.fullmatch(rf"\d{{1,3}}({t}\d{{3}})*({d}\d)?").all()
+    assert synth["cost"].str.contains(t).mean() > 0.3  # thousands grouped, as in the source

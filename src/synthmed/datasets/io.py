@@ -54,6 +54,8 @@ class CsvFormat:
     true: str = "True"  # how yes/no values are written ("TRUE" in Excel's exports)
     false: str = "False"
     pairs: tuple[PairedColumn, ...] = ()
+    #: columns whose numbers are written with thousands separators ("1,234.5"; "1.234,5")
+    grouped: tuple[str, ...] = ()
 
     @property
     def is_default(self) -> bool:
@@ -68,8 +70,15 @@ class CsvFormat:
         missing = f", missing values written {self.missing!r}" if self.missing else ""
         yes_no = (f", yes/no written {self.true!r}/{self.false!r}"
                   if (self.true, self.false) != ("True", "False") else "")
+        grouped = (f", thousands separated by {self.thousands!r} in "
+                   f"{', '.join(self.grouped)}" if self.grouped else "")
         return (f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text"
-                f"{missing}{yes_no}")
+                f"{missing}{yes_no}{grouped}")
+
+    @property
+    def thousands(self) -> str:
+        """The thousands separator of this dialect's grouped numbers."""
+        return "." if self.decimal == "," else ","
 
     def note(self) -> str | None:
         """What a run says about the dialect it read (None for comma-separated UTF-8)."""
@@ -96,6 +105,8 @@ class CsvFormat:
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):
             frame = _yes_no(frame, self.true, self.false)
+        if self.grouped:
+            frame = _with_grouping(frame, self.grouped, self.thousands, self.decimal)
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
@@ -103,18 +114,20 @@ class CsvFormat:
     def to_meta(self) -> dict[str, Any]:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
                 "missing": self.missing, "true": self.true, "false": self.false,
-                "pairs": [p.to_meta() for p in self.pairs]}
+                "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped)}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CsvFormat:
         fields = {k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing", "true",
                                             "false") if k in meta}
         pairs = tuple(PairedColumn.from_meta(p) for p in meta.get("pairs") or [])
-        return cls(**fields, pairs=pairs)
+        return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])))
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
-        schema reads them; :meth:`write` puts this dialect's mark back."""
+        schema reads them, and columns of numbers with thousands separators ("1,234.5") as
+        numbers; :meth:`write` puts this dialect's marks back."""
+        frame = _grouped_numbers(frame, self.thousands, self.decimal)
         if self.decimal == ".":
             return frame
         return _text_numbers(frame, _COMMA_NUMBER, r"\1.\2")
@@ -145,6 +158,54 @@ def _text_numbers(frame: pd.DataFrame, pattern: re.Pattern[str], repl: str) -> p
             text = out[name].where(out[name].map(lambda v: isinstance(v, str)))
             changed = text.str.replace(pattern, repl, regex=True)
             out[name] = changed.where(changed.notna(), out[name])
+    return out
+
+
+def _grouping_patterns(thousands: str, decimal: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A number with thousands separators ("1,234.5"), and any number of this dialect."""
+    t, d = re.escape(thousands), re.escape(decimal)
+    return (re.compile(rf"^[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d+)?$"),
+            re.compile(rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d+)?$"))
+
+
+def _is_grouped(values: pd.Series, thousands: str, decimal: str) -> bool:
+    """Every value is a number of this dialect and at least one has thousands separators."""
+    grouped, number = _grouping_patterns(thousands, decimal)
+    text = values.dropna()
+    if not len(text) or not text.map(lambda v: isinstance(v, str)).all():
+        return False
+    text = pd.Series(text.unique()).str.strip()
+    return bool(text.str.fullmatch(number).all() and text.str.fullmatch(grouped).any())
+
+
+def _grouped_numbers(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.DataFrame:
+    """Text columns of numbers written with thousands separators, as numbers."""
+    out = None
+    for name in frame.columns:
+        if frame[name].dtype == object and _is_grouped(frame[name], thousands, decimal):
+            text = frame[name].str.strip().str.replace(thousands, "", regex=False)
+            out = frame.copy() if out is None else out
+            out[name] = pd.to_numeric(text.str.replace(decimal, ".", regex=False))
+    return frame if out is None else out
+
+
+def _with_grouping(frame: pd.DataFrame, columns: tuple[str, ...], thousands: str,
+                   decimal: str) -> pd.DataFrame:
+    """Numbers of ``columns`` written with thousands separators, as the source wrote them."""
+    out = frame.copy()
+    for name in columns:
+        if name not in out.columns or not pd.api.types.is_numeric_dtype(out[name]):
+            continue
+        values = pd.to_numeric(out[name], errors="coerce").astype(float).to_numpy()
+        text = []
+        for v in values:
+            if not np.isfinite(v):
+                text.append(None)
+                continue
+            whole, _, part = np.format_float_positional(abs(v), trim="-").partition(".")
+            grouped = f"{int(whole):,}".replace(",", thousands)
+            text.append(("-" if v < 0 else "") + grouped + (decimal + part if part else ""))
+        out[name] = pd.Series(text, index=out.index, dtype=object)
     return out
 
 
@@ -179,7 +240,15 @@ def sniff_csv(path: str | Path) -> CsvFormat:
             decimal = ","
     true, false = next(((t, f) for t, f in (("TRUE", "FALSE"), ("true", "false"))
                         if t in fields or f in fields), ("True", "False"))
-    return CsvFormat(sep, decimal, encoding, _missing_token(fields), true, false)
+    found = CsvFormat(sep, decimal, encoding, _missing_token(fields), true, false)
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    if len(rows) > 1:
+        sample = pd.DataFrame([r for r in rows[1:] if len(r) == len(rows[0])],
+                              dtype=object).replace("", None)
+        grouped = tuple(str(name) for i, name in enumerate(rows[0]) if i in sample.columns
+                        and _is_grouped(sample[i], found.thousands, decimal))
+        found = replace(found, grouped=grouped)
+    return found
 
 
 def source_format(data: object) -> CsvFormat | None:
