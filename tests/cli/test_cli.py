@@ -634,3 +634,23 @@ def test_costs_with_thousands_separators_are_numbers_written_as_the_source_write
     t, d = re.escape(thousands), re.escape(decimal)
     assert synth["cost"].str.fullmatch(rf"\d{{1,3}}({t}\d{{3}})*({d}\d)?").all()
     assert synth["cost"].str.contains(t).mean() > 0.3  # thousands grouped, as in the source
+
+
+def test_a_unicode_minus_is_read_as_a_minus_and_written_back(tmp_path):
+    """A lab system that writes "−1.5" (U+2212): numbers, and synthetic negatives written
+    with the same sign."""
+    rng = np.random.default_rng(5)
+    change = np.round(rng.normal(0, 2, 200), 1)
+    source = tmp_path / "deltas.csv"
+    pd.DataFrame({"age": rng.integers(20, 90, 200),
+                  "change": [f"{v:.1f}".replace("-", "\u2212") for v in change]}).to_csv(
+        source, index=False, encoding="utf-8")
+    assert main(["generate", str(source), "-o", str(tmp_path / "out"), "--generator",
+                 "gaussian_copula", "-q"]) == 0
+    kinds = {c["name"]: c["kind"] for c in json.loads(
+        (tmp_path / "out" / "schema.json").read_text())["columns"]}
+    assert kinds["change"] == "numeric"
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype=str, encoding="utf-8")
+    assert synth["change"].str.fullmatch(r"\u2212?\d+(\.\d)?").all()
+    assert synth["change"].str.startswith("\u2212").mean() > 0.3
+    assert not synth["change"].str.contains("-").any()

@@ -56,6 +56,8 @@ class CsvFormat:
     pairs: tuple[PairedColumn, ...] = ()
     #: columns whose numbers are written with thousands separators ("1,234.5"; "1.234,5")
     grouped: tuple[str, ...] = ()
+    #: columns whose negative numbers are written with the Unicode minus ("−1.5", U+2212)
+    minus: tuple[str, ...] = ()
 
     @property
     def is_default(self) -> bool:
@@ -72,8 +74,10 @@ class CsvFormat:
                   if (self.true, self.false) != ("True", "False") else "")
         grouped = (f", thousands separated by {self.thousands!r} in "
                    f"{', '.join(self.grouped)}" if self.grouped else "")
+        minus = (f", negative numbers written with '\u2212' in {', '.join(self.minus)}"
+                 if self.minus else "")
         return (f"{sep}-separated, {self.decimal!r} decimal mark, {self.encoding} text"
-                f"{missing}{yes_no}{grouped}")
+                f"{missing}{yes_no}{grouped}{minus}")
 
     @property
     def thousands(self) -> str:
@@ -105,8 +109,8 @@ class CsvFormat:
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):
             frame = _yes_no(frame, self.true, self.false)
-        if self.grouped:
-            frame = _with_grouping(frame, self.grouped, self.thousands, self.decimal)
+        if self.grouped or self.minus:
+            frame = _written_numbers(frame, self, self.thousands, self.decimal)
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
@@ -114,19 +118,21 @@ class CsvFormat:
     def to_meta(self) -> dict[str, Any]:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
                 "missing": self.missing, "true": self.true, "false": self.false,
-                "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped)}
+                "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped),
+                "minus": list(self.minus)}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CsvFormat:
         fields = {k: str(meta[k]) for k in ("sep", "decimal", "encoding", "missing", "true",
                                             "false") if k in meta}
         pairs = tuple(PairedColumn.from_meta(p) for p in meta.get("pairs") or [])
-        return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])))
+        return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])),
+                   minus=tuple(map(str, meta.get("minus") or [])))
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
-        schema reads them, and columns of numbers with thousands separators ("1,234.5") as
-        numbers; :meth:`write` puts this dialect's marks back."""
+        schema reads them, and columns of numbers with thousands separators ("1,234.5") or a
+        Unicode minus ("−1.5") as numbers; :meth:`write` puts this dialect's marks back."""
         frame = _grouped_numbers(frame, self.thousands, self.decimal)
         if self.decimal == ".":
             return frame
@@ -168,34 +174,48 @@ def _grouping_patterns(thousands: str, decimal: str) -> tuple[re.Pattern[str], r
             re.compile(rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d+)?$"))
 
 
-def _is_grouped(values: pd.Series, thousands: str, decimal: str) -> bool:
-    """Every value is a number of this dialect and at least one has thousands separators."""
+#: the Unicode minus sign (U+2212) some lab systems and typeset tables write
+MINUS = "\u2212"
+
+
+def _number_column(values: pd.Series, thousands: str, decimal: str) -> str | None:
+    """"grouped" or "minus" when every value is a number of this dialect and at least one
+    has thousands separators or a Unicode minus (the marks pandas cannot read), else None."""
     grouped, number = _grouping_patterns(thousands, decimal)
     text = values.dropna()
     if not len(text) or not text.map(lambda v: isinstance(v, str)).all():
-        return False
+        return None
     text = pd.Series(text.unique()).str.strip()
-    return bool(text.str.fullmatch(number).all() and text.str.fullmatch(grouped).any())
+    plain = text.str.replace(MINUS, "-", regex=False)
+    if not plain.str.fullmatch(number).all():
+        return None
+    if plain.str.fullmatch(grouped).any():
+        return "grouped"
+    return "minus" if text.str.startswith(MINUS).any() else None
 
 
 def _grouped_numbers(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.DataFrame:
-    """Text columns of numbers written with thousands separators, as numbers."""
+    """Text columns of numbers written with thousands separators or a Unicode minus, as
+    numbers."""
     out = None
     for name in frame.columns:
-        if frame[name].dtype == object and _is_grouped(frame[name], thousands, decimal):
-            text = frame[name].str.strip().str.replace(thousands, "", regex=False)
+        if frame[name].dtype == object and _number_column(frame[name], thousands, decimal):
+            text = frame[name].str.strip().str.replace(MINUS, "-", regex=False)
+            text = text.str.replace(thousands, "", regex=False)
             out = frame.copy() if out is None else out
             out[name] = pd.to_numeric(text.str.replace(decimal, ".", regex=False))
     return frame if out is None else out
 
 
-def _with_grouping(frame: pd.DataFrame, columns: tuple[str, ...], thousands: str,
-                   decimal: str) -> pd.DataFrame:
-    """Numbers of ``columns`` written with thousands separators, as the source wrote them."""
+def _written_numbers(frame: pd.DataFrame, fmt: CsvFormat, thousands: str,
+                     decimal: str) -> pd.DataFrame:
+    """Numbers of the source's grouped columns written with thousands separators, and of
+    its minus columns with the Unicode minus, as the source wrote them."""
     out = frame.copy()
-    for name in columns:
+    for name in dict.fromkeys([*fmt.grouped, *fmt.minus]):
         if name not in out.columns or not pd.api.types.is_numeric_dtype(out[name]):
             continue
+        group, sign = name in fmt.grouped, MINUS if name in fmt.minus else "-"
         values = pd.to_numeric(out[name], errors="coerce").astype(float).to_numpy()
         text = []
         for v in values:
@@ -203,8 +223,9 @@ def _with_grouping(frame: pd.DataFrame, columns: tuple[str, ...], thousands: str
                 text.append(None)
                 continue
             whole, _, part = np.format_float_positional(abs(v), trim="-").partition(".")
-            grouped = f"{int(whole):,}".replace(",", thousands)
-            text.append(("-" if v < 0 else "") + grouped + (decimal + part if part else ""))
+            if group:
+                whole = f"{int(whole):,}".replace(",", thousands)
+            text.append((sign if v < 0 else "") + whole + (decimal + part if part else ""))
         out[name] = pd.Series(text, index=out.index, dtype=object)
     return out
 
@@ -245,9 +266,15 @@ def sniff_csv(path: str | Path) -> CsvFormat:
     if len(rows) > 1:
         sample = pd.DataFrame([r for r in rows[1:] if len(r) == len(rows[0])],
                               dtype=object).replace("", None)
-        grouped = tuple(str(name) for i, name in enumerate(rows[0]) if i in sample.columns
-                        and _is_grouped(sample[i], found.thousands, decimal))
-        found = replace(found, grouped=grouped)
+        grouped, minus = [], []
+        for i, name in enumerate(rows[0]):
+            mark = _number_column(sample[i], found.thousands, decimal) if (
+                i in sample.columns) else None
+            if mark == "grouped":
+                grouped.append(name)
+            if mark and sample[i].dropna().str.strip().str.startswith(MINUS).any():
+                minus.append(name)
+        found = replace(found, grouped=tuple(grouped), minus=tuple(minus))
     return found
 
 
