@@ -182,10 +182,14 @@ def _number_column(values: pd.Series, thousands: str, decimal: str) -> str | Non
     """"grouped" or "minus" when every value is a number of this dialect and at least one
     has thousands separators or a Unicode minus (the marks pandas cannot read), else None."""
     grouped, number = _grouping_patterns(thousands, decimal)
-    text = values.dropna()
-    if not len(text) or not text.map(lambda v: isinstance(v, str)).all():
+    head = values.iloc[:2_000].dropna()  # a column of labels is passed over without a scan
+    if not len(head) or not head.map(lambda v: isinstance(v, str)).all() or not head.astype(
+            str).str.strip().str.replace(MINUS, "-", regex=False).str.fullmatch(number).all():
         return None
-    text = pd.Series(text.unique()).str.strip()
+    text = pd.Series(values.dropna().unique())
+    if not text.map(lambda v: isinstance(v, str)).all():
+        return None
+    text = text.str.strip()
     plain = text.str.replace(MINUS, "-", regex=False)
     if not plain.str.fullmatch(number).all():
         return None
