@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --n (default 100000)")
 
     ev = sub.add_parser("evaluate", parents=[verbosity],
-                        help="evaluate a synthetic table (or long table) against train and "
-                        "holdout")
+                        help="evaluate synthetic data (a table, long table or signals) "
+                        "against train and holdout")
     ev.add_argument("--train", required=True, help="real training table (file)")
     ev.add_argument("--holdout", required=True, help="real holdout table (file)")
     ev.add_argument("--synthetic", required=True, help="synthetic table (file)")
@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev_long.add_argument("--time", help="long tables: the measurement time column")
     ev_long.add_argument("--static", nargs="+", metavar="COL",
                          help="long tables: columns constant per patient (default: detected)")
+    ev_signal = ev.add_argument_group("device signals (WFDB, EDF, DICOM files or folders)")
+    ev_signal.add_argument("--fs", type=float, metavar="HZ",
+                           help="signals: sampling rate of CSV/NPY signal files")
     return parser
 
 
@@ -514,10 +517,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from synthmed.pipeline import resolve_data
     from synthmed.report import write_report
 
-    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
-    if args.entity or args.time or args.static:
-        result = _evaluate_long(args, thresholds)
+    if args.fs is not None or any(_is_signal(p) for p in (args.train, args.holdout,
+                                                         args.synthetic)):
+        result = _evaluate_signals(args)
+    elif args.entity or args.time or args.static:
+        result = _evaluate_long(args, Thresholds.from_file(args.thresholds)
+                                if args.thresholds else None)
     else:
+        thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
         train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
                                         sensitive=args.sensitive)
         holdout, _, _ = resolve_data(args.holdout, schema=schema)
@@ -535,6 +542,64 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if not args.quiet:
         print(f"overall verdict: {result.verdict.upper()}")
         print(f"files:\n  {args.out / 'metrics.json'}\n  {args.out / 'report.html'}")
+
+
+def _is_signal(path: str) -> bool:
+    """A signal file, or a folder holding signal files (a release's synthetic/ folder)."""
+    target = Path(path)
+    if target.is_dir():
+        return any(p.suffix.lower() in _SIGNAL_SUFFIXES for p in target.iterdir())
+    return target.suffix.lower() in _SIGNAL_SUFFIXES
+
+
+def _read_signal_records(path: str, fs: float | None) -> Any:
+    """One signal file, or every record in a folder of them (same rate and channels)."""
+    from synthmed.datasets.signal_io import read_signals
+    from synthmed.datasets.signals import SignalSet
+    from synthmed.exceptions import DataError
+
+    target = Path(path)
+    if not target.is_dir():
+        return read_signals(target, fs=fs)
+    files = sorted(p for p in target.iterdir() if p.suffix.lower() in
+                   (_SIGNAL_SUFFIXES - {".dat"}) | {".csv"})
+    if not files:
+        raise DataError(f"{target.name!r} holds no signal file (.hea, .edf, .dcm, .csv, .npy).")
+    sets = [read_signals(f, fs=fs) for f in files]
+    first = sets[0]
+    odd = [f.name for f, s in zip(files, sets, strict=True)
+           if s.fs != first.fs or s.channels != first.channels]
+    if odd:
+        raise DataError(f"{target.name!r}: {', '.join(odd)} differ from {files[0].name!r} in "
+                        "sampling rate or channels; a folder is one set of records.")
+    return SignalSet([r for s in sets for r in s.records], fs=first.fs,
+                     channels=first.channels, units=first.units,
+                     record_ids=[i for s in sets for i in s.record_ids])
+
+
+def _evaluate_signals(args: argparse.Namespace) -> Any:
+    """`evaluate` on signals: train, holdout and synthetic records (files or folders)."""
+    from synthmed.evaluation.signal import evaluate_signals
+    from synthmed.exceptions import ParameterError
+
+    used = [flag for flag, value in (("--target", args.target), ("--schema", args.schema),
+                                     ("--sensitive", args.sensitive),
+                                     ("--thresholds", args.thresholds),
+                                     ("--entity", args.entity), ("--time", args.time))
+            if value]
+    if used:
+        raise ParameterError(f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} for "
+                             "tables, not signals.")
+    train, holdout, synthetic = (_read_signal_records(p, args.fs)
+                                 for p in (args.train, args.holdout, args.synthetic))
+    for label, other in (("holdout", holdout), ("synthetic", synthetic)):
+        if other.fs != train.fs or other.channels != train.channels:
+            raise ParameterError(
+                f"The {label} records ({other.fs:g} Hz; {', '.join(other.channels)}) differ "
+                f"from train ({train.fs:g} Hz; {', '.join(train.channels)}): compare records "
+                "of the same channels at one rate.")
+    _say(args)("evaluating signals")
+    return evaluate_signals(train, holdout, synthetic, random_state=args.seed)
 
 
 def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:

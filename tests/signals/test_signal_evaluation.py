@@ -77,3 +77,33 @@ def test_a_perfectly_regular_rhythm_is_judged_not_a_crash():
     assert result.metric("fidelity", "sdnn_log_ratio").details["train"] == 0.0
     assert _log_ratio(0.0, 0.0) == 0.0 and np.isnan(_log_ratio(0.02, 0.0))
     assert abs(_log_ratio(np.e, 1.0) - 1.0) < 1e-12
+
+
+def test_evaluate_judges_another_tools_signals_from_files_and_folders(halves, tmp_path, capsys):
+    """`synthmed evaluate` on signals: train and holdout records as files, the synthetic
+    records as a folder (what `generate` writes, or another tool's output)."""
+    pytest.importorskip("wfdb")
+    from synthmed.cli import main
+    from synthmed.datasets.signal_io import write_signals
+    from synthmed.datasets.signals import SignalSet
+
+    train, holdout = halves
+    write_signals(train, tmp_path, fmt="wfdb", prefix="train")
+    write_signals(holdout, tmp_path, fmt="wfdb", prefix="holdout")
+    gen = get_generator("signal_beats").fit(train, random_state=0)
+    write_signals(gen.sample(2, length_s=20, random_state=0), tmp_path / "synth", fmt="wfdb")
+    args = ["evaluate", "--train", str(tmp_path / "train_0.hea"), "--holdout",
+            str(tmp_path / "holdout_0.hea"), "--synthetic", str(tmp_path / "synth"), "-o",
+            str(tmp_path / "ev"), "-q"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert {"psd_distance", "beat_correlation"} <= {
+        m["name"] for m in metrics["fidelity"]["metrics"]}
+    capsys.readouterr()
+    assert main([*args, "--target", "x"]) == 2
+    assert "--target is for tables, not signals" in capsys.readouterr().err
+    other = SignalSet([train.records[0][:, :2500]], fs=train.fs / 2, channels=train.channels,
+                      units=train.units)
+    write_signals(other, tmp_path / "synth", fmt="wfdb", prefix="slow")
+    assert main(args) == 2
+    assert "differ from" in capsys.readouterr().err
