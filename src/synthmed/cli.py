@@ -153,12 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", parents=[verbosity], help="sample from a saved model")
     sample.add_argument("model", type=Path, help="model folder written by 'synthmed fit'")
-    sample.add_argument("-o", "--out", type=Path, required=True, help="output CSV or Parquet")
-    sample.add_argument("--n", type=_positive_int, required=True, help="rows to sample")
+    sample.add_argument("-o", "--out", type=Path, required=True,
+                        help="output CSV or Parquet (signals: out/NAME.hea, .edf, .dcm, .csv "
+                        "or .npy)")
+    sample.add_argument("--n", type=_positive_int, required=True,
+                        help="rows to sample (long tables: patients; signals: records)")
     sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sample.add_argument("--chunk-rows", type=_positive_int, default=100_000, metavar="N",
                         help="tables: rows drawn and written at a time; memory does not grow "
                         "with --n (default 100000)")
+    sample.add_argument("--length", type=float, metavar="SECONDS",
+                        help="signals: length of each record (default: the training length); "
+                        "-o out/ecg.edf writes out/ecg_0.edf... in the suffix's format")
 
     ev = sub.add_parser("evaluate", parents=[verbosity],
                         help="evaluate synthetic data (a table, long table or signals) "
@@ -479,9 +485,15 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     from synthmed.generators import load_generator
 
     suffix = args.out.suffix.lower()
+    gen = load_generator(args.model)
+    if gen.tags.modality == "signal":
+        _sample_signals(gen, args)
+        return
+    if args.length is not None:
+        raise ParameterError("--length is for signal models; this model draws "
+                             f"{gen.tags.modality} data.")
     if suffix not in (".csv", ".parquet"):
         raise ParameterError(f"Output must end in .csv or .parquet, got {args.out.name!r}.")
-    gen = load_generator(args.model)
     saved = Path(args.model) / CSV_FORMAT_FILE
     fmt = CsvFormat.from_meta(json.loads(saved.read_text())) if saved.is_file() else CsvFormat()
     if gen.tags.modality == "table":  # streamed chunk by chunk, written atomically
@@ -506,6 +518,37 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         rows = len(frame)
     if not args.quiet:
         print(f"{rows:,} synthetic rows written to {args.out}")
+
+
+#: `sample` output suffixes of signal records, and the format each is written in
+_SIGNAL_OUTPUTS = {".hea": "wfdb", ".edf": "edf", ".dcm": "dicom", ".csv": "csv",
+                   ".npy": "npy"}
+
+
+def _sample_signals(gen: Any, args: argparse.Namespace) -> None:
+    """`sample` from a signal model: ``-o out/ecg.edf`` writes out/ecg_0.edf, ecg_1.edf...
+    (the suffix picks the format), all at once or nothing."""
+    import shutil
+    import tempfile
+
+    from synthmed.datasets.signal_io import write_signals
+    from synthmed.exceptions import ParameterError
+
+    fmt = _SIGNAL_OUTPUTS.get(args.out.suffix.lower())
+    if fmt is None:
+        raise ParameterError(f"A signal model's -o names its records and their format: "
+                             f"give a suffix of {', '.join(_SIGNAL_OUTPUTS)} (e.g. "
+                             f"out/ecg.edf); got {args.out.name!r}.")
+    records = gen.sample(args.n, length_s=args.length, random_state=args.seed)
+    folder = args.out.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        written = write_signals(records, tmp, fmt=fmt, prefix=args.out.stem)  # type: ignore[arg-type]
+        for path in written:
+            shutil.move(str(path), folder / path.name)
+    if not args.quiet:
+        print(f"{args.n:,} synthetic records written to {folder} ({args.out.stem}_*"
+              f"{args.out.suffix})")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:

@@ -107,3 +107,25 @@ def test_evaluate_judges_another_tools_signals_from_files_and_folders(halves, tm
     write_signals(other, tmp_path / "synth", fmt="wfdb", prefix="slow")
     assert main(args) == 2
     assert "differ from" in capsys.readouterr().err
+
+
+def test_a_saved_signal_model_samples_records_in_the_format_asked(halves, tmp_path, capsys):
+    """`synthmed sample MODEL -o out/ecg.edf --n 2 --length 10` writes out/ecg_0.edf and
+    out/ecg_1.edf (it was an internal error); an unknown suffix writes nothing."""
+    pytest.importorskip("pyedflib")
+    from synthmed.cli import main
+    from synthmed.datasets.signal_io import read_signals
+
+    train, _ = halves
+    model = get_generator("signal_beats").fit(train, random_state=0).save(tmp_path / "model")
+    out = tmp_path / "out"
+    assert main(["sample", str(model), "-o", str(out / "ecg.edf"), "--n", "2", "--length",
+                 "10", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ecg_0.edf", "ecg_1.edf"]
+    back = read_signals(out / "ecg_1.edf")
+    assert back.fs == train.fs and back.channels == train.channels
+    assert back.durations == (10.0,)
+    capsys.readouterr()
+    assert main(["sample", str(model), "-o", str(tmp_path / "x" / "ecg.txt"), "--n", "2"]) == 2
+    assert "give a suffix of .hea, .edf" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
