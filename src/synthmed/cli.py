@@ -288,8 +288,10 @@ def _modality(args: argparse.Namespace) -> str:
         return bundled[args.data]
     if args.entity or args.time:
         return "longitudinal"
-    if args.fs is not None or args.length is not None or args.channels or \
-            Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
+    # `fit` has no signal options: its signal input is known by the file's suffix alone
+    if getattr(args, "fs", None) is not None or getattr(args, "length", None) is not None \
+            or getattr(args, "channels", None) or Path(args.data).suffix.lower() in \
+            _SIGNAL_SUFFIXES:
         return "signal"
     return "table"
 
@@ -297,14 +299,10 @@ def _modality(args: argparse.Namespace) -> str:
 def _fit_modality(args: argparse.Namespace) -> str:
     """What `fit` fits: a long table (--entity/--time, or a bundled long dataset) or a
     table; signals are fitted through `generate`."""
-    from synthmed.datasets import list_datasets
     from synthmed.exceptions import ParameterError
 
-    bundled = {d.name: d.modality for d in list_datasets()}
-    modality = bundled.get(args.data, "table") if not Path(args.data).exists() else "table"
-    if args.entity or args.time or args.static:
-        modality = "longitudinal"
-    if modality == "signal" or Path(args.data).suffix.lower() in _SIGNAL_SUFFIXES:
+    modality = "longitudinal" if args.static else _modality(args)
+    if modality == "signal":
         raise ParameterError("`synthmed fit` fits tables and long tables; for signals use "
                              "`synthmed generate SIGNAL -o OUT` (its model/ folder is saved).")
     return modality
@@ -520,24 +518,23 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         print(f"{rows:,} synthetic rows written to {args.out}")
 
 
-#: `sample` output suffixes of signal records, and the format each is written in
-_SIGNAL_OUTPUTS = {".hea": "wfdb", ".edf": "edf", ".dcm": "dicom", ".csv": "csv",
-                   ".npy": "npy"}
-
-
 def _sample_signals(gen: Any, args: argparse.Namespace) -> None:
     """`sample` from a signal model: ``-o out/ecg.edf`` writes out/ecg_0.edf, ecg_1.edf...
     (the suffix picks the format), all at once or nothing."""
     import shutil
     import tempfile
 
-    from synthmed.datasets.signal_io import write_signals
+    from synthmed.datasets.signal_io import SIGNAL_SUFFIXES, write_signals
     from synthmed.exceptions import ParameterError
 
-    fmt = _SIGNAL_OUTPUTS.get(args.out.suffix.lower())
-    if fmt is None:
+    # each format's first suffix is the one write_signals gives its files
+    written_as: dict[str, str] = {}
+    for suffix, kind in SIGNAL_SUFFIXES.items():
+        written_as.setdefault(kind, suffix)
+    fmt = SIGNAL_SUFFIXES.get(args.out.suffix.lower())
+    if fmt is None or written_as[fmt] != args.out.suffix.lower():
         raise ParameterError(f"A signal model's -o names its records and their format: "
-                             f"give a suffix of {', '.join(_SIGNAL_OUTPUTS)} (e.g. "
+                             f"give a suffix of {', '.join(written_as.values())} (e.g. "
                              f"out/ecg.edf); got {args.out.name!r}.")
     records = gen.sample(args.n, length_s=args.length, random_state=args.seed)
     folder = args.out.parent
@@ -560,14 +557,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from synthmed.pipeline import resolve_data
     from synthmed.report import write_report
 
+    thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
     if args.fs is not None or any(_is_signal(p) for p in (args.train, args.holdout,
                                                          args.synthetic)):
         result = _evaluate_signals(args)
     elif args.entity or args.time or args.static:
-        result = _evaluate_long(args, Thresholds.from_file(args.thresholds)
-                                if args.thresholds else None)
+        result = _evaluate_long(args, thresholds)
     else:
-        thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
         train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
                                         sensitive=args.sensitive)
         holdout, _, _ = resolve_data(args.holdout, schema=schema)
@@ -595,33 +591,9 @@ def _is_signal(path: str) -> bool:
     return target.suffix.lower() in _SIGNAL_SUFFIXES
 
 
-def _read_signal_records(path: str, fs: float | None) -> Any:
-    """One signal file, or every record in a folder of them (same rate and channels)."""
-    from synthmed.datasets.signal_io import read_signals
-    from synthmed.datasets.signals import SignalSet
-    from synthmed.exceptions import DataError
-
-    target = Path(path)
-    if not target.is_dir():
-        return read_signals(target, fs=fs)
-    files = sorted(p for p in target.iterdir() if p.suffix.lower() in
-                   (_SIGNAL_SUFFIXES - {".dat"}) | {".csv"})
-    if not files:
-        raise DataError(f"{target.name!r} holds no signal file (.hea, .edf, .dcm, .csv, .npy).")
-    sets = [read_signals(f, fs=fs) for f in files]
-    first = sets[0]
-    odd = [f.name for f, s in zip(files, sets, strict=True)
-           if s.fs != first.fs or s.channels != first.channels]
-    if odd:
-        raise DataError(f"{target.name!r}: {', '.join(odd)} differ from {files[0].name!r} in "
-                        "sampling rate or channels; a folder is one set of records.")
-    return SignalSet([r for s in sets for r in s.records], fs=first.fs,
-                     channels=first.channels, units=first.units,
-                     record_ids=[i for s in sets for i in s.record_ids])
-
-
 def _evaluate_signals(args: argparse.Namespace) -> Any:
     """`evaluate` on signals: train, holdout and synthetic records (files or folders)."""
+    from synthmed.datasets.signal_io import read_signals
     from synthmed.evaluation.signal import evaluate_signals
     from synthmed.exceptions import ParameterError
 
@@ -633,7 +605,7 @@ def _evaluate_signals(args: argparse.Namespace) -> Any:
     if used:
         raise ParameterError(f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} for "
                              "tables, not signals.")
-    train, holdout, synthetic = (_read_signal_records(p, args.fs)
+    train, holdout, synthetic = (read_signals(p, fs=args.fs)
                                  for p in (args.train, args.holdout, args.synthetic))
     for label, other in (("holdout", holdout), ("synthetic", synthetic)):
         if other.fs != train.fs or other.channels != train.channels:

@@ -25,7 +25,7 @@ import pandas as pd
 from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.longitudinal import LongitudinalData
-from synthmed.datasets.pairs import PAIRS_ATTR, paired_columns, split_pairs
+from synthmed.datasets.pairs import PAIRS_ATTR, paired_columns, split_pairs, with_parts
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
@@ -88,8 +88,7 @@ def resolve_longitudinal(
                              "time=...).")
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     if static is not None:  # --static bp: both parts of the file's "120/80" column
-        parts = {p.name: p.parts for p in paired_columns(frame)}
-        static = [c for name in static for c in parts.get(name, (name,))]
+        static = with_parts(static, paired_columns(frame))
     container = LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
                                             target=target, sensitive=sensitive)
     long = container.frame

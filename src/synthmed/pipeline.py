@@ -19,7 +19,7 @@ import pandas as pd
 from synthmed._outputs import write_atomically
 from synthmed.datasets import list_datasets, load_dataset, read_table
 from synthmed.datasets.io import CsvFormat, source_format
-from synthmed.datasets.pairs import PairedColumn, paired_columns, split_pairs
+from synthmed.datasets.pairs import PairedColumn, paired_columns, split_pairs, with_parts
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
@@ -271,7 +271,7 @@ def generate(
     start = time.perf_counter()
     frame, schema, label = resolve_data(data, schema=schema, target=target, sensitive=sensitive)
     schema.validate(frame)
-    options = _with_pair_parts(options, paired_columns(frame), schema)
+    options = _with_pair_parts(options, paired_columns(frame))
     _check_columns(options, schema)
     if n is not None and n * len(schema.names) > MAX_RUN_CELLS:
         raise ParameterError(
@@ -345,15 +345,12 @@ def generate(
     )
 
 
-def _with_pair_parts(options: ReleaseOptions, pairs: tuple[PairedColumn, ...],
-                     schema: TableSchema) -> ReleaseOptions:
+def _with_pair_parts(options: ReleaseOptions, pairs: tuple[PairedColumn, ...]
+                     ) -> ReleaseOptions:
     """``--synthesize bp`` where the file's "120/80" column ``bp`` is modelled as two
     columns: both of them (a number and its unit too)."""
-    parts = {p.name: p.parts for p in pairs}
-    if not any(name in parts for name in options.synthesize):
-        return options
-    names = [c for name in options.synthesize for c in parts.get(name, (name,))]
-    return replace(options, synthesize=tuple(dict.fromkeys(names)))
+    names = tuple(with_parts(options.synthesize, pairs))
+    return options if names == options.synthesize else replace(options, synthesize=names)
 
 
 def _check_columns(options: ReleaseOptions, schema: TableSchema) -> None:

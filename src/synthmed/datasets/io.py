@@ -110,7 +110,7 @@ class CsvFormat:
         if (self.true, self.false) != ("True", "False"):
             frame = _yes_no(frame, self.true, self.false)
         if self.grouped or self.minus:
-            frame = _written_numbers(frame, self, self.thousands, self.decimal)
+            frame = _written_numbers(frame, self)
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
@@ -178,24 +178,24 @@ def _grouping_patterns(thousands: str, decimal: str) -> tuple[re.Pattern[str], r
 MINUS = "\u2212"
 
 
-def _number_column(values: pd.Series, thousands: str, decimal: str) -> str | None:
-    """"grouped" or "minus" when every value is a number of this dialect and at least one
-    has thousands separators or a Unicode minus (the marks pandas cannot read), else None."""
+def _number_marks(values: pd.Series, thousands: str, decimal: str) -> set[str]:
+    """The marks pandas cannot read that a column of numbers of this dialect carries:
+    "grouped" (thousands separators) and/or "minus" (a Unicode minus); empty when some value
+    is not such a number or none has either mark."""
     grouped, number = _grouping_patterns(thousands, decimal)
     head = values.iloc[:2_000].dropna()  # a column of labels is passed over without a scan
     if not len(head) or not head.map(lambda v: isinstance(v, str)).all() or not head.astype(
             str).str.strip().str.replace(MINUS, "-", regex=False).str.fullmatch(number).all():
-        return None
+        return set()
     text = pd.Series(values.dropna().unique())
     if not text.map(lambda v: isinstance(v, str)).all():
-        return None
+        return set()
     text = text.str.strip()
     plain = text.str.replace(MINUS, "-", regex=False)
     if not plain.str.fullmatch(number).all():
-        return None
-    if plain.str.fullmatch(grouped).any():
-        return "grouped"
-    return "minus" if text.str.startswith(MINUS).any() else None
+        return set()
+    return ({"grouped"} if plain.str.fullmatch(grouped).any() else set()) | (
+        {"minus"} if text.str.startswith(MINUS).any() else set())
 
 
 def _grouped_numbers(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def _grouped_numbers(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.Da
     numbers."""
     out = None
     for name in frame.columns:
-        if frame[name].dtype == object and _number_column(frame[name], thousands, decimal):
+        if frame[name].dtype == object and _number_marks(frame[name], thousands, decimal):
             text = frame[name].str.strip().str.replace(MINUS, "-", regex=False)
             text = text.str.replace(thousands, "", regex=False)
             out = frame.copy() if out is None else out
@@ -211,10 +211,10 @@ def _grouped_numbers(frame: pd.DataFrame, thousands: str, decimal: str) -> pd.Da
     return frame if out is None else out
 
 
-def _written_numbers(frame: pd.DataFrame, fmt: CsvFormat, thousands: str,
-                     decimal: str) -> pd.DataFrame:
+def _written_numbers(frame: pd.DataFrame, fmt: CsvFormat) -> pd.DataFrame:
     """Numbers of the source's grouped columns written with thousands separators, and of
     its minus columns with the Unicode minus, as the source wrote them."""
+    thousands, decimal = fmt.thousands, fmt.decimal
     out = frame.copy()
     for name in dict.fromkeys([*fmt.grouped, *fmt.minus]):
         if name not in out.columns or not pd.api.types.is_numeric_dtype(out[name]):
@@ -270,15 +270,10 @@ def sniff_csv(path: str | Path) -> CsvFormat:
     if len(rows) > 1:
         sample = pd.DataFrame([r for r in rows[1:] if len(r) == len(rows[0])],
                               dtype=object).replace("", None)
-        grouped, minus = [], []
-        for i, name in enumerate(rows[0]):
-            mark = _number_column(sample[i], found.thousands, decimal) if (
-                i in sample.columns) else None
-            if mark == "grouped":
-                grouped.append(name)
-            if mark and sample[i].dropna().str.strip().str.startswith(MINUS).any():
-                minus.append(name)
-        found = replace(found, grouped=tuple(grouped), minus=tuple(minus))
+        marks = [(name, _number_marks(sample[i], found.thousands, decimal))
+                 for i, name in enumerate(rows[0]) if i in sample.columns]
+        found = replace(found, grouped=tuple(n for n, m in marks if "grouped" in m),
+                        minus=tuple(n for n, m in marks if "minus" in m))
     return found
 
 

@@ -21,7 +21,7 @@ names as parts are split (the holdout and synthetic files of ``synthmed evaluate
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 import re
 from typing import Any
@@ -31,7 +31,8 @@ import pandas as pd
 
 from synthmed.exceptions import DataError
 
-__all__ = ["PAIRS_ATTR", "PairedColumn", "join_pairs", "paired_columns", "split_pairs"]
+__all__ = ["PAIRS_ATTR", "PairedColumn", "join_pairs", "paired_columns", "split_pairs",
+           "with_parts"]
 
 #: where :func:`split_pairs` leaves the pairs it read, in ``DataFrame.attrs``
 PAIRS_ATTR = "synthmed_pairs"
@@ -164,6 +165,13 @@ def _numbers(text: pd.Series) -> pd.Series:
 def paired_columns(frame: pd.DataFrame) -> tuple[PairedColumn, ...]:
     """The pairs :func:`split_pairs` read into ``frame`` (none for other frames)."""
     return tuple(PairedColumn.from_meta(m) for m in frame.attrs.get(PAIRS_ATTR, []))
+
+
+def with_parts(names: Iterable[str], pairs: tuple[PairedColumn, ...]) -> list[str]:
+    """Column names as a user gives them (``--synthesize bp``, ``--static glucose``), each
+    two-value column replaced by its two parts."""
+    parts = {p.name: p.parts for p in pairs}
+    return list(dict.fromkeys(c for name in names for c in parts.get(name, (name,))))
 
 
 def join_pairs(frame: pd.DataFrame, pairs: tuple[PairedColumn, ...],

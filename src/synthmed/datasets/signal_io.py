@@ -52,13 +52,15 @@ def signal_format(path: str | Path) -> SignalFormat:
 
 def read_signals(path: str | Path, *, fs: float | None = None,
                  channels: Sequence[str] | None = None) -> SignalSet:
-    """Read a signal file as a one-record :class:`SignalSet`.
+    """Read a signal file as a one-record :class:`SignalSet`, or a folder of such files
+    (a release's ``synthetic/``, another tool's output) as one set of records.
 
     Parameters
     ----------
     path : str or Path
         A WFDB record (``.hea``, or its ``.dat``), an EDF/EDF+/BDF file, a DICOM file with a
-        waveform, a CSV file (one numeric column per channel) or a ``.npy`` array (``C x T``).
+        waveform, a CSV file (one numeric column per channel) or a ``.npy`` array (``C x T``);
+        or a folder of them, all at one sampling rate with the same channels.
     fs : float, optional
         Sampling rate in Hz; required for CSV and NumPy files, which do not record it.
     channels : sequence of str, optional
@@ -70,6 +72,8 @@ def read_signals(path: str | Path, *, fs: float | None = None,
         Missing or unreadable file, mixed sampling rates, non-numeric columns, long gaps.
     """
     file = Path(path)
+    if file.is_dir():
+        return _read_folder(file, fs, channels)
     kind = signal_format(file)
     if kind == "wfdb":
         file = file.with_suffix(".hea")
@@ -93,6 +97,26 @@ def read_signals(path: str | Path, *, fs: float | None = None,
         raise ParameterError(f"{file.name!r} records {signals.fs:g} Hz, but fs={fs!r} was "
                              "given; leave fs out for this format.")
     return _select(signals, channels, file.name)
+
+
+def _read_folder(folder: Path, fs: float | None,
+                 channels: Sequence[str] | None) -> SignalSet:
+    """Every signal file of ``folder`` (a WFDB record once, by its header) as one set."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in SIGNAL_SUFFIXES and p.suffix.lower() != ".dat")
+    if not files:
+        raise DataError(f"{folder.name!r} holds no signal file "
+                        f"({', '.join(s for s in SIGNAL_SUFFIXES if s != '.dat')}).")
+    sets = [read_signals(f, fs=fs, channels=channels) for f in files]
+    first = sets[0]
+    odd = [f.name for f, s in zip(files, sets, strict=True)
+           if s.fs != first.fs or s.channels != first.channels]
+    if odd:
+        raise DataError(f"{folder.name!r}: {', '.join(odd)} differ from {files[0].name!r} in "
+                        "sampling rate or channels; a folder is one set of records.")
+    return SignalSet([r for s in sets for r in s.records], fs=first.fs,
+                     channels=first.channels, units=first.units,
+                     record_ids=[i for s in sets for i in s.record_ids])
 
 
 def _select(signals: SignalSet, channels: Sequence[str] | None, name: str) -> SignalSet:

@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from synthmed.generators.longitudinal._model import SURE_LOGIT
+
 __all__ = ["HELD_SHARE", "HeldValues", "held_measures", "repeated_rows"]
 
 #: a continuous measure is held where its later values repeat the previous one this often
 HELD_SHARE = 0.5
 #: ...on at least this many rows
 MIN_HELD_ROWS = 20
-#: logit of "held" where every (no) later value repeats in training
-SURE_LOGIT = 50.0
 
 
 def repeated_rows(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
