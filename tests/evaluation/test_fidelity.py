@@ -92,6 +92,30 @@ def test_spearman_block_matches_scipy(toy):
     assert np.allclose(mat, mat.T)
 
 
+def test_spearman_with_and_without_gaps_matches_scipy_pair_by_pair():
+    rng = np.random.default_rng(3)
+    block = rng.normal(size=(40, 6))
+    block[:, 1] = np.round(block[:, 0] + rng.normal(size=40))  # ties
+    block[:, 2] = 1.0  # constant: no correlation defined, 0
+    block[rng.random(40) < 0.3, 4] = np.nan  # gaps: each pair on the rows it shares
+    names = [f"c{i}" for i in range(6)]
+    _, mat = association_matrix(pd.DataFrame(block, columns=names), names, {})
+    for i in range(6):
+        for j in range(i + 1, 6):
+            both = np.isfinite(block[:, i]) & np.isfinite(block[:, j])
+            if np.ptp(block[both, i]) == 0 or np.ptp(block[both, j]) == 0:
+                assert mat[i, j] == 0.0
+                continue
+            rho = stats.spearmanr(block[both, i], block[both, j]).statistic
+            assert mat[i, j] == pytest.approx(rho, abs=1e-12), (i, j)
+
+
+def test_detection_of_one_repeated_row_is_chance_not_a_crash():
+    # every row the same: one group of identical rows, so two of three folds are empty
+    x = np.ones((30, 3))
+    assert detection_auc(x, x.copy(), np.random.default_rng(0), n_splits=3) == 0.5
+
+
 def test_auc_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 

@@ -101,6 +101,16 @@ def test_large_table_leaves_out_slow_samplers():
     assert gen.choice_["chosen"] == "gaussian_copula"
 
 
+def test_a_table_of_one_repeated_row_is_fitted_not_refused():
+    # every candidate draws the one row; scoring it must not fail them all (it did: the
+    # detection folds of one group of identical rows were empty)
+    frame = pd.DataFrame({"a": [1] * 60, "b": ["x"] * 60})
+    gen = get_generator("auto", candidates=["gaussian_copula", "arf"]).fit(frame)
+    out = gen.sample(20, random_state=0)
+    assert (out["a"] == 1).all() and (out["b"] == "x").all()
+    assert gen.choice_["chosen"] in ("gaussian_copula", "arf")
+
+
 def test_utility_counts_in_the_choice():
     from synthmed.generators.tabular._auto_scoring import selection_loss
 

@@ -188,6 +188,23 @@ def test_latent_correlation_recovered_for_every_kind_of_pair():
     assert abs(pair[0, 1]) < 0.08 and pair[0, 0] == pair[1, 1] == 1.0
 
 
+def test_distinct_values_on_few_rows_are_scores_not_intervals():
+    from synthmed.generators.tabular._latent_correlation import latent_correlation
+
+    # 17 rows of distinct values: each value's rank interval is 1/17 wide, yet nothing ties,
+    # so the pair is the correlation of normal scores (a polychoric likelihood for every
+    # pair of a 17-row, 400-column table took minutes)
+    rng = np.random.default_rng(0)
+    n = 17
+    ranks = np.column_stack([rng.permutation(n), rng.permutation(n)])
+    low, high = ranks / n, (ranks + 1) / n
+    pair = latent_correlation(low, high, np.ones_like(low, dtype=bool))
+    from scipy import special
+
+    scores = special.ndtri((low + high) / 2)
+    assert pair[0, 1] == pytest.approx(np.corrcoef(scores.T)[0, 1], abs=1e-9)
+
+
 def test_rare_outcome_keeps_its_link_whatever_the_seed():
     frame, _ = _latent_table(1500, seed=1)
     fits = [GaussianCopula().fit(frame, random_state=seed) for seed in (0, 1, 2)]

@@ -55,6 +55,10 @@ def test_other_bad_input_is_reported_by_column_and_count():
     with pytest.raises(DataError, match="Every entity in 'pid' has a single row"):
         LongitudinalData.from_frame(_long().drop_duplicates("pid"), entity="pid", time="day",
                                     target="sex")
+    # every row of an entity at one time: merged into one row each, and said so (not "a
+    # single row", which the file does not have)
+    with pytest.raises(DataError, match="single time in 'day': its 5 rows share 3"):
+        LongitudinalData.from_frame(_long().assign(day=0), entity="pid", time="day")
 
 
 def test_dates_as_times():

@@ -238,6 +238,11 @@ def prepare_long_table(frame: pd.DataFrame, *, entity: str, time: str,
     if dup.any():
         n_before = len(out)
         out = _merge_duplicates(out, entity, time)
+        if out[entity].nunique() == len(out):
+            raise DataError(f"Every entity in {entity!r} has a single time in {time!r}: "
+                            f"its {n_before:,} rows share {len(out):,} entity-time pairs, so "
+                            "there is no course over time to learn. Pick the column that "
+                            "holds when each measurement was taken.")
         notes.append(f"{n_before - len(out)} rows sharing an entity and a time with another "
                      "row were merged into it (numbers averaged, other values: first "
                      "non-missing).")

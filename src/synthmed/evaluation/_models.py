@@ -238,7 +238,8 @@ def detection_auc(real: np.ndarray, other: np.ndarray, rng: np.random.Generator,
     proba = np.full(len(y), 0.5)
     for k in range(n_splits):
         test = fold == k
-        if test.all() or len(np.unique(y[~test])) < 2:
+        # a fold without rows (fewer distinct rows than folds: a table of one repeated row)
+        if test.all() or not test.any() or len(np.unique(y[~test])) < 2:
             continue
         model = HistGradientBoostingClassifier(
             max_iter=60, learning_rate=0.15, max_leaf_nodes=15, early_stopping=False,

@@ -84,7 +84,11 @@ def latent_correlation(low: np.ndarray, high: np.ndarray, observed: np.ndarray) 
     """
     n_latent = low.shape[1]
     seen = np.maximum(observed.sum(axis=0), 1)
-    wide = np.where(observed, high - low, 0.0).sum(axis=0) / seen > WIDE
+    width = np.where(observed, high - low, 0.0).sum(axis=0) / seen
+    # a column of distinct values has intervals of 1 / rows: on a few dozen rows that alone
+    # passes WIDE, and every pair of a 17-row, 400-column table went through the polychoric
+    # likelihood (minutes); it is wide only where its values tie (two rows a value on average)
+    wide = (width > WIDE) & (width > 2.0 / seen)
     mid = np.clip((low + high) / 2.0, 1e-12, 1.0 - 1e-12)
     scores = np.where(observed, special.ndtri(mid), 0.0)
     narrow_idx, wide_idx = np.flatnonzero(~wide), np.flatnonzero(wide)
