@@ -81,7 +81,7 @@ def _holdout_mask(data: pd.DataFrame, fraction: float, stratify: str | None,
     """Which rows go to the holdout: ``fraction`` of each stratum, drawn at random."""
     mask = np.zeros(len(data), dtype=bool)
     if stratify is not None and stratify in data.columns:
-        keys = data[stratify].astype(object).where(data[stratify].notna(), "\x00NA").astype(str)
+        keys = _strata(data[stratify])
         holdout_idx = []
         for _, positions in keys.groupby(keys).indices.items():
             positions = rng.permutation(positions)
@@ -91,6 +91,25 @@ def _holdout_mask(data: pd.DataFrame, fraction: float, stratify: str | None,
         order = rng.permutation(len(data))
         mask[order[: round(len(data) * fraction)]] = True
     return mask
+
+
+#: a number column with more distinct values than this is stratified on its deciles: on its
+#: values, every stratum would hold one row, and a half of one row rounds to none (a
+#: continuous target left the holdout empty)
+MAX_STRATA_VALUES = 20
+STRATA_BINS = 10
+
+
+def _strata(values: pd.Series) -> pd.Series:
+    """The stratum of each row: its value (missing is a value of its own), or the decile of
+    a number column of many values."""
+    numbers = pd.to_numeric(values, errors="coerce") if (
+        pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    ) else None
+    if numbers is not None and numbers.nunique() > MAX_STRATA_VALUES:
+        bins = pd.qcut(numbers, STRATA_BINS, labels=False, duplicates="drop")
+        return bins.astype(object).where(bins.notna(), "\x00NA").astype(str)
+    return values.astype(object).where(values.notna(), "\x00NA").astype(str)
 
 
 def repeated_identifier(frame: pd.DataFrame, schema: TableSchema) -> str | None:

@@ -91,6 +91,17 @@ def test_numeric_target(toy):
     assert section.metric("mae_gradient_boosting").value > 0
 
 
+def test_a_numeric_target_is_stratified_on_its_deciles():
+    # stratified on its values, each row of a continuous target was a stratum of one, half of
+    # one rounded to none, and the holdout came out empty
+    frame = _frame(120, 5)
+    train, holdout = train_holdout_split(frame, stratify="level", random_state=0)
+    assert len(train) == len(holdout) == 60
+    deciles = np.quantile(frame["level"], np.linspace(0.1, 0.9, 9))
+    counts = np.bincount(np.searchsorted(deciles, holdout["level"]), minlength=10)
+    assert counts.min() >= 5 and counts.max() <= 7  # six of each decile's twelve rows
+
+
 def test_deterministic(toy):
     schema, train, holdout = toy
     syn = _frame(600, 5)
