@@ -321,7 +321,8 @@ class TableSchema:
                     "drop it or mark it as kind 'identifier' so that it is not modelled."
                 )
                 continue
-            if col.kind in NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series):
+            # any kind: a float column of few values (one "inf" everywhere) reads as categorical
+            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
                 infinite = int(np.isinf(series.to_numpy(dtype=float)).sum())
                 if infinite:
                     problems.append(

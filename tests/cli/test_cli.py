@@ -175,8 +175,13 @@ def _bad(tmp_path, csv):
         {"name": "age", "kind": "numeric"}, {"name": "ghost", "kind": "numeric"}]}))
     odd = tmp_path / "data.sav"
     odd.write_text("x")
+    inf_category = tmp_path / "inf_category.csv"  # few values: read as a category
+    frame.assign(grade=np.where(np.arange(len(frame)) % 3 == 0, np.inf, 1.0)).to_csv(
+        inf_category, index=False)
     return {
         "missing file": ([str(tmp_path / "nope.csv")], "does not exist"),
+        "infinite value in a column of few values": ([str(inf_category)],
+                                                     "'grade' holds 67 infinite value"),
         "unreadable format": ([str(odd)], "unknown format"),
         "empty table": ([str(empty)], "empty"),
         "one row": ([str(one_row)], "rows"),
@@ -194,7 +199,7 @@ def _bad(tmp_path, csv):
 
 @pytest.mark.parametrize("case", [
     "missing file", "unreadable format", "empty table", "one row", "all-missing column",
-    "infinite value", "n too large for one run",
+    "infinite value", "infinite value in a column of few values", "n too large for one run",
     "schema names unknown column", "n zero", "n negative", "unknown generator", "unknown target",
 ])
 def test_bad_input_exit_2_nothing_written(case, tmp_path, csv, capsys):
@@ -654,3 +659,24 @@ def test_a_unicode_minus_is_read_as_a_minus_and_written_back(tmp_path):
     assert synth["change"].str.fullmatch(r"\u2212?\d+(\.\d)?").all()
     assert synth["change"].str.startswith("\u2212").mean() > 0.3
     assert not synth["change"].str.contains("-").any()
+
+
+@pytest.mark.slow
+def test_degenerate_tables_are_generated_not_refused(tmp_path, capsys):
+    """Tables that once stopped the run: every row the same (internal error), and a
+    continuous --target (the stratified split left the holdout empty)."""
+    same = tmp_path / "same.csv"
+    pd.DataFrame({"a": [1] * 60, "b": ["x"] * 60}).to_csv(same, index=False)
+    assert main(["generate", str(same), "-o", str(tmp_path / "same"), "-q"]) == 0, \
+        capsys.readouterr().err
+    assert (pd.read_csv(tmp_path / "same" / "synthetic.csv")["a"] == 1).all()
+    rng = np.random.default_rng(0)
+    levels = tmp_path / "levels.csv"
+    pd.DataFrame({"x": rng.normal(size=120), "g": rng.choice(["a", "b"], 120),
+                  "level": rng.normal(size=120)}).to_csv(levels, index=False)
+    out = tmp_path / "levels"
+    assert main(["generate", str(levels), "-o", str(out), "--target", "level",
+                 "--generator", "gaussian_copula", "-q"]) == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(pd.read_csv(out / "synthetic.csv")) == 60  # train half; holdout the other
+    assert any(m["name"] == "r2_ridge" for m in metrics["utility"]["metrics"])
