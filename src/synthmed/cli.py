@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit_long.add_argument("--time", help="long table: the measurement time column")
     fit_long.add_argument("--static", nargs="+", metavar="COL",
                           help="long table: columns constant per patient (default: detected)")
+    fit_sig = fit.add_argument_group("signals (WFDB, EDF, DICOM; CSV/NPY with --fs)")
+    fit_sig.add_argument("--fs", type=float, metavar="HZ",
+                         help="signals: sampling rate of a CSV/NPY file")
+    fit_sig.add_argument("--channels", nargs="+", metavar="CH",
+                         help="signals: channels to keep (EDF channels of one rate)")
 
     sample = sub.add_parser("sample", parents=[verbosity], help="sample from a saved model")
     sample.add_argument("model", type=Path, help="model folder written by 'synthmed fit'")
@@ -297,14 +302,10 @@ def _modality(args: argparse.Namespace) -> str:
 
 
 def _fit_modality(args: argparse.Namespace) -> str:
-    """What `fit` fits: a long table (--entity/--time, or a bundled long dataset) or a
-    table; signals are fitted through `generate`."""
-    from synthmed.exceptions import ParameterError
-
+    """What `fit` fits: a long table (--entity/--time, or a bundled long dataset), signals
+    (a signal file, --fs/--channels, or a bundled signal dataset) or a table."""
     modality = "longitudinal" if args.static else _modality(args)
-    if modality == "signal":
-        raise ParameterError("`synthmed fit` fits tables and long tables; for signals use "
-                             "`synthmed generate SIGNAL -o OUT` (its model/ folder is saved).")
+    _check_over_time_options(args, modality)
     return modality
 
 
@@ -315,10 +316,12 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
     if modality != "longitudinal" and (args.entity or args.time or args.static):
         problems.append("--entity, --time and --static describe a long table; this input is "
                         f"{modality} data.")
-    if modality != "signal" and (args.length is not None or args.fs is not None
-                                 or args.channels):
-        problems.append(f"--length, --fs and --channels describe signals; this input is "
-                        f"{modality} data.")
+    # `fit` has no --length (a model is fitted, not a length drawn)
+    if modality != "signal" and (getattr(args, "length", None) is not None
+                                 or args.fs is not None or args.channels):
+        named = "--length, --fs and --channels" if hasattr(args, "length") else \
+            "--fs and --channels"
+        problems.append(f"{named} describe signals; this input is {modality} data.")
     if modality == "signal" and (args.target or args.sensitive or args.schema):
         problems.append("--target, --sensitive and --schema describe tables, not signals.")
     if problems:
@@ -448,7 +451,11 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     from synthmed.pipeline import resolve_data
 
     say = _say(args)
-    long = _fit_modality(args) == "longitudinal"
+    modality = _fit_modality(args)
+    if modality == "signal":
+        _fit_signals(args, say)
+        return
+    long = modality == "longitudinal"
     name = "longitudinal" if long and args.generator == DEFAULT_GENERATOR else args.generator
     gen = get_generator(name, **dict(args.param))
     if long != (gen.tags.modality == "longitudinal"):
@@ -473,6 +480,28 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     fmt = (source_format(args.data) or CsvFormat()).with_pairs(paired_columns(frame))
     if not fmt.is_default:  # `synthmed sample` writes CSV the same way
         (Path(args.out) / CSV_FORMAT_FILE).write_text(json.dumps(fmt.to_meta()) + "\n")
+    if not args.quiet:
+        print(f"model written to {args.out}")
+
+
+def _fit_signals(args: argparse.Namespace, say: Any) -> None:
+    """`fit` on signals: every record (there is no holdout to keep), the model saved for
+    `synthmed sample MODEL -o out/ecg.edf --n N --length S`."""
+    from synthmed.exceptions import ParameterError
+    from synthmed.generators import get_generator
+    from synthmed.generators.registry import DEFAULT_GENERATOR
+    from synthmed.signal_pipeline import resolve_signals
+
+    name = "signal_beats" if args.generator == DEFAULT_GENERATOR else args.generator
+    gen = get_generator(name, **dict(args.param))
+    if gen.tags.modality != "signal":
+        raise ParameterError(f"Generator {name!r} is for {gen.tags.modality} data; this input "
+                             "is signals (use 'signal_beats').")
+    signals, label, _ = resolve_signals(args.data, args.fs, args.channels)
+    say(f"fitting {name} on {label}: {signals.n_records} record(s), {signals.n_channels} "
+        f"channel(s) at {signals.fs:g} Hz, {sum(signals.durations):.1f} s")
+    gen.fit(signals, random_state=args.seed)
+    gen.save(args.out)
     if not args.quiet:
         print(f"model written to {args.out}")
 

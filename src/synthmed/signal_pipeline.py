@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from synthmed.modes.signal import SignalRelease
     from synthmed.pipeline import ReleaseOptions
 
-__all__ = ["SignalRunResult", "generate_signals"]
+__all__ = ["SignalRunResult", "generate_signals", "resolve_signals"]
 
 Progress = Callable[[str], None]
 
@@ -64,8 +64,8 @@ class SignalRunResult:
     release: SignalRelease | None = None
 
 
-def _resolve(data: str | Path | SignalSet | SignalDataset, fs: float | None,
-             channels: Sequence[str] | None) -> tuple[SignalSet, str, str]:
+def resolve_signals(data: str | Path | SignalSet | SignalDataset, fs: float | None = None,
+                    channels: Sequence[str] | None = None) -> tuple[SignalSet, str, str]:
     """(signals, label, output format) from a bundled name, a file or a SignalSet."""
     if isinstance(data, SignalDataset):
         return data.signals, data.info.name, "csv"
@@ -171,7 +171,7 @@ def generate_signals(
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    signals, label, fmt = _resolve(data, fs, channels)
+    signals, label, fmt = resolve_signals(data, fs, channels)
     train, holdout = signals.split(holdout_fraction)
     unit_s = _release_unit(options, train, length_s, n)
     timings["load_split_s"] = time.perf_counter() - start

@@ -112,6 +112,36 @@ def test_a_long_table_is_fitted_once_and_sampled_by_patient(tmp_path, capsys):
     assert main(["fit", str(source), "--entity", "stay", "--time", "hour", "--generator",
                  "gaussian_copula", "-o", str(tmp_path / "m2")]) == 2
     assert "is for table data; this input is a long table" in capsys.readouterr().err
-    assert main(["fit", "ecg_mitbih", "-o", str(tmp_path / "m3")]) == 2
-    assert "for signals use `synthmed generate" in capsys.readouterr().err
+    assert main(["fit", str(source), "--entity", "stay", "--time", "hour", "--fs", "250",
+                 "-o", str(tmp_path / "m3")]) == 2
+    assert "--fs and --channels describe signals" in capsys.readouterr().err
     assert not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
+
+
+def test_signals_are_fitted_once_and_sampled_by_record(tmp_path, capsys):
+    """`fit SIGNAL -o MODEL` saves a signal model (it was refused: signals were fitted only
+    inside `generate`); `sample MODEL -o out/ecg.edf --n 2 --length 8` draws records from it.
+    Table options on signals, and a table generator, are clear errors."""
+    pytest.importorskip("pyedflib")
+    from synthmed.datasets.signal_io import read_signals
+
+    fs = 250
+    t = np.arange(0, 30, 1 / fs)
+    beats = np.sin(2 * np.pi * 1.2 * t) ** 15 + 0.01 * np.random.default_rng(0).normal(size=len(t))
+    source = tmp_path / "ecg.csv"
+    pd.DataFrame({"ecg": beats}).to_csv(source, index=False)
+    model = tmp_path / "model"
+    assert main(["fit", str(source), "--fs", str(fs), "-o", str(model), "-q"]) == 0
+    out = tmp_path / "out"
+    assert main(["sample", str(model), "-o", str(out / "ecg.edf"), "--n", "2", "--length", "8",
+                 "-q"]) == 0
+    back = read_signals(out / "ecg_0.edf")
+    assert back.fs == fs and list(back.channels) == ["ecg"] and back.durations == (8.0,)
+    capsys.readouterr()
+    for args, needle in (
+            (["--target", "ecg"], "describe tables, not signals"),
+            (["--generator", "arf"], "'arf' is for table data; this input is signals")):
+        assert main(["fit", str(source), "--fs", str(fs), *args,
+                     "-o", str(tmp_path / "bad")]) == 2
+        assert needle in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
