@@ -107,6 +107,22 @@ def test_a_comma_decimal_table_round_trips(tmp_path):
     assert out.read_bytes() == path.read_bytes()
 
 
+def test_a_column_without_a_name_is_written_back_without_one(tmp_path):
+    """pandas names a blank header "Unnamed: 2"; the release wrote that name into the file."""
+    from synthmed.datasets.io import CsvFormat, sniff_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text("age;sex;;died\n53;M;29,7;1\n40;F;27,5;0\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["age", "sex", "Unnamed: 2", "died"]
+    found = sniff_csv(path)
+    assert found.blank == ("Unnamed: 2",)
+    assert CsvFormat.from_meta(found.to_meta()) == found  # kept beside a fitted model
+    out = tmp_path / "back.csv"
+    found.write(frame, out)
+    assert out.read_bytes() == path.read_bytes()
+
+
 def test_numbers_inside_text_cells_follow_the_decimal_mark(tmp_path):
     """A ";" export writes "1,4 mg/dL" and "<0,5": read with "." (as the schema reads numbers),
     written back with ","; a date "31.08.2019" and plain text are left alone."""

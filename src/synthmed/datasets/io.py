@@ -58,6 +58,9 @@ class CsvFormat:
     grouped: tuple[str, ...] = ()
     #: columns whose negative numbers are written with the Unicode minus ("−1.5", U+2212)
     minus: tuple[str, ...] = ()
+    #: columns with no name in the header, as pandas names them ("Unnamed: 2"), written back
+    #: without one
+    blank: tuple[str, ...] = ()
 
     @property
     def is_default(self) -> bool:
@@ -86,7 +89,7 @@ class CsvFormat:
 
     def note(self) -> str | None:
         """What a run says about the dialect it read (None for comma-separated UTF-8)."""
-        if replace(self, pairs=()).is_default:
+        if replace(self, pairs=(), blank=()).is_default:
             return None
         return f"read as {self.describe()}; synthetic.csv is written the same way"
 
@@ -111,6 +114,8 @@ class CsvFormat:
             frame = _yes_no(frame, self.true, self.false)
         if self.grouped or self.minus:
             frame = _written_numbers(frame, self)
+        if self.blank:
+            frame = frame.rename(columns={name: "" for name in self.blank})
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
@@ -119,7 +124,7 @@ class CsvFormat:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
                 "missing": self.missing, "true": self.true, "false": self.false,
                 "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped),
-                "minus": list(self.minus)}
+                "minus": list(self.minus), "blank": list(self.blank)}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CsvFormat:
@@ -127,7 +132,8 @@ class CsvFormat:
                                             "false") if k in meta}
         pairs = tuple(PairedColumn.from_meta(p) for p in meta.get("pairs") or [])
         return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])),
-                   minus=tuple(map(str, meta.get("minus") or [])))
+                   minus=tuple(map(str, meta.get("minus") or [])),
+                   blank=tuple(map(str, meta.get("blank") or [])))
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the
@@ -267,11 +273,16 @@ def sniff_csv(path: str | Path) -> CsvFormat:
                         if t in fields or f in fields), ("True", "False"))
     found = CsvFormat(sep, decimal, encoding, _missing_token(fields), true, false)
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    # pandas names a column without a header "Unnamed: <position>"
+    names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(rows[0])] \
+        if rows else []
+    found = replace(found, blank=tuple(n for n, raw in zip(names, rows[0] if rows else [],
+                                                             strict=True) if not raw.strip()))
     if len(rows) > 1:
         sample = pd.DataFrame([r for r in rows[1:] if len(r) == len(rows[0])],
                               dtype=object).replace("", None)
         marks = [(name, _number_marks(sample[i], found.thousands, decimal))
-                 for i, name in enumerate(rows[0]) if i in sample.columns]
+                 for i, name in enumerate(names) if i in sample.columns]
         found = replace(found, grouped=tuple(n for n, m in marks if "grouped" in m),
                         minus=tuple(n for n, m in marks if "minus" in m))
     return found
