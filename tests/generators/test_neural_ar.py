@@ -152,3 +152,19 @@ def test_sampling_matches_the_conditionals_and_is_reproducible(fitted):
         probs = torch.softmax(net.logits(net.features(hidden, hidden.bool()), 0), 1)[0]
     drawn = np.bincount(coder.encode(first[gen._names_[0]]), minlength=net.vocab[0]) / n
     assert np.abs(drawn - probs.numpy()).max() < 0.02
+
+
+def test_columns_missing_together_are_drawn_missing_together(pbc_split, fitted):
+    from synthmed.generators.tabular.autoregressive import missing_together
+
+    frame = pd.DataFrame({"a": [1.0, None, 3.0, None], "b": ["x", None, "y", None],
+                          "c": [None, 1.0, 2.0, None], "d": [5.0, None, 6.0, None]})
+    assert missing_together(frame) == [-1, 0, -1, 0]  # c's gaps are on other rows
+    # pbc's trt, ascites, hepato and spiders are missing for the same patients in train:
+    # a synthetic row never has some of them and not the others
+    train, _, _ = pbc_split
+    block = ["trt", "ascites", "hepato", "spiders"]
+    assert set(train[block].isna().sum(axis=1)) == {0, 4}
+    _, synth = fitted
+    assert set(synth[block].isna().sum(axis=1)) == {0, 4}
+    assert abs(synth["trt"].isna().mean() - train["trt"].isna().mean()) < 0.07

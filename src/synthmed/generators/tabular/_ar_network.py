@@ -23,7 +23,7 @@ seeded from the caller's numpy generator and restored on exit. Threads are set t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import math
@@ -218,8 +218,13 @@ def _validation_loss(net: ArNet, val_x: torch.Tensor, val_known: torch.Tensor,
 
 
 def sample_tokens(net: ArNet, tokens: np.ndarray, known: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator,
+                  missing_with: Sequence[int] | None = None) -> np.ndarray:
     """Fill the unknown entries of ``tokens`` column by column, in the fixed column order.
+
+    ``missing_with[j]``: an earlier column missing on exactly the rows where column ``j`` is
+    in training (-1: none); ``j`` is then drawn missing where that column was, and among its
+    values where it was not (a missing value is each column's last token).
 
     The first layer is linear in the embeddings, so each column's contribution to it is
     precomputed once per token (a table of ``vocab x hidden``); revealing a column then adds
@@ -250,6 +255,13 @@ def sample_tokens(net: ArNet, tokens: np.ndarray, known: np.ndarray,
                 for block in net.blocks:
                     h = h + block(h)
                 probs = torch.softmax(F.linear(net.out_act(h), *heads[j]), dim=1).double()
+                lead = -1 if missing_with is None else missing_with[j]
+                if lead >= 0:
+                    gone = chunk[:, lead] == net.vocab[lead] - 1
+                    gone = (gone if every else gone[todo]).unsqueeze(1)
+                    last = torch.zeros_like(probs)
+                    last[:, -1] = 1.0
+                    probs = torch.where(gone, last, probs * (1.0 - last))
                 cdf = torch.cumsum(probs, dim=1)
                 target = (u[:, j] if every else u[todo, j]).unsqueeze(1) * cdf[:, -1:]
                 drawn = torch.searchsorted(cdf, target, right=True).squeeze(1)
