@@ -155,7 +155,7 @@ def test_sampling_matches_the_conditionals_and_is_reproducible(fitted):
 
 
 def test_columns_missing_together_are_drawn_missing_together(pbc_split, fitted):
-    from synthmed.generators.tabular.autoregressive import missing_together
+    from synthmed.generators.tabular._missing_blocks import missing_together
 
     frame = pd.DataFrame({"a": [1.0, None, 3.0, None], "b": ["x", None, "y", None],
                           "c": [None, 1.0, 2.0, None], "d": [5.0, None, 6.0, None]})

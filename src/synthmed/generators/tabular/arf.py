@@ -52,6 +52,7 @@ from synthmed.generators.tabular._arf_leaves import (
     snap_to_support,
 )
 from synthmed.generators.tabular._copula_marginals import jsonable_categories
+from synthmed.generators.tabular._missing_blocks import missing_together
 from synthmed.schema import TableSchema
 
 __all__ = ["AdversarialRandomForest"]
@@ -234,6 +235,9 @@ class AdversarialRandomForest(BaseGenerator):
                                                     n_codes).astype(np.int64)
                 arrays[f"freq_{i}"] = np.bincount(raw[i], minlength=n_codes) / n
         self.oob_accuracy_ = accuracies
+        # a block of columns missing on the same rows (of any kind) is drawn missing together
+        for col, lead in zip(columns, missing_together(frame[names]), strict=True):
+            col["missing_with"] = lead
         self._columns_ = columns
         self._arrays_ = arrays
         self._prepare()
@@ -285,13 +289,20 @@ class AdversarialRandomForest(BaseGenerator):
                 if support is not None:
                     values = snap_to_support(values, support, rng)
                 values = np.clip(values, col["low"], col["high"])
-                if i in self._p_missing_:
+                lead = int(col.get("missing_with", -1))  # absent from older models
+                if lead >= 0:
+                    values[pd.isna(out[self._columns_[lead]["name"]])] = np.nan
+                elif i in self._p_missing_:
                     # models saved before the groups had one per column
                     u = uniforms.setdefault(int(col.get("missing_group", i)), rng.random(n))
                     values[u < self._p_missing_[i][leaf]] = np.nan
                 out[col["name"]] = _from_float(values, col["kind"])
             else:
                 states = draw_codes(self._cum_prob_[i], leaf, rng)
+                lead = int(col.get("missing_with", -1))
+                if lead >= 0 and col["has_missing"]:
+                    states = _follow_missing(states, pd.isna(out[self._columns_[lead]["name"]]),
+                                             self._cum_prob_[i], leaf, rng)
                 codes = states.copy()
                 if col["has_missing"]:  # the last state: NaN, after the categories
                     codes[states == _n_states(col) - 1] = len(col["categories"])
@@ -394,6 +405,23 @@ class AdversarialRandomForest(BaseGenerator):
             if key.startswith(("grid_", "missing_", "counts_")) and len(value) != n_leaves:
                 raise ValueError(f"array {key!r} does not match the {n_leaves} leaves")
         self._prepare()
+
+
+def _follow_missing(states: np.ndarray, missing: np.ndarray, cumulative: np.ndarray,
+                    leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Category states (missing: the last) made missing exactly where ``missing`` is: rows
+    drawn missing where the block is not are drawn again among the leaf's other states."""
+    last = cumulative.shape[1] - 1
+    out = np.where(missing, last, states)
+    redo = np.flatnonzero(~missing & (states == last))
+    if len(redo):
+        kept = cumulative[leaf[redo], :last]
+        total = kept[:, -1:]
+        # a leaf of nothing but missing rows: its first state (never reached in practice)
+        scaled = np.divide(kept, total, out=np.ones_like(kept), where=total > 0)
+        u = rng.random(len(redo))[:, None]
+        out[redo] = np.minimum((u >= scaled).sum(axis=1), last - 1)
+    return out
 
 
 def _n_states(col: Mapping[str, Any]) -> int:

@@ -14,7 +14,7 @@ dropout, weight decay and early stopping on a validation split against memorisat
 
 Sampling draws the columns one at a time, vectorised over rows, in the table's column order.
 Columns missing on exactly the same training rows (a block of items not recorded for some
-patients) are drawn missing together (:func:`missing_together`): the network learns that
+patients) are drawn missing together (:mod:`._missing_blocks`): the network learns that
 block only approximately on a few hundred rows.
 **Conditioning**: the conditioned columns are known from the start (per row; a missing value
 is the "missing" token), and the others are drawn in the table's order from the network's
@@ -59,6 +59,7 @@ from synthmed.generators.tabular._bn_encoding import (
     _as_float,
     coder_from_state,
 )
+from synthmed.generators.tabular._missing_blocks import missing_together
 from synthmed.schema import TableSchema
 
 __all__ = ["NeuralAutoregressive"]
@@ -266,24 +267,6 @@ class NeuralAutoregressive(BaseGenerator):
         self.history_ = [(float(a), float(b)) for a, b in training["history"]]
         # absent from models saved before: each column's missingness drawn on its own
         self._missing_with_ = [int(i) for i in meta.get("missing_with", [-1] * len(columns))]
-
-
-def missing_together(frame: pd.DataFrame) -> list[int]:
-    """Per column, the first earlier column missing on exactly the same training rows (some,
-    not all), else -1: such columns are drawn missing together.
-
-    Structural gaps come in blocks: pbc's trt, ascites, hepato and spiders are missing for
-    the same 106 patients (those outside the trial), on every row. The network learnt that
-    only approximately on 210 rows: 45 of 210 synthetic rows had one to three of the four
-    missing, which no real row has, and a classifier needs nothing more to tell them apart.
-    """
-    masks = frame.isna().to_numpy()
-    partial = masks.any(axis=0) & ~masks.all(axis=0)
-    out = [-1] * frame.shape[1]
-    for j in np.flatnonzero(partial):
-        same = [i for i in np.flatnonzero(partial[:j]) if (masks[:, i] == masks[:, j]).all()]
-        out[j] = int(same[0]) if same else -1
-    return out
 
 
 def _numeric_coder(series: pd.Series, kind: str, n_bins: int) -> NumericCoder:
