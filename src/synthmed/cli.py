@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="generator parameter, repeatable (e.g. --param n_bins=10)")
         p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
+    def add_long(group: Any) -> None:
+        group.add_argument("--entity", help="long table: the patient / stay id column")
+        group.add_argument("--time", help="long table: the measurement time column")
+        group.add_argument("--static", nargs="+", metavar="COL",
+                           help="long table: columns constant per patient (default: detected)")
+
+    def add_signal_source(group: Any, *, channels: bool = True) -> None:
+        group.add_argument("--fs", type=float, metavar="HZ",
+                           help="signals: sampling rate of a CSV/NPY signal file")
+        if channels:
+            group.add_argument("--channels", nargs="+", metavar="CH",
+                               help="signals: keep only these channels (one sampling rate)")
+
     gen = sub.add_parser("generate", parents=[verbosity],
                          help="split, fit, sample, evaluate and write a report in one go")
     gen.add_argument("data", help="CSV/Parquet file or bundled dataset name")
@@ -98,16 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
     over_time = gen.add_argument_group(
         "longitudinal records and device signals (default: a table)")
-    over_time.add_argument("--entity", help="long table: the patient / stay id column")
-    over_time.add_argument("--time", help="long table: the measurement time column")
-    over_time.add_argument("--static", nargs="+", metavar="COL",
-                           help="long table: columns constant per patient (default: detected)")
+    add_long(over_time)
     over_time.add_argument("--length", type=float, metavar="SECONDS",
                            help="signals: length of each synthetic recording")
-    over_time.add_argument("--fs", type=float, metavar="HZ",
-                           help="signals: sampling rate of a CSV/NPY signal file")
-    over_time.add_argument("--channels", nargs="+", metavar="CH",
-                           help="signals: keep only these channels (one sampling rate)")
+    add_signal_source(over_time)
     modes = gen.add_argument_group("release mode (default: full)")
     modes.add_argument("--mode", choices=["full", "hybrid", "augment"], default="full",
                        help="full: only synthetic records; hybrid: real and synthetic combined; "
@@ -145,16 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--out", type=Path, required=True, help="model folder")
     add_roles(fit)
     add_generator(fit)
-    fit_long = fit.add_argument_group("longitudinal records (default: a table)")
-    fit_long.add_argument("--entity", help="long table: the patient / stay id column")
-    fit_long.add_argument("--time", help="long table: the measurement time column")
-    fit_long.add_argument("--static", nargs="+", metavar="COL",
-                          help="long table: columns constant per patient (default: detected)")
-    fit_sig = fit.add_argument_group("signals (WFDB, EDF, DICOM; CSV/NPY with --fs)")
-    fit_sig.add_argument("--fs", type=float, metavar="HZ",
-                         help="signals: sampling rate of a CSV/NPY file")
-    fit_sig.add_argument("--channels", nargs="+", metavar="CH",
-                         help="signals: channels to keep (EDF channels of one rate)")
+    add_long(fit.add_argument_group("longitudinal records (default: a table)"))
+    add_signal_source(fit.add_argument_group("signals (WFDB, EDF, DICOM; CSV/NPY with --fs)"))
 
     sample = sub.add_parser("sample", parents=[verbosity], help="sample from a saved model")
     sample.add_argument("model", type=Path, help="model folder written by 'synthmed fit'")
@@ -181,14 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     ev.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     ev.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
-    ev_long = ev.add_argument_group("longitudinal records (default: tables)")
-    ev_long.add_argument("--entity", help="long tables: the patient / stay id column")
-    ev_long.add_argument("--time", help="long tables: the measurement time column")
-    ev_long.add_argument("--static", nargs="+", metavar="COL",
-                         help="long tables: columns constant per patient (default: detected)")
-    ev_signal = ev.add_argument_group("device signals (WFDB, EDF, DICOM files or folders)")
-    ev_signal.add_argument("--fs", type=float, metavar="HZ",
-                           help="signals: sampling rate of CSV/NPY signal files")
+    add_long(ev.add_argument_group("longitudinal records (default: tables)"))
+    add_signal_source(ev.add_argument_group("device signals (WFDB, EDF, DICOM files or folders)"),
+                      channels=False)
     return parser
 
 

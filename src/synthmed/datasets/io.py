@@ -273,11 +273,11 @@ def sniff_csv(path: str | Path) -> CsvFormat:
                         if t in fields or f in fields), ("True", "False"))
     found = CsvFormat(sep, decimal, encoding, _missing_token(fields), true, false)
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    header = rows[0] if rows else []
+    blank = [i for i, raw in enumerate(header) if not raw.strip()]
     # pandas names a column without a header "Unnamed: <position>"
-    names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(rows[0])] \
-        if rows else []
-    found = replace(found, blank=tuple(n for n, raw in zip(names, rows[0] if rows else [],
-                                                             strict=True) if not raw.strip()))
+    names = [f"Unnamed: {i}" if i in blank else raw for i, raw in enumerate(header)]
+    found = replace(found, blank=tuple(names[i] for i in blank))
     if len(rows) > 1:
         sample = pd.DataFrame([r for r in rows[1:] if len(r) == len(rows[0])],
                               dtype=object).replace("", None)

@@ -125,10 +125,10 @@ def _spearman(block: np.ndarray) -> np.ndarray:
         corr[~varies, :] = corr[:, ~varies] = 0.0
         out[np.ix_(complete, complete)] = corr
         np.fill_diagonal(out, 1.0)
-    partial = np.flatnonzero(~finite.all(axis=0))
-    for i in partial:
+    is_partial = ~finite.all(axis=0)
+    for i in np.flatnonzero(is_partial):
         for j in range(k):
-            if j == i or (j in partial and j < i):
+            if j == i or (is_partial[j] and j < i):
                 continue  # the diagonal, or a pair of partial columns already done
             both = finite[:, i] & finite[:, j]
             if both.sum() < 3:

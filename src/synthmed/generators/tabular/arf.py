@@ -164,19 +164,14 @@ class AdversarialRandomForest(BaseGenerator):
         raw: list[np.ndarray] = []
         supports: dict[int, np.ndarray] = {}
         pools: dict[int, np.ndarray] = {}
-        patterns: dict[bytes, int] = {}
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             if kind in CONTINUOUS_KINDS:
                 values = _to_float(frame[name], kind)
                 seen = values[~np.isnan(values)]
                 low, high = float(seen.min()), float(seen.max())
                 x[:, i] = np.where(np.isnan(values), low - 1.0 - (high - low), values)
-                # numbers missing on exactly the same rows (the labs of one blood sample)
-                # are drawn missing together: one uniform per group decides
-                group = patterns.setdefault(np.packbits(np.isnan(values)).tobytes(), i)
                 columns.append({"name": name, "kind": kind, "low": low, "high": high,
-                                "missing_rate": float(np.isnan(values).mean()),
-                                "missing_group": group})
+                                "missing_rate": float(np.isnan(values).mean())})
                 raw.append(values)
                 support = np.unique(seen)
                 if len(support) <= SUPPORT_SHARE * len(seen):
@@ -235,7 +230,8 @@ class AdversarialRandomForest(BaseGenerator):
                                                     n_codes).astype(np.int64)
                 arrays[f"freq_{i}"] = np.bincount(raw[i], minlength=n_codes) / n
         self.oob_accuracy_ = accuracies
-        # a block of columns missing on the same rows (of any kind) is drawn missing together
+        # columns missing on exactly the same rows (the labs of one blood sample, the items of
+        # a trial), of any kind, follow the first of them (:mod:`._missing_blocks`)
         for col, lead in zip(columns, missing_together(frame[names]), strict=True):
             col["missing_with"] = lead
         self._columns_ = columns
@@ -289,11 +285,12 @@ class AdversarialRandomForest(BaseGenerator):
                 if support is not None:
                     values = snap_to_support(values, support, rng)
                 values = np.clip(values, col["low"], col["high"])
-                lead = int(col.get("missing_with", -1))  # absent from older models
+                lead = int(col.get("missing_with", -1))
                 if lead >= 0:
                     values[pd.isna(out[self._columns_[lead]["name"]])] = np.nan
                 elif i in self._p_missing_:
-                    # models saved before the groups had one per column
+                    # models saved before the blocks kept "missing_group": the numbers of a
+                    # block shared one uniform (older still: one per column)
                     u = uniforms.setdefault(int(col.get("missing_group", i)), rng.random(n))
                     values[u < self._p_missing_[i][leaf]] = np.nan
                 out[col["name"]] = _from_float(values, col["kind"])
