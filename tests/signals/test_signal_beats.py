@@ -93,3 +93,23 @@ def test_too_short_or_not_a_heart_signal(ecg):
         get_generator("signal_beats").fit(short)
     with pytest.raises(DataError, match="normal beat intervals"):
         get_generator("signal_beats").fit(SignalSet([np.zeros((1, 3600))], fs=360.0))
+
+
+def test_beat_windows_interpolate_the_record_linearly():
+    """The beat extractor reads warped windows as linear interpolation of the samples, also
+    from a strided (transposed) record, and keeps only windows that lie inside it."""
+    from synthmed._dsp import extract_beats, warp_times
+
+    rng = np.random.default_rng(0)
+    fs, n = 250.0, 20_000
+    record = rng.standard_normal((n, 3)).T  # channels x samples, not contiguous
+    peaks = np.concatenate([[10], np.sort(rng.choice(np.arange(100, n - 100), 40, False)),
+                            [n - 5]])
+    grid = np.arange(-50, 90) / fs
+    factors = rng.uniform(0.7, 1.4, len(peaks))
+    beats, kept = extract_beats(record, peaks, fs, grid, factors)
+    assert 0 not in kept and len(peaks) - 1 not in kept and len(kept) == 40
+    times = peaks[kept, None] / fs + warp_times(grid, factors[kept])
+    axis = np.arange(n) / fs
+    expected = np.array([[np.interp(t, axis, ch) for ch in record] for t in times])
+    np.testing.assert_allclose(beats, expected, atol=1e-9)
