@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     add_roles(gen)
     add_generator(gen)
-    gen.add_argument("--n", type=_positive_int, help="synthetic rows (default: size of train)")
+    gen.add_argument("--n", type=_positive_int,
+                     help="synthetic rows, patients or signal records (default: as many as "
+                     "train holds; signals: at least 3)")
     gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
     over_time = gen.add_argument_group(
         "longitudinal records and device signals (default: a table)")
@@ -287,10 +289,9 @@ def _modality(args: argparse.Namespace) -> str:
         return bundled[args.data]
     if args.entity or args.time:
         return "longitudinal"
-    # `fit` has no signal options: its signal input is known by the file's suffix alone
+    # without signal options, a signal file is known by its suffix (a folder by its files)
     if getattr(args, "fs", None) is not None or getattr(args, "length", None) is not None \
-            or getattr(args, "channels", None) or Path(args.data).suffix.lower() in \
-            _SIGNAL_SUFFIXES:
+            or getattr(args, "channels", None) or _is_signal(args.data):
         return "signal"
     return "table"
 
@@ -607,7 +608,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _is_signal(path: str) -> bool:
-    """A signal file, or a folder holding signal files (a release's synthetic/ folder)."""
+    """A signal file, or a folder holding signal files (a set of records, such as a
+    release's synthetic/ folder)."""
     target = Path(path)
     if target.is_dir():
         return any(p.suffix.lower() in _SIGNAL_SUFFIXES for p in target.iterdir())

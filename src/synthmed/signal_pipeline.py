@@ -105,15 +105,17 @@ def generate_signals(
     ----------
     data : str, Path, SignalSet or SignalDataset
         A bundled signal dataset name (``ecg_mitbih``, ``ecg_12lead``, ``ppg_heartpy``), a
-        WFDB/EDF/DICOM/CSV/NPY file, or signals in memory.
+        WFDB/EDF/DICOM/CSV/NPY file, a folder of them (one record each, one rate and the same
+        channels: four or more are split by record), or signals in memory.
     out : str or Path
         Output folder (created; files of a previous run are replaced).
     length_s : float, optional
         Seconds per synthetic record (default: as long as the training records, at most 300;
         in hybrid and augment modes 10 s, at most the shortest training record).
     n : int, optional
-        Number of synthetic records (default 3); in hybrid mode the number of released
-        recordings (default: as many as the training recordings give real pieces).
+        Number of synthetic records (default: as many as the training records, at least 3);
+        in hybrid mode the number of released recordings (default: as many as the training
+        recordings give real pieces).
     fs : float, optional
         Sampling rate of a CSV/NPY input (required there; other formats record it).
     channels : sequence of str, optional
@@ -187,8 +189,10 @@ def generate_signals(
     start = time.perf_counter()
     released = _release(gen, options, train, unit_s, n, seed)
     if released is None:
-        say(f"sampling {n or 3} record(s)")
-        synthetic = gen.sample(n or 3, length_s=length_s, conditions=conditions,
+        # a folder of patients' records gets as many synthetic ones as train holds
+        n = n or max(3, train.n_records)
+        say(f"sampling {n} record(s)")
+        synthetic = gen.sample(n, length_s=length_s, conditions=conditions,
                                random_state=seed)
     else:
         say(f"releasing ({_mode_label(options)}): {released.counts()}")

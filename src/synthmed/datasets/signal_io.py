@@ -42,7 +42,9 @@ SIGNAL_SUFFIXES: dict[str, SignalFormat] = {
 
 
 def signal_format(path: str | Path) -> SignalFormat:
-    """The format of a signal file, from its suffix."""
+    """The format of a signal file, from its suffix; of a folder, that of its first file."""
+    if Path(path).is_dir():
+        return signal_format(_folder_files(Path(path))[0])
     suffix = Path(path).suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise DataError(f"{Path(path).name!r} has an unknown signal format {suffix!r}; known: "
@@ -102,11 +104,7 @@ def read_signals(path: str | Path, *, fs: float | None = None,
 def _read_folder(folder: Path, fs: float | None,
                  channels: Sequence[str] | None) -> SignalSet:
     """Every signal file of ``folder`` (a WFDB record once, by its header) as one set."""
-    files = sorted(p for p in folder.iterdir()
-                   if p.suffix.lower() in SIGNAL_SUFFIXES and p.suffix.lower() != ".dat")
-    if not files:
-        raise DataError(f"{folder.name!r} holds no signal file "
-                        f"({', '.join(s for s in SIGNAL_SUFFIXES if s != '.dat')}).")
+    files = _folder_files(folder)
     sets = [read_signals(f, fs=fs, channels=channels) for f in files]
     first = sets[0]
     odd = [f.name for f, s in zip(files, sets, strict=True)
@@ -117,6 +115,16 @@ def _read_folder(folder: Path, fs: float | None,
     return SignalSet([r for s in sets for r in s.records], fs=first.fs,
                      channels=first.channels, units=first.units,
                      record_ids=[i for s in sets for i in s.record_ids])
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The signal files of ``folder`` in name order (a WFDB record once, by its header)."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in SIGNAL_SUFFIXES and p.suffix.lower() != ".dat")
+    if not files:
+        raise DataError(f"{folder.name!r} holds no signal file "
+                        f"({', '.join(s for s in SIGNAL_SUFFIXES if s != '.dat')}).")
+    return files
 
 
 def _select(signals: SignalSet, channels: Sequence[str] | None, name: str) -> SignalSet:
