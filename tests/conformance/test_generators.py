@@ -455,18 +455,21 @@ def test_every_generator_is_covered():
 
 # --------------------------------------------------------------------------- signals
 # Signal generators take a SignalSet and sample records of a length in seconds; the checks
-# below are the same contract as above, on a minute of the bundled MIT-BIH ECG.
+# below are the same contract as above, on a minute of the bundled MIT-BIH ECG: as one record,
+# and cut into four (a set of patients, whose per-record effects are saved too).
 
 SIGNAL_CASES = [c for c in CASES if _modality(c.values[0]) == "signal"]
 
 
-@pytest.fixture(scope="module")
-def signals():
+@pytest.fixture(scope="module", params=["one record", "four records"])
+def signals(request):
     from synthmed import load_dataset
     from synthmed.datasets.signals import SignalSet
 
     ecg = load_dataset("ecg_mitbih").signals
-    return SignalSet([ecg.records[0][:, : int(60 * ecg.fs)]], ecg.fs, ecg.channels, ecg.units)
+    minute = ecg.records[0][:, : int(60 * ecg.fs)]
+    records = [minute] if request.param == "one record" else np.array_split(minute, 4, axis=1)
+    return SignalSet(records, ecg.fs, ecg.channels, ecg.units)
 
 
 def _same_signals(a, b) -> bool:

@@ -3,7 +3,9 @@
 Fidelity
     ``psd_distance`` (mean absolute difference of log10 Welch spectra in the physiological
     band), ``mean_hr_diff``, ``sdnn_log_ratio`` and ``rmssd_log_ratio`` (rhythm),
-    ``beat_correlation`` and ``beat_nrmse`` (average beat, every channel), ``detection_auc``
+    ``beat_correlation`` and ``beat_nrmse`` (average beat, every channel),
+    ``beat_record_share`` (with 3 or more records a side: how much of the beat-shape variance
+    lies between records; informative), ``detection_auc``
     (a classifier told to separate real from synthetic segments by their features,
     cross-validated).
 Utility
@@ -71,6 +73,7 @@ class _Profile:
     psd: np.ndarray          # C x F, log10
     beats: np.ndarray        # n x (C*W)
     segments: np.ndarray     # n_seg x features
+    record_share: float | None = None  # share of beat variance between records (3 or more)
 
 
 def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet, *,
@@ -176,6 +179,7 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
              rng: np.random.Generator) -> _Profile:
     cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
     nn, all_peaks, beats, psds, feats = [], [], [], [], []
+    own: list[tuple[np.ndarray, float]] = []  # each record's mean beat and spread around it
     for rec in s.records:
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
@@ -186,6 +190,8 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
         if len(peaks):
             b, _ = _dsp.extract_beats(hp, peaks, s.fs, grid, factors)
             beats.append(b.reshape(len(b), -1))
+            if len(b) >= 3:
+                own.append((beats[-1].mean(axis=0), float(beats[-1].var(axis=0).sum())))
         freqs, psd = _dsp.welch_psd(hp, s.fs, seconds=psd_s)
         psds.append(psd)
         width = round(seg * s.fs)
@@ -196,8 +202,12 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
     stacked = np.concatenate(beats) if beats else np.zeros((0, len(grid) * s.n_channels))
     if len(stacked) > _MAX_BEATS:
         stacked = stacked[np.sort(rng.choice(len(stacked), _MAX_BEATS, replace=False))]
+    share = None
+    if len(own) >= 3:
+        between = float(np.var(np.array([m for m, _ in own]), axis=0).sum())
+        share = between / (between + float(np.mean([v for _, v in own])) + 1e-30)
     return _Profile(_dsp.hrv_stats(nn), nn, all_peaks, np.log10(psd_mean + 1e-30), stacked,
-                    np.array(feats) if feats else np.zeros((0, 1)))
+                    np.array(feats) if feats else np.zeros((0, 1)), share)
 
 
 def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: int) -> list[float]:
@@ -279,6 +289,13 @@ def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
         "beat_nrmse", nr_s, nr_h, None, None, "lower", modality="signal",
         description="Root-mean-square difference between the average synthetic and training "
         "beats, relative to the training beat's spread (informative)."))
+    if all(x.record_share is not None for x in (t, h, s)):
+        metrics.append(Metric(
+            "beat_record_share", s.record_share, h.record_share, None, None, "none",
+            modality="signal", details={"train": t.record_share},
+            description="Share of the beat-shape variance that lies between records rather "
+            "than within them (informative): each patient keeps a beat of their own, so real "
+            "records score well above 0; beats drawn alike for every record score near 0."))
     auc_s, auc_h, note = _detection(t.segments, s.segments, h.segments, rng)
     bound = max(th.detection_auc, (auc_h or 0.5) + 0.10)
     metrics.append(Metric(
