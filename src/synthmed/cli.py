@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--time", help="long table: the measurement time column")
         group.add_argument("--static", nargs="+", metavar="COL",
                            help="long table: columns constant per patient (default: detected)")
+        group.add_argument("--measure", metavar="COL",
+                           help="tall long table (a row per measurement): the column naming "
+                           "the measure (with --value; written back the same way)")
+        group.add_argument("--value", metavar="COL",
+                           help="tall long table: the column of the measure's value")
 
     def add_signal_source(group: Any, *, channels: bool = True) -> None:
         group.add_argument("--fs", type=float, metavar="HZ",
@@ -308,9 +313,10 @@ def _check_over_time_options(args: argparse.Namespace, modality: str) -> None:
     from synthmed.exceptions import ParameterError
 
     problems = []
-    if modality != "longitudinal" and (args.entity or args.time or args.static):
-        problems.append("--entity, --time and --static describe a long table; this input is "
-                        f"{modality} data.")
+    if modality != "longitudinal" and (args.entity or args.time or args.static
+                                       or args.measure or args.value):
+        problems.append("--entity, --time, --static, --measure and --value describe a long "
+                        f"table; this input is {modality} data.")
     # `fit` has no --length (a model is fitted, not a length drawn)
     if modality != "signal" and (getattr(args, "length", None) is not None
                                  or args.fs is not None or args.channels):
@@ -367,6 +373,7 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
         thresholds = Thresholds.from_file(args.thresholds) if args.thresholds else None
         run = generate_longitudinal(
             args.data, args.out, entity=args.entity, time=args.time, static=args.static,
+            measure=args.measure, value=args.value,
             target=args.target, sensitive=args.sensitive, n=args.n, seed=args.seed,
             params=params, thresholds=thresholds, progress=_say(args),
             release=_release_options(args),
@@ -440,6 +447,7 @@ def _print_files(files: dict[str, Path]) -> None:
 def _cmd_fit(args: argparse.Namespace) -> None:
     from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat, source_format
     from synthmed.datasets.pairs import paired_columns
+    from synthmed.datasets.tall import tall_layout
     from synthmed.exceptions import ParameterError
     from synthmed.generators import get_generator
     from synthmed.generators.registry import DEFAULT_GENERATOR
@@ -464,7 +472,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
         frame, schema, label = resolve_longitudinal(
             args.data, entity=args.entity, time=args.time, static=args.static,
-            target=args.target, sensitive=args.sensitive)
+            target=args.target, sensitive=args.sensitive, measure=args.measure,
+            value=args.value)
     else:
         frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
                                             sensitive=args.sensitive)
@@ -472,7 +481,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
     schema.save(Path(args.out) / "schema.json")
-    fmt = (source_format(args.data) or CsvFormat()).with_pairs(paired_columns(frame))
+    fmt = (source_format(args.data) or CsvFormat()).with_pairs(
+        paired_columns(frame)).with_tall(tall_layout(frame)[0])
     if not fmt.is_default:  # `synthmed sample` writes CSV the same way
         (Path(args.out) / CSV_FORMAT_FILE).write_text(json.dumps(fmt.to_meta()) + "\n")
     if not args.quiet:
@@ -502,7 +512,10 @@ def _fit_signals(args: argparse.Namespace, say: Any) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat
+    from synthmed.datasets.pairs import join_pairs
     from synthmed.exceptions import ParameterError
     from synthmed.generators import load_generator
 
@@ -532,6 +545,9 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         frame = gen.sample(args.n, random_state=args.seed)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(f".{args.out.name}.tmp")
+        if fmt.tall is not None:  # a row per measurement, as the source was written
+            frame = fmt.tall.melt(join_pairs(frame, fmt.pairs, fmt.decimal))
+            fmt = replace(fmt, tall=None, pairs=())
         if suffix == ".csv":
             fmt.write(frame, tmp)
         else:
@@ -585,7 +601,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.fs is not None or any(_is_signal(p) for p in (args.train, args.holdout,
                                                          args.synthetic)):
         result = _evaluate_signals(args)
-    elif args.entity or args.time or args.static:
+    elif args.entity or args.time or args.static or args.measure or args.value:
         result = _evaluate_long(args, thresholds)
     else:
         train, schema, _ = resolve_data(args.train, schema=args.schema, target=args.target,
@@ -625,7 +641,8 @@ def _evaluate_signals(args: argparse.Namespace) -> Any:
     used = [flag for flag, value in (("--target", args.target), ("--schema", args.schema),
                                      ("--sensitive", args.sensitive),
                                      ("--thresholds", args.thresholds),
-                                     ("--entity", args.entity), ("--time", args.time))
+                                     ("--entity", args.entity), ("--time", args.time),
+                                     ("--measure", args.measure), ("--value", args.value))
             if value]
     if used:
         raise ParameterError(f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} for "
@@ -648,6 +665,7 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
     from synthmed.datasets import read_table
     from synthmed.datasets.longitudinal import LongitudinalData
     from synthmed.datasets.pairs import split_pairs
+    from synthmed.datasets.tall import pivot_tall, tall_layout
     from synthmed.evaluation.longitudinal import evaluate_longitudinal
     from synthmed.exceptions import ParameterError
     from synthmed.longitudinal_pipeline import resolve_longitudinal
@@ -657,10 +675,19 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
                              "--entity, --time and --static.")
     train, schema, _ = resolve_longitudinal(args.train, entity=args.entity, time=args.time,
                                             static=args.static, target=args.target,
-                                            sensitive=args.sensitive)
-    others = [LongitudinalData.from_frame(split_pairs(read_table(path), schema.names),
-                                          schema=schema).frame
-              for path in (args.holdout, args.synthetic)]
+                                            sensitive=args.sensitive, measure=args.measure,
+                                            value=args.value)
+    layout, _ = tall_layout(train)
+    others = []
+    for path in (args.holdout, args.synthetic):
+        frame = read_table(path)
+        if layout is not None:  # pivoted as train was, onto train's measures
+            frame = pivot_tall(frame, entity=layout.entity, time=layout.time,
+                               measure=layout.measure, value=layout.value)[0]
+            frame = frame.reindex(columns=[c for c in train.columns if c in frame.columns]
+                                  + [m for m in layout.measures if m not in frame.columns])
+        others.append(LongitudinalData.from_frame(split_pairs(frame, schema.names),
+                                                  schema=schema).frame)
     _say(args)("evaluating per patient")
     return evaluate_longitudinal(train, others[0], others[1], schema, thresholds=thresholds,
                                  random_state=args.seed)

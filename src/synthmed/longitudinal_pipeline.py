@@ -14,7 +14,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import json
 from pathlib import Path
 import time as _time
@@ -26,13 +26,14 @@ from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.longitudinal import LongitudinalData
 from synthmed.datasets.pairs import PAIRS_ATTR, paired_columns, split_pairs, with_parts
+from synthmed.datasets.tall import TALL_ATTR, pivot_tall, tall_layout
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
 from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
 from synthmed.pipeline import MAX_RUN_CELLS
-from synthmed.schema import TableSchema, read_notes
+from synthmed.schema import TableSchema, read_notes, restore_table
 
 if TYPE_CHECKING:
     from synthmed.pipeline import ReleaseOptions
@@ -59,12 +60,14 @@ class LongitudinalRun:
 def resolve_longitudinal(
     data: str | Path | pd.DataFrame | LongitudinalData, *, entity: str | None = None,
     time: str | None = None, static: Iterable[str] | None = None, target: str | None = None,
-    sensitive: Iterable[str] = (),
+    sensitive: Iterable[str] = (), measure: str | None = None, value: str | None = None,
 ) -> tuple[pd.DataFrame, TableSchema, str]:
     """A bundled longitudinal dataset name, a long CSV/Parquet file, a DataFrame or a container.
 
     Returns ``(long frame, schema, label)``; the frame is sorted and de-duplicated as
-    documented in :mod:`synthmed.datasets.longitudinal`.
+    documented in :mod:`synthmed.datasets.longitudinal`. With ``measure`` and ``value`` the
+    table is tall (a row per measurement: :mod:`synthmed.datasets.tall`); it is pivoted to a
+    column per measure, and its layout travels in the frame's ``attrs`` (``tall_layout``).
     """
     from synthmed.datasets import list_datasets, load_dataset, read_table
 
@@ -86,6 +89,15 @@ def resolve_longitudinal(
     if entity is None or time is None:
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
+    tall = None
+    if measure is not None or value is not None:
+        if measure is None or value is None:
+            raise ParameterError("A tall table (a row per measurement) needs both --measure "
+                                 "COL (the measure's name) and --value COL (its value).")
+        frame, tall, _ = pivot_tall(frame, entity=entity, time=time, measure=measure,
+                                    value=value)
+        if static is None:  # what is not a measure is constant per patient (pivot_tall)
+            static = [c for c in frame.columns if c not in (entity, time, *tall.measures)]
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     if static is not None:  # --static bp: both parts of the file's "120/80" column
         static = with_parts(static, paired_columns(frame))
@@ -93,6 +105,8 @@ def resolve_longitudinal(
                                             target=target, sensitive=sensitive)
     long = container.frame
     long.attrs[PAIRS_ATTR] = frame.attrs.get(PAIRS_ATTR, [])
+    if tall is not None:
+        long.attrs[TALL_ATTR] = frame.attrs[TALL_ATTR]
     return long, container.schema, label
 
 
@@ -113,6 +127,8 @@ def generate_longitudinal(
     thresholds: Thresholds | None = None,
     progress: Progress | None = None,
     release: ReleaseOptions | None = None,
+    measure: str | None = None,
+    value: str | None = None,
 ) -> LongitudinalRun:
     """Split patients, fit, sample, evaluate against held-out patients, write to ``out``.
 
@@ -132,6 +148,10 @@ def generate_longitudinal(
         Entity and time columns (required for files and frames).
     static : iterable of str, optional
         Columns with one value per entity; default: those constant within every entity.
+    measure, value : str, optional
+        A tall table (a row per measurement, as EHR exports hold vitals and labs): the column
+        naming the measure and the column of its value. The synthetic patients are written
+        back the same way.
     target : str, optional
         A static outcome (e.g. in-hospital death) for the utility task and the outcome link.
     sensitive : iterable of str
@@ -179,7 +199,9 @@ def generate_longitudinal(
     timings: dict[str, float] = {}
     start = _time.perf_counter()
     frame, schema, label = resolve_longitudinal(data, entity=entity, time=time, static=static,
-                                                target=target, sensitive=sensitive)
+                                                target=target, sensitive=sensitive,
+                                                measure=measure, value=value)
+    tall, tall_notes = tall_layout(frame)
     train, holdout = split_entities(frame, schema, holdout_fraction=holdout_fraction,
                                     random_state=seed)
     ent = schema.with_role("entity_id")[0]
@@ -198,8 +220,9 @@ def generate_longitudinal(
     timings["load_split_s"] = _time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows of {frame[ent].nunique():,} entities; "
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
-    csv_format = (source_format(data) or CsvFormat()).with_pairs(paired_columns(frame))
-    for note in (csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
+    csv_format = (source_format(data) or CsvFormat()).with_pairs(
+        paired_columns(frame)).with_tall(tall)
+    for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)
 
@@ -347,7 +370,14 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
         if released is None or options is None:
             (csv_format or CsvFormat()).write(synthetic, staging / "synthetic.csv")
         else:  # into the staging folder: moved into place with everything else
-            write_release(released, staging,
+            # real and synthetic patients alike written as the source writes its values
+            # (the release joins them in the read types: dates would print with seconds)
+            ent = schema.with_role("entity_id")[0]  # fresh ids, not the source's type
+            data = released.data.copy()
+            kept = [c for c in data.columns if c != ent]
+            data[kept] = restore_table(data[kept], schema)
+            written = replace(released, data=data)
+            write_release(written, staging,
                           provenance="sidecar" if options.provenance_sidecar else "column",
                           column=options.provenance_column, csv_format=csv_format)
         limits = [

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.datasets.pairs import PairedColumn, join_pairs
+from synthmed.datasets.tall import TallLayout
 from synthmed.exceptions import DataError
 
 __all__ = ["CSV_FORMAT_FILE", "CsvFormat", "read_table", "sniff_csv", "source_format"]
@@ -61,6 +62,9 @@ class CsvFormat:
     #: columns with no name in the header, as pandas names them ("Unnamed: 2"), written back
     #: without one
     blank: tuple[str, ...] = ()
+    #: a tall long table (a row per measurement) read as a column per measure: written back
+    #: a row per measurement (:mod:`synthmed.datasets.tall`)
+    tall: TallLayout | None = None
 
     @property
     def is_default(self) -> bool:
@@ -69,6 +73,10 @@ class CsvFormat:
     def with_pairs(self, pairs: tuple[PairedColumn, ...]) -> CsvFormat:
         """This dialect, writing ``pairs`` back as one column each."""
         return replace(self, pairs=tuple(pairs))
+
+    def with_tall(self, layout: TallLayout | None) -> CsvFormat:
+        """This dialect, writing a column per measure back as a row per measurement."""
+        return replace(self, tall=layout)
 
     def describe(self) -> str:
         sep = "tab" if self.sep == "\t" else repr(self.sep)
@@ -89,7 +97,7 @@ class CsvFormat:
 
     def note(self) -> str | None:
         """What a run says about the dialect it read (None for comma-separated UTF-8)."""
-        if replace(self, pairs=(), blank=()).is_default:
+        if replace(self, pairs=(), blank=(), tall=None).is_default:
             return None
         return f"read as {self.describe()}; synthetic.csv is written the same way"
 
@@ -108,6 +116,8 @@ class CsvFormat:
         """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
         with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
         frame = join_pairs(frame, self.pairs, self.decimal)
+        if self.tall is not None:
+            frame = self.tall.melt(frame)
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):
@@ -124,7 +134,8 @@ class CsvFormat:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,
                 "missing": self.missing, "true": self.true, "false": self.false,
                 "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped),
-                "minus": list(self.minus), "blank": list(self.blank)}
+                "minus": list(self.minus), "blank": list(self.blank),
+                **({"tall": self.tall.to_meta()} if self.tall is not None else {})}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CsvFormat:
@@ -133,7 +144,8 @@ class CsvFormat:
         pairs = tuple(PairedColumn.from_meta(p) for p in meta.get("pairs") or [])
         return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])),
                    minus=tuple(map(str, meta.get("minus") or [])),
-                   blank=tuple(map(str, meta.get("blank") or [])))
+                   blank=tuple(map(str, meta.get("blank") or [])),
+                   tall=TallLayout.from_meta(meta["tall"]) if meta.get("tall") else None)
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numbers inside text cells ("1,4 mg/dL", "<0,5") with a "." decimal mark, as the

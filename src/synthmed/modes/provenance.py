@@ -19,7 +19,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +29,7 @@ import pandas as pd
 
 from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat
+from synthmed.datasets.tall import TallLayout
 from synthmed.exceptions import ParameterError
 
 __all__ = [
@@ -174,6 +175,10 @@ def write_release(release: Release, folder: str | Path, *,
     out_dir = Path(folder)
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"Output {str(out_dir)!r} exists and is not a folder.")
+    fmt = csv_format or CsvFormat()
+    if fmt.tall is not None:  # a row per measurement: each carries its patient's provenance
+        release = _melted(release, fmt.tall)
+        fmt = replace(fmt, tall=None)
     if provenance == "column":
         tables = {f"{name}.csv": with_provenance(release, column)}
     else:
@@ -187,9 +192,21 @@ def write_release(release: Release, folder: str | Path, *,
         tables = {f"{name}.csv": release.data, f"{name}_provenance.csv": side}
     def write(staging: Path) -> None:
         for file_name, table in tables.items():
-            (csv_format or CsvFormat()).write(table, staging / file_name)
+            fmt.write(table, staging / file_name)
 
     files = write_atomically(out_dir, write)
     if provenance == "column":  # a stale sidecar from an earlier run would contradict
         (out_dir / f"{name}_provenance.csv").unlink(missing_ok=True)
     return files
+
+
+def _melted(release: Release, layout: TallLayout) -> Release:
+    """``release`` with its rows written a row per measurement (:mod:`synthmed.datasets.tall`),
+    each row's provenance that of its patient-time row."""
+    key = "__provenance"
+    wide = release.data.copy()
+    wide[key] = release.provenance.astype(str).to_numpy()
+    tall = layout.melt(wide)
+    return replace(release, data=tall.drop(columns=key), provenance=make_provenance(tall[key]),
+                   source_index=None)
+

@@ -24,9 +24,10 @@ Fit
 Sample
     Each record draws its own mean beat once (several training records) and its mean rate;
     RR intervals are drawn from the AR model (scaled to a requested heart rate), beats from the
-    mixture around that mean are stretched for their RR and placed at the beat times by weighted overlap-add,
-    and coupled noise is added: any length at the native sampling rate. The beat positions
-    are returned with the records (``SignalSet.beats``): exact labels for a downstream task.
+    mixture around that mean are stretched for their RR and placed at the beat times by
+    weighted overlap-add, and coupled noise is added: any length at the native sampling
+    rate. The beat positions are returned with the records (``SignalSet.beats``): exact
+    labels for a downstream task.
 """
 
 from __future__ import annotations
@@ -208,11 +209,12 @@ class SignalBeats(SignalGenerator):
     def _fit_records(self, signals: SignalSet, owners: np.ndarray,
                      scores: np.ndarray) -> np.ndarray:
         """Each patient's own beat: the spread of record means of the beat scores, beyond the
-        static groups' offsets, as a Gaussian with their sample covariance. A synthetic record draws its own mean once, so its beats
-        keep one morphology, as a patient's do; pooled, every beat was drawn from every
-        patient's shapes at once (between-record share of beat variance 0.69 real, 0.01
-        synthetic on a 16-record cohort). Returns each beat's record mean (subtracted before
-        the within-record mixture is fitted), zero with fewer than ``MIN_RECORDS`` records.
+        static groups' offsets, as a Gaussian with their sample covariance. A synthetic
+        record draws its own mean once, so its beats keep one morphology, as a patient's do;
+        pooled, every beat was drawn from every patient's shapes at once (between-record
+        share of beat variance 0.69 real, 0.01 synthetic on a 16-record cohort). Returns each
+        beat's record mean (subtracted before the within-record mixture is fitted), zero with
+        fewer than ``MIN_RECORDS`` records.
         """
         counts = np.bincount(owners, minlength=signals.n_records)
         enough = np.flatnonzero(counts >= MIN_BEATS)

@@ -1,0 +1,186 @@
+"""Tall long tables: one row per single measurement (entity, time, measure name, value).
+
+Most EHR exports hold vitals and labs this way (CLIF's ``vital_category`` / ``vital_value``,
+MIMIC's ``itemid`` / ``valuenum``): every measure taken at one time is a row of its own. The
+longitudinal model wants one row per entity and time with a column per measure, so
+:func:`pivot_tall` turns the first into the second and :class:`TallLayout` remembers how, and
+:meth:`TallLayout.melt` writes synthetic patients back in the source's own layout (through
+:meth:`synthmed.datasets.io.CsvFormat.write`).
+
+Read as it is, such a table is nonsense to a longitudinal model: rows at one time are merged by
+averaging the values of different measures (a height with a weight), and the synthetic values
+are no longer tied to their measure. Handling (documented, counts reported, never a value):
+
+* rows without a value are dropped (they record nothing);
+* several values of one measure for one entity at one time are averaged (numbers) or the
+  first kept (text);
+* columns other than the four must be constant within each entity (static: age, sex,
+  outcome); one that changes within an entity (a free-text measure name beside the coded one,
+  a measurement site) is refused with its name, to be dropped or pivoted by the user;
+* a row without a measure name, or a measure named like another column, is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from synthmed.exceptions import DataError
+
+__all__ = ["TALL_ATTR", "TallLayout", "pivot_tall", "tall_layout"]
+
+#: where :func:`pivot_tall` leaves its layout, in ``DataFrame.attrs`` (as pairs do)
+TALL_ATTR = "synthmed_tall"
+
+
+@dataclass(frozen=True)
+class TallLayout:
+    """How a tall table was pivoted: its four columns, its measures (in order of first
+    appearance, as column names) and its column order."""
+
+    entity: str
+    time: str
+    measure: str
+    value: str
+    measures: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"entity": self.entity, "time": self.time, "measure": self.measure,
+                "value": self.value, "measures": list(self.measures),
+                "columns": list(self.columns)}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
+        return cls(str(meta["entity"]), str(meta["time"]), str(meta["measure"]),
+                   str(meta["value"]), tuple(map(str, meta["measures"])),
+                   tuple(map(str, meta["columns"])))
+
+    def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
+        """One row per recorded measure of ``wide`` (entity, time, measure order), every other
+        column (static, provenance) repeated on each; columns in the source's order."""
+        measures = [m for m in self.measures if m in wide.columns]
+        keep = [c for c in wide.columns if c not in measures]
+        parts = []
+        for order, name in enumerate(measures):
+            values = wide[name]
+            rows = values.notna().to_numpy()
+            part = wide.loc[rows, keep].copy()
+            # object values: an integer measure stays "97", a decimal one "36.8"
+            part[self.measure] = name
+            part[self.value] = values[rows].astype(object).to_numpy()
+            part["__order"] = order
+            part["__row"] = wide.index[rows]
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=self._ordered(keep))
+        tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
+                                                               kind="stable")
+        return tall.drop(columns=["__order", "__row"]).reset_index(drop=True)[
+            self._ordered(keep)]
+
+    def _ordered(self, keep: Sequence[str]) -> list[str]:
+        present = set(keep) | {self.measure, self.value}
+        return [c for c in self.columns if c in present] + [
+            c for c in keep if c not in self.columns]
+
+
+def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
+               value: str) -> tuple[pd.DataFrame, TallLayout, list[str]]:
+    """``(wide frame, layout, notes)``: a column per measure, a row per entity and time.
+
+    The wide frame holds the entity, the time, the static columns (constant within each
+    entity) and the measures; ``layout`` writes synthetic rows back as the source has them.
+
+    Raises
+    ------
+    DataError
+        A named column missing, a row without a measure name, a measure named like another
+        column, or another column that changes within an entity.
+    """
+    named = {"entity": entity, "time": time, "measure": measure, "value": value}
+    missing = [f"{c!r} ({k})" for k, c in named.items() if c not in frame.columns]
+    if missing:
+        raise DataError(f"Column(s) {', '.join(missing)} not in the table. Columns: "
+                        f"{', '.join(map(str, frame.columns))}.")
+    if len(set(named.values())) < 4:
+        raise DataError("--entity, --time, --measure and --value must name four different "
+                        "columns.")
+    no_name = int(frame[measure].isna().sum())
+    if no_name:
+        raise DataError(f"{no_name:,} of {len(frame):,} rows have no measure name in "
+                        f"{measure!r}: drop them, or name what they measure.")
+    notes = []
+    recorded = frame[frame[value].notna()]
+    if len(recorded) < len(frame):
+        notes.append(f"{len(frame) - len(recorded):,} rows without a value in {value!r} "
+                     "were left out (they record nothing).")
+    if recorded.empty:
+        raise DataError(f"No row has a value in {value!r}.")
+    names = recorded[measure].astype(str).str.strip()
+    measures = list(dict.fromkeys(names))
+    others = [c for c in frame.columns if c not in named.values()]
+    clash = sorted(set(measures) & {*map(str, others), entity, time})
+    if clash:
+        raise DataError(f"Measure(s) {', '.join(map(repr, clash))} in {measure!r} are named "
+                        "like another column of the table; rename that column.")
+    keys = recorded[entity].astype(str)
+    varying = [c for c in others
+               if (recorded.groupby(keys, sort=False)[c].nunique(dropna=False) > 1).any()]
+    if varying:
+        raise DataError(
+            f"In a tall table every row adds one {measure!r} and its {value!r} to a patient; "
+            f"column(s) {', '.join(map(repr, varying))} change within a patient, so they "
+            "cannot be kept beside them. Drop them (a second name of the measure, a "
+            "measurement site), or give them as measures of their own.")
+    index = [recorded[entity], recorded[time], names.rename("__measure")]
+    numeric = pd.api.types.is_numeric_dtype(recorded[value]) and not \
+        pd.api.types.is_bool_dtype(recorded[value])
+    grouped = recorded[value].groupby(index, sort=False)
+    merged = grouped.mean() if numeric else grouped.first()
+    if numeric and len(merged) < len(recorded):
+        # an average keeps its measure's precision (two heart rates of 80 and 81 give 80 or
+        # 81, not 80.5, which would make every heart rate a decimal number)
+        places = recorded[value].groupby(names.to_numpy(), sort=False).agg(_decimals)
+        merged = merged.round(0) if places.empty else merged.groupby(
+            level="__measure", sort=False, group_keys=False).apply(
+            lambda v: v.round(int(places.get(v.name, 6))))
+    if len(merged) < len(recorded):
+        notes.append(f"{len(recorded) - len(merged):,} values sharing a patient, a time and "
+                     f"a measure with another were merged into it ("
+                     f"{'averaged' if numeric else 'the first kept'}).")
+    wide = merged.unstack("__measure")
+    wide.columns = [str(c) for c in wide.columns]
+    wide = wide[measures].reset_index()
+    if others:
+        static = recorded.drop_duplicates(entity)[[entity, *others]]
+        wide = wide.merge(static, on=entity, how="left", sort=False)
+    wide = wide[[entity, time, *others, *measures]]
+    notes.append(f"read as a tall table: {len(recorded):,} measurement rows of "
+                 f"{len(measures)} measures in {measure!r} as {len(wide):,} rows of one "
+                 "column per measure; the synthetic rows are written back one per "
+                 "measurement")
+    layout = TallLayout(entity, time, measure, value, tuple(measures),
+                        tuple(map(str, frame.columns)))
+    wide.attrs[TALL_ATTR] = {**layout.to_meta(), "notes": notes}
+    return wide, layout, notes
+
+
+def tall_layout(frame: pd.DataFrame) -> tuple[TallLayout | None, list[str]]:
+    """The layout :func:`pivot_tall` left on ``frame`` and its notes (None, [] if none)."""
+    meta = frame.attrs.get(TALL_ATTR)
+    return (None, []) if not meta else (TallLayout.from_meta(meta), list(meta.get("notes", [])))
+
+
+def _decimals(values: pd.Series) -> int:
+    """The fewest decimal places (at most 6) that write every one of ``values`` exactly."""
+    x = values.to_numpy(dtype=float)
+    for places in range(7):
+        scaled = x * 10.0**places
+        if (abs(scaled - scaled.round()) < 1e-6 * (1 + abs(scaled))).all():
+            return places
+    return 6
+

@@ -1,0 +1,147 @@
+"""Tall long tables (a row per measurement): read a column per measure, written back as read."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed.cli import main
+from synthmed.datasets.io import CsvFormat
+from synthmed.datasets.tall import TallLayout, pivot_tall
+from synthmed.exceptions import DataError
+
+
+def _tall(n_stays: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Vitals as an EHR exports them: stay, time, vital name, value; age and the outcome
+    repeated on every row. Heart rate is whole, temperature has one decimal; a few rows
+    repeat a vital at one time, and weight is taken at admission only."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_stays):
+        age, died = int(rng.integers(30, 90)), bool(rng.random() < 0.3)
+        level = rng.normal(85 + 10 * died, 8)
+        rows.append((f"S{i:03d}", 0, "weight_kg", round(float(rng.normal(78, 12)), 1), age,
+                     died))
+        for hour in range(int(rng.integers(3, 9))):
+            rows.append((f"S{i:03d}", hour, "heart_rate", float(round(level + rng.normal(0, 4))),
+                         age, died))
+            rows.append((f"S{i:03d}", hour, "temp_c", round(float(rng.normal(37, 0.5)), 1),
+                         age, died))
+            if rng.random() < 0.1:  # a second reading in the same hour
+                rows.append((f"S{i:03d}", hour, "heart_rate",
+                             float(round(level + rng.normal(0, 4))), age, died))
+    return pd.DataFrame(rows, columns=["stay", "hour", "vital", "value", "age", "died"])
+
+
+def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
+    tall = _tall()
+    wide, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                     value="value")
+    assert list(wide.columns) == ["stay", "hour", "age", "died", "weight_kg", "heart_rate",
+                                  "temp_c"]
+    assert len(wide) == tall[["stay", "hour"]].drop_duplicates().shape[0]
+    repeated = int(tall.duplicated(["stay", "hour", "vital"]).sum())
+    assert repeated > 0 and any(f"{repeated:,} values sharing" in n for n in notes)
+    # an average of two whole heart rates stays whole
+    assert (wide["heart_rate"].dropna() % 1 == 0).all()
+    back = layout.melt(wide)
+    assert list(back.columns) == list(tall.columns)
+    assert len(back) == len(tall) - repeated
+    unique = tall.drop_duplicates(["stay", "hour", "vital"], keep=False)
+    merged = back.merge(unique, on=["stay", "hour", "vital"], suffixes=("", "_src"))
+    assert len(merged) == len(unique)
+    assert np.allclose(merged["value"].astype(float), merged["value_src"])
+    assert (merged["age"] == merged["age_src"]).all()
+    assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda t: t.assign(site=np.where(t.index % 2, "arm", "leg")), "'site' change within"),
+    (lambda t: t.assign(vital=t["vital"].where(t.index != 3)), "1 of"),
+    (lambda t: t.assign(vital=t["vital"].replace("temp_c", "age")), "named like another"),
+    (lambda t: t.drop(columns=["value"]), "'value' (value) not in the table"),
+])
+def test_bad_tall_tables_say_what_to_fix(change, needle):
+    with pytest.raises(DataError, match=re.escape(needle)):
+        pivot_tall(change(_tall()), entity="stay", time="hour", measure="vital",
+                   value="value")
+
+
+def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
+    _, layout, _ = pivot_tall(_tall(), entity="stay", time="hour", measure="vital",
+                              value="value")
+    fmt = CsvFormat(sep=";").with_tall(layout)
+    assert CsvFormat.from_meta(json.loads(json.dumps(fmt.to_meta()))) == fmt
+    wide = pd.DataFrame({"stay": ["a", "a"], "hour": [0, 1], "age": [50, 50],
+                         "died": [False, False], "weight_kg": [70.5, None],
+                         "heart_rate": pd.array([80, 82], dtype="Int64"),
+                         "temp_c": [None, 36.9]})
+    fmt.write(wide, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        "stay;hour;vital;value;age;died", "a;0;weight_kg;70.5;50;False",
+        "a;0;heart_rate;80;50;False", "a;1;heart_rate;82;50;False", "a;1;temp_c;36.9;50;False"]
+
+
+@pytest.mark.slow
+def test_cli_generates_fits_samples_and_evaluates_a_tall_table(tmp_path, capsys):
+    tall = _tall(60)
+    path = tmp_path / "vitals.csv"
+    tall.to_csv(path, index=False)
+    roles = ["--entity", "stay", "--time", "hour", "--measure", "vital", "--value", "value"]
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), *roles, "--target", "died"]) == 0, \
+        capsys.readouterr().err
+    assert "read as a tall table" in capsys.readouterr().err
+    synth = pd.read_csv(out / "synthetic.csv")
+    assert list(synth.columns) == list(tall.columns)
+    assert set(synth["vital"]) == {"weight_kg", "heart_rate", "temp_c"}
+    assert not synth.duplicated(["stay", "hour", "vital"]).any()
+    by = synth.groupby("vital")["value"]
+    assert (by.get_group("heart_rate") % 1 == 0).all()
+    assert by.get_group("temp_c").between(34, 40).all()
+    assert (synth.groupby("stay")["age"].nunique() == 1).all()
+    # weight stays an admission measure: at most one per stay, at its first hour
+    weights = synth[synth["vital"] == "weight_kg"]
+    assert weights["stay"].is_unique
+    assert (weights["hour"] == synth.groupby("stay")["hour"].min()[weights["stay"]].to_numpy()
+            ).mean() > 0.8
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["verdict"] in {"pass", "warn", "fail"}
+
+    model = tmp_path / "model"
+    assert main(["fit", str(path), "-o", str(model), *roles, "-q"]) == 0
+    assert main(["sample", str(model), "-o", str(tmp_path / "more.csv"), "--n", "7"]) == 0
+    more = pd.read_csv(tmp_path / "more.csv")
+    assert list(more.columns) == list(tall.columns) and more["stay"].nunique() == 7
+    assert f"{len(more):,} synthetic rows" in capsys.readouterr().out
+
+    stays = tall["stay"].unique()
+    tall[tall["stay"].isin(stays[:30])].to_csv(tmp_path / "train.csv", index=False)
+    tall[tall["stay"].isin(stays[30:])].to_csv(tmp_path / "holdout.csv", index=False)
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
+                 str(tmp_path / "holdout.csv"), "--synthetic", str(tmp_path / "more.csv"),
+                 "-o", str(tmp_path / "eval"), *roles, "-q"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "eval" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_hybrid_release_of_a_tall_table_gives_each_measurement_its_provenance(tmp_path):
+    tall = _tall(40)
+    path = tmp_path / "vitals.csv"
+    tall.to_csv(path, index=False)
+    out = tmp_path / "mix"
+    assert main(["generate", str(path), "-o", str(out), "--entity", "stay", "--time", "hour",
+                 "--measure", "vital", "--value", "value", "--mode", "hybrid", "--hybrid",
+                 "mix", "--real-fraction", "0.5", "--provenance-sidecar", "-q"]) == 0
+    release = pd.read_csv(out / "release.csv")
+    side = pd.read_csv(out / "release_provenance.csv")
+    assert list(release.columns) == list(tall.columns)
+    assert len(side) == len(release) and (side["row"] == np.arange(len(release))).all()
+    labels = side["provenance"].groupby(release["stay"]).nunique()
+    assert (labels == 1).all() and set(side["provenance"]) == {"real", "synthetic"}
+    real = release[side["provenance"].eq("real").to_numpy()]
+    assert (real["hour"] % 1 == 0).all() and (real["hour"].astype(str).str.isdigit()).all()
