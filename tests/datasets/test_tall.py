@@ -11,7 +11,7 @@ import pytest
 
 from synthmed.cli import main
 from synthmed.datasets.io import CsvFormat
-from synthmed.datasets.tall import TallLayout, pivot_tall
+from synthmed.datasets.tall import TallLayout, check_not_tall, pivot_tall
 from synthmed.exceptions import DataError
 
 
@@ -145,3 +145,17 @@ def test_a_hybrid_release_of_a_tall_table_gives_each_measurement_its_provenance(
     assert (labels == 1).all() and set(side["provenance"]) == {"real", "synthetic"}
     real = release[side["provenance"].eq("real").to_numpy()]
     assert (real["hour"] % 1 == 0).all() and (real["hour"].astype(str).str.isdigit()).all()
+
+
+def test_a_tall_table_without_measure_and_value_is_refused_with_the_fix(tmp_path, capsys):
+    path = tmp_path / "vitals.csv"
+    _tall().to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), "--entity", "stay", "--time",
+                 "hour"]) == 2
+    err = capsys.readouterr().err
+    assert "--measure vital --value value" in err and "Traceback" not in err
+    assert not out.exists()
+    # a long table with a column per measure is read as before
+    wide = pivot_tall(_tall(), entity="stay", time="hour", measure="vital", value="value")[0]
+    check_not_tall(wide, entity="stay", time="hour")

@@ -30,10 +30,12 @@ import pandas as pd
 
 from synthmed.exceptions import DataError
 
-__all__ = ["TALL_ATTR", "TallLayout", "pivot_tall", "tall_layout"]
+__all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "tall_layout"]
 
 #: where :func:`pivot_tall` leaves its layout, in ``DataFrame.attrs`` (as pairs do)
 TALL_ATTR = "synthmed_tall"
+#: a column naming the measures of a tall table names at most this many
+MAX_MEASURES = 500
 
 
 @dataclass(frozen=True)
@@ -183,4 +185,38 @@ def _decimals(values: pd.Series) -> int:
         if (abs(scaled - scaled.round()) < 1e-6 * (1 + abs(scaled))).all():
             return places
     return 6
+
+
+def check_not_tall(frame: pd.DataFrame, *, entity: str, time: str) -> None:
+    """Refuse a tall table given without ``--measure``/``--value``: merged as rows at one time,
+    its different measures' values would be averaged together.
+
+    A table is taken for tall when most of its rows share their patient and time with another
+    row and a text column of few names tells those rows apart (each a different measure).
+    """
+    if entity not in frame.columns or time not in frame.columns or len(frame) < 10:
+        return
+    shared = frame.duplicated([entity, time], keep=False)
+    if shared.mean() < 0.5:
+        return
+    rows = frame[shared]
+    groups = [rows[entity].astype(str), rows[time].astype(str)]
+    for col in frame.columns:
+        values = rows[col]
+        if col in (entity, time) or pd.api.types.is_numeric_dtype(values) or \
+                not 1 < values.nunique() <= MAX_MEASURES:
+            continue
+        apart = values.groupby(groups, sort=False).nunique()
+        if (apart > 1).mean() < 0.8:
+            continue
+        numbers = [c for c in frame.columns if c not in (entity, time, col)
+                   and pd.api.types.is_numeric_dtype(frame[c])
+                   and (frame.groupby(frame[entity].astype(str))[c].nunique() > 1).any()]
+        value = numbers[0] if len(numbers) == 1 else "VALUE_COLUMN"
+        raise DataError(
+            f"{shared.mean():.0%} of the rows share their {entity!r} and {time!r} with another "
+            f"row, and {col!r} ({values.nunique()} names) tells them apart: this looks like a "
+            "table of a row per measurement. Give --measure "
+            f"{col} --value {value} (Python: measure=..., value=...) to read a column per "
+            "measure; merged as they are, different measures' values would be averaged.")
 
