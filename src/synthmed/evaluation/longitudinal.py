@@ -304,22 +304,25 @@ def patient_table(long: _Long, levels: dict[str, list[Any]]) -> pd.DataFrame:
     out = long.frame.iloc[starts][long.static].reset_index(drop=True)
     out["n_rows"] = long.lengths
     out["span"] = np.maximum.reduceat(long.offset, starts)
+    summaries = {}  # gathered, then joined at once (dozens of labs: hundreds of columns)
     for name in long.measures:
         x = pd.Series(long.values(name, levels))
         grouped = x.groupby(long.codes)
-        out[f"{name}__mean"] = grouped.mean().reindex(range(len(starts))).to_numpy()
-        out[f"{name}__last"] = grouped.last().reindex(range(len(starts))).to_numpy()
-        out[f"{name}__min"] = grouped.min().reindex(range(len(starts))).to_numpy()
-        out[f"{name}__max"] = grouped.max().reindex(range(len(starts))).to_numpy()
-        out[f"{name}__sd"] = grouped.std().reindex(range(len(starts))).fillna(0.0).to_numpy()
-    return out
+        for how in ("mean", "last", "min", "max", "sd"):
+            values = (grouped.std().fillna(0.0) if how == "sd" else getattr(grouped, how)())
+            summaries[f"{name}__{how}"] = values.reindex(range(len(starts))).to_numpy()
+    return pd.concat([out, pd.DataFrame(summaries, index=out.index)], axis=1)
 
 
 def _patient_schema(train: pd.DataFrame, schema: TableSchema) -> TableSchema:
     inferred = infer_schema(train, quasi_identifiers=())
     cols = []
     for col in inferred.columns:
-        if col.name in schema:
+        if train[col.name].isna().all():
+            # a summary no training patient has (a lab only holdout patients had, or none
+            # had in their first rows): nothing to compare, left out like an identifier
+            cols.append(replace(col, kind="identifier", roles=frozenset()))
+        elif col.name in schema:
             src = schema.column(col.name)
             cols.append(replace(src, roles=src.roles - {"static"}))
         elif pd.api.types.is_numeric_dtype(train[col.name]):
@@ -348,8 +351,10 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
 def _fidelity(longs: dict[str, _Long], levels: dict[str, list[Any]],
               th: Thresholds) -> tuple[list[Metric], dict[str, Any]]:
     tr, sy, ho = longs["train"], longs["synthetic"], longs["holdout"]
-    measures = tr.measures
-    vals = {k: {m: v.values(m, levels) for m in measures} for k, v in longs.items()}
+    vals = {k: {m: v.values(m, levels) for m in tr.measures} for k, v in longs.items()}
+    # a measure no training row records (a lab only holdout patients had) has nothing to
+    # be compared with
+    measures = [m for m in tr.measures if np.isfinite(vals["train"][m]).any()]
     metrics: list[Metric] = []
     rule = f"gap <= {th.column_gap_ratio:g} x holdout gap or <= {th.column_gap_floor:g}"
 
@@ -578,13 +583,14 @@ def _window_table(long: _Long, levels: dict[str, list[Any]], schema: TableSchema
     statics = [c for c in long.static if c not in exclude]
     out = long.frame.iloc[starts][statics].reset_index(drop=True)
     early = long.step < rows
+    summaries = {}
     for name in long.measures:
         x = pd.Series(np.where(early, long.values(name, levels), np.nan))
         grouped = x.groupby(long.codes)
         for how in ("mean", "last", "min", "max"):
-            out[f"{name}__first_{how}"] = getattr(grouped, how)().reindex(
+            summaries[f"{name}__first_{how}"] = getattr(grouped, how)().reindex(
                 range(len(starts))).to_numpy()
-    return out
+    return pd.concat([out, pd.DataFrame(summaries, index=out.index)], axis=1)
 
 
 def _utility(longs: dict[str, _Long], levels: dict[str, list[Any]], schema: TableSchema,
