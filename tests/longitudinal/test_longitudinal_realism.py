@@ -214,6 +214,26 @@ def test_a_measures_own_history_is_not_shrunk_with_the_other_inputs():
     assert abs(whole - 0.9) < 0.15 and whole > shrunk + 0.3  # 0.80 against 0.24
 
 
+def test_later_values_keep_the_shape_of_their_residuals():
+    """Most later weights repeat the last one within a few hundred grams and a few jump: a
+    normal residual of the same variance moves every value. Drawn through the residuals' own
+    quantiles, small steps stay small and the variance is kept."""
+    from synthmed.generators.longitudinal._model import LinearHead
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 3))
+    jumps = rng.random(2000) < 0.05
+    y = x[:, [0]] + np.where(jumps, rng.normal(0, 2.0, 2000), rng.normal(0, 0.05, 2000))[:, None]
+    plain = LinearHead.fit(x, y, ridge=1.0)
+    shaped = LinearHead.fit(x, y, ridge=1.0, shaped=True)
+    assert plain.shape is None and shaped.shape is not None
+    noise = {k: h.sample(x, np.random.default_rng(1))[:, 0] - h.predict(x)[:, 0]
+             for k, h in (("plain", plain), ("shaped", shaped))}
+    small = {k: float(np.mean(np.abs(v) < 0.1)) for k, v in noise.items()}
+    assert small["shaped"] > 0.8 and small["plain"] < 0.25  # real: about 0.93
+    assert 0.8 < noise["shaped"].std() / noise["plain"].std() < 1.2
+
+
 def _follow_up(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
     """Visits from enrolment (day 0 or earlier) until the end of follow-up (``futime``),
     which ends every patient's record; ``weight`` is a static that never bounds the days."""

@@ -244,9 +244,16 @@ MIN_VOLATILITY_ENTRIES = 3
 MIN_VOLATILITY_PATIENTS = 10
 
 
+#: quantile levels of a head's residual shape (see :class:`LinearHead`)...
+SHAPE_LEVELS = np.linspace(0.005, 0.995, 100)
+#: ...read where an output has at least this many residuals
+MIN_SHAPE_ROWS = 40
+
+
 @dataclass
 class LinearHead:
-    """Multi-output ridge regression with a Gaussian residual (full covariance).
+    """Multi-output ridge regression with a residual of full covariance and, per output, the
+    training residuals' own shape.
 
     Fitted per output on the rows where that output is observed, with the penalty picked by
     generalised cross-validation among ``ridge`` x 1, 10, ... 10^4: a head with many inputs
@@ -255,16 +262,27 @@ class LinearHead:
     (``n / (n - df)``, ``df`` the degrees of freedom spent), else synthetic values would sit
     closer to the fitted training values than new patients do. The residual covariance is
     pairwise-complete, made positive semi-definite by clipping eigenvalues.
+
+    Residuals of later values are heavy-tailed: most of a patient's weights repeat the last
+    one to a few hundred grams, and a few jump (a mis-keyed 0 kg, a fluid shift). A normal
+    residual of the same variance moved every synthetic weight by kilograms (within-stay
+    sd 7.7 kg against 2.0 kg real, CLIF vitals). So each output's residuals keep their
+    shape: a draw is a correlated normal as before, carried to the output's standardised
+    residual quantiles (``shape``: ``SHAPE_LEVELS``, unit variance; a Gaussian copula of the
+    residuals), where there are ``MIN_SHAPE_ROWS`` residuals or more.
     """
 
     coef: np.ndarray  # (p + 1) x k, last row the intercept
     chol: np.ndarray  # k x k
+    #: k x len(SHAPE_LEVELS): standardised residual quantiles; a row of NaN: normal
+    shape: np.ndarray | None = None
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, ridge: float, free: int = 0,
-            own: list[list[int]] | None = None) -> LinearHead:
+            own: list[list[int]] | None = None, shaped: bool = False) -> LinearHead:
         """``free``: the last inputs are not penalised (like the intercept); ``own[j]``:
-        inputs not penalised for output ``j`` alone."""
+        inputs not penalised for output ``j`` alone; ``shaped``: keep the residuals' shape
+        (later values; first values and gaps are drawn normal)."""
         k, p = y.shape[1], x.shape[1]
         coef = np.zeros((p + 1, k))
         resid = np.full_like(y, np.nan)
@@ -284,7 +302,7 @@ class LinearHead:
         np.fill_diagonal(cov, np.maximum(diag, 1e-3))
         vals, vecs = np.linalg.eigh(cov)
         cov = (vecs * np.maximum(vals, 1e-4)) @ vecs.T
-        return cls(coef, np.linalg.cholesky(cov))
+        return cls(coef, np.linalg.cholesky(cov), _residual_shapes(resid) if shaped else None)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return x @ self.coef[:-1] + self.coef[-1]
@@ -293,7 +311,30 @@ class LinearHead:
                scale: np.ndarray | None = None) -> np.ndarray:
         """A draw per row; ``scale``: each row's residual scale per output (1 by default)."""
         noise = rng.standard_normal((len(x), self.coef.shape[1])) @ self.chol.T
+        if self.shape is not None:
+            sd = np.sqrt(np.einsum("ij,ij->i", self.chol, self.chol))
+            for j in np.flatnonzero(np.isfinite(self.shape[:, 0])):
+                level = special.ndtr(noise[:, j] / sd[j])
+                noise[:, j] = sd[j] * np.interp(level, SHAPE_LEVELS, self.shape[j])
         return self.predict(x) + (noise if scale is None else noise * scale)
+
+
+def _residual_shapes(resid: np.ndarray) -> np.ndarray | None:
+    """Each output's residual quantiles at ``SHAPE_LEVELS``, centred and scaled so that the
+    quantile function has mean 0 and variance 1 (NaN rows: too few residuals); None if none
+    has enough."""
+    shapes = np.full((resid.shape[1], len(SHAPE_LEVELS)), np.nan)
+    fine = np.linspace(0.0005, 0.9995, 1000)
+    for j in range(resid.shape[1]):
+        r = resid[np.isfinite(resid[:, j]), j]
+        if len(r) < MIN_SHAPE_ROWS or np.std(r) == 0:
+            continue
+        q = np.quantile(r, SHAPE_LEVELS)
+        on_fine = np.interp(fine, SHAPE_LEVELS, q)
+        spread = float(np.std(on_fine))
+        if spread > 0:
+            shapes[j] = (q - on_fine.mean()) / spread
+    return shapes if np.isfinite(shapes[:, 0]).any() else None
 
 
 def _ridge_gcv(x: np.ndarray, y: np.ndarray, ridge: float,
@@ -358,7 +399,8 @@ class ValueHeads:
         inputs shrank them, and synthetic patients wandered: within-stay spread 1.31 times
         the real one on clif_labs, 1.21 with them kept whole)."""
         return cls(LinearHead.fit(x, np.where(seen, np.nan, first), ridge, free),
-                   LinearHead.fit(x, np.where(seen, later, np.nan), ridge, free, own))
+                   LinearHead.fit(x, np.where(seen, later, np.nan), ridge, free, own,
+                                  shaped=True))
 
     def sample(self, x: np.ndarray, seen: np.ndarray, rng: np.random.Generator,
                volatility: np.ndarray | None = None) -> np.ndarray:

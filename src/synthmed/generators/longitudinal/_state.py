@@ -74,6 +74,8 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "first_values_chol": gen._values.first.chol,
         "values_coef": gen._values.follow_up.coef,
         "values_chol": gen._values.follow_up.chol,
+        **({} if gen._values.follow_up.shape is None else {
+            "values_shape": gen._values.follow_up.shape}),
         "missing_coef": gen._missing.coef,
         "missing_order": (gen._missing.order if gen._missing.order is not None
                           else np.arange(gen._missing.coef.shape[1])),
@@ -132,8 +134,11 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._values = ValueHeads(
         LinearHead(np.asarray(arrays["first_values_coef"], float),
                    np.asarray(arrays["first_values_chol"], float)),
+        # models saved before residual shapes drew later values' residuals normal
         LinearHead(np.asarray(arrays["values_coef"], float),
-                   np.asarray(arrays["values_chol"], float)))
+                   np.asarray(arrays["values_chol"], float),
+                   np.asarray(arrays["values_shape"], float) if "values_shape" in arrays
+                   else None))
     # models saved before the chain was ordered kept the measures' own order
     order = arrays.get("missing_order")
     gen._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float),
