@@ -379,7 +379,7 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
             release=_release_options(args),
             **({"generator": generator} if generator else {}),
         )
-        what = (f"{run.synthetic.shape[0]:,} rows of "
+        what = (f"{run.written_rows or len(run.synthetic):,} rows of "
                 f"{run.synthetic[run.schema.with_role('entity_id')[0]].nunique():,} "
                 "synthetic patients")
     else:

@@ -55,6 +55,8 @@ class LongitudinalRun:
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     release: Release | None = None
+    #: rows of ``synthetic`` as written: a row per measurement for a tall source
+    written_rows: int | None = None
 
 
 def resolve_longitudinal(
@@ -269,8 +271,9 @@ def generate_longitudinal(
     say(f"writing {out_dir}")
     files = _write(out_dir, synthetic, schema, gen, result, label, timings,
                    released=released, options=options, csv_format=csv_format)
+    written = len(synthetic) if tall is None else len(tall.melt(synthetic))
     return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
-                           release=released)
+                           release=released, written_rows=written)
 
 
 def _check_release(release: Any) -> ReleaseOptions | None:

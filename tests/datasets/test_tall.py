@@ -95,9 +95,11 @@ def test_cli_generates_fits_samples_and_evaluates_a_tall_table(tmp_path, capsys)
     out = tmp_path / "out"
     assert main(["generate", str(path), "-o", str(out), *roles, "--target", "died"]) == 0, \
         capsys.readouterr().err
-    assert "read as a tall table" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "read as a tall table" in said.err
     synth = pd.read_csv(out / "synthetic.csv")
     assert list(synth.columns) == list(tall.columns)
+    assert f"{len(synth):,} rows of" in said.out
     assert set(synth["vital"]) == {"weight_kg", "heart_rate", "temp_c"}
     assert not synth.duplicated(["stay", "hour", "vital"]).any()
     by = synth.groupby("vital")["value"]
