@@ -26,7 +26,7 @@ from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat, source_format
 from synthmed.datasets.longitudinal import LongitudinalData
 from synthmed.datasets.pairs import PAIRS_ATTR, paired_columns, split_pairs, with_parts
-from synthmed.datasets.tall import TALL_ATTR, check_not_tall, pivot_tall, tall_layout
+from synthmed.datasets.tall import TALL_ATTR, read_measures, tall_layout
 from synthmed.evaluation import EvaluationResult, Thresholds
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import get_generator
@@ -91,17 +91,8 @@ def resolve_longitudinal(
     if entity is None or time is None:
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
-    tall = None
-    if measure is not None or value is not None:
-        if measure is None or value is None:
-            raise ParameterError("A tall table (a row per measurement) needs both --measure "
-                                 "COL (the measure's name) and --value COL (its value).")
-        frame, tall, _ = pivot_tall(frame, entity=entity, time=time, measure=measure,
-                                    value=value)
-        if static is None:  # what is not a measure is constant per patient (pivot_tall)
-            static = [c for c in frame.columns if c not in (entity, time, *tall.measures)]
-    else:
-        check_not_tall(frame, entity=entity, time=time)
+    frame, static, tall, _ = read_measures(frame, entity=entity, time=time, measure=measure,
+                                           value=value, static=static)
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     if static is not None:  # --static bp: both parts of the file's "120/80" column
         static = with_parts(static, paired_columns(frame))

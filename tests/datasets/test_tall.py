@@ -161,3 +161,17 @@ def test_a_tall_table_without_measure_and_value_is_refused_with_the_fix(tmp_path
     # a long table with a column per measure is read as before
     wide = pivot_tall(_tall(), entity="stay", time="hour", measure="vital", value="value")[0]
     check_not_tall(wide, entity="stay", time="hour")
+
+
+def test_read_long_table_reads_a_tall_file(tmp_path):
+    from synthmed.datasets.longitudinal import read_long_table
+
+    path = tmp_path / "vitals.csv"
+    _tall().to_csv(path, index=False)
+    data = read_long_table(path, entity="stay", time="hour", measure="vital", value="value",
+                           target="died")
+    assert {"weight_kg", "heart_rate", "temp_c"} <= set(data.long.columns)
+    assert set(data.static.columns) == {"stay", "age", "died"}
+    assert any("read as a tall table" in n for n in data.notes)
+    with pytest.raises(DataError, match="--measure vital --value value"):
+        read_long_table(path, entity="stay", time="hour")

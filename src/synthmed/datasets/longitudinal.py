@@ -312,7 +312,8 @@ def longitudinal_schema(frame: pd.DataFrame, *, entity: str, time: str,
 
 def read_long_table(path: str | Path, *, entity: str, time: str,
                     static: Sequence[str] | None = None, target: str | None = None,
-                    sensitive: Iterable[str] = ()) -> LongitudinalData:
+                    sensitive: Iterable[str] = (), measure: str | None = None,
+                    value: str | None = None) -> LongitudinalData:
     """Read a long-format CSV/Parquet file (one row per entity and time) as longitudinal data.
 
     Parameters
@@ -328,6 +329,10 @@ def read_long_table(path: str | Path, *, entity: str, time: str,
         A static outcome column (e.g. in-hospital death).
     sensitive : iterable of str
         Sensitive attributes (static columns) for the bias checks.
+    measure, value : str, optional
+        A table of a row per measurement: the column naming the measure and the column of
+        its value; read as a column per measure (:func:`synthmed.datasets.tall.pivot_tall`,
+        whose notes join ``notes``).
 
     Returns
     -------
@@ -341,10 +346,14 @@ def read_long_table(path: str | Path, *, entity: str, time: str,
     ...                        static=["age", "died"], target="died")  # doctest: +SKIP
     """
     from synthmed.datasets.io import read_table
+    from synthmed.datasets.tall import read_measures
 
-    frame = read_table(path)
-    return LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
+    frame, static, _, notes = read_measures(
+        read_table(path), entity=entity, time=time, measure=measure, value=value,
+        static=None if static is None else list(static))
+    data = LongitudinalData.from_frame(frame, entity=entity, time=time, static=static,
                                        target=target, sensitive=sensitive)
+    return replace(data, notes=(*notes, *data.notes))
 
 
 # ------------------------------------------------------------------------ bundled data

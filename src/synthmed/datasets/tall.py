@@ -30,7 +30,8 @@ import pandas as pd
 
 from synthmed.exceptions import DataError
 
-__all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "tall_layout"]
+__all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "read_measures",
+           "tall_layout"]
 
 #: where :func:`pivot_tall` leaves its layout, in ``DataFrame.attrs`` (as pairs do)
 TALL_ATTR = "synthmed_tall"
@@ -219,4 +220,27 @@ def check_not_tall(frame: pd.DataFrame, *, entity: str, time: str) -> None:
             "table of a row per measurement. Give --measure "
             f"{col} --value {value} (Python: measure=..., value=...) to read a column per "
             "measure; merged as they are, different measures' values would be averaged.")
+
+
+def read_measures(frame: pd.DataFrame, *, entity: str, time: str, measure: str | None,
+                  value: str | None, static: list[str] | None
+                  ) -> tuple[pd.DataFrame, list[str] | None, TallLayout | None, list[str]]:
+    """A long table as the longitudinal model reads it: ``(frame, static, layout, notes)``.
+
+    With ``measure`` and ``value``, the tall ``frame`` pivoted (:func:`pivot_tall`) and, when
+    ``static`` is None, its columns other than the measures as the static ones; without
+    them, ``frame`` as it is, refused if it looks tall (:func:`check_not_tall`).
+    """
+    if measure is None and value is None:
+        check_not_tall(frame, entity=entity, time=time)
+        return frame, static, None, []
+    if measure is None or value is None:
+        raise DataError("A table of a row per measurement needs both --measure COL (the "
+                        "column naming the measure) and --value COL (its value); Python: "
+                        "measure=..., value=...")
+    wide, layout, notes = pivot_tall(frame, entity=entity, time=time, measure=measure,
+                                     value=value)
+    if static is None:
+        static = [c for c in wide.columns if c not in (entity, time, *layout.measures)]
+    return wide, static, layout, notes
 
