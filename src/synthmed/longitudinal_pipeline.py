@@ -91,8 +91,8 @@ def resolve_longitudinal(
     if entity is None or time is None:
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
-    frame, static, tall, _ = read_measures(frame, entity=entity, time=time, measure=measure,
-                                           value=value, static=static)
+    frame, static, tall, notes = read_measures(frame, entity=entity, time=time,
+                                               measure=measure, value=value, static=static)
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
     if static is not None:  # --static bp: both parts of the file's "120/80" column
         static = with_parts(static, paired_columns(frame))
@@ -101,7 +101,7 @@ def resolve_longitudinal(
     long = container.frame
     long.attrs[PAIRS_ATTR] = frame.attrs.get(PAIRS_ATTR, [])
     if tall is not None:
-        long.attrs[TALL_ATTR] = frame.attrs[TALL_ATTR]
+        long.attrs[TALL_ATTR] = {**tall.to_meta(), "notes": notes}
     return long, container.schema, label
 
 

@@ -175,3 +175,37 @@ def test_read_long_table_reads_a_tall_file(tmp_path):
     assert any("read as a tall table" in n for n in data.notes)
     with pytest.raises(DataError, match="--measure vital --value value"):
         read_long_table(path, entity="stay", time="hour")
+
+
+@pytest.mark.slow
+def test_a_tall_table_of_coded_items_with_text_values_round_trips(tmp_path, capsys):
+    """MIMIC-style: numeric item codes name the measures, and the value column holds numbers,
+    a blood pressure "120/80", a lab below its detection limit "<0.5" and a yes/no result:
+    each measure is read as its own kind and written back as the source writes it."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(60):
+        age, start = int(rng.integers(20, 90)), pd.Timestamp("2150-01-01")
+        for h in range(int(rng.integers(3, 9))):
+            t = (start + pd.Timedelta(hours=4 * h + i)).strftime("%Y-%m-%d %H:%M")
+            crp = rng.lognormal(1, 1)
+            rows += [(100 + i, t, 220045, str(round(rng.normal(85, 10))), age),
+                     (100 + i, t, 220179, f"{int(rng.normal(120, 15))}/"
+                                          f"{int(rng.normal(75, 10))}", age),
+                     (100 + i, t, 50889, "<0.5" if crp < 0.5 else f"{crp:.1f}", age),
+                     (100 + i, t, 51000, str(rng.choice(["positive", "negative"])), age)]
+    path = tmp_path / "chart.csv"
+    pd.DataFrame(rows, columns=["stay_id", "charttime", "itemid", "value", "age"]).to_csv(
+        path, index=False)
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), "--entity", "stay_id", "--time",
+                 "charttime", "--measure", "itemid", "--value", "value", "-q"]) == 0, \
+        capsys.readouterr().err
+    synth = pd.read_csv(out / "synthetic.csv", dtype=str)
+    by = {k: g["value"] for k, g in synth.groupby("itemid")}
+    assert set(by) == {"220045", "220179", "50889", "51000"}
+    assert by["220045"].str.fullmatch(r"\d+").all()
+    assert by["220179"].str.fullmatch(r"\d+/\d+").all()
+    assert by["50889"].str.fullmatch(r"<0\.5|\d+\.\d").all() and (by["50889"] == "<0.5").any()
+    assert set(by["51000"]) <= {"positive", "negative"}
+    assert synth["charttime"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()
