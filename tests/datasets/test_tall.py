@@ -209,3 +209,14 @@ def test_a_tall_table_of_coded_items_with_text_values_round_trips(tmp_path, caps
     assert by["50889"].str.fullmatch(r"<0\.5|\d+\.\d").all() and (by["50889"] == "<0.5").any()
     assert set(by["51000"]) <= {"positive", "negative"}
     assert synth["charttime"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()
+
+
+def test_static_columns_blank_on_some_rows_are_kept_and_missing_times_refused():
+    tall = _tall()
+    tall.loc[tall.index % 3 == 1, "age"] = np.nan  # an export that leaves repeats blank
+    wide, _, _ = pivot_tall(tall, entity="stay", time="hour", measure="vital", value="value")
+    first_age = _tall().groupby("stay")["age"].first()
+    assert (wide.groupby("stay")["age"].first() == first_age).all()
+    with pytest.raises(DataError, match="rows have no time in 'hour'"):
+        pivot_tall(tall.assign(hour=tall["hour"].where(tall.index != 5)), entity="stay",
+                   time="hour", measure="vital", value="value")

@@ -15,9 +15,11 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
 * several values of one measure for one entity at one time are averaged (numbers) or the
   first kept (text);
 * columns other than the four must be constant within each entity (static: age, sex,
-  outcome); one that changes within an entity (a free-text measure name beside the coded one,
-  a measurement site) is refused with its name, to be dropped or pivoted by the user;
-* a row without a measure name, or a measure named like another column, is refused.
+  outcome; blank on some of its rows is fine); one that changes within an entity (a
+  free-text measure name beside the coded one, a measurement site) is refused with its
+  name, to be dropped or pivoted by the user;
+* a row without a patient, a time or a measure name, or a measure named like another
+  column, is refused.
 """
 
 from __future__ import annotations
@@ -112,10 +114,11 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     if len(set(named.values())) < 4:
         raise DataError("--entity, --time, --measure and --value must name four different "
                         "columns.")
-    no_name = int(frame[measure].isna().sum())
-    if no_name:
-        raise DataError(f"{no_name:,} of {len(frame):,} rows have no measure name in "
-                        f"{measure!r}: drop them, or name what they measure.")
+    for col, what in ((entity, "patient"), (time, "time"), (measure, "measure name")):
+        absent = int(frame[col].isna().sum())
+        if absent:
+            raise DataError(f"{absent:,} of {len(frame):,} rows have no {what} in {col!r}: "
+                            "drop them first, or fill them in.")
     notes = []
     recorded = frame[frame[value].notna()]
     if len(recorded) < len(frame):
@@ -131,8 +134,9 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
         raise DataError(f"Measure(s) {', '.join(map(repr, clash))} in {measure!r} are named "
                         "like another column of the table; rename that column.")
     keys = recorded[entity].astype(str)
+    # a blank on some of a patient's rows is not a change (exports leave repeats out)
     varying = [c for c in others
-               if (recorded.groupby(keys, sort=False)[c].nunique(dropna=False) > 1).any()]
+               if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()]
     if varying:
         raise DataError(
             f"In a tall table every row adds one {measure!r} and its {value!r} to a patient; "
@@ -158,8 +162,8 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     wide = merged.unstack("__measure")
     wide.columns = [str(c) for c in wide.columns]
     wide = wide[measures].reset_index()
-    if others:
-        static = recorded.drop_duplicates(entity)[[entity, *others]]
+    if others:  # each patient's first recorded value of each static column
+        static = recorded.groupby(entity, sort=False)[others].first().reset_index()
         wide = wide.merge(static, on=entity, how="left", sort=False)
     wide = wide[[entity, time, *others, *measures]]
     notes.append(f"read as a tall table: {len(recorded):,} measurement rows of "
