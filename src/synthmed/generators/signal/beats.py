@@ -48,8 +48,10 @@ from synthmed.generators.signal.base import SignalGenerator
 __all__ = ["SignalBeats"]
 
 MIN_BEATS = 4
-#: records (of MIN_BEATS beats or more) needed to learn how patients' beats differ
+#: records (of MIN_BEATS beats or more) needed to learn how patients' beats differ...
 MIN_RECORDS = 3
+#: ...and the most directions in which their mean beats are drawn apart
+MAX_RECORD_FACTORS = 16
 _PRE, _POST = 0.4, 0.75  # beat window around the peak, in median RR
 
 
@@ -175,14 +177,15 @@ class SignalBeats(SignalGenerator):
         scores = (flat - self.mean_beat_) @ self.components_.T
         self._fit_rhythm(detected)
         self._fit_static(signals, owners, scores)
-        within = scores - self._fit_records(signals, owners, scores)
-        self._fit_mixture(within[use], len(use), k, rng)
+        own_scores, own_rest = self._fit_records(signals, owners, scores, flat)
+        self._fit_mixture((scores - own_scores)[use], len(use), k, rng)
 
         # residual = signal - beats the model can express; kept only as a cross-spectrum
         residuals, offsets = [], []
-        for rec, beat_idx, (pos, factors) in zip(
-                signals.records, _split_by(owners, signals.n_records), placed, strict=True):
-            proj = self.mean_beat_ + scores[beat_idx] @ self.components_
+        for r, (rec, beat_idx, (pos, factors)) in enumerate(zip(
+                signals.records, _split_by(owners, signals.n_records), placed, strict=True)):
+            # a patient's own beat, beyond the components, is the patient's, not noise
+            proj = self.mean_beat_ + scores[beat_idx] @ self.components_ + own_rest[r]
             recon = self._overlap_add(proj.reshape(len(beat_idx), signals.n_channels, -1),
                                       pos, factors, rec.shape[1], fs)
             res = rec.astype(np.float64) - recon
@@ -206,22 +209,32 @@ class SignalBeats(SignalGenerator):
         self.mix_means_ = gmm.means_
         self.mix_chol_ = np.linalg.cholesky(gmm.covariances_)
 
-    def _fit_records(self, signals: SignalSet, owners: np.ndarray,
-                     scores: np.ndarray) -> np.ndarray:
-        """Each patient's own beat: the spread of record means of the beat scores, beyond the
-        static groups' offsets, as a Gaussian with their sample covariance. A synthetic
-        record draws its own mean once, so its beats keep one morphology, as a patient's do;
-        pooled, every beat was drawn from every patient's shapes at once (between-record
-        share of beat variance 0.69 real, 0.01 synthetic on a 16-record cohort). Returns each
-        beat's record mean (subtracted before the within-record mixture is fitted), zero with
-        fewer than ``MIN_RECORDS`` records.
+    def _fit_records(self, signals: SignalSet, owners: np.ndarray, scores: np.ndarray,
+                     flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each patient's own beat: the record means of the beats, beyond the static groups'
+        offsets, as a Gaussian with their sample covariance in the whole beat space (its
+        largest ``MAX_RECORD_FACTORS`` directions). A synthetic record draws its own mean
+        once, so its beats keep one morphology, as a patient's do; pooled, every beat was
+        drawn from every patient's shapes at once (between-record share of beat variance 0.69
+        real, 0.01 synthetic on a 16-record cohort). The part of a record's mean beat beyond
+        the PCA components is drawn with it: left to the noise model, it became noise spread
+        over the whole record (more 8-16 Hz power than real records had).
+
+        Returns each beat's record mean scores (subtracted before the within-record mixture
+        is fitted) and each record's mean beat beyond the components (``n_records x D``);
+        zeros with fewer than ``MIN_RECORDS`` records of ``MIN_BEATS`` beats.
         """
         counts = np.bincount(owners, minlength=signals.n_records)
         enough = np.flatnonzero(counts >= MIN_BEATS)
-        self.record_mean_ = self.record_chol_ = None
+        self.record_offset_ = self.record_factor_ = None
+        rest = np.zeros((signals.n_records, flat.shape[1]))
         if len(enough) < MIN_RECORDS:
-            return np.zeros_like(scores)
-        means = np.array([scores[owners == r].mean(axis=0) for r in range(signals.n_records)])
+            return np.zeros_like(scores), rest
+        full = np.zeros((signals.n_records, flat.shape[1]))
+        for r in enough:
+            full[r] = flat[owners == r].mean(axis=0) - self.mean_beat_
+        means = full @ self.components_.T  # = each record's mean scores
+        rest[enough] = full[enough] - means[enough] @ self.components_
         groups = np.zeros_like(means)  # the static groups' share of each record's mean
         if self.static_:
             assert signals.static is not None
@@ -229,16 +242,14 @@ class SignalBeats(SignalGenerator):
                 labels = signals.static[col].astype(str).to_numpy()
                 groups += np.array([sc_off[cats.index(v)] if v in cats else 0.0
                                     for v in labels])
-        own = (means - groups)[enough]
+        own = (full - groups @ self.components_)[enough]
         centre = own.mean(axis=0)
         # the sample covariance: draws stay in the directions in which patients differ
-        cov = np.cov(own - centre, rowvar=False).reshape(len(centre), len(centre))
-        vals, vecs = np.linalg.eigh(cov)
-        self.record_mean_ = centre
-        self.record_chol_ = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        per_record = means.copy()
-        per_record[counts < MIN_BEATS] = 0.0  # too few beats to say: their own, unshifted
-        return per_record[owners]
+        _, sing, vt = np.linalg.svd(own - centre, full_matrices=False)
+        m = min(MAX_RECORD_FACTORS, len(enough) - 1)
+        self.record_offset_ = centre
+        self.record_factor_ = sing[:m, None] * vt[:m] / np.sqrt(len(enough) - 1)
+        return means[owners], rest
 
     def _fit_rhythm(self, detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         series = [np.log(rr[ok]) for _, rr, ok in detected if ok.sum() >= 2]
@@ -310,12 +321,16 @@ class SignalBeats(SignalGenerator):
                 rr_shift += rr_off[j]
                 score_shift = score_shift + sc_off[j]
             rows.append(row)
-            if self.record_chol_ is not None:  # this record's own beat, drawn once
-                score_shift = score_shift + self.record_mean_ + self.record_chol_ @ \
-                    rng.standard_normal(len(self.record_mean_))
+            own = None
+            if self.record_factor_ is not None:  # this record's own beat, drawn once
+                own = self.record_offset_ + rng.standard_normal(
+                    len(self.record_factor_)) @ self.record_factor_
             hr = conditions["heart_rate"][i] if "heart_rate" in conditions else None
             times, prev_rr = self._beat_times(n_samples / fs, rr_shift, hr, rng)
-            beats = self._draw_beats(len(times), score_shift, rng).reshape(len(times), n_ch, -1)
+            beats = self._draw_beats(len(times), score_shift, rng)
+            if own is not None:
+                beats = beats + own
+            beats = beats.reshape(len(times), n_ch, -1)
             signal = self._overlap_add(beats, times * fs, self._factors(prev_rr), n_samples, fs)
             if self.noise:
                 signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng)
@@ -401,8 +416,9 @@ class SignalBeats(SignalGenerator):
             "mix_chol": self.mix_chol_, "ar_coefs": self.ar_coefs_, "offsets": self.offsets_,
             "noise_re": self.noise_factor_.real, "noise_im": self.noise_factor_.imag,
         }
-        if self.record_chol_ is not None:
-            arrays.update({"record_mean": self.record_mean_, "record_chol": self.record_chol_})
+        if self.record_factor_ is not None:
+            arrays.update({"record_offset": self.record_offset_,
+                           "record_factor": self.record_factor_})
         for j, (_, _, freqs, rr_off, sc_off) in enumerate(self.static_):
             arrays.update({f"static{j}_freqs": freqs, f"static{j}_rr": rr_off,
                            f"static{j}_scores": sc_off})
@@ -420,10 +436,10 @@ class SignalBeats(SignalGenerator):
             setattr(self, f"{name}_", np.asarray(arrays[name], dtype=np.float64))
         self.noise_factor_ = arrays["noise_re"] + 1j * arrays["noise_im"]
         # models saved before record effects existed draw every beat from the pooled mixture
-        self.record_mean_ = (np.asarray(arrays["record_mean"], dtype=np.float64)
-                             if "record_mean" in arrays else None)
-        self.record_chol_ = (np.asarray(arrays["record_chol"], dtype=np.float64)
-                             if "record_chol" in arrays else None)
+        self.record_offset_ = (np.asarray(arrays["record_offset"], dtype=np.float64)
+                               if "record_offset" in arrays else None)
+        self.record_factor_ = (np.asarray(arrays["record_factor"], dtype=np.float64)
+                               if "record_factor" in arrays else None)
         self.static_ = [
             (str(s["column"]), [str(c) for c in s["categories"]], arrays[f"static{j}_freqs"],
              arrays[f"static{j}_rr"], arrays[f"static{j}_scores"])
