@@ -63,6 +63,9 @@ def _synthmed(name: str, train: pd.DataFrame, work: Path, seed: int, notes: list
             refined = " + refinement" if gen.choice_.get("refined") else ""
             redrawn = " + target redraw" if gen.choice_.get("target_redrawn") else ""
             notes.append(f"auto chose {gen.choice_['chosen']}{refined}{redrawn}")
+            # why, and every candidate's selection scores: choices can be studied offline
+            notes.append(f"auto's reason: {gen.choice_['reason']}")
+            notes.append("auto's candidates: " + json.dumps(gen.choice_["scores"]))
 
     return fit, lambda n: gen.sample(n, random_state=seed)
 
