@@ -206,3 +206,19 @@ def test_no_clock_same_seed_same_output_on_any_machine():
                                   fits[1].sample(100, random_state=1))
     assert [s["detection_auc"] for s in fits[0].choice_["scores"]] == \
         [s["detection_auc"] for s in fits[1].choice_["scores"]]
+
+
+def test_only_the_simplest_candidate_is_preferred_within_the_noise():
+    """pbc's CLI split: the copula was above the DCR bound, and the network, next in line,
+    was kept over the forest's lower loss 'within the noise' (utility ratio 0.69 against
+    0.82). The preference is the copula's alone."""
+    from synthmed.generators.tabular.auto import _preferred
+
+    network = {"generator": "bayesian_network", "split_losses": [0.321, 0.430, 0.241]}
+    forest = {"generator": "arf", "split_losses": [0.095, 0.173, 0.411]}
+    neural = {"generator": "neural_ar", "split_losses": [0.136, 0.360, 0.273]}
+    assert _preferred([network, forest, neural], forest, "gaussian_copula") is forest
+    copula = {"generator": "gaussian_copula", "split_losses": [0.244, 0.184, 0.231]}
+    assert _preferred([copula, network, forest], forest, "gaussian_copula") is copula
+    beaten = {"generator": "gaussian_copula", "split_losses": [0.40, 0.45, 0.50]}
+    assert _preferred([beaten, forest], forest, "gaussian_copula") is forest
