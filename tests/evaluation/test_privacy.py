@@ -180,6 +180,23 @@ def test_gate_the_holdout_also_fails_is_explained_not_waived():
     assert section.verdict == "fail"  # the caveat explains the fail; it does not turn it off
 
 
+def test_gate_failed_only_by_its_interval_is_explained_not_waived():
+    """An attack that found nothing (risk 0.000) on a few hundred records fails its bound on
+    the interval's far end: the note says that is a lack of evidence, the fail stands."""
+    from synthmed.evaluation.evaluate import reference_caveats
+    from synthmed.evaluation.result import Metric, Section
+
+    wide = Metric("inference_risk", 0.0, 0.0, 0.09, False, "lower", interval=(0.0, 0.231),
+                  gate=True)
+    beyond = Metric("singling_out_risk", 0.12, 0.01, 0.09, False, "lower",
+                    interval=(0.08, 0.16), gate=True)
+    section = Section("privacy", (wide, beyond))
+    notes = reference_caveats(section, 210)
+    assert len(notes) == 1 and "`inference_risk` is 0.000" in notes[0]
+    assert "reaches 0.231" in notes[0] and "210 training records" in notes[0]
+    assert section.verdict == "fail"
+
+
 def test_small_table_report_carries_the_caveat_when_the_holdout_fails():
     data = synthmed.load_dataset("lung")
     train, holdout = synthmed.train_holdout_split(data.frame, random_state=0)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from synthmed.evaluation._models import labels
 from synthmed.evaluation.context import EvalContext, SectionOutput, Thresholds
-from synthmed.evaluation.result import SECTIONS, EvaluationResult, Section
+from synthmed.evaluation.result import SECTIONS, EvaluationResult, Metric, Section
 from synthmed.exceptions import DataError, ParameterError, SchemaError
 from synthmed.generators.base import repeated_share, row_hashes
 from synthmed.schema import (
@@ -171,7 +171,25 @@ def reference_caveats(section: Section, n_train: int) -> list[str]:
                 f"bound {m.threshold}): with {n_train:,} training records this gate cannot tell "
                 "memorisation from chance, so this fail means the property is not demonstrated "
                 "at this size. More records (or a larger holdout) make the gate decisive.")
+        elif _interval_only(m):
+            assert m.interval is not None and m.value is not None
+            out.append(
+                f"`{m.name}` is {m.value:.3f}, within its bound {m.threshold}, but its 95% "
+                f"interval reaches {m.interval[1]:.3f}: with {n_train:,} training records the "
+                "attack cannot show the risk lower than the bound, so this fail means the "
+                "property is not demonstrated at this size, not that the attack succeeded.")
     return out
+
+
+def _interval_only(m: Metric) -> bool:
+    """A gate that fails on its interval's far end alone (the figure itself within bounds)."""
+    if m.interval is None or m.value is None or m.threshold is None:
+        return False
+    if m.direction == "lower":
+        return m.value <= m.threshold < m.interval[1]
+    if m.direction == "higher":
+        return m.value >= m.threshold > m.interval[0]
+    return False
 
 
 def _section_func(name: str) -> Callable[[EvalContext], SectionOutput]:
