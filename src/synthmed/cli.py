@@ -292,7 +292,7 @@ def _modality(args: argparse.Namespace) -> str:
     bundled = {d.name: d.modality for d in list_datasets()}
     if not Path(args.data).exists() and args.data in bundled:
         return bundled[args.data]
-    if args.entity or args.time:
+    if args.entity or args.time or getattr(args, "measure", None) or getattr(args, "value", None):
         return "longitudinal"
     # without signal options, a signal file is known by its suffix (a folder by its files)
     if getattr(args, "fs", None) is not None or getattr(args, "length", None) is not None \

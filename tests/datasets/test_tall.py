@@ -62,6 +62,7 @@ def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
 @pytest.mark.parametrize(("change", "needle"), [
     (lambda t: t.assign(site=np.where(t.index % 2, "arm", "leg")), "'site' change within"),
     (lambda t: t.assign(vital=t["vital"].where(t.index != 3)), "1 of"),
+    (lambda t: t.assign(vital=t["vital"].where(t.index != 3, "  ")), "have no measure name"),
     (lambda t: t.assign(vital=t["vital"].replace("temp_c", "age")), "named like another"),
     (lambda t: t.drop(columns=["value"]), "'value' (value) not in the table"),
 ])
@@ -158,6 +159,10 @@ def test_a_tall_table_without_measure_and_value_is_refused_with_the_fix(tmp_path
     err = capsys.readouterr().err
     assert "--measure vital --value value" in err and "Traceback" not in err
     assert not out.exists()
+    # --measure/--value without --entity/--time: what is missing is named
+    assert main(["generate", str(path), "-o", str(out), "--measure", "vital", "--value",
+                 "value"]) == 2
+    assert "needs --entity COL and --time COL" in capsys.readouterr().err
     # a long table with a column per measure is read as before
     wide = pivot_tall(_tall(), entity="stay", time="hour", measure="vital", value="value")[0]
     check_not_tall(wide, entity="stay", time="hour")

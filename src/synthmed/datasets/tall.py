@@ -115,7 +115,8 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
         raise DataError("--entity, --time, --measure and --value must name four different "
                         "columns.")
     for col, what in ((entity, "patient"), (time, "time"), (measure, "measure name")):
-        absent = int(frame[col].isna().sum())
+        blank = frame[col].astype(str).str.strip().eq("") if col == measure else False
+        absent = int((frame[col].isna() | blank).sum())
         if absent:
             raise DataError(f"{absent:,} of {len(frame):,} rows have no {what} in {col!r}: "
                             "drop them first, or fill them in.")
