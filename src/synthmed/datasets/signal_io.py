@@ -110,8 +110,10 @@ def _read_folder(folder: Path, fs: float | None,
     odd = [f.name for f, s in zip(files, sets, strict=True)
            if s.fs != first.fs or s.channels != first.channels]
     if odd:
-        raise DataError(f"{folder.name!r}: {', '.join(odd)} differ from {files[0].name!r} in "
-                        "sampling rate or channels; a folder is one set of records.")
+        raise DataError(f"{folder.name!r}: {', '.join(odd)} differ"
+                        f"{'s' if len(odd) == 1 else ''} from {files[0].name!r} in sampling "
+                        "rate or channels; a folder is one set of records (resample them, or "
+                        "keep common channels with --channels).")
     return SignalSet([r for s in sets for r in s.records], fs=first.fs,
                      channels=first.channels, units=first.units,
                      record_ids=[i for s in sets for i in s.record_ids])
