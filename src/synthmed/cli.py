@@ -512,10 +512,7 @@ def _fit_signals(args: argparse.Namespace, say: Any) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
     from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat
-    from synthmed.datasets.pairs import join_pairs
     from synthmed.exceptions import ParameterError
     from synthmed.generators import load_generator
 
@@ -546,8 +543,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(f".{args.out.name}.tmp")
         if fmt.tall is not None:  # a row per measurement, as the source was written
-            frame = fmt.tall.melt(join_pairs(frame, fmt.pairs, fmt.decimal))
-            fmt = replace(fmt, tall=None, pairs=())
+            frame, fmt = fmt.laid_out(frame), fmt.cells_only
         if suffix == ".csv":
             fmt.write(frame, tmp)
         else:

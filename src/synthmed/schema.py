@@ -519,7 +519,7 @@ def infer_schema(
                 kind=kind,  # type: ignore[arg-type]
                 roles=frozenset(roles),
                 dtype=str(data[name].dtype),
-                decimals=_infer_decimals(measured) if kind in NUMERIC_KINDS or (
+                decimals=infer_decimals(measured) if kind in NUMERIC_KINDS or (
                     kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
                 ) else None,
                 date_only=date_only,
@@ -775,7 +775,9 @@ def _looks_like_datetime(values: pd.Series, *, every: bool = False) -> bool:
     return bool(parsed.notna().all() if every else parsed.notna().mean() > 0.95)
 
 
-def _infer_decimals(series: pd.Series) -> int | None:
+def infer_decimals(series: pd.Series) -> int | None:
+    """The fewest decimal places (at most ``MAX_DECIMALS``) that write every value of a number
+    column exactly; None beyond that or for a column that is not numbers."""
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None
     values = series.dropna().to_numpy(dtype=float)

@@ -214,6 +214,16 @@ def test_a_tall_table_of_coded_items_with_text_values_round_trips(tmp_path, caps
     assert by["50889"].str.fullmatch(r"<0\.5|\d+\.\d").all() and (by["50889"] == "<0.5").any()
     assert set(by["51000"]) <= {"positive", "negative"}
     assert synth["charttime"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()
+    # a hybrid release lays its pairs out the same way (they were left as a stray column)
+    mix = tmp_path / "mix"
+    assert main(["generate", str(path), "-o", str(mix), "--entity", "stay_id", "--time",
+                 "charttime", "--measure", "itemid", "--value", "value", "--mode", "hybrid",
+                 "--hybrid", "mix", "--real-fraction", "0.5", "-q"]) == 0
+    release = pd.read_csv(mix / "release.csv", dtype=str)
+    assert list(release.columns) == ["stay_id", "charttime", "itemid", "value", "age",
+                                     "provenance"]
+    pressure = release.loc[release["itemid"] == "220179", "value"]
+    assert len(pressure) and pressure.str.fullmatch(r"\d+/\d+").all()
 
 
 def test_static_columns_blank_on_some_rows_are_kept_and_missing_times_refused():

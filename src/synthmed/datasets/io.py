@@ -78,6 +78,17 @@ class CsvFormat:
         """This dialect, writing a column per measure back as a row per measurement."""
         return replace(self, tall=layout)
 
+    def laid_out(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` in the source's layout: each pair joined into one cell, then, for a tall
+        source, a row per measurement (columns other than the measures carried on each)."""
+        frame = join_pairs(frame, self.pairs, self.decimal)
+        return frame if self.tall is None else self.tall.melt(frame)
+
+    @property
+    def cells_only(self) -> CsvFormat:
+        """This dialect for a frame already :meth:`laid_out`: cell marks only."""
+        return replace(self, pairs=(), tall=None)
+
     def describe(self) -> str:
         sep = "tab" if self.sep == "\t" else repr(self.sep)
         missing = f", missing values written {self.missing!r}" if self.missing else ""
@@ -115,9 +126,7 @@ class CsvFormat:
               header: bool = True) -> None:
         """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
         with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
-        frame = join_pairs(frame, self.pairs, self.decimal)
-        if self.tall is not None:
-            frame = self.tall.melt(frame)
+        frame = self.laid_out(frame)
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):

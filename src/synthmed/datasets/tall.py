@@ -28,14 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synthmed.exceptions import DataError
+from synthmed.schema import infer_decimals
 
 __all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "read_measures",
            "tall_layout"]
 
-#: where :func:`pivot_tall` leaves its layout, in ``DataFrame.attrs`` (as pairs do)
+#: where the long-table resolver leaves a tall source's layout and notes, in
+#: ``DataFrame.attrs`` (as pairs do; read with :func:`tall_layout`)
 TALL_ATTR = "synthmed_tall"
 #: a column naming the measures of a tall table names at most this many
 MAX_MEASURES = 500
@@ -152,10 +155,11 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     if numeric and len(merged) < len(recorded):
         # an average keeps its measure's precision (two heart rates of 80 and 81 give 80 or
         # 81, not 80.5, which would make every heart rate a decimal number)
-        places = recorded[value].groupby(names.to_numpy(), sort=False).agg(_decimals)
-        merged = merged.round(0) if places.empty else merged.groupby(
-            level="__measure", sort=False, group_keys=False).apply(
-            lambda v: v.round(int(places.get(v.name, 6))))
+        places = recorded[value].groupby(names.to_numpy(), sort=False).agg(infer_decimals)
+        scale = 10.0 ** merged.index.get_level_values("__measure").map(places).to_numpy(
+            dtype=float, na_value=np.nan)
+        exact = np.isfinite(scale)  # a measure finer than MAX_DECIMALS is left as averaged
+        merged = merged.where(~exact, np.round(merged * scale) / scale)
     if len(merged) < len(recorded):
         notes.append(f"{len(recorded) - len(merged):,} values sharing a patient, a time and "
                      f"a measure with another were merged into it ("
@@ -173,7 +177,6 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
                         tuple(map(str, frame.columns)))
-    wide.attrs[TALL_ATTR] = {**layout.to_meta(), "notes": notes}
     return wide, layout, notes
 
 
@@ -182,15 +185,6 @@ def tall_layout(frame: pd.DataFrame) -> tuple[TallLayout | None, list[str]]:
     meta = frame.attrs.get(TALL_ATTR)
     return (None, []) if not meta else (TallLayout.from_meta(meta), list(meta.get("notes", [])))
 
-
-def _decimals(values: pd.Series) -> int:
-    """The fewest decimal places (at most 6) that write every one of ``values`` exactly."""
-    x = values.to_numpy(dtype=float)
-    for places in range(7):
-        scaled = x * 10.0**places
-        if (abs(scaled - scaled.round()) < 1e-6 * (1 + abs(scaled))).all():
-            return places
-    return 6
 
 
 def check_not_tall(frame: pd.DataFrame, *, entity: str, time: str) -> None:

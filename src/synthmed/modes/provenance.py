@@ -29,7 +29,6 @@ import pandas as pd
 
 from synthmed._outputs import write_atomically
 from synthmed.datasets.io import CsvFormat
-from synthmed.datasets.tall import TallLayout
 from synthmed.exceptions import ParameterError
 
 __all__ = [
@@ -177,8 +176,8 @@ def write_release(release: Release, folder: str | Path, *,
         raise ParameterError(f"Output {str(out_dir)!r} exists and is not a folder.")
     fmt = csv_format or CsvFormat()
     if fmt.tall is not None:  # a row per measurement: each carries its patient's provenance
-        release = _melted(release, fmt.tall)
-        fmt = replace(fmt, tall=None)
+        release = _laid_out(release, fmt)
+        fmt = fmt.cells_only
     if provenance == "column":
         tables = {f"{name}.csv": with_provenance(release, column)}
     else:
@@ -200,13 +199,13 @@ def write_release(release: Release, folder: str | Path, *,
     return files
 
 
-def _melted(release: Release, layout: TallLayout) -> Release:
-    """``release`` with its rows written a row per measurement (:mod:`synthmed.datasets.tall`),
+def _laid_out(release: Release, fmt: CsvFormat) -> Release:
+    """``release`` in ``fmt``'s layout (a row per measurement, :mod:`synthmed.datasets.tall`),
     each row's provenance that of its patient-time row."""
     key = "__provenance"
     wide = release.data.copy()
     wide[key] = release.provenance.astype(str).to_numpy()
-    tall = layout.melt(wide)
+    tall = fmt.laid_out(wide)
     return replace(release, data=tall.drop(columns=key), provenance=make_provenance(tall[key]),
                    source_index=None)
 
