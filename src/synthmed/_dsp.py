@@ -101,8 +101,8 @@ def nn_intervals(peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 def hrv_stats(rr_list: Sequence[np.ndarray]) -> dict[str, float]:
     """Mean heart rate (60 / mean NN, bpm), SDNN and RMSSD (ms) over normal intervals.
 
-    ``rr_list`` holds one array of NN intervals (seconds) per record; RMSSD uses successive
-    pairs within a record only.
+    ``rr_list`` holds arrays of NN intervals (seconds): one per record, or one per run of
+    adjacent intervals (:func:`nn_runs`); RMSSD uses successive pairs within an array only.
     """
     nn = np.concatenate([np.asarray(r, dtype=float) for r in rr_list]) if rr_list else np.zeros(0)
     diffs = [np.diff(r) for r in rr_list if len(r) > 1]
@@ -120,6 +120,21 @@ def record_nn(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarray, n
     peaks = detect_beats(x, fs, kind)
     rr, ok = nn_intervals(peaks, fs)
     return peaks, rr[ok]
+
+
+def nn_runs(rr: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
+    """The normal intervals in runs of adjacent ones: an ectopic beat or a missed one ends a
+    run, so that a successive difference never spans it (HRV's "successive NN pairs")."""
+    edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
+    return [rr[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def record_nn_runs(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarray,
+                                                                          list[np.ndarray]]:
+    """Beats of one channel and its NN intervals in runs of adjacent ones (:func:`nn_runs`)."""
+    peaks = detect_beats(x, fs, kind)
+    rr, ok = nn_intervals(peaks, fs)
+    return peaks, nn_runs(rr, ok)
 
 
 def reference_channel(record: np.ndarray, fs: float, kind: SignalKind) -> int:

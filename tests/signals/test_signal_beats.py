@@ -150,3 +150,43 @@ def test_each_synthetic_record_keeps_a_beat_of_its_own():
     result = evaluate_signals(train, holdout, pooled.sample(24, length_s=30, random_state=1),
                               random_state=0)
     assert result.metric("fidelity", "beat_record_share").value < 0.1
+
+
+def _window_wander(signals: SignalSet, seconds: float = 10.0) -> tuple[float, float]:
+    """Mean and within-record sd of the wander band's (< 0.5 Hz) log RMS in windows."""
+    from synthmed.generators.signal._noise import window_logs
+
+    logs = [window_logs(r.astype(np.float64), signals.fs, round(seconds * signals.fs), 0.5)[0]
+            for r in signals.records]
+    flat = np.concatenate([x.ravel() for x in logs])
+    within = np.sqrt(np.mean(np.concatenate([(x - x.mean()).ravel() ** 2 for x in logs])))
+    return float(flat.mean()), float(within)
+
+
+def test_baseline_wander_comes_in_episodes_as_loud_as_the_records(ecg_model):
+    """The wander of the MIT-BIH excerpt varies from one 10 s strip to the next (log RMS sd
+    0.49); stationary noise of the same spectrum varied by about half that, and an 8 s Welch
+    estimate put its level 0.23 (log) below the record's. The slow gains and the 32 s wander
+    spectrum give both back."""
+    model, train = ecg_model
+    level, within = _window_wander(train)
+    fake = model.sample(4, length_s=150, random_state=0)
+    s_level, s_within = _window_wander(fake)
+    assert abs(s_level - level) < 0.2
+    assert s_within > within  # 0.44 against 0.39 (seeds 1-3: 0.42-0.68)
+    steady = get_generator("signal_beats").fit(train, random_state=0)
+    steady.envelopes_ = ()  # stationary noise: the model before the slow gains
+    assert _window_wander(steady.sample(4, length_s=150, random_state=0))[1] < 0.8 * within
+
+
+def test_rmssd_never_spans_an_ectopic_beat():
+    from synthmed._dsp import nn_intervals, nn_runs
+
+    steps = [300, 310] * 5 + [150, 460] + [300, 310] * 5  # a premature beat and its pause
+    rr, ok = nn_intervals(np.cumsum([0, *steps]), 360.0)
+    assert not ok[10] and not ok[11]
+    runs = nn_runs(rr, ok)
+    assert all(len(r) >= 2 for r in runs) and sum(len(r) for r in runs) == ok.sum()
+    assert not any(np.isin(np.round(np.concatenate(runs) * 360), [150, 460]))
+    # every successive difference lies within a run: 10 samples, never the 150/460 jump
+    assert hrv_stats(runs)["rmssd"] == pytest.approx(1000 * 10 / 360.0)

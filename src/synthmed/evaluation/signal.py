@@ -183,8 +183,8 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
     for rec in s.records:
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
-        peaks, rr_nn = _dsp.record_nn(x[channel], s.fs, kind)
-        nn.append(rr_nn)
+        peaks, runs = _dsp.record_nn_runs(x[channel], s.fs, kind)
+        nn.extend(runs)  # RMSSD never spans an ectopic or missed beat
         all_peaks.append(peaks)
         factors = np.ones(len(peaks))
         if len(peaks):
@@ -222,8 +222,8 @@ def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: 
         for lo, hi in itertools.pairwise(edges):
             sel = (freqs >= lo) & (freqs < hi)
             out.append(float(np.log(psd[0][sel].sum() / total + 1e-9)) if sel.any() else 0.0)
-    _, nn = _dsp.record_nn(x[channel], fs, kind)
-    hrv = _dsp.hrv_stats([nn])
+    _, runs = _dsp.record_nn_runs(x[channel], fs, kind)
+    hrv = _dsp.hrv_stats(runs)
     out += [np.nan_to_num(hrv["mean_hr"]), np.nan_to_num(np.log(hrv["sdnn"] + 1)),
             np.nan_to_num(np.log(hrv["rmssd"] + 1))]
     return out

@@ -11,10 +11,14 @@ Fit
        components) and a Gaussian mixture over the PCA scores, so every new beat is a fresh
        draw, never a stored beat.
     4. Rhythm: an autoregressive model of the centred log NN series (least squares, made
-       stationary), its innovation variance, and the spread of record means: this gives
-       realistic SDNN and RMSSD.
+       stationary) and its innovation variance: this gives realistic SDNN and RMSSD. With
+       several records, each record's mean log RR and log innovation sd are a patient's own
+       (a Gaussian of the two, fitted on the records): patients differ in heart rate and in
+       variability, and a slow heart often varies more.
     5. Everything the beats do not explain (baseline wander, noise, beat detail) is the
-       residual; its cross-spectral matrix is kept (:mod:`._noise`).
+       residual; its cross-spectral matrix is kept (:mod:`._noise`), and with several
+       records the spread of each record's log noise level per channel (electrode contact,
+       muscle tone differ between recordings).
     6. Categorical static attributes (per record) shift the mean log RR and the mean beat
        scores of their group.
     7. With several records (patients), each record's mean beat scores beyond its groups'
@@ -22,7 +26,8 @@ Fit
        their own record's mean.
 
 Sample
-    Each record draws its own mean beat once (several training records) and its mean rate;
+    Each record draws its own mean beat, rate, variability and noise level once (several
+    training records; one record: its mean rate from the spread of record means, if any);
     RR intervals are drawn from the AR model (scaled to a requested heart rate), beats from the
     mixture around that mean are stretched for their RR and placed at the beat times by
     weighted overlap-add, and coupled noise is added: any length at the native sampling
@@ -42,7 +47,14 @@ from synthmed import _dsp
 from synthmed.datasets.signals import SignalSet
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators.base import int_in, one_of
-from synthmed.generators.signal._noise import fit_cross_spectrum, synth_noise
+from synthmed.generators.signal._noise import (
+    ENVELOPE_S,
+    Envelope,
+    fit_cross_spectrum,
+    fit_envelopes,
+    synth_noise,
+    window_logs,
+)
 from synthmed.generators.signal.base import SignalGenerator
 
 __all__ = ["SignalBeats"]
@@ -52,6 +64,8 @@ MIN_BEATS = 4
 MIN_RECORDS = 3
 #: ...and the most directions in which their mean beats are drawn apart
 MAX_RECORD_FACTORS = 16
+#: a record's rhythm (mean rate, variability) counts from this many normal intervals
+MIN_RHYTHM_BEATS = 20
 _PRE, _POST = 0.4, 0.75  # beat window around the peak, in median RR
 
 
@@ -192,7 +206,11 @@ class SignalBeats(SignalGenerator):
             offsets.append(res.mean(axis=1))
             residuals.append(res - offsets[-1][:, None])
         self.offsets_ = np.mean(offsets, axis=0)
-        self.noise_df_, self.noise_factor_ = fit_cross_spectrum(residuals, fs)
+        self.noise_df_, self.noise_factor_ = fit_cross_spectrum(residuals, fs, cutoff)
+        self.wander_hz_ = cutoff
+        self.envelopes_ = fit_envelopes(residuals, fs, self.noise_df_, self.noise_factor_,
+                                        cutoff, rng)
+        self._fit_noise_levels(residuals, owners, signals.n_records, fs, rng)
 
     def _factors(self, prev_rr: np.ndarray) -> np.ndarray:
         return np.clip((np.asarray(prev_rr) / self.med_rr_) ** self.exponent_, 0.7, 1.4)
@@ -252,25 +270,86 @@ class SignalBeats(SignalGenerator):
         return means[owners], rest
 
     def _fit_rhythm(self, detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        series = [np.log(rr[ok]) for _, rr, ok in detected if ok.sum() >= 2]
-        means = np.array([s.mean() for s in series])
-        centred = [s - s.mean() for s in series]
-        p = min(self.ar_order, max(0, min(len(s) for s in centred) // 4))
+        # the AR model learns from runs of adjacent normal intervals only: the NN series
+        # joined across an ectopic beat jumps where no heart did, and those jumps (a third of
+        # the excerpt's largest steps) drowned the slow breathing rhythm (lag coefficients
+        # 0.10 / 0.10 / 0.21 / 0.04 on a 16-record cohort)
+        usable = [(rr, ok) for _, rr, ok in detected if ok.sum() >= 2]
+        means = np.array([np.log(rr[ok]).mean() for rr, ok in usable])
+        runs = [[np.log(run) - m for run in _dsp.nn_runs(rr, ok)]
+                for (rr, ok), m in zip(usable, means, strict=True)]
+        longest = max(len(run) for record in runs for run in record)
+        p = min(self.ar_order, max(0, longest // 4))
         coefs = np.zeros(p)
-        resid = np.concatenate(centred)
+        resids = resids_raw = [np.concatenate(record) for record in runs]
         if p > 0:
-            xs = [np.column_stack([s[p - j - 1:len(s) - j - 1] for j in range(p)])
-                  for s in centred]
-            ys = [s[p:] for s in centred]
-            design, target = np.vstack(xs), np.concatenate(ys)
+            xs = [[np.column_stack([r[p - j - 1:len(r) - j - 1] for j in range(p)])
+                   for r in record if len(r) > p] for record in runs]
+            ys = [[r[p:] for r in record if len(r) > p] for record in runs]
+            design = np.vstack([x for record in xs for x in record])
+            target = np.concatenate([y for record in ys for y in record])
             coefs = np.linalg.lstsq(design, target, rcond=None)[0]
             while p and np.abs(np.roots(np.r_[1.0, -coefs])).max() >= 0.98:
                 coefs = coefs * 0.9
-            resid = target - design @ coefs
+            resids = [np.concatenate([y - x @ coefs for x, y in zip(rx, ry, strict=True)])
+                      if rx else np.zeros(0) for rx, ry in zip(xs, ys, strict=True)]
+        resid = np.concatenate(resids)
         self.ar_coefs_ = coefs
         self.ar_sigma_ = float(resid.std()) if len(resid) > 1 else 0.0
+        # the process's variance is the records' own (SDNN): an AR model fitted on a few dozen
+        # beats can imply a far larger one (ppg_heartpy's 24 s: synthetic SDNN 165 ms, real 84)
+        observed = float(np.mean(np.concatenate(resids_raw) ** 2)) if resids_raw else 0.0
+        implied = self.ar_sigma_ ** 2 * _ar_gain(coefs)
+        self.ar_scale_ = float(np.sqrt(observed / implied)) if implied > 0 and observed > 0 \
+            else 1.0
+        self.ar_sigma_ *= self.ar_scale_
         self.log_rr_mean_ = float(means.mean())
         self.log_rr_spread_ = float(means.std(ddof=1)) if len(means) > 1 else 0.0
+        # each patient's rate and variability, drawn together: records of MIN_RHYTHM_BEATS
+        # intervals or more give a steady estimate of both
+        own = [(m, np.log(r.std() * self.ar_scale_)) for m, r in zip(means, resids, strict=True)
+               if len(r) >= MIN_RHYTHM_BEATS and r.std() > 0]
+        self.rhythm_centre_ = self.rhythm_factor_ = self.rhythm_range_ = None
+        if len(own) >= MIN_RECORDS:
+            pairs = np.array(own)
+            self.rhythm_centre_ = pairs.mean(axis=0)
+            _, sing, vt = np.linalg.svd(pairs - self.rhythm_centre_, full_matrices=False)
+            self.rhythm_factor_ = sing[:, None] * vt / np.sqrt(len(pairs) - 1)
+            # draws stay within the records' range widened by one sd on each side
+            sd = pairs.std(axis=0, ddof=1)
+            self.rhythm_range_ = np.vstack([pairs.min(axis=0) - sd, pairs.max(axis=0) + sd])
+
+    def _fit_noise_levels(self, residuals: list[np.ndarray], owners: np.ndarray,
+                          n_records: int, fs: float, rng: np.random.Generator) -> None:
+        """Each record's own noise level per band (wander, the rest) and channel: the spread
+        of the records' mean window log RMS beyond what the slow gains alone give records of
+        their length (found by simulating them), with the records' correlations; centred in
+        the log, as the spectrum's level is. Recordings differ in electrode contact and muscle
+        tone; a record's mean over a few windows of wander episodes differs by chance too."""
+        counts = np.bincount(owners, minlength=n_records)
+        width = round(ENVELOPE_S * fs)
+        kept = [r for r, c in zip(residuals, counts, strict=True)
+                if c >= MIN_BEATS and r.shape[1] >= width]
+        self.noise_level_factor_ = None
+        if len(kept) < MIN_RECORDS:
+            return
+
+        def means(records: list[np.ndarray]) -> np.ndarray:
+            return np.array([np.concatenate([b.mean(axis=1) for b in window_logs(
+                r, fs, width, self.wander_hz_)]) for r in records])
+
+        real = means(kept)
+        length = int(min(np.median([r.shape[1] for r in kept]), 600 * fs))
+        flat = means([synth_noise(self.noise_df_, self.noise_factor_, fs, length, rng,
+                                  self.envelopes_, self.wander_hz_)
+                      for _ in range(max(MIN_RECORDS, len(kept)))])
+        sd = np.sqrt(np.clip(real.var(axis=0, ddof=1) - flat.var(axis=0, ddof=1), 0.0, None))
+        if not np.any(sd > 0):
+            return
+        corr = np.corrcoef(real, rowvar=False) if len(real) > 2 else np.eye(real.shape[1])
+        cov = np.nan_to_num(corr) * np.outer(sd, sd)
+        vals, vecs = np.linalg.eigh(cov)
+        self.noise_level_factor_ = (np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T)
 
     def _fit_static(self, signals: SignalSet, owners: np.ndarray, scores: np.ndarray) -> None:
         self.static_ = []  # (column, categories, freqs, rr offsets, score offsets)
@@ -333,7 +412,8 @@ class SignalBeats(SignalGenerator):
             beats = beats.reshape(len(times), n_ch, -1)
             signal = self._overlap_add(beats, times * fs, self._factors(prev_rr), n_samples, fs)
             if self.noise:
-                signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng)
+                signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng,
+                                      self.envelopes_, self.wander_hz_, self._noise_levels(rng))
             records.append(signal + self.offsets_[:, None])
             at = np.round(times * fs).astype(np.int64)  # beat peaks, known exactly
             placed.append(at[(at >= 0) & (at < n_samples)])
@@ -343,7 +423,8 @@ class SignalBeats(SignalGenerator):
     def _beat_times(self, seconds: float, rr_shift: float, hr: float | None,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Beat times (s) covering ``[0, seconds]`` and the RR interval ending at each beat."""
-        mean = self.log_rr_mean_ + rr_shift + self.log_rr_spread_ * rng.standard_normal()
+        mean, sigma = self._record_rhythm(rng)
+        mean += rr_shift
         if hr is not None:
             mean = float(np.log(60.0 / hr))
         count = int((seconds + 2 * _dsp.RR_MAX_S) / _dsp.RR_MIN_S) + 8
@@ -351,7 +432,7 @@ class SignalBeats(SignalGenerator):
         p = len(self.ar_coefs_)
         burn = 50 if p else 0
         z = np.zeros(count + burn + p)
-        eps = self.ar_sigma_ * rng.standard_normal(len(z))
+        eps = sigma * rng.standard_normal(len(z))
         for t in range(p, len(z)):
             z[t] = z[t - p:t][::-1] @ self.ar_coefs_ + eps[t] if p else eps[t]
         rr = np.clip(np.exp(mean + z[burn + p:]), _dsp.RR_MIN_S, _dsp.RR_MAX_S)
@@ -363,6 +444,26 @@ class SignalBeats(SignalGenerator):
             times = start + np.concatenate([[0.0], np.cumsum(rr[1:])])
         last = int(np.searchsorted(times, seconds + _PRE * self.med_rr_ * 1.5)) + 1
         return times[:last], rr[:last]
+
+    def _record_rhythm(self, rng: np.random.Generator) -> tuple[float, float]:
+        """This record's mean log RR and innovation sd: a patient's own where several records
+        were learnt from, else the pooled variability around a drawn mean."""
+        if self.rhythm_factor_ is None:
+            return (self.log_rr_mean_ + self.log_rr_spread_ * rng.standard_normal(),
+                    self.ar_sigma_)
+        assert self.rhythm_centre_ is not None and self.rhythm_range_ is not None
+        draw = self.rhythm_centre_ + rng.standard_normal(len(self.rhythm_factor_)) \
+            @ self.rhythm_factor_
+        mean, log_sd = np.clip(draw, self.rhythm_range_[0], self.rhythm_range_[1])
+        return float(mean), float(np.exp(log_sd))
+
+    def _noise_levels(self, rng: np.random.Generator) -> np.ndarray | None:
+        """This record's noise level factor per band and channel (``2 x C``); None with fewer
+        than MIN_RECORDS records."""
+        if self.noise_level_factor_ is None:
+            return None
+        f = self.noise_level_factor_
+        return np.exp(rng.standard_normal(len(f)) @ f).reshape(2, -1)
 
     def _draw_beats(self, count: int, shift: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         comp = rng.choice(len(self.mix_weights_), size=count, p=self.mix_weights_)
@@ -408,6 +509,7 @@ class SignalBeats(SignalGenerator):
             "n_pre": self.n_pre_, "n_post": self.n_post_, "exponent": self.exponent_,
             "ar_sigma": self.ar_sigma_, "log_rr_mean": self.log_rr_mean_,
             "log_rr_spread": self.log_rr_spread_, "noise_df": self.noise_df_,
+            "wander_hz": self.wander_hz_,
             "static": [{"column": col, "categories": cats} for col, cats, *_ in self.static_],
         }
         arrays = {
@@ -419,6 +521,15 @@ class SignalBeats(SignalGenerator):
         if self.record_factor_ is not None:
             arrays.update({"record_offset": self.record_offset_,
                            "record_factor": self.record_factor_})
+        if self.rhythm_factor_ is not None:
+            arrays.update({"rhythm_centre": self.rhythm_centre_,
+                           "rhythm_factor": self.rhythm_factor_,
+                           "rhythm_range": self.rhythm_range_})
+        if self.noise_level_factor_ is not None:
+            arrays["noise_level_factor"] = self.noise_level_factor_
+        for j, env in enumerate(self.envelopes_):
+            arrays[f"envelope{j}_sd"] = env.sd
+            arrays[f"envelope{j}_phi"] = np.array([env.phi])
         for j, (_, _, freqs, rr_off, sc_off) in enumerate(self.static_):
             arrays.update({f"static{j}_freqs": freqs, f"static{j}_rr": rr_off,
                            f"static{j}_scores": sc_off})
@@ -440,6 +551,16 @@ class SignalBeats(SignalGenerator):
                                if "record_offset" in arrays else None)
         self.record_factor_ = (np.asarray(arrays["record_factor"], dtype=np.float64)
                                if "record_factor" in arrays else None)
+        # ...those saved before noise envelopes draw stationary noise...
+        self.wander_hz_ = float(meta.get("wander_hz", 0.0))
+        self.envelopes_ = tuple(
+            Envelope(np.asarray(arrays[f"envelope{j}_sd"], dtype=np.float64),
+                     float(arrays[f"envelope{j}_phi"][0]))
+            for j in range(2) if f"envelope{j}_sd" in arrays)
+        # ...and those saved before per-record rhythm and noise level share them
+        for name in ("rhythm_centre", "rhythm_factor", "rhythm_range", "noise_level_factor"):
+            setattr(self, f"{name}_", np.asarray(arrays[name], dtype=np.float64)
+                    if name in arrays else None)
         self.static_ = [
             (str(s["column"]), [str(c) for c in s["categories"]], arrays[f"static{j}_freqs"],
              arrays[f"static{j}_rr"], arrays[f"static{j}_scores"])
@@ -456,6 +577,19 @@ def _plausible(beats: np.ndarray, ok: np.ndarray, kept: np.ndarray) -> np.ndarra
     span = np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
     typical = np.median(span) if len(span) else 0.0
     return near_normal[kept] & (span <= 3 * typical) & (span >= typical / 3)
+
+
+def _ar_gain(coefs: np.ndarray, steps: int = 2000) -> float:
+    """Variance of a stationary AR process with unit innovations (sum of its squared impulse
+    response; the coefficients are kept inside the unit circle)."""
+    p = len(coefs)
+    if p == 0:
+        return 1.0
+    h = np.zeros(steps + p)
+    h[p] = 1.0
+    for t in range(p + 1, steps + p):
+        h[t] = h[t - p:t][::-1] @ coefs
+    return float(np.sum(h ** 2))
 
 
 def _split_by(owners: np.ndarray, n: int) -> list[np.ndarray]:
