@@ -14,9 +14,9 @@ pair's coherence match the source. Only spectra are kept, never the residual its
   muscle noise in bursts. Within 10 s strips of the MIT-BIH excerpt the wander's log RMS varies
   with sd 0.49, where stationary noise of the same spectrum varies by 0.28. So each band (below
   and above ``split_hz``) carries a slow gain: a log envelope, AR(1) from one window of
-  ``ENVELOPE_S`` seconds to the next, whose variance is what the records' window log RMS varies
-  by *beyond* what stationary noise of the learnt spectrum already varies by (found by
-  simulating it), and whose lag-1 correlation is theirs.
+  ``ENVELOPE_S`` seconds to the next and held over each, whose variance is what the records'
+  window log RMS varies by *beyond* what stationary noise of the learnt spectrum already varies
+  by (found by simulating it), and whose lag-1 correlation is theirs.
 * The level of each band is the *geometric* mean of its segments' power (the spectrum is the
   mean of the segments' spectra, each divided by its band power, times that level): a gain
   that is 1 in the log mean then gives windows as loud as the records' typical window.
@@ -144,49 +144,34 @@ def fit_envelopes(residuals: Sequence[np.ndarray], fs: float, df: float, factor:
     the records hold fewer than ``MIN_WINDOWS`` windows.
 
     The window log RMS of noise under a gain varies by the stationary noise's own spread plus
-    the gain's, averaged over the window; the gain is interpolated between window centres,
-    which smooths it, so its sd is scaled once by simulation until the records' spread is met.
+    the gain's, which holds over each window (:func:`_gain`).
     """
     width = round(ENVELOPE_S * fs)
     if sum(r.shape[1] // width for r in residuals) < MIN_WINDOWS:
         return ()
     real = [_spread([window_logs(r, fs, width, split_hz)[band] for r in residuals])
             for band in range(2)]
-    lengths = _simulated_lengths(residuals, width)
-
-    def simulated(envelopes: tuple[Envelope, ...] = ()) -> list[tuple[np.ndarray, np.ndarray]]:
-        logs = [window_logs(synth_noise(df, factor, fs, n, rng, envelopes, split_hz), fs,
-                             width, split_hz) for n in lengths]
-        return [_spread([x[band] for x in logs]) for band in range(2)]
-
-    flat = simulated()
+    steady = [window_logs(synth_noise(df, factor, fs, n, rng), fs, width, split_hz)
+              for n in _simulated_lengths(residuals, width)]
+    flat = [_spread([x[band] for x in steady]) for band in range(2)]
     envelopes = []
     for (var_real, cov_real), (var_flat, cov_flat) in zip(real, flat, strict=True):
         extra = np.clip(var_real - var_flat, 0.0, None)
         phi = float(np.clip(np.sum(cov_real - cov_flat) / np.sum(extra), 0.0, 0.95)) \
             if extra.sum() > 0 else 0.0
         envelopes.append(Envelope(np.sqrt(extra), phi))
-    if not any(np.any(e.sd > 0) for e in envelopes):
-        return ()
-    calibrated = []
-    for env, (var_flat, _), (var_sim, _) in zip(
-            envelopes, flat, simulated(tuple(envelopes)), strict=True):
-        reached = np.clip(var_sim - var_flat, 1e-12, None)
-        scale = np.clip(np.sqrt((env.sd ** 2) / reached), 1.0, 3.0)
-        calibrated.append(Envelope(env.sd * scale, env.phi))
-    return tuple(calibrated)
+    return tuple(envelopes) if any(np.any(e.sd > 0) for e in envelopes) else ()
 
 
 def _simulated_lengths(residuals: Sequence[np.ndarray], width: int) -> list[int]:
-    """Lengths of stationary noise to simulate: the records', ``_SIMULATED_S`` in all at most
-    (a day-long Holter record's spread is read from its first minutes of noise)."""
-    left, out = _SIMULATED_S * 0, []
+    """Lengths of stationary noise to simulate: the records' lengths (each at most
+    ``_SIMULATED_S``), cycled until ``_SIMULATED_S`` seconds in all, so that the stationary
+    spread is read on as many windows as a 10-minute record holds, however short the data."""
     budget = int(_SIMULATED_S * width / ENVELOPE_S)
-    for r in residuals:
-        n = int(min(r.shape[1], budget - left))
-        if n >= 2 * width:
-            out.append(n)
-        left += n
+    lengths = [min(r.shape[1], budget) for r in residuals if r.shape[1] >= 2 * width]
+    out: list[int] = []
+    while lengths and sum(out) < budget:
+        out.extend(lengths)
     return out
 
 
@@ -221,16 +206,22 @@ def _spread(logs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _gain(env: Envelope, fs: float, n_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """``C x n_samples`` slow gain: an AR(1) log envelope at window centres, linear between."""
+    """``C x n_samples`` slow gain: an AR(1) log envelope held over each window, with a short
+    linear ramp (a tenth of a window) between windows. Held, not interpolated between window
+    centres: a smoothed gain would vary less over a window than the records do, and scaling
+    it up to make up for that overshot the mean noise power (the excerpt's PSD distance
+    doubled)."""
     if not np.any(env.sd > 0):
         return np.ones((len(env.sd), 1))
     width = ENVELOPE_S * fs
-    k = int(np.ceil(n_samples / width)) + 1
+    k = int(np.ceil(n_samples / width))
     z = np.empty(k)
     z[0] = rng.standard_normal()
     step = np.sqrt(1.0 - env.phi ** 2) * rng.standard_normal(k)
     for j in range(1, k):
         z[j] = env.phi * z[j - 1] + step[j]
-    centres = (np.arange(k) - 0.5) * width
-    shared = np.interp(np.arange(n_samples), centres, z)
-    return np.exp(np.asarray(env.sd)[:, None] * shared[None, :])
+    ramp = 0.05 * width
+    edges = np.arange(k) * width
+    knots = np.column_stack([edges + ramp, edges + width - ramp]).ravel()
+    held = np.interp(np.arange(n_samples), knots, np.repeat(z, 2))
+    return np.exp(np.asarray(env.sd)[:, None] * held[None, :])

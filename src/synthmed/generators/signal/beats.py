@@ -191,6 +191,7 @@ class SignalBeats(SignalGenerator):
         scores = (flat - self.mean_beat_) @ self.components_.T
         self._fit_rhythm(detected)
         self._fit_static(signals, owners, scores)
+        self._fit_record_rhythm(signals)
         own_scores, own_rest = self._fit_records(signals, owners, scores, flat)
         self._fit_mixture((scores - own_scores)[use], len(use), k, rng)
 
@@ -274,7 +275,8 @@ class SignalBeats(SignalGenerator):
         # joined across an ectopic beat jumps where no heart did, and those jumps (a third of
         # the excerpt's largest steps) drowned the slow breathing rhythm (lag coefficients
         # 0.10 / 0.10 / 0.21 / 0.04 on a 16-record cohort)
-        usable = [(rr, ok) for _, rr, ok in detected if ok.sum() >= 2]
+        index = [r for r, (_, _, ok) in enumerate(detected) if ok.sum() >= 2]
+        usable = [detected[r][1:] for r in index]
         means = np.array([np.log(rr[ok]).mean() for rr, ok in usable])
         runs = [[np.log(run) - m for run in _dsp.nn_runs(rr, ok)]
                 for (rr, ok), m in zip(usable, means, strict=True)]
@@ -305,19 +307,31 @@ class SignalBeats(SignalGenerator):
         self.ar_sigma_ *= self.ar_scale_
         self.log_rr_mean_ = float(means.mean())
         self.log_rr_spread_ = float(means.std(ddof=1)) if len(means) > 1 else 0.0
-        # each patient's rate and variability, drawn together: records of MIN_RHYTHM_BEATS
-        # intervals or more give a steady estimate of both
-        own = [(m, np.log(r.std() * self.ar_scale_)) for m, r in zip(means, resids, strict=True)
-               if len(r) >= MIN_RHYTHM_BEATS and r.std() > 0]
+        # each record's rate and variability (see _fit_record_rhythm): records of
+        # MIN_RHYTHM_BEATS intervals or more give a steady estimate of both
+        self._own_rhythm = [(r, m, np.log(x.std() * self.ar_scale_))
+                            for r, m, x in zip(index, means, resids, strict=True)
+                            if len(x) >= MIN_RHYTHM_BEATS and x.std() > 0]
+
+    def _fit_record_rhythm(self, signals: SignalSet) -> None:
+        """Each patient's rate and variability, drawn together: a Gaussian of the records'
+        (mean log RR beyond their static groups' offsets, log innovation sd)."""
+        own = self._own_rhythm
+        del self._own_rhythm
         self.rhythm_centre_ = self.rhythm_factor_ = self.rhythm_range_ = None
-        if len(own) >= MIN_RECORDS:
-            pairs = np.array(own)
-            self.rhythm_centre_ = pairs.mean(axis=0)
-            _, sing, vt = np.linalg.svd(pairs - self.rhythm_centre_, full_matrices=False)
-            self.rhythm_factor_ = sing[:, None] * vt / np.sqrt(len(pairs) - 1)
-            # draws stay within the records' range widened by one sd on each side
-            sd = pairs.std(axis=0, ddof=1)
-            self.rhythm_range_ = np.vstack([pairs.min(axis=0) - sd, pairs.max(axis=0) + sd])
+        if len(own) < MIN_RECORDS:
+            return
+        pairs = np.array([[m, log_sd] for _, m, log_sd in own])
+        for col, cats, _, rr_off, _ in self.static_:
+            assert signals.static is not None
+            labels = signals.static[col].astype(str).to_numpy()
+            pairs[:, 0] -= [rr_off[cats.index(labels[r])] for r, _, _ in own]
+        self.rhythm_centre_ = pairs.mean(axis=0)
+        _, sing, vt = np.linalg.svd(pairs - self.rhythm_centre_, full_matrices=False)
+        self.rhythm_factor_ = sing[:, None] * vt / np.sqrt(len(pairs) - 1)
+        # draws stay within the records' range widened by one sd on each side
+        sd = pairs.std(axis=0, ddof=1)
+        self.rhythm_range_ = np.vstack([pairs.min(axis=0) - sd, pairs.max(axis=0) + sd])
 
     def _fit_noise_levels(self, residuals: list[np.ndarray], owners: np.ndarray,
                           n_records: int, fs: float, rng: np.random.Generator) -> None:
