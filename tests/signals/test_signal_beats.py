@@ -190,3 +190,26 @@ def test_rmssd_never_spans_an_ectopic_beat():
     assert not any(np.isin(np.round(np.concatenate(runs) * 360), [150, 460]))
     # every successive difference lies within a run: 10 samples, never the 150/460 jump
     assert hrv_stats(runs)["rmssd"] == pytest.approx(1000 * 10 / 360.0)
+
+
+def _beat_steps(signals: SignalSet) -> np.ndarray:
+    """|Successive differences| of log NN intervals, within runs of normal beats."""
+    from synthmed._dsp import detect_beats, nn_intervals, nn_runs
+
+    out = []
+    for record in signals.records:
+        rr, ok = nn_intervals(detect_beats(record[0], signals.fs, "ecg"), signals.fs)
+        out += [np.diff(np.log(run)) for run in nn_runs(rr, ok) if len(run) > 1]
+    return np.abs(np.concatenate(out))
+
+
+def test_heart_rhythm_changes_mostly_a_little_and_now_and_then_much(ecg_model):
+    """The excerpt's beat-to-beat changes of log RR have a median of 0.033 and a 95th
+    percentile 4.5 times that (a Gaussian's is 2.9 times); an AR model with Gaussian steps of
+    the same sd drew a median of 0.05 and a Gaussian's tail. The rhythm keeps both."""
+    model, train = ecg_model
+    real = _beat_steps(train)
+    fake = _beat_steps(model.sample(4, length_s=150, random_state=0))
+    assert abs(np.median(fake) / np.median(real) - 1) < 0.3
+    assert np.percentile(fake, 95) / np.median(fake) > 3.5
+    assert abs(np.sqrt(np.mean(fake ** 2)) / np.sqrt(np.mean(real ** 2)) - 1) < 0.15
