@@ -139,9 +139,11 @@ def synth_noise(df: float, factor: np.ndarray, fs: float, n_samples: int,
 
 
 def fit_envelopes(residuals: Sequence[np.ndarray], fs: float, df: float, factor: np.ndarray,
-                  split_hz: float, rng: np.random.Generator) -> tuple[Envelope, ...]:
+                  split_hz: float, rng: np.random.Generator,
+                  keep: Sequence[np.ndarray] | None = None) -> tuple[Envelope, ...]:
     """The slow gain of the bands below and above ``split_hz`` (see module doc); none when
-    the records hold fewer than ``MIN_WINDOWS`` windows.
+    the records hold fewer than ``MIN_WINDOWS`` windows. ``keep`` masks each record's samples
+    that are noise (not a beat the model left out, such as an ectopic one).
 
     The window log RMS of noise under a gain varies by the stationary noise's own spread plus
     the gain's, which holds over each window (:func:`_gain`).
@@ -149,8 +151,9 @@ def fit_envelopes(residuals: Sequence[np.ndarray], fs: float, df: float, factor:
     width = round(ENVELOPE_S * fs)
     if sum(r.shape[1] // width for r in residuals) < MIN_WINDOWS:
         return ()
-    real = [_spread([window_logs(r, fs, width, split_hz)[band] for r in residuals])
-            for band in range(2)]
+    masks = list(keep) if keep is not None else [None] * len(residuals)
+    logs = [window_logs(r, fs, width, split_hz, m) for r, m in zip(residuals, masks, strict=True)]
+    real = [_spread([x[band] for x in logs]) for band in range(2)]
     steady = [window_logs(synth_noise(df, factor, fs, n, rng), fs, width, split_hz)
               for n in _simulated_lengths(residuals, width)]
     flat = [_spread([x[band] for x in steady]) for band in range(2)]
@@ -175,33 +178,47 @@ def _simulated_lengths(residuals: Sequence[np.ndarray], width: int) -> list[int]
     return out
 
 
-def window_logs(x: np.ndarray, fs: float, width: int, split_hz: float) -> list[np.ndarray]:
-    """Log RMS of each window (``C x windows``) of the bands below and above ``split_hz``."""
+def window_logs(x: np.ndarray, fs: float, width: int, split_hz: float,
+                keep: np.ndarray | None = None) -> list[np.ndarray]:
+    """Log noise level of each window (``C x windows``) of the bands below and above
+    ``split_hz``: the log of 1.4826 x the median absolute value (the sd of Gaussian noise),
+    which a few samples of beat misfit do not move (a QRS reconstructed a sample off leaves a
+    spike of 1-1.5 mV in the residual of the MIT-BIH excerpt, above a floor of 0.1); with
+    ``keep`` (a mask of samples), over the kept samples only, NaN for a window less than half
+    kept."""
     k = x.shape[1] // width
     spec = np.fft.rfft(x[:, :k * width], axis=1)
     low = np.fft.rfftfreq(k * width, 1.0 / fs) < split_hz
+    mask = np.ones((k, width), dtype=bool) if keep is None else \
+        keep[:k * width].reshape(k, width)
     out = []
     for band in (low, ~low):
-        part = np.fft.irfft(np.where(band, spec, 0.0), n=k * width, axis=1)
-        power = (part.reshape(x.shape[0], k, width) ** 2).mean(axis=2)
-        out.append(0.5 * np.log(power + 1e-30))
+        part = np.abs(np.fft.irfft(np.where(band, spec, 0.0), n=k * width, axis=1))
+        part = part.reshape(x.shape[0], k, width)
+        if keep is not None:
+            part = np.where(mask[None], part, np.nan)
+        logs = np.log(1.4826 * np.nanmedian(part, axis=2) + 1e-30)
+        logs[:, mask.sum(axis=1) < 0.5 * width] = np.nan
+        out.append(logs)
     return out
 
 
 def _spread(logs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Within-record variance of the window log RMS per channel, and its lag-1 covariance;
-    deviations are first clipped at three robust sds (1.4826 x their median absolute value),
-    so that a window holding an unmodelled beat (an ectopic beat's residual) or an artefact
-    does not pass for a burst of noise."""
-    dev = [x - np.median(x, axis=1, keepdims=True) for x in logs if x.shape[1] >= 2]
+    """Within-record variance of the window log RMS per channel, and its lag-1 covariance
+    (NaN windows left out); deviations are first clipped at three robust sds (1.4826 x their
+    median absolute value), so that a window holding an artefact does not pass for a burst of
+    noise."""
+    dev = [x - np.nanmedian(x, axis=1, keepdims=True) for x in logs
+           if np.isfinite(x[0]).sum() >= 2]
     if not dev:
         return np.zeros(1), np.zeros(1)
-    scale = 1.4826 * np.median(np.abs(np.concatenate(dev, axis=1)), axis=1, keepdims=True)
+    scale = 1.4826 * np.nanmedian(np.abs(np.concatenate(dev, axis=1)), axis=1, keepdims=True)
     dev = [np.clip(d, -3 * scale, 3 * scale) for d in dev]
-    dev = [d - d.mean(axis=1, keepdims=True) for d in dev]
-    n = sum(d.shape[1] - 1 for d in dev)
-    var = sum((d ** 2).sum(axis=1) for d in dev) / max(n, 1)
-    cov = sum((d[:, 1:] * d[:, :-1]).sum(axis=1) for d in dev) / max(n, 1)
+    dev = [d - np.nanmean(d, axis=1, keepdims=True) for d in dev]
+    n = sum(int(np.isfinite(d[0]).sum()) - 1 for d in dev)
+    pairs = sum(int(np.isfinite(d[0, 1:] * d[0, :-1]).sum()) for d in dev)
+    var = sum(np.nansum(d ** 2, axis=1) for d in dev) / max(n, 1)
+    cov = sum(np.nansum(d[:, 1:] * d[:, :-1], axis=1) for d in dev) / max(pairs, 1)
     return var, cov
 
 

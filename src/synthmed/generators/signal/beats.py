@@ -69,6 +69,8 @@ MAX_RECORD_FACTORS = 16
 MIN_RHYTHM_BEATS = 20
 #: lags beyond the AR order that fit the slow drift of the rhythm (see ``_slow_drift``)
 DRIFT_LAGS = 8
+#: the residual's fast part is clipped at this many robust sds (beat misfit, not noise)
+SPIKE_SDS = 5.0
 #: largest beat-to-beat change of log RR drawn: log(1.3), the normal-interval rule's bound
 MAX_BEAT_STEP = float(np.log(1.3))
 _PRE, _POST = 0.4, 0.75  # beat window around the peak, in median RR
@@ -210,13 +212,17 @@ class SignalBeats(SignalGenerator):
                                       pos, factors, rec.shape[1], fs)
             res = rec.astype(np.float64) - recon
             offsets.append(res.mean(axis=1))
-            residuals.append(res - offsets[-1][:, None])
+            residuals.append(_clip_spikes(res - offsets[-1][:, None], fs, cutoff))
         self.offsets_ = np.mean(offsets, axis=0)
         self.noise_df_, self.noise_factor_ = fit_cross_spectrum(residuals, fs, cutoff)
         self.wander_hz_ = cutoff
+        # a beat the model left out (ectopic, artefact) stays whole in the residual: it is not
+        # noise, and read as such it made bursts of noise where the record had a premature beat
+        keep = [self._noise_only(len(res[0]), peaks, pos, fs)
+                for res, (peaks, _, _), (pos, _) in zip(residuals, detected, placed, strict=True)]
         self.envelopes_ = fit_envelopes(residuals, fs, self.noise_df_, self.noise_factor_,
-                                        cutoff, rng)
-        self._fit_noise_levels(residuals, owners, signals.n_records, fs, rng)
+                                        cutoff, rng, keep)
+        self._fit_noise_levels(residuals, keep, owners, signals.n_records, fs, rng)
 
     def _factors(self, prev_rr: np.ndarray) -> np.ndarray:
         return np.clip((np.asarray(prev_rr) / self.med_rr_) ** self.exponent_, 0.7, 1.4)
@@ -336,8 +342,21 @@ class SignalBeats(SignalGenerator):
         sd = pairs.std(axis=0, ddof=1)
         self.rhythm_range_ = np.vstack([pairs.min(axis=0) - sd, pairs.max(axis=0) + sd])
 
-    def _fit_noise_levels(self, residuals: list[np.ndarray], owners: np.ndarray,
-                          n_records: int, fs: float, rng: np.random.Generator) -> None:
+    def _noise_only(self, n: int, peaks: np.ndarray, placed: np.ndarray,
+                    fs: float) -> np.ndarray:
+        """Samples of a record's residual that are noise: not within the window of a detected
+        beat that the model left out."""
+        keep = np.ones(n, dtype=bool)
+        left_out = np.setdiff1d(np.asarray(peaks, dtype=np.int64),
+                                np.round(placed).astype(np.int64))
+        after = round(self.n_post_ * 1.4)  # the window after the peak, stretched at most
+        for peak in left_out:
+            keep[max(0, peak - self.n_pre_):min(n, peak + after)] = False
+        return keep
+
+    def _fit_noise_levels(self, residuals: list[np.ndarray], keep: list[np.ndarray],
+                          owners: np.ndarray, n_records: int, fs: float,
+                          rng: np.random.Generator) -> None:
         """Each record's own noise level per band (wander, the rest) and channel: the spread
         of the records' mean window log RMS beyond what the slow gains alone give records of
         their length (found by simulating them), with the records' correlations; centred in
@@ -345,20 +364,22 @@ class SignalBeats(SignalGenerator):
         tone; a record's mean over a few windows of wander episodes differs by chance too."""
         counts = np.bincount(owners, minlength=n_records)
         width = round(ENVELOPE_S * fs)
-        kept = [r for r, c in zip(residuals, counts, strict=True)
+        kept = [(r, m) for r, m, c in zip(residuals, keep, counts, strict=True)
                 if c >= MIN_BEATS and r.shape[1] >= width]
         self.noise_level_factor_ = None
         if len(kept) < MIN_RECORDS:
             return
 
-        def means(records: list[np.ndarray]) -> np.ndarray:
-            return np.array([np.concatenate([b.mean(axis=1) for b in window_logs(
-                r, fs, width, self.wander_hz_)]) for r in records])
+        def means(records: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+            return np.array([np.concatenate([np.nanmean(b, axis=1) for b in window_logs(
+                r, fs, width, self.wander_hz_, m)]) for r, m in records])
 
         real = means(kept)
-        length = int(min(np.median([r.shape[1] for r in kept]), 600 * fs))
-        flat = means([synth_noise(self.noise_df_, self.noise_factor_, fs, length, rng,
-                                  self.envelopes_, self.wander_hz_)
+        if not np.isfinite(real).all():
+            return
+        length = int(min(np.median([r.shape[1] for r, _ in kept]), 600 * fs))
+        flat = means([(synth_noise(self.noise_df_, self.noise_factor_, fs, length, rng,
+                                   self.envelopes_, self.wander_hz_), None)
                       for _ in range(max(MIN_RECORDS, len(kept)))])
         sd = np.sqrt(np.clip(real.var(axis=0, ddof=1) - flat.var(axis=0, ddof=1), 0.0, None))
         if not np.any(sd > 0):
@@ -709,6 +730,17 @@ def _ar_gain(coefs: np.ndarray) -> float:
     """Variance of a stationary AR process with unit innovations (sum of its squared impulse
     response; the coefficients are kept inside the unit circle)."""
     return float(np.sum(_impulse(coefs) ** 2))
+
+
+def _clip_spikes(residual: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
+    """The residual with its fast part clipped at ``SPIKE_SDS`` robust sds per channel: a QRS
+    reconstructed a sample off leaves a spike of 1-1.5 mV above a floor of 0.1 (MIT-BIH
+    excerpt), which is the beat model's misfit, not noise; read as noise it thickened the
+    synthetic records' whole noise floor. The wander below ``cutoff`` is kept whole."""
+    slow = _dsp.baseline(residual, fs, cutoff)
+    fast = residual - slow
+    bound = SPIKE_SDS * 1.4826 * np.median(np.abs(fast), axis=1, keepdims=True)
+    return slow + np.clip(fast, -bound, bound)
 
 
 def _split_by(owners: np.ndarray, n: int) -> list[np.ndarray]:
