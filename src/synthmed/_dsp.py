@@ -117,9 +117,8 @@ def hrv_stats(rr_list: Sequence[np.ndarray]) -> dict[str, float]:
 
 def record_nn(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarray, np.ndarray]:
     """Beats of one channel and the NN intervals between consecutive normal beats."""
-    peaks = detect_beats(x, fs, kind)
-    rr, ok = nn_intervals(peaks, fs)
-    return peaks, rr[ok]
+    peaks, runs = record_nn_runs(x, fs, kind)
+    return peaks, np.concatenate(runs) if runs else np.zeros(0)
 
 
 def nn_runs(rr: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:

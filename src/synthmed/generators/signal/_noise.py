@@ -11,12 +11,13 @@ pair's coherence match the source. Only spectra are kept, never the residual its
   segments alone, the wander of the bundled MIT-BIH excerpt came out at 0.79 of its real RMS
   (0.55 on a 16-record cohort).
 * Real noise is not stationary: wander comes in episodes (a patient moves, breathes deeply) and
-  muscle noise in bursts. Within 10 s strips of the MIT-BIH excerpt the wander's log RMS varies
-  with sd 0.49, where stationary noise of the same spectrum varies by 0.28. So each band (below
-  and above ``split_hz``) carries a slow gain: a log envelope, AR(1) from one window of
+  muscle noise in bursts. Within 10 s strips of the MIT-BIH excerpt's first half the wander's
+  log RMS varies with sd 0.49, where stationary noise of the same spectrum varies by 0.33-0.37
+  (``test_baseline_wander_comes_in_episodes_as_loud_as_the_records``). So each band (below and
+  above ``split_hz``) carries a slow gain: a log envelope, AR(1) from one window of
   ``ENVELOPE_S`` seconds to the next and held over each, whose variance is what the records'
-  window log RMS varies by *beyond* what stationary noise of the learnt spectrum already varies
-  by (found by simulating it), and whose lag-1 correlation is theirs.
+  window log level (:func:`window_logs`) varies by *beyond* what stationary noise of the learnt
+  spectrum already varies by (found by simulating it), and whose lag-1 correlation is theirs.
 * The level of each band is the *geometric* mean of its segments' power (the spectrum is the
   mean of the segments' spectra, each divided by its band power, times that level): a gain
   that is 1 in the log mean then gives windows as loud as the records' typical window.
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ENVELOPE_S", "Envelope", "fit_cross_spectrum", "fit_envelopes", "synth_noise",
-           "window_logs"]
+__all__ = ["ENVELOPE_S", "Envelope", "fit_cross_spectrum", "fit_envelopes", "robust_sd",
+           "synth_noise", "window_logs"]
 
 _CHUNK = 4096
 #: window of the noise envelope (seconds): long enough for a window's RMS to be steady, short
@@ -145,7 +146,7 @@ def fit_envelopes(residuals: Sequence[np.ndarray], fs: float, df: float, factor:
     the records hold fewer than ``MIN_WINDOWS`` windows. ``keep`` masks each record's samples
     that are noise (not a beat the model left out, such as an ectopic one).
 
-    The window log RMS of noise under a gain varies by the stationary noise's own spread plus
+    The window log level of noise under a gain varies by the stationary noise's own spread plus
     the gain's, which holds over each window (:func:`_gain`).
     """
     width = round(ENVELOPE_S * fs)
@@ -181,11 +182,10 @@ def _simulated_lengths(residuals: Sequence[np.ndarray], width: int) -> list[int]
 def window_logs(x: np.ndarray, fs: float, width: int, split_hz: float,
                 keep: np.ndarray | None = None) -> list[np.ndarray]:
     """Log noise level of each window (``C x windows``) of the bands below and above
-    ``split_hz``: the log of 1.4826 x the median absolute value (the sd of Gaussian noise),
-    which a few samples of beat misfit do not move (a QRS reconstructed a sample off leaves a
-    spike of 1-1.5 mV in the residual of the MIT-BIH excerpt, above a floor of 0.1); with
-    ``keep`` (a mask of samples), over the kept samples only, NaN for a window less than half
-    kept."""
+    ``split_hz``: the log of :func:`robust_sd` (the sd of Gaussian noise), which a few samples
+    of beat misfit do not move (a QRS reconstructed a sample off leaves a spike of 1-1.5 mV in
+    the residual of the MIT-BIH excerpt, above a floor of 0.1); with ``keep`` (a mask of
+    samples), over the kept samples only, NaN for a window less than half kept."""
     k = x.shape[1] // width
     spec = np.fft.rfft(x[:, :k * width], axis=1)
     low = np.fft.rfftfreq(k * width, 1.0 / fs) < split_hz
@@ -197,22 +197,28 @@ def window_logs(x: np.ndarray, fs: float, width: int, split_hz: float,
         part = part.reshape(x.shape[0], k, width)
         if keep is not None:
             part = np.where(mask[None], part, np.nan)
-        logs = np.log(1.4826 * np.nanmedian(part, axis=2) + 1e-30)
+        logs = np.log(robust_sd(part, axis=2) + 1e-30)
         logs[:, mask.sum(axis=1) < 0.5 * width] = np.nan
         out.append(logs)
     return out
 
 
+def robust_sd(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    """1.4826 x the median absolute value along ``axis`` (NaN left out): the sd of centred
+    Gaussian noise, which a few outlying samples do not move."""
+    return 1.4826 * np.nanmedian(np.abs(x), axis=axis, keepdims=keepdims)
+
+
 def _spread(logs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Within-record variance of the window log RMS per channel, and its lag-1 covariance
-    (NaN windows left out); deviations are first clipped at three robust sds (1.4826 x their
-    median absolute value), so that a window holding an artefact does not pass for a burst of
+    """Within-record variance of the window log level per channel, and its lag-1 covariance
+    (NaN windows left out); deviations are first clipped at three robust sds
+    (:func:`robust_sd`), so that a window holding an artefact does not pass for a burst of
     noise."""
     dev = [x - np.nanmedian(x, axis=1, keepdims=True) for x in logs
            if np.isfinite(x[0]).sum() >= 2]
     if not dev:
         return np.zeros(1), np.zeros(1)
-    scale = 1.4826 * np.nanmedian(np.abs(np.concatenate(dev, axis=1)), axis=1, keepdims=True)
+    scale = robust_sd(np.concatenate(dev, axis=1), axis=1, keepdims=True)
     dev = [np.clip(d, -3 * scale, 3 * scale) for d in dev]
     dev = [d - np.nanmean(d, axis=1, keepdims=True) for d in dev]
     n = sum(int(np.isfinite(d[0]).sum()) - 1 for d in dev)

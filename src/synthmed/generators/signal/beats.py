@@ -12,14 +12,14 @@ Fit
        draw, never a stored beat.
     4. Rhythm: the centred log NN series is a slow AR drift plus beat-to-beat changes, mostly
        small and now and then large (see ``_fit_rhythm``): this gives realistic SDNN and RMSSD.
-       With
-       several records, each record's mean log RR and log RR sd are a patient's own
-       (a Gaussian of the two, fitted on the records): patients differ in heart rate and in
+       With several records, each record's mean log RR and log RR sd are a patient's own (a
+       Gaussian of the two, fitted on the records): patients differ in heart rate and in
        variability, and a slow heart often varies more.
     5. Everything the beats do not explain (baseline wander, noise, beat detail) is the
-       residual; its cross-spectral matrix is kept (:mod:`._noise`), and with several
-       records the spread of each record's log noise level per channel (electrode contact,
-       muscle tone differ between recordings).
+       residual, its misfit spikes clipped; its cross-spectral matrix and the slow gains of its
+       wander and its faster noise are kept (:mod:`._noise`), and with several records the
+       spread of each record's noise level per band and channel (electrode contact, muscle
+       tone differ between recordings).
     6. Categorical static attributes (per record) shift the mean log RR and the mean beat
        scores of their group.
     7. With several records (patients), each record's mean beat scores beyond its groups'
@@ -29,7 +29,8 @@ Fit
 Sample
     Each record draws its own mean beat, rate, variability and noise level once (several
     training records; one record: its mean rate from the spread of record means, if any);
-    RR intervals are drawn from the AR model (scaled to a requested heart rate), beats from the
+    RR intervals are drawn from the drift and beat-to-beat model (scaled to a requested heart
+    rate), beats from the
     mixture around that mean are stretched for their RR and placed at the beat times by
     weighted overlap-add, and coupled noise is added: any length at the native sampling
     rate. The beat positions are returned with the records (``SignalSet.beats``): exact
@@ -53,6 +54,7 @@ from synthmed.generators.signal._noise import (
     Envelope,
     fit_cross_spectrum,
     fit_envelopes,
+    robust_sd,
     synth_noise,
     window_logs,
 )
@@ -196,9 +198,9 @@ class SignalBeats(SignalGenerator):
         k = max(1, min(self.n_components, (len(use) - 1) // 3, rank))
         self.components_ = vt[:k]
         scores = (flat - self.mean_beat_) @ self.components_.T
-        self._fit_rhythm(detected)
+        own_rhythm = self._fit_rhythm(detected)
         self._fit_static(signals, owners, scores)
-        self._fit_record_rhythm(signals)
+        self._fit_record_rhythm(signals, own_rhythm)
         own_scores, own_rest = self._fit_records(signals, owners, scores, flat)
         self._fit_mixture((scores - own_scores)[use], len(use), k, rng)
 
@@ -218,7 +220,7 @@ class SignalBeats(SignalGenerator):
         self.wander_hz_ = cutoff
         # a beat the model left out (ectopic, artefact) stays whole in the residual: it is not
         # noise, and read as such it made bursts of noise where the record had a premature beat
-        keep = [self._noise_only(len(res[0]), peaks, pos, fs)
+        keep = [self._noise_only(len(res[0]), peaks, pos)
                 for res, (peaks, _, _), (pos, _) in zip(residuals, detected, placed, strict=True)]
         self.envelopes_ = fit_envelopes(residuals, fs, self.noise_df_, self.noise_factor_,
                                         cutoff, rng, keep)
@@ -281,8 +283,10 @@ class SignalBeats(SignalGenerator):
         self.record_factor_ = sing[:m, None] * vt[:m] / np.sqrt(len(enough) - 1)
         return means[owners], rest
 
-    def _fit_rhythm(self, detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        """Log RR = the record's mean + a slow AR(p) drift + a beat-to-beat part.
+    def _fit_rhythm(self, detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                    ) -> list[tuple[int, float, float]]:
+        """Log RR = the record's mean + a slow AR(p) drift + a beat-to-beat part; returns each
+        record's (index, mean log RR, log sd of its log RR) for :meth:`_fit_record_rhythm`.
 
         The log NN series of the MIT-BIH excerpt has autocorrelations 0.34 / 0.36 / 0.43 /
         0.36 at lags 1-4: a slow drift (about 40% of the variance) plus beat-to-beat changes
@@ -308,25 +312,25 @@ class SignalBeats(SignalGenerator):
         self.ar_sigma_ = float(np.sqrt(slow / _ar_gain(coefs))) if slow > 0 else 0.0
         steps = np.concatenate([np.diff(run) for record in runs for run in record
                                 if len(run) > 1] or [np.zeros(0)])
-        h = _impulse(coefs)
-        drift_steps = 2 * slow * (1 - float(h[1:] @ h[:-1] / (h @ h))) if slow > 0 else 0.0
+        # the drift's own step variance: 2 (var - lag-1 cov), and its lag-1 cov is gamma_1
+        drift_steps = 2 * (slow - gamma[1]) if slow > 0 else 0.0
         self.beat_mix_ = _beat_mixture(steps, max(gamma[0] - slow, 0.0), drift_steps)
         self.rr_sd_ = float(np.sqrt(gamma[0]))
         self.log_rr_mean_ = float(means.mean())
         self.log_rr_spread_ = float(means.std(ddof=1)) if len(means) > 1 else 0.0
-        # each record's rate and variability (see _fit_record_rhythm): records of
-        # MIN_RHYTHM_BEATS intervals or more give a steady estimate of both
-        self._own_rhythm = []
+        # each record's rate and variability: records of MIN_RHYTHM_BEATS intervals or more
+        # give a steady estimate of both
+        own = []
         for r, m, record in zip(index, means, runs, strict=True):
             values = np.concatenate(record)
             if len(values) >= MIN_RHYTHM_BEATS and values.std() > 0:
-                self._own_rhythm.append((r, m, float(np.log(np.sqrt(np.mean(values ** 2))))))
+                own.append((r, float(m), float(np.log(np.sqrt(np.mean(values ** 2))))))
+        return own
 
-    def _fit_record_rhythm(self, signals: SignalSet) -> None:
+    def _fit_record_rhythm(self, signals: SignalSet,
+                           own: list[tuple[int, float, float]]) -> None:
         """Each patient's rate and variability, drawn together: a Gaussian of the records'
         (mean log RR beyond their static groups' offsets, log sd of the log RR)."""
-        own = self._own_rhythm
-        del self._own_rhythm
         self.rhythm_centre_ = self.rhythm_factor_ = self.rhythm_range_ = None
         if len(own) < MIN_RECORDS:
             return
@@ -342,8 +346,7 @@ class SignalBeats(SignalGenerator):
         sd = pairs.std(axis=0, ddof=1)
         self.rhythm_range_ = np.vstack([pairs.min(axis=0) - sd, pairs.max(axis=0) + sd])
 
-    def _noise_only(self, n: int, peaks: np.ndarray, placed: np.ndarray,
-                    fs: float) -> np.ndarray:
+    def _noise_only(self, n: int, peaks: np.ndarray, placed: np.ndarray) -> np.ndarray:
         """Samples of a record's residual that are noise: not within the window of a detected
         beat that the model left out."""
         keep = np.ones(n, dtype=bool)
@@ -358,10 +361,11 @@ class SignalBeats(SignalGenerator):
                           owners: np.ndarray, n_records: int, fs: float,
                           rng: np.random.Generator) -> None:
         """Each record's own noise level per band (wander, the rest) and channel: the spread
-        of the records' mean window log RMS beyond what the slow gains alone give records of
-        their length (found by simulating them), with the records' correlations; centred in
-        the log, as the spectrum's level is. Recordings differ in electrode contact and muscle
-        tone; a record's mean over a few windows of wander episodes differs by chance too."""
+        of the records' mean window log level (:func:`window_logs`) beyond what the slow gains
+        alone give records of their length (found by simulating them), with the records'
+        correlations; centred in the log, as the spectrum's level is. Recordings differ in
+        electrode contact and muscle tone; a record's mean over a few windows of wander
+        episodes differs by chance too."""
         counts = np.bincount(owners, minlength=n_records)
         width = round(ENVELOPE_S * fs)
         kept = [(r, m) for r, m, c in zip(residuals, keep, counts, strict=True)
@@ -739,7 +743,7 @@ def _clip_spikes(residual: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
     synthetic records' whole noise floor. The wander below ``cutoff`` is kept whole."""
     slow = _dsp.baseline(residual, fs, cutoff)
     fast = residual - slow
-    bound = SPIKE_SDS * 1.4826 * np.median(np.abs(fast), axis=1, keepdims=True)
+    bound = SPIKE_SDS * robust_sd(fast, axis=1, keepdims=True)
     return slow + np.clip(fast, -bound, bound)
 
 
