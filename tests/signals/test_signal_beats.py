@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from synthmed import DataError, get_generator, load_dataset
-from synthmed._dsp import hrv_stats, record_nn
+from synthmed._dsp import hrv_stats, local_rr, nn_intervals, record_beats, record_nn
 from synthmed.datasets.signals import SignalSet
 
 
@@ -60,7 +60,7 @@ def test_beats_are_new_but_alike(ecg_model):
 def test_ppg_and_multichannel():
     ppg = load_dataset("ppg_heartpy").signals
     model = get_generator("signal_beats").fit(ppg)
-    assert model.kind_ == "ppg"
+    assert model.kind_ == "ppg" and model.ectopy_ is None  # pulses have no QRS to compare
     fake = model.sample(1, length_s=30, random_state=0)
     assert abs(_hr(fake, model) - _hr(ppg, model)) < 0.1 * _hr(ppg, model)
     ecg12 = load_dataset("ecg_12lead").signals
@@ -217,3 +217,32 @@ def test_heart_rhythm_changes_mostly_a_little_and_now_and_then_much(ecg_model):
     assert abs(np.median(fake) / np.median(real) - 1) < 0.3
     assert np.percentile(fake, 95) / np.median(fake) > 3.5
     assert abs(np.sqrt(np.mean(fake ** 2)) / np.sqrt(np.mean(real ** 2)) - 1) < 0.15
+
+
+def _ectopy(signals: SignalSet) -> tuple[float, float, float]:
+    """Share of ectopic beats, and the median interval ending at one and after one (when a
+    normal beat follows), each relative to the local normal rhythm."""
+    odd, coupling, pause = [], [], []
+    for record in signals.records:
+        peaks, flags = record_beats(record[0], signals.fs, "ecg")
+        rr, normal = nn_intervals(peaks, signals.fs, flags)
+        ratio = rr / local_rr(rr, normal)
+        odd.append(flags)
+        coupling.append(ratio[flags[1:]])
+        pause.append(ratio[flags[:-1] & ~flags[1:]])
+    return (float(np.concatenate(odd).mean()), float(np.median(np.concatenate(coupling))),
+            float(np.median(np.concatenate(pause))))
+
+
+def test_ectopic_beats_come_as_often_and_when_the_records_have_them(ecg_model):
+    """The excerpt is an arrhythmia record: a sixth of its beats are wide ectopic ones, each
+    at about the normal coupling and followed by a pause 1.2 times the rhythm. The synthetic
+    records had none (the model drew normal beats only); now the template match finds about
+    as many in them, timed alike."""
+    model, train = ecg_model
+    real = _ectopy(train)
+    fake = _ectopy(model.sample(4, length_s=150, random_state=0))
+    assert real[0] > 0.1
+    assert abs(fake[0] - real[0]) < 0.05
+    assert abs(np.log(fake[1] / real[1])) < 0.05 and abs(np.log(fake[2] / real[2])) < 0.08
+    assert fake[2] > 1.1

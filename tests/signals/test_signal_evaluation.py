@@ -35,6 +35,10 @@ def test_synthetic_passes_like_the_holdout(halves, tmp_path):
     for name in ("psd_distance", "mean_hr_diff", "beat_correlation"):
         metric = result.metric("fidelity", name)
         assert metric.passed and metric.holdout_value is not None, name
+    # an arrhythmia record: its synthetic copy has about as many ectopic beats as the halves
+    ectopic = result.metric("fidelity", "ectopic_share")
+    assert ectopic.details["train"] > 0.1 and ectopic.holdout_value > 0.1
+    assert abs(ectopic.value - ectopic.details["train"]) < 0.06
     plots = result.plots["fidelity"]["signal"]
     assert set(plots) >= {"waveforms", "average_beats", "rr"}
     json.loads(result.to_json(include_plots=True))

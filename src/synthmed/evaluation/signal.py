@@ -74,6 +74,7 @@ class _Profile:
     beats: np.ndarray        # n x (C*W)
     segments: np.ndarray     # n_seg x features
     record_share: float | None = None  # share of beat variance between records (3 or more)
+    ectopic_share: float = float("nan")  # share of the reference beats that are ectopic
 
 
 def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet, *,
@@ -135,7 +136,7 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
     prof = {k: _profile(s, kind, channel, med_rr, grid, seg, band, psd_s, rng)
             for k, s in sets.items()}
 
-    fidelity = _fidelity(prof, th, rng)
+    fidelity = _fidelity(prof, th, rng, kind)
     privacy = _privacy(prof, th, rng)
     task = DetectorTask(kind, channel, med_rr, seg)
     prepared = {k: task.prepare(s, _labels(s, prof[k].peaks)) for k, s in sets.items()}
@@ -178,13 +179,14 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
              grid: np.ndarray, seg: float, band: tuple[float, float], psd_s: float,
              rng: np.random.Generator) -> _Profile:
     cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
-    nn, all_peaks, beats, psds, feats = [], [], [], [], []
+    nn, all_peaks, beats, psds, feats, ectopic = [], [], [], [], [], []
     own: list[tuple[np.ndarray, float]] = []  # each record's mean beat and spread around it
     for rec in s.records:
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
-        peaks, runs = _dsp.record_nn_runs(x[channel], s.fs, kind)
-        nn.extend(runs)  # RMSSD never spans an ectopic or missed beat
+        peaks, odd = _dsp.record_beats(x[channel], s.fs, kind)
+        nn.extend(_dsp.nn_runs(*_dsp.nn_intervals(peaks, s.fs, odd)))  # RMSSD never spans an
+        ectopic.append(odd)                                           # ectopic or missed beat
         all_peaks.append(peaks)
         factors = np.ones(len(peaks))
         if len(peaks):
@@ -206,8 +208,10 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
     if len(own) >= 3:
         between = float(np.var(np.array([m for m, _ in own]), axis=0).sum())
         share = between / (between + float(np.mean([v for _, v in own])) + 1e-30)
+    odd = np.concatenate(ectopic) if ectopic else np.zeros(0, dtype=bool)
     return _Profile(_dsp.hrv_stats(nn), nn, all_peaks, np.log10(psd_mean + 1e-30), stacked,
-                    np.array(feats) if feats else np.zeros((0, 1)), share)
+                    np.array(feats) if feats else np.zeros((0, 1)), share,
+                    float(odd.mean()) if len(odd) else float("nan"))
 
 
 def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: int) -> list[float]:
@@ -244,8 +248,8 @@ def _log_ratio(a: float, b: float) -> float:
     return abs(float(np.log(a / b)))
 
 
-def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
-              rng: np.random.Generator) -> Section:
+def _fidelity(prof: dict[str, _Profile], th: SignalThresholds, rng: np.random.Generator,
+              kind: _dsp.SignalKind) -> Section:
     t, h, s = prof["train"], prof["holdout"], prof["synthetic"]
     metrics = []
     d_syn = float(np.mean(np.abs(s.psd - t.psd)))
@@ -273,6 +277,13 @@ def _fidelity(prof: dict[str, _Profile], th: SignalThresholds,
             description=f"|log| of the ratio of {label} in synthetic to training signals.",
             rule=f"<= max(2 x holdout, {th.hrv_log_floor})",
             details={k: p.hrv[key] for k, p in prof.items()}))
+    if kind == "ecg":
+        metrics.append(Metric(
+            "ectopic_share", s.ectopic_share, h.ectopic_share, None, None, "none",
+            modality="signal", details={"train": t.ectopic_share},
+            description="Share of beats whose QRS differs from the record's usual one (ectopic "
+            "beats, found by template matching; informative): an arrhythmia record's synthetic "
+            "copy should have about as many as the training records."))
     mean_t = t.beats.mean(axis=0)
     corr_s, corr_h = (float(np.corrcoef(x.beats.mean(axis=0), mean_t)[0, 1])
                       if len(x.beats) else float("nan") for x in (s, h))

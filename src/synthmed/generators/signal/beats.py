@@ -49,6 +49,7 @@ from synthmed import _dsp
 from synthmed.datasets.signals import SignalSet
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators.base import int_in, one_of
+from synthmed.generators.signal._ectopic import Ectopy, fit_ectopy
 from synthmed.generators.signal._noise import (
     ENVELOPE_S,
     Envelope,
@@ -151,11 +152,12 @@ class SignalBeats(SignalGenerator):
         elif ref >= signals.n_channels:
             raise ParameterError(f"`reference_channel` is {ref}, but the data has "
                                  f"{signals.n_channels} channels.")
-        detected = []
+        detected, ectopics = [], []
         for rec in signals.records:
-            peaks = _dsp.detect_beats(rec[ref], fs, kind)
-            rr, ok = _dsp.nn_intervals(peaks, fs)
+            peaks, ectopic = _dsp.record_beats(rec[ref], fs, kind)
+            rr, ok = _dsp.nn_intervals(peaks, fs, ectopic)
             detected.append((peaks, rr, ok))
+            ectopics.append(ectopic)
         nn_all = np.concatenate([rr[ok] for _, rr, ok in detected])
         total_s = sum(signals.durations)
         if len(nn_all) < MIN_BEATS:
@@ -173,16 +175,23 @@ class SignalBeats(SignalGenerator):
         self.kind_, self.ref_channel_, self.med_rr_ = kind, int(ref), med_rr
         self.n_pre_, self.n_post_, self.exponent_ = n_pre, n_post, exponent
 
-        beats_all, owner, placed = [], [], []
+        beats_all, owner, placed, odd, odd_placed, odd_owner = [], [], [], [], [], []
         for r, (rec, (peaks, rr, ok)) in enumerate(zip(signals.records, detected, strict=True)):
             hp = rec.astype(np.float64) - _dsp.baseline(rec.astype(np.float64), fs, cutoff)
             factors = self._factors(np.concatenate([[med_rr], np.where(ok, rr, med_rr)]))
             beats, kept = _dsp.extract_beats(hp, peaks, fs, grid, factors)
             good = _plausible(beats, ok, kept)
+            ectopic = ectopics[r][kept] & _ordinary(beats, good)
+            odd.append(beats[ectopic].reshape(int(ectopic.sum()), signals.n_channels * len(grid)))
+            odd_placed.append((peaks[kept][ectopic].astype(np.float64), factors[kept][ectopic]))
+            odd_owner.append(np.full(int(ectopic.sum()), r))
             beats, kept = beats[good], kept[good]
             beats_all.append(beats)
             owner.append(np.full(len(kept), r))
             placed.append((peaks[kept].astype(np.float64), factors[kept]))
+        self.ectopy_ = fit_ectopy([(rr, ok, e) for (_, rr, ok), e in
+                                   zip(detected, ectopics, strict=True)], np.concatenate(odd),
+                                  np.concatenate(odd_owner))
         beats = np.concatenate(beats_all)
         owners = np.concatenate(owner)
         if len(beats) < MIN_BEATS:
@@ -210,7 +219,12 @@ class SignalBeats(SignalGenerator):
                 signals.records, _split_by(owners, signals.n_records), placed, strict=True)):
             # a patient's own beat, beyond the components, is the patient's, not noise
             proj = self.mean_beat_ + scores[beat_idx] @ self.components_ + own_rest[r]
-            recon = self._overlap_add(proj.reshape(len(beat_idx), signals.n_channels, -1),
+            if self.ectopy_ is not None and len(odd[r]):  # ectopic beats are beats, not noise
+                proj = np.vstack([proj, self._ectopic_fit(odd[r])])
+                pos = np.concatenate([pos, odd_placed[r][0]])
+                factors = np.concatenate([factors, odd_placed[r][1]])
+                placed[r] = (pos, factors)
+            recon = self._overlap_add(proj.reshape(len(pos), signals.n_channels, -1),
                                       pos, factors, rec.shape[1], fs)
             res = rec.astype(np.float64) - recon
             offsets.append(res.mean(axis=1))
@@ -218,13 +232,23 @@ class SignalBeats(SignalGenerator):
         self.offsets_ = np.mean(offsets, axis=0)
         self.noise_df_, self.noise_factor_ = fit_cross_spectrum(residuals, fs, cutoff)
         self.wander_hz_ = cutoff
-        # a beat the model left out (ectopic, artefact) stays whole in the residual: it is not
-        # noise, and read as such it made bursts of noise where the record had a premature beat
+        # a beat the model left out (artefact, an ectopic one it cannot draw) stays whole in
+        # the residual: it is not noise, and read as such it made bursts of noise
         keep = [self._noise_only(len(res[0]), peaks, pos)
                 for res, (peaks, _, _), (pos, _) in zip(residuals, detected, placed, strict=True)]
         self.envelopes_ = fit_envelopes(residuals, fs, self.noise_df_, self.noise_factor_,
                                         cutoff, rng, keep)
         self._fit_noise_levels(residuals, keep, owners, signals.n_records, fs, rng)
+
+    def _ectopic_fit(self, shapes: np.ndarray) -> np.ndarray:
+        """Ectopic beats as the model can express them (projected on its shape factors)."""
+        assert self.ectopy_ is not None
+        e = self.ectopy_
+        basis = np.vstack([e.between, e.factors])
+        if not len(basis):
+            return np.broadcast_to(e.mean_beat, shapes.shape).copy()
+        coef = np.linalg.lstsq(basis.T, (shapes - e.mean_beat).T, rcond=None)[0]
+        return e.mean_beat + coef.T @ basis
 
     def _factors(self, prev_rr: np.ndarray) -> np.ndarray:
         return np.clip((np.asarray(prev_rr) / self.med_rr_) ** self.exponent_, 0.7, 1.4)
@@ -447,12 +471,18 @@ class SignalBeats(SignalGenerator):
                 own = self.record_offset_ + rng.standard_normal(
                     len(self.record_factor_)) @ self.record_factor_
             hr = conditions["heart_rate"][i] if "heart_rate" in conditions else None
-            times, prev_rr = self._beat_times(n_samples / fs, rr_shift, hr, rng)
+            times, prev_rr, ectopic = self._beat_times(n_samples / fs, rr_shift, hr, rng)
             beats = self._draw_beats(len(times), score_shift, rng)
             if own is not None:
                 beats = beats + own
+            factors = self._factors(prev_rr)
+            if self.ectopy_ is not None and ectopic.any():
+                beats[ectopic] = self.ectopy_.shapes(int(ectopic.sum()),
+                                                     self.ectopy_.record_offset(rng), rng)
+                # as fitted: beats next to an ectopic interval are not stretched
+                factors[ectopic | np.r_[False, ectopic[:-1]]] = 1.0
             beats = beats.reshape(len(times), n_ch, -1)
-            signal = self._overlap_add(beats, times * fs, self._factors(prev_rr), n_samples, fs)
+            signal = self._overlap_add(beats, times * fs, factors, n_samples, fs)
             if self.noise:
                 signal += synth_noise(self.noise_df_, self.noise_factor_, fs, n_samples, rng,
                                       self.envelopes_, self.wander_hz_, self._noise_levels(rng))
@@ -463,8 +493,9 @@ class SignalBeats(SignalGenerator):
         return records, static, placed
 
     def _beat_times(self, seconds: float, rr_shift: float, hr: float | None,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Beat times (s) covering ``[0, seconds]`` and the RR interval ending at each beat."""
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Beat times (s) covering ``[0, seconds]``, the RR interval ending at each beat and
+        which beats are ectopic."""
         mean, scale = self._record_rhythm(rng)
         mean += rr_shift
         if hr is not None:
@@ -477,16 +508,22 @@ class SignalBeats(SignalGenerator):
         eps = scale * self.ar_sigma_ * rng.standard_normal(len(z))
         for t in range(p, len(z)):
             z[t] = z[t - p:t][::-1] @ self.ar_coefs_ + eps[t] if p else eps[t]
-        z = z[burn + p:] + self._beat_steps(count, scale, rng)
-        rr = np.clip(np.exp(mean + z), _dsp.RR_MIN_S, _dsp.RR_MAX_S)
+        log_rr = mean + z[burn + p:] + self._beat_steps(count, scale, rng)
+        ectopic = np.zeros(count, dtype=bool)
+        if self.ectopy_ is not None:
+            ectopic = self.ectopy_.states(count, rng)
+            log_rr = self.ectopy_.retime(log_rr, ectopic, rng)
+        rr = np.clip(np.exp(log_rr), _dsp.RR_MIN_S, _dsp.RR_MAX_S)
         start = -rng.uniform(0.0, 0.6) * rr[0]
         times = start + np.concatenate([[0.0], np.cumsum(rr[1:])])
         inside = times <= seconds
-        if hr is not None:  # the record's mean heart rate is the one asked for
-            rr = rr * (60.0 / hr) / rr[1:][inside[1:]].mean() if inside[1:].any() else rr
+        if hr is not None:  # the mean heart rate over normal intervals is the one asked for
+            normal = inside & ~ectopic & ~np.r_[False, ectopic[:-1]]
+            normal[0] = False
+            rr = rr * (60.0 / hr) / rr[normal].mean() if normal.any() else rr
             times = start + np.concatenate([[0.0], np.cumsum(rr[1:])])
         last = int(np.searchsorted(times, seconds + _PRE * self.med_rr_ * 1.5)) + 1
-        return times[:last], rr[:last]
+        return times[:last], rr[:last], ectopic[:last]
 
     def _beat_steps(self, count: int, scale: float, rng: np.random.Generator) -> np.ndarray:
         """Beat-to-beat part of the log RR, cut at ``MAX_BEAT_STEP``: the fit saw only intervals
@@ -578,6 +615,9 @@ class SignalBeats(SignalGenerator):
                            "rhythm_range": self.rhythm_range_})
         if self.noise_level_factor_ is not None:
             arrays["noise_level_factor"] = self.noise_level_factor_
+        if self.ectopy_ is not None:
+            meta["ectopy"], ectopy = self.ectopy_.to_state()
+            arrays.update({f"ectopic_{k}": v for k, v in ectopy.items()})
         for j, env in enumerate(self.envelopes_):
             arrays[f"envelope{j}_sd"] = env.sd
             arrays[f"envelope{j}_phi"] = np.array([env.phi])
@@ -615,6 +655,11 @@ class SignalBeats(SignalGenerator):
         for name in ("rhythm_centre", "rhythm_factor", "rhythm_range", "noise_level_factor"):
             setattr(self, f"{name}_", np.asarray(arrays[name], dtype=np.float64)
                     if name in arrays else None)
+        # ...and those saved before ectopic beats draw none
+        self.ectopy_ = Ectopy.from_state(
+            dict(meta["ectopy"]),
+            {k: arrays[f"ectopic_{k}"] for k in ("mean_beat", "factors", "between")}
+        ) if "ectopy" in meta else None
         self.static_ = [
             (str(s["column"]), [str(c) for c in s["categories"]], arrays[f"static{j}_freqs"],
              arrays[f"static{j}_rr"], arrays[f"static{j}_scores"])
@@ -633,21 +678,44 @@ def _plausible(beats: np.ndarray, ok: np.ndarray, kept: np.ndarray) -> np.ndarra
     return near_normal[kept] & (span <= 3 * typical) & (span >= typical / 3)
 
 
+def _ordinary(beats: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Beats of an amplitude an ectopic beat may have: a fifth to five times the normal
+    beats' typical peak-to-peak span (beyond, an artefact)."""
+    span = np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
+    typical = np.median(span[normal] if normal.any() else span) if len(span) else 0.0
+    return (span <= 5 * typical) & (span >= typical / 5)
+
+
 def _autocovariances(runs: list[np.ndarray], lags: int) -> np.ndarray:
-    """Pooled autocovariances at lags 0..``lags`` of centred runs (pairs within a run only)."""
+    """Pooled autocovariances at lags 0..``lags`` of centred runs, read from the variogram:
+    ``gamma_k = gamma_0 - E[(x_(t+k) - x_t)^2] / 2`` over pairs within a run.
+
+    Taking ``gamma_k`` as the mean product of pairs instead put a different set of values
+    behind each lag: in an arrhythmia record whose ectopic beats end a run every few beats,
+    the intervals in runs of one counted in ``gamma_0`` only, and the successive differences
+    the fit implied were 1.3 times the real ones."""
+    values = np.concatenate(runs) if runs else np.zeros(0)
+    gamma0 = float(values @ values / len(values)) if len(values) else 0.0
     num, den = np.zeros(lags + 1), np.zeros(lags + 1)
     for x in runs:
-        for k in range(min(lags, len(x) - 1) + 1):
-            num[k] += float(x[k:] @ x[:len(x) - k])
-            den[k] += len(x) - k
-    return np.where(den > 0, num / np.maximum(den, 1), 0.0)
+        for k in range(1, min(lags, len(x) - 1) + 1):
+            d = x[k:] - x[:len(x) - k]
+            num[k] += float(d @ d) / 2
+            den[k] += len(d)
+    out = np.where(den > 0, gamma0 - num / np.maximum(den, 1), 0.0)
+    out[0] = gamma0
+    return out
 
 
 def _slow_drift(gamma: np.ndarray, p: int) -> tuple[np.ndarray, float]:
     """AR(p) coefficients of the slow drift and its variance, from lags >= 1 only (modified
     Yule-Walker, least squares over k = p+1..p+DRIFT_LAGS of gamma_k = sum_j a_j gamma_(k-j);
     a white beat-to-beat part adds to gamma_0 alone). No drift (zeros, 0) where the lags show
-    none or the fit is not a stationary process within the total variance."""
+    none or the fit is not a stationary process within the total variance.
+
+    A drift slower than the runs it is read from (an arrhythmia record whose ectopic beats
+    end a run every few beats: autocorrelation still 0.9 at lag 10) gives no such AR(p); it
+    is then an AR(1) from lags 1 and 2 alone (``phi = gamma_2 / gamma_1``)."""
     if p == 0 or gamma[0] <= 0 or len(gamma) < p + DRIFT_LAGS + 1:
         return np.zeros(p), 0.0
     lags = range(p + 1, p + DRIFT_LAGS + 1)
@@ -659,9 +727,13 @@ def _slow_drift(gamma: np.ndarray, p: int) -> tuple[np.ndarray, float]:
     h = _impulse(coefs)
     rho1 = float(h[1:] @ h[:-1] / (h @ h))
     slow = gamma[1] / rho1 if rho1 > 1e-3 else 0.0
+    if 0 < slow <= gamma[0]:
+        return coefs, float(slow)
+    phi = min(gamma[2] / gamma[1], 0.98) if gamma[1] > 0 else 0.0
+    slow = gamma[1] / phi if phi > 1e-3 else 0.0
     if not 0 < slow <= gamma[0]:
         return np.zeros(p), 0.0
-    return coefs, float(slow)
+    return np.r_[phi, np.zeros(p - 1)], float(slow)
 
 
 def _beat_mixture(steps: np.ndarray, variance: float,
