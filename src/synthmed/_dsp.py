@@ -159,18 +159,14 @@ def ectopic_beats(x: np.ndarray, peaks: np.ndarray, fs: float, kind: SignalKind)
         return np.zeros(len(peaks), dtype=bool)
     x = np.asarray(x, dtype=np.float64)
     hp = x - baseline(x, fs, 0.5)
-    window = np.arange(int(-0.1 * fs), int(0.15 * fs) + 1)
-    qrs = hp[np.clip(peaks[:, None] + window, 0, len(x) - 1)]
+    qrs = hp[np.clip(peaks[:, None] + np.arange(*qrs_window(fs)), 0, len(x) - 1)]
     qrs -= qrs.mean(axis=1, keepdims=True)
     template = np.median(qrs, axis=0)
-    size = np.linalg.norm(qrs, axis=1)
-    if not np.linalg.norm(template) > 0.2 * np.median(size):
+    if not np.linalg.norm(template) > 0.2 * np.median(np.linalg.norm(qrs, axis=1)):
         # no usual beat: half the beats of one shape, half of its opposite (a device's test
         # signal of spikes of alternating sign) have a median of nothing
         return np.zeros(len(peaks), dtype=bool)
-    norms = size * np.linalg.norm(template)
-    corr = np.divide(qrs @ template, norms, out=np.ones(len(peaks)), where=norms > 0)
-    odd = corr < ECTOPIC_CORRELATION
+    odd = qrs_correlation(qrs, template) < ECTOPIC_CORRELATION
     # the usual beat must be clearly the commoner one: with two shapes near half and half
     # (spikes of alternating sign, or bigeminy) which one is ectopic is not known
     return odd if odd.mean() <= MAX_ECTOPIC_SHARE else np.zeros(len(peaks), dtype=bool)
@@ -204,6 +200,19 @@ def nn_runs(rr: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
     run, so that a successive difference never spans it (HRV's "successive NN pairs")."""
     edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
     return [rr[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def qrs_window(fs: float) -> tuple[int, int]:
+    """Samples around a beat's peak that template matching compares (-0.1 to +0.15 s)."""
+    return int(-0.1 * fs), int(0.15 * fs) + 1
+
+
+def qrs_correlation(qrs: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Correlation of each row of ``qrs`` (beats' QRS windows) with ``template``."""
+    qrs = qrs - qrs.mean(axis=-1, keepdims=True)
+    template = template - template.mean()
+    norms = np.linalg.norm(qrs, axis=-1) * np.linalg.norm(template)
+    return np.divide(qrs @ template, norms, out=np.ones(len(qrs)), where=norms > 0)
 
 
 def record_beats(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarray, np.ndarray]:
