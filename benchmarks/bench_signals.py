@@ -37,7 +37,8 @@ from synthmed.signal_pipeline import generate_signals
 
 #: the cohort's detection AUC moves by 0.05 from one seed to the next: its mean is read on these
 COHORT_SEEDS = 12
-FIGURES = ("psd_distance", "mean_hr_diff", "sdnn_log_ratio", "beat_correlation", "detection_auc",
+FIGURES = ("psd_distance", "mean_hr_diff", "sdnn_log_ratio", "rmssd_log_ratio", "ectopic_share",
+           "beat_correlation", "detection_auc",
            "beat_dcr_share", "beat_detection_f1", "heart_rate_mae")
 
 
