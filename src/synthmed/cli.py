@@ -423,7 +423,8 @@ def _summarise(run, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
           f"generator {run.generator.name}; fit {run.timings['fit_s']:.1f}s, "
           f"sample {run.timings['sample_s']:.1f}s, evaluate {run.timings['evaluate_s']:.1f}s")
     if run.dropped_columns:
-        print(f"not modelled (identifiers / free text): {', '.join(run.dropped_columns)}")
+        print("not modelled (identifiers, free text, or no value in the training rows): "
+              f"{', '.join(run.dropped_columns)}")
     if ev is not None:
         _print_verdicts(ev)
     _print_files(run.files)

@@ -34,6 +34,7 @@ from synthmed.generators.base import BaseGenerator
 from synthmed.modes.provenance import Release
 from synthmed.pipeline import MAX_RUN_CELLS
 from synthmed.schema import TableSchema, read_notes, restore_table
+from synthmed.split import unseen_in_train
 
 if TYPE_CHECKING:
     from synthmed.pipeline import ReleaseOptions
@@ -199,6 +200,7 @@ def generate_longitudinal(
     tall, tall_notes = tall_layout(frame)
     train, holdout = split_entities(frame, schema, holdout_fraction=holdout_fraction,
                                     random_state=seed)
+    schema, unseen = unseen_in_train(train, schema)
     ent = schema.with_role("entity_id")[0]
     n_train = int(train[ent].nunique())
     if n_train < 5 or holdout[ent].nunique() < 5:
@@ -217,6 +219,9 @@ def generate_longitudinal(
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
     csv_format = (source_format(data) or CsvFormat()).with_pairs(
         paired_columns(frame)).with_tall(tall)
+    if unseen:
+        say(f"not modelled, no value among the training entities (all fell in the holdout): "
+            f"{', '.join(unseen)}")
     for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)

@@ -34,7 +34,7 @@ from synthmed.modes import (
     write_release,
 )
 from synthmed.schema import TableSchema, infer_schema, read_notes
-from synthmed.split import repeated_identifier, train_holdout_split
+from synthmed.split import repeated_identifier, train_holdout_split, unseen_in_train
 
 __all__ = ["ReleaseOptions", "RunResult", "generate", "resolve_data"]
 
@@ -284,9 +284,13 @@ def generate(
         frame, holdout_fraction=holdout_fraction, stratify=schema.target, groups=group,
         random_state=seed
     )
+    schema, unseen = unseen_in_train(train, schema)
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
+    if unseen:
+        say(f"not modelled, no value in the training rows (all fell in the holdout): "
+            f"{', '.join(unseen)}")
     csv_format = (source_format(data) or CsvFormat()).with_pairs(paired_columns(frame))
     for note in (csv_format.note(), csv_format.pairs_note()):
         if note:
@@ -294,8 +298,9 @@ def generate(
     if group is not None:
         say(f"{group!r} repeats: rows of one {group} are kept together in train or holdout "
             f"(if they are measurements over time, try --entity {group} --time COLUMN)")
-    if schema.dropped_columns:
-        say(f"not modelled (identifiers / free text): {', '.join(schema.dropped_columns)}")
+    identifiers = [c for c in schema.dropped_columns if c not in unseen]
+    if identifiers:
+        say(f"not modelled (identifiers / free text): {', '.join(identifiers)}")
     for note in read_notes(schema):
         say(note)
 
@@ -534,7 +539,7 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
     limits = [
         "Synthetic records are not real patients: rare combinations and relationships the "
         "generator did not capture may be missing or distorted.",
-        f"Columns not modelled (identifiers, free text): "
+        f"Columns not modelled (identifiers, free text, or no value in the training rows): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
         *read_notes(schema),
         *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_)]),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from synthmed._random import RandomState, make_rng
 from synthmed.exceptions import DataError, ParameterError
-from synthmed.schema import TableSchema
+from synthmed.schema import TableSchema, without_codes
 
-__all__ = ["MIN_SPLIT_ROWS", "repeated_identifier", "train_holdout_split"]
+__all__ = ["MIN_SPLIT_ROWS", "repeated_identifier", "train_holdout_split", "unseen_in_train"]
 
 MIN_SPLIT_ROWS = 10
 
@@ -130,3 +132,23 @@ def group_codes(values: pd.Series) -> np.ndarray:
     lone = codes < 0
     codes[lone] = codes.max(initial=-1) + 1 + np.arange(int(lone.sum()))
     return codes
+
+
+def unseen_in_train(train: pd.DataFrame, schema: TableSchema) -> tuple[TableSchema, list[str]]:
+    """The schema with modelled columns that have no value in ``train`` left unmodelled.
+
+    A column recorded for a handful of rows (a lab taken for two patients of fifty) can have
+    all its values fall in the holdout. No generator can learn it from the training rows, so
+    it is left out of the synthetic data like an identifier, and the run says so; before, the
+    run stopped telling the user that the column "has no values", which their file
+    contradicts. The target is left alone (its absence is the user's to hear about).
+    Returns the schema and the names of those columns.
+    """
+    empty = [c.name for c in schema.columns
+             if c.modelled and c.name in train.columns and "target" not in c.roles
+             and without_codes(train[c.name], c).isna().all()]
+    if not empty:
+        return schema, []
+    columns = tuple(replace(c, kind="identifier", roles=frozenset()) if c.name in empty else c
+                    for c in schema.columns)
+    return replace(schema, columns=columns), empty

@@ -105,6 +105,29 @@ def _generate_csv(frame: pd.DataFrame, tmp_path, capsys, generator: str) -> str:
     return said.out + said.err
 
 
+def test_a_column_whose_values_the_split_holds_out_is_left_out_not_an_error(tmp_path, capsys):
+    """A column with one recorded value lands in the holdout on half the splits: the run
+    stopped saying the column "has no values", which the user's file contradicts. Now it
+    is left out of the synthetic rows, and the run says why."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(20, 80, 120), "sex": rng.choice(["F", "M"], 120),
+                          "y": rng.integers(0, 2, 120), "rare": np.nan})
+    frame.loc[5, "rare"] = 4.2
+    path = tmp_path / "rare.csv"
+    frame.to_csv(path, index=False)
+    outcomes = set()
+    for seed in range(6):
+        out = tmp_path / f"out{seed}"
+        assert main(["generate", str(path), "--target", "y", "-o", str(out), "--seed",
+                     str(seed)]) == 0
+        said = capsys.readouterr()
+        columns = list(pd.read_csv(out / "synthetic.csv").columns)
+        held_out = "no value in the training rows (all fell in the holdout): rare" in said.err
+        assert columns == (["age", "sex", "y"] if held_out else ["age", "sex", "y", "rare"])
+        outcomes.add(held_out)
+    assert outcomes == {True, False}
+
+
 def test_a_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Labs exported with "." for "not drawn": the CLI says which tokens it reads as missing,
     the synthetic CSV writes "." where a value is missing, and the report's data card says

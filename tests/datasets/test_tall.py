@@ -235,3 +235,27 @@ def test_static_columns_blank_on_some_rows_are_kept_and_missing_times_refused():
     with pytest.raises(DataError, match="rows have no time in 'hour'"):
         pivot_tall(tall.assign(hour=tall["hour"].where(tall.index != 5)), entity="stay",
                    time="hour", measure="vital", value="value")
+
+
+def test_a_measure_of_one_patient_that_the_split_holds_out_is_left_out_not_an_error(
+        tmp_path, capsys):
+    """A lab taken for one patient lands in the holdout on some splits: the run stopped
+    saying the column "has no values", which the user's file contradicts. Now it is left out
+    of the synthetic patients, and the run says why; on the other splits it is modelled."""
+    tall = _tall(30)
+    first = tall.iloc[[0]].assign(vital="crp", value=12.5)
+    path = tmp_path / "vitals.csv"
+    pd.concat([tall, first]).to_csv(path, index=False)
+    roles = ["--entity", "stay", "--time", "hour", "--measure", "vital", "--value", "value"]
+    held_out = modelled = 0
+    for seed in range(6):
+        out = tmp_path / f"out{seed}"
+        assert main(["generate", str(path), "-o", str(out), *roles, "--seed", str(seed)]) == 0
+        said = capsys.readouterr().err
+        vitals = set(pd.read_csv(out / "synthetic.csv")["vital"])
+        if "no value among the training entities (all fell in the holdout): crp" in said:
+            held_out += 1
+            assert vitals == {"weight_kg", "heart_rate", "temp_c"}
+        else:
+            modelled += 1
+    assert held_out and modelled
