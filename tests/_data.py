@@ -89,3 +89,34 @@ def detection_auc(real: pd.DataFrame, synth: pd.DataFrame, schema: Any, seed: in
         model.fit(both.iloc[train], y[train])
         proba[test] = model.predict_proba(both.iloc[test])[:, 1]
     return float(roc_auc_score(y, proba))
+
+
+#: sampling rate of the ECG built by :func:`ecg_with_wide_beats`
+ECG_FS = 360.0
+
+
+def _wave(t: np.ndarray, at: float, width: float, height: float) -> np.ndarray:
+    return height * np.exp(-0.5 * ((t - at) / width) ** 2)
+
+
+def ecg_with_wide_beats(seconds: float = 60.0, every: int = 4, seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Narrow QRS complexes with T waves at 0.6 s, every ``every``-th beat a wide ectopic one
+    (a slow biphasic complex as tall as a QRS, early, then a pause). Returns the signal, the
+    beat times (s) and which beats are ectopic."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * ECG_FS)) / ECG_FS
+    x = 0.02 * rng.standard_normal(len(t))
+    times, odd, now, i = [], [], 0.5, 0
+    while now < seconds - 1.0:
+        wide = i % every == every - 1
+        if wide:
+            x += _wave(t, now, 0.035, 1.4) - _wave(t, now + 0.09, 0.045, 0.9)
+        else:
+            x += _wave(t, now, 0.008, 1.5) - _wave(t, now + 0.02, 0.006, 0.3)
+            x += _wave(t, now + 0.27, 0.045, 0.35)  # the T wave
+        times.append(now)
+        odd.append(wide)
+        now += 0.5 if (i + 1) % every == every - 1 else (0.75 if wide else 0.6)
+        i += 1
+    return x, np.array(times), np.array(odd)

@@ -246,3 +246,29 @@ def test_ectopic_beats_come_as_often_and_when_the_records_have_them(ecg_model):
     assert abs(fake[0] - real[0]) < 0.05
     assert abs(np.log(fake[1] / real[1])) < 0.05 and abs(np.log(fake[2] / real[2])) < 0.08
     assert fake[2] > 1.1
+
+
+def test_each_synthetic_record_has_an_ectopic_burden_of_its_own():
+    """Patients differ in how many ectopic beats they have (none to a third of the beats in
+    Holter databases). With one pooled rate every synthetic record had the same burden; now
+    each draws its own, spread like the training records' beyond their chance variation."""
+    from _data import ECG_FS, ecg_with_wide_beats
+
+    every = [3, 4, 5, 6, 8, 10, 15, 20, 30, 40]
+    train = SignalSet([ecg_with_wide_beats(60, k, seed=k)[0][None, :] for k in every], ECG_FS,
+                      ["MLII"], ["mV"])
+
+    def burdens(signals: SignalSet) -> np.ndarray:
+        return np.array([record_beats(r[0], signals.fs, "ecg")[1].mean()
+                         for r in signals.records])
+
+    real = burdens(train)
+    assert real.std() > 0.08
+    model = get_generator("signal_beats").fit(train, random_state=0)
+    assert model.ectopy_ is not None and model.ectopy_.onset_beta is not None
+    fake = burdens(model.sample(60, length_s=40, random_state=0))
+    assert abs(fake.mean() - real.mean()) < 0.04
+    assert fake.std() > 0.6 * real.std()
+    pooled = get_generator("signal_beats").fit(train, random_state=0)
+    object.__setattr__(pooled.ectopy_, "onset_beta", None)  # one rate for all: as before
+    assert burdens(pooled.sample(60, length_s=40, random_state=0)).std() < 0.5 * real.std()

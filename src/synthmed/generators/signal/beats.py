@@ -547,7 +547,7 @@ class SignalBeats(SignalGenerator):
         log_rr = mean + z[burn + p:] + self._beat_steps(count, scale, rng)
         ectopic = np.zeros(count, dtype=bool)
         if self.ectopy_ is not None:
-            ectopic = self.ectopy_.states(count, rng)
+            ectopic = self.ectopy_.states(count, self.ectopy_.record_onset(rng), rng)
             log_rr = self.ectopy_.retime(log_rr, ectopic, rng)
         rr = np.clip(np.exp(log_rr), _dsp.RR_MIN_S, _dsp.RR_MAX_S)
         start = -rng.uniform(0.0, 0.6) * rr[0]
