@@ -134,7 +134,8 @@ def nn_intervals(peaks: np.ndarray, fs: float, ectopic: np.ndarray | None = None
     if ectopic is not None:
         ok &= ~(ectopic[1:] | ectopic[:-1])
     if ok.sum() >= 3:
-        ok &= np.abs(rr - local_rr(rr, ok)) <= 0.3 * local_rr(rr, ok)
+        local = local_rr(rr, ok)
+        ok &= np.abs(rr - local) <= 0.3 * local
     return rr, ok
 
 
@@ -150,9 +151,9 @@ def ectopic_beats(x: np.ndarray, peaks: np.ndarray, fs: float, kind: SignalKind)
     """Mask of the ECG beats whose QRS is not the record's usual one (ventricular ectopic beats).
 
     Template matching: the correlation of each beat's QRS window (-0.1 to +0.15 s around
-    the peak, baseline removed) with the record's median beat. In the MIT-BIH excerpt the
-    beats fall in two groups, above 0.95 (334 of 497) and wide beats at 0.5-0.8 (107); PPG
-    pulses and records of under ``MIN_TEMPLATE_BEATS`` beats have none.
+    the peak, baseline removed) with the record's median beat. Of the MIT-BIH excerpt's 497
+    beats, 333 correlate above 0.95, 50 at 0.8-0.95 and 114 below 0.8 (106 of them the wide
+    beats at 0.5-0.8); PPG pulses and records of under ``MIN_TEMPLATE_BEATS`` beats have none.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     if kind != "ecg" or len(peaks) < MIN_TEMPLATE_BEATS:

@@ -249,9 +249,9 @@ def test_ectopic_beats_come_as_often_and_when_the_records_have_them(ecg_model):
 
 
 def test_each_synthetic_record_has_an_ectopic_burden_of_its_own():
-    """Patients differ in how many ectopic beats they have (none to a third of the beats in
-    Holter databases). With one pooled rate every synthetic record had the same burden; now
-    each draws its own, spread like the training records' beyond their chance variation."""
+    """Patients differ in how many ectopic beats they have (here 2 % to a third of the
+    beats). With one pooled rate every synthetic record had the same burden; now each draws
+    its own, spread like the training records' beyond their chance variation."""
     from _data import ECG_FS, ecg_with_wide_beats
 
     every = [3, 4, 5, 6, 8, 10, 15, 20, 30, 40]

@@ -12,15 +12,16 @@ The model:
 * **when**: a two-state Markov chain over beats, normal or ectopic (``onset`` = P(ectopic after
   a normal beat), ``repeat`` = P(ectopic after an ectopic one)). With several records, each
   record draws its own onset rate (a Beta of the records' rates beyond their binomial
-  noise): patients differ in ectopic burden (0.12-0.28 of the beats in a 16-record cohort;
-  none to a third in Holter databases), and one pooled rate gave every record the same;
+  noise): patients differ in ectopic burden (0.12-0.27 of the beats in the training records
+  of a 16-record cohort), and one pooled rate gave every record the same;
 * **timing**: the log of the interval ending at an ectopic beat, and of the interval after it
   (when a normal beat follows), each relative to the local normal rhythm, as Gaussians;
 * **shape**: how an ectopic beat differs from its record's usual beat, on average and as a
   Gaussian in a few directions (a fresh draw each time, never a stored beat). Drawn as a
   difference, an ectopic beat follows the lead axis and amplitude of the record's own normal
-  beats; drawn on its own, every fifth ectopic beat of a 16-patient cohort came out so
-  like its record's normal beats that the template match took it for one. With several
+  beats; drawn on its own, a fifth to a half of a 16-patient cohort's synthetic ectopic
+  beats came out so like their record's normal beats that the template match took them for
+  normal ones. With several
   records, a record draws its own difference once (a Gaussian of the records' mean
   differences) and its ectopic beats vary around it: a patient's share a focus.
 """
