@@ -5,7 +5,7 @@ its own shape (:func:`synthmed._dsp.ectopic_beats` finds them by template matchi
 at its own coupling interval after the beat before, and the interval after it is its own too
 (a compensatory pause). They come in patterns: one after every normal beat (bigeminy), in
 pairs, or now and then. Left out, an arrhythmia record's synthetic copy had none: the MIT-BIH
-excerpt has 113 in 497 beats.
+excerpt has 114 in 497 beats.
 
 The model:
 
@@ -148,7 +148,7 @@ def fit_ectopy(records: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
 
     def gaussian(values: list[np.ndarray]) -> tuple[float, float]:
         # robust: an "interval" that spans an artefact or a missed beat is 5-10 x the
-        # local rhythm (2 of the excerpt's 113), and would make the sd 0.28 instead of 0.08
+        # local rhythm (2 of the excerpt's 114), and would make the sd 0.28 instead of 0.08
         v = np.concatenate(values) if values else np.zeros(0)
         v = v[np.isfinite(v)]
         if len(v) < 2:
