@@ -185,8 +185,9 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
         peaks, odd = _dsp.record_beats(x[channel], s.fs, kind)
-        nn.extend(_dsp.nn_runs(*_dsp.nn_intervals(peaks, s.fs, odd)))  # RMSSD never spans an
-        ectopic.append(odd)                                           # ectopic or missed beat
+        # runs of normal intervals: RMSSD never spans an ectopic or missed beat
+        nn.extend(_dsp.nn_runs(*_dsp.nn_intervals(peaks, s.fs, odd)))
+        ectopic.append(odd)
         all_peaks.append(peaks)
         factors = np.ones(len(peaks))
         if len(peaks):

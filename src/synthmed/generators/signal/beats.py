@@ -186,24 +186,24 @@ class SignalBeats(SignalGenerator):
             beats, kept = _dsp.extract_beats(hp, peaks, fs, grid, factors)
             good = _plausible(beats, ok, kept)
             ectopic = ectopics[r][kept] & _ordinary(beats, good)
-            odd.append(beats[ectopic].reshape(int(ectopic.sum()), signals.n_channels * len(grid)))
+            odd.append(beats[ectopic].reshape(-1, signals.n_channels * len(grid)))
             odd_placed.append((peaks[kept][ectopic].astype(np.float64), factors[kept][ectopic]))
             odd_owner.append(np.full(int(ectopic.sum()), r))
             beats, kept = beats[good], kept[good]
             beats_all.append(beats)
             owner.append(np.full(len(kept), r))
             placed.append((peaks[kept].astype(np.float64), factors[kept]))
-        usual = np.array([b.reshape(len(b), -1).mean(axis=0) if len(b) else
-                          np.concatenate(beats_all).reshape(-1, odd[0].shape[1]).mean(axis=0)
-                          for b in beats_all])  # each record's mean normal beat
-        self.ectopy_ = fit_ectopy([(rr, ok, e) for (_, rr, ok), e in
-                                   zip(detected, ectopics, strict=True)], np.concatenate(odd),
-                                  np.concatenate(odd_owner), usual)
         beats = np.concatenate(beats_all)
         owners = np.concatenate(owner)
         if len(beats) < MIN_BEATS:
             raise DataError(f"Only {len(beats)} whole beats fit inside the records; at least "
                             f"{MIN_BEATS} are needed.")
+        # each record's mean normal beat (the pooled one for a record without any)
+        pooled = beats.mean(axis=0).ravel()
+        usual = np.array([b.mean(axis=0).ravel() if len(b) else pooled for b in beats_all])
+        self.ectopy_ = fit_ectopy([(rr, ok, e) for (_, rr, ok), e in
+                                   zip(detected, ectopics, strict=True)], np.concatenate(odd),
+                                  np.concatenate(odd_owner), usual)
         flat = beats.reshape(len(beats), -1)
         use = np.arange(len(flat))
         if len(flat) > self.max_beats:
@@ -215,7 +215,7 @@ class SignalBeats(SignalGenerator):
         self.components_ = vt[:k]
         scores = (flat - self.mean_beat_) @ self.components_.T
         own_rhythm = self._fit_rhythm(detected)
-        self._fit_static(signals, owners, scores)
+        self._fit_static(signals, owners, scores, detected)
         self._fit_record_rhythm(signals, own_rhythm)
         own_scores, own_rest = self._fit_records(signals, owners, scores, flat)
         self._fit_mixture((scores - own_scores)[use], len(use), k, rng)
@@ -451,15 +451,14 @@ class SignalBeats(SignalGenerator):
         vals, vecs = np.linalg.eigh(cov)
         self.noise_level_factor_ = (np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T)
 
-    def _fit_static(self, signals: SignalSet, owners: np.ndarray, scores: np.ndarray) -> None:
+    def _fit_static(self, signals: SignalSet, owners: np.ndarray, scores: np.ndarray,
+                    detected: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         self.static_ = []  # (column, categories, freqs, rr offsets, score offsets)
         if signals.static is None:
             return
-        record_rr = np.full(signals.n_records, self.log_rr_mean_)
-        for r, rec in enumerate(signals.records):
-            _, nn = _dsp.record_nn(rec[self.ref_channel_], signals.fs, self.kind_)
-            if len(nn):
-                record_rr[r] = np.log(nn).mean()
+        # each record's mean log NN interval, from the beats already found
+        record_rr = np.array([np.log(rr[ok]).mean() if ok.any() else self.log_rr_mean_
+                              for _, rr, ok in detected])
         for col in signals.static.columns:
             values = signals.static[col]
             if not (values.dtype == object or values.dtype == bool
@@ -709,7 +708,7 @@ def _plausible(beats: np.ndarray, ok: np.ndarray, kept: np.ndarray) -> np.ndarra
     near_normal = np.zeros(n_peaks, dtype=bool)
     near_normal[1:] |= ok
     near_normal[:-1] |= ok
-    span = np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
+    span = _span(beats)
     typical = np.median(span) if len(span) else 0.0
     return near_normal[kept] & (span <= 3 * typical) & (span >= typical / 3)
 
@@ -717,9 +716,14 @@ def _plausible(beats: np.ndarray, ok: np.ndarray, kept: np.ndarray) -> np.ndarra
 def _ordinary(beats: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Beats of an amplitude an ectopic beat may have: a fifth to five times the normal
     beats' typical peak-to-peak span (beyond, an artefact)."""
-    span = np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
+    span = _span(beats)
     typical = np.median(span[normal] if normal.any() else span) if len(span) else 0.0
     return (span <= 5 * typical) & (span >= typical / 5)
+
+
+def _span(beats: np.ndarray) -> np.ndarray:
+    """Each beat's peak-to-peak span on its widest channel (``n x C x W`` beats)."""
+    return np.ptp(beats, axis=2).max(axis=1) if len(beats) else np.zeros(0)
 
 
 def _autocovariances(runs: list[np.ndarray], lags: int) -> np.ndarray:
