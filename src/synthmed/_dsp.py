@@ -8,6 +8,7 @@ Only numpy and scipy: no detector package is needed at run time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -37,9 +38,25 @@ def signal_kind(channels: Sequence[str]) -> SignalKind:
     return "ppg" if any(w in names for w in _PPG_WORDS) else "ecg"
 
 
+def butter_sos(fs: float, low: float | None, high: float) -> np.ndarray:
+    """Second-order Butterworth sections: a band-pass, or a low-pass where ``low`` is None.
+
+    The design is cached: the detection classifier filters every 10 s strip of a record with
+    the same few designs, and designing them anew took a quarter of a 4-hour Holter's
+    evaluation. A copy is returned (scipy's filter wants a writable array).
+    """
+    return _butter_sos(float(fs), None if low is None else float(low), float(high)).copy()
+
+
+@lru_cache(maxsize=64)
+def _butter_sos(fs: float, low: float | None, high: float) -> np.ndarray:
+    if low is None:
+        return sps.butter(2, high, btype="low", fs=fs, output="sos")
+    return sps.butter(2, [low, high], btype="band", fs=fs, output="sos")
+
+
 def _band(x: np.ndarray, fs: float, low: float, high: float) -> np.ndarray:
-    high = min(high, 0.45 * fs)
-    sos = sps.butter(2, [low, high], btype="band", fs=fs, output="sos")
+    sos = butter_sos(fs, low, min(high, 0.45 * fs))
     padlen = min(len(x) - 1, 3 * int(fs))
     return sps.sosfiltfilt(sos, x, padlen=padlen)
 
@@ -242,7 +259,7 @@ def reference_channel(record: np.ndarray, fs: float, kind: SignalKind) -> int:
 
 def baseline(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
     """Slow baseline (wander) of each channel: zero-phase low-pass at ``cutoff`` Hz."""
-    sos = sps.butter(2, cutoff, btype="low", fs=fs, output="sos")
+    sos = butter_sos(fs, None, cutoff)
     padlen = min(x.shape[-1] - 1, int(3 * fs / cutoff))
     return sps.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
 

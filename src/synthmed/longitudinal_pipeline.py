@@ -267,7 +267,7 @@ def generate_longitudinal(
     say(f"writing {out_dir}")
     files = _write(out_dir, synthetic, schema, gen, result, label, timings,
                    released=released, options=options, csv_format=csv_format)
-    written = len(synthetic) if tall is None else len(csv_format.laid_out(synthetic))
+    written = csv_format.written_rows(synthetic)
     return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
                            release=released, written_rows=written)
 

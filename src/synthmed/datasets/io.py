@@ -84,6 +84,12 @@ class CsvFormat:
         frame = join_pairs(frame, self.pairs, self.decimal)
         return frame if self.tall is None else self.tall.melt(frame)
 
+    def written_rows(self, frame: pd.DataFrame) -> int:
+        """How many rows :meth:`write` writes for ``frame`` (without laying it out)."""
+        if self.tall is None:
+            return len(frame)
+        return self.tall.count(join_pairs(frame, self.pairs, self.decimal))
+
     @property
     def cells_only(self) -> CsvFormat:
         """This dialect for a frame already :meth:`laid_out`: cell marks only."""

@@ -90,6 +90,11 @@ class TallLayout:
         return tall.drop(columns=["__order", "__row"]).reset_index(drop=True)[
             self._ordered(keep)]
 
+    def count(self, wide: pd.DataFrame) -> int:
+        """How many rows :meth:`melt` would write for ``wide`` (one per recorded measure)."""
+        measures = [m for m in self.measures if m in wide.columns]
+        return int(wide[measures].notna().to_numpy().sum())
+
     def _ordered(self, keep: Sequence[str]) -> list[str]:
         present = set(keep) | {self.measure, self.value}
         return [c for c in self.columns if c in present] + [

@@ -46,6 +46,8 @@ from synthmed.exceptions import DataError
 __all__ = ["SignalThresholds", "evaluate_signals"]
 
 _MAX_BEATS = 1500
+#: band edges (Hz) of the detection classifier's spectral features
+_BAND_EDGES = (0.1, 0.5, 1, 2, 4, 8, 16, 32, 64)
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,9 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
     rng = make_rng(random_state)
     kind = _dsp.signal_kind(ref.channels)
     channel = _dsp.reference_channel(ref.records[0], ref.fs, kind)
-    nn_train = [_dsp.record_nn(r[channel], ref.fs, kind)[1] for r in ref.records]
-    all_nn = np.concatenate(nn_train) if nn_train else np.zeros(0)
+    train_beats = [_dsp.record_beats(r[channel], ref.fs, kind) for r in ref.records]
+    nn_train = [_dsp.nn_intervals(peaks, ref.fs, odd) for peaks, odd in train_beats]
+    all_nn = np.concatenate([rr[ok] for rr, ok in nn_train]) if nn_train else np.zeros(0)
     if len(all_nn) < 4:
         raise DataError("Fewer than 4 normal beat intervals in the training signals: they "
                         "are too short, or not ECG/PPG.")
@@ -133,7 +136,8 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
     seg = float(segment_s or min(10.0, max(2.0, shortest / 6)))
     band = (0.5, min(40.0, ref.fs / 2)) if kind == "ecg" else (0.3, min(10.0, ref.fs / 2))
     psd_s = min(8.0, shortest)  # one frequency grid for all three sets
-    prof = {k: _profile(s, kind, channel, med_rr, grid, seg, band, psd_s, rng)
+    prof = {k: _profile(s, kind, channel, med_rr, grid, seg, band, psd_s, rng,
+                        train_beats if k == "train" else None)
             for k, s in sets.items()}
 
     fidelity = _fidelity(prof, th, rng, kind)
@@ -177,14 +181,17 @@ def _known_share(s: SignalSet) -> float:
 
 def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
              grid: np.ndarray, seg: float, band: tuple[float, float], psd_s: float,
-             rng: np.random.Generator) -> _Profile:
+             rng: np.random.Generator,
+             detected: list[tuple[np.ndarray, np.ndarray]] | None = None) -> _Profile:
+    """Beats, HRV, spectrum and strip features of a set; ``detected`` holds each record's
+    beats and ectopic mask where already found (:func:`_dsp.record_beats`)."""
     cutoff = float(np.clip(0.3 / med_rr, 0.05, 0.5))
     nn, all_peaks, beats, psds, feats, ectopic = [], [], [], [], [], []
     own: list[tuple[np.ndarray, float]] = []  # each record's mean beat and spread around it
-    for rec in s.records:
+    for r, rec in enumerate(s.records):
         x = rec.astype(np.float64)
         hp = x - _dsp.baseline(x, s.fs, cutoff)
-        peaks, odd = _dsp.record_beats(x[channel], s.fs, kind)
+        peaks, odd = detected[r] if detected else _dsp.record_beats(x[channel], s.fs, kind)
         # runs of normal intervals: RMSSD never spans an ectopic or missed beat
         nn.extend(_dsp.nn_runs(*_dsp.nn_intervals(peaks, s.fs, odd)))
         ectopic.append(odd)
@@ -217,16 +224,15 @@ def _profile(s: SignalSet, kind: _dsp.SignalKind, channel: int, med_rr: float,
 
 def _segment_features(x: np.ndarray, fs: float, kind: _dsp.SignalKind, channel: int) -> list[float]:
     out: list[float] = []
-    for ch in x:
+    freqs, psds = _dsp.welch_psd(x, fs, seconds=min(4.0, x.shape[1] / fs))
+    for ch, psd in zip(x, psds, strict=True):
         centred = ch - np.median(ch)
         out += [float(np.log(np.std(ch) + 1e-12)),
                 *np.percentile(centred, [1, 10, 90, 99]) / (np.std(ch) + 1e-12)]
-        freqs, psd = _dsp.welch_psd(ch[None, :], fs, seconds=min(4.0, len(ch) / fs))
-        edges = [0.1, 0.5, 1, 2, 4, 8, 16, 32, 64]
-        total = psd[0].sum() + 1e-30
-        for lo, hi in itertools.pairwise(edges):
+        total = psd.sum() + 1e-30
+        for lo, hi in itertools.pairwise(_BAND_EDGES):
             sel = (freqs >= lo) & (freqs < hi)
-            out.append(float(np.log(psd[0][sel].sum() / total + 1e-9)) if sel.any() else 0.0)
+            out.append(float(np.log(psd[sel].sum() / total + 1e-9)) if sel.any() else 0.0)
     _, runs = _dsp.record_nn_runs(x[channel], fs, kind)
     hrv = _dsp.hrv_stats(runs)
     out += [np.nan_to_num(hrv["mean_hr"]), np.nan_to_num(np.log(hrv["sdnn"] + 1)),

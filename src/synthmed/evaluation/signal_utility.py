@@ -66,7 +66,7 @@ class DetectorTask:
         for rec, beat_idx in zip(signals.records, peaks, strict=True):
             x = rec[self.channel].astype(np.float64)
             high_here = min(high, 0.45 * signals.fs)
-            sos = sps.butter(2, [low, high_here], btype="band", fs=signals.fs, output="sos")
+            sos = _dsp.butter_sos(signals.fs, low, high_here)
             y = sps.sosfiltfilt(sos, x, padlen=min(len(x) - 1, 3 * int(signals.fs)))
             t = np.arange(0, len(x) / signals.fs, 1.0 / TASK_FS)
             y = np.interp(t, np.arange(len(x)) / signals.fs, y)
