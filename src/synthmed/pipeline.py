@@ -371,7 +371,8 @@ def _check_columns(options: ReleaseOptions, schema: TableSchema) -> None:
         if name == "target":
             if schema.target is None:
                 problems.append("--balance target needs a target column (--target COL).")
-            continue
+                continue
+            name = schema.target
         if name not in schema:
             problems.append(f"--balance column {name!r} is not in the data.")
         elif schema.column(name).kind not in ("categorical", "boolean"):

@@ -287,6 +287,16 @@ def test_release_mode_bad_input(args, needle, csv, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_balancing_a_numeric_target_is_refused_before_fitting(csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["generate", str(csv), "-o", str(out), "--target", "age",
+                 "--mode", "augment", "--balance", "target"])
+    said = capsys.readouterr()
+    assert code == 2, said.err
+    assert "--balance column 'age' is" in said.err and "Traceback" not in said.err
+    assert "fitting" not in said.out + said.err and not out.exists()
+
+
 def test_group_without_records_is_refused(tmp_path, capsys):
     frame = make_mixed_frame(200)
     frame.loc[frame["sex"] == "m", "died"] = False  # men: no event at all
