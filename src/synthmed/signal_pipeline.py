@@ -155,6 +155,7 @@ def generate_signals(
     from synthmed.evaluation.signal import evaluate_signals
     from synthmed.generators import get_generator
     from synthmed.generators.signal import SignalGenerator
+    from synthmed.generators.signal.base import check_length
     from synthmed.report import DataCard
 
     say = progress or (lambda _msg: None)
@@ -163,6 +164,8 @@ def generate_signals(
     options = _check_release(release, n=n, conditions=conditions)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    if length_s is not None:  # before reading and fitting, not after
+        check_length(length_s)
     gen = get_generator(generator, **dict(params or {}))
     if not isinstance(gen, SignalGenerator):
         raise ParameterError(f"Generator {generator!r} does not generate signals "

@@ -11,7 +11,8 @@ from synthmed._random import RandomState, make_rng
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.schema import TableSchema, without_codes
 
-__all__ = ["MIN_SPLIT_ROWS", "repeated_identifier", "train_holdout_split", "unseen_in_train"]
+__all__ = ["MIN_SPLIT_ROWS", "repeated_identifier", "strata", "train_holdout_split",
+           "unseen_in_train"]
 
 MIN_SPLIT_ROWS = 10
 
@@ -83,7 +84,7 @@ def _holdout_mask(data: pd.DataFrame, fraction: float, stratify: str | None,
     """Which rows go to the holdout: ``fraction`` of each stratum, drawn at random."""
     mask = np.zeros(len(data), dtype=bool)
     if stratify is not None and stratify in data.columns:
-        keys = _strata(data[stratify])
+        keys = strata(data[stratify])
         holdout_idx = []
         for _, positions in keys.groupby(keys).indices.items():
             positions = rng.permutation(positions)
@@ -102,7 +103,7 @@ MAX_STRATA_VALUES = 20
 STRATA_BINS = 10
 
 
-def _strata(values: pd.Series) -> pd.Series:
+def strata(values: pd.Series) -> pd.Series:
     """The stratum of each row: its value (missing is a value of its own), or the decile of
     a number column of many values."""
     numbers = pd.to_numeric(values, errors="coerce") if (

@@ -95,6 +95,19 @@ def test_split_keeps_static_groups_even_without_a_target(seed):
             "d0": 4, "d1": 2, "d2": 2}
 
 
+def test_a_numeric_target_splits_by_its_deciles():
+    frame = make_long_frame(120, seed=3)
+    schema = longitudinal_schema(frame, entity="stay_id", time="t", static=[
+        "patient_id", "age", "sex", "stage", "died", "visits", "admitted", "ward", "site"],
+        target="age")
+    train, holdout = split_entities(frame, schema, random_state=0)
+    sizes = [part["stay_id"].nunique() for part in (train, holdout)]
+    # on the ages themselves every stay was a stratum of one and the holdout nearly empty
+    assert abs(sizes[0] - sizes[1]) <= 10, sizes
+    ages = [part.drop_duplicates("stay_id")["age"].median() for part in (train, holdout)]
+    assert abs(ages[0] - ages[1]) < 0.25 * frame["age"].std()  # 1.6 against 12.5
+
+
 def test_a_measure_no_training_patient_has_is_left_out_not_an_error(split):
     """A rare lab only holdout patients had (or only late in a stay) gives summaries with no
     training value: the patient-level and early-warning tables leave them out, and the

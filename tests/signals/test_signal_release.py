@@ -101,6 +101,14 @@ def test_bad_flags_exit_2_and_write_nothing(flags, needle, tmp_path, capsys):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_a_length_out_of_range_is_refused_before_fitting(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", "ecg_mitbih", "-o", str(out), "--length", "0.5"]) == 2
+    said = capsys.readouterr()
+    assert "seconds between 1.5 and" in said.err and "Traceback" not in said.err
+    assert "fitting" not in said.out + said.err and not out.exists()
+
+
 def test_augment_with_nothing_to_add_is_refused_before_fitting(tmp_path, capsys):
     pytest.importorskip("pydicom")
     out = tmp_path / "out"  # ecg_12lead: one 5 s training piece, so one band, already full

@@ -23,7 +23,7 @@ from synthmed.generators.base import (
     GeneratorTags,
 )
 
-__all__ = ["MIN_RECORD_S", "SignalGenerator"]
+__all__ = ["MIN_RECORD_S", "SignalGenerator", "check_length"]
 
 #: a record must hold at least one slow heartbeat (40 beats per minute)
 MIN_RECORD_S = 1.5
@@ -32,6 +32,15 @@ MAX_LENGTH_S = 86_400.0
 #: values (records x samples x channels) drawn at once at most: 100 million float32 is 0.37
 #: GiB, which the release, its evaluation and the writers copy several times
 MAX_SAMPLE_VALUES = 100_000_000
+
+
+def check_length(length: Any) -> float:
+    """``length`` (seconds per synthetic record) as a float, else a clear error."""
+    ok = isinstance(length, int | float | np.number) and not isinstance(length, bool)
+    if not ok or not (MIN_RECORD_S <= float(length) <= MAX_LENGTH_S):
+        raise ParameterError(f"`length_s` must be a number of seconds between "
+                             f"{MIN_RECORD_S} and {MAX_LENGTH_S:g}, got {length!r}.")
+    return float(length)
 
 
 class SignalGenerator(BaseModel):
@@ -86,11 +95,7 @@ class SignalGenerator(BaseModel):
             Same seed, same output.
         """
         n = self._check_sample_size(n, "n")
-        length = self.default_length_s_ if length_s is None else length_s
-        ok = isinstance(length, int | float | np.number) and not isinstance(length, bool)
-        if not ok or not (MIN_RECORD_S <= float(length) <= MAX_LENGTH_S):
-            raise ParameterError(f"`length_s` must be a number of seconds between "
-                                 f"{MIN_RECORD_S} and {MAX_LENGTH_S:g}, got {length!r}.")
+        length = check_length(self.default_length_s_ if length_s is None else length_s)
         n_samples = round(float(length) * self.schema_.fs)
         values = int(n) * n_samples * len(self.schema_.channels)
         if values > MAX_SAMPLE_VALUES:
