@@ -201,6 +201,10 @@ def generate_longitudinal(
     train, holdout = split_entities(frame, schema, holdout_fraction=holdout_fraction,
                                     random_state=seed)
     schema, unseen = unseen_in_train(train, schema)
+    if options is not None and options.mode == "augment":  # refused before fitting
+        from synthmed.modes.longitudinal import longitudinal_augmentation_plan
+
+        longitudinal_augmentation_plan(train, schema, balance=list(options.balance))
     ent = schema.with_role("entity_id")[0]
     n_train = int(train[ent].nunique())
     if n_train < 5 or holdout[ent].nunique() < 5:

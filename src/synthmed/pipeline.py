@@ -27,6 +27,7 @@ from synthmed.generators._twins import twins_note
 from synthmed.generators.registry import DEFAULT_GENERATOR
 from synthmed.modes import (
     Release,
+    augmentation_plan,
     release_augment,
     release_full,
     release_mix,
@@ -285,6 +286,9 @@ def generate(
         random_state=seed
     )
     schema, unseen = unseen_in_train(train, schema)
+    if options.mode == "augment":  # a group with no training record stops it before fitting
+        augmentation_plan(train, schema, balance=list(options.balance) or None,
+                          factor=options.factor, fair=options.fair)
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")

@@ -144,6 +144,23 @@ def test_augment_empty_cell_names_no_value(fitted):
     assert "'m'" not in message and "True" not in message
 
 
+@pytest.mark.parametrize("balance, words", [(("age",), "kind 'numeric'"),
+                                             (("sex", "target"), "no records")])
+def test_pipeline_refuses_an_augment_it_cannot_do_before_fitting(tmp_path, balance, words):
+    from synthmed.longitudinal_pipeline import generate_longitudinal
+    from synthmed.pipeline import ReleaseOptions
+
+    frame = make_long_frame(60, seed=4)
+    dead_men = frame["sex"].eq("m") & frame["died"]
+    said: list[str] = []
+    with pytest.raises(ParameterError, match=words):
+        generate_longitudinal(frame[~dead_men], tmp_path / "out", entity=ENT, time="t",
+                              static=["age", "sex", "died"], target="died", seed=0,
+                              release=ReleaseOptions(mode="augment", balance=balance),
+                              progress=said.append)
+    assert not any("fitting" in line for line in said) and not (tmp_path / "out").exists()
+
+
 def test_pipeline_modes(tmp_path):
     from synthmed.longitudinal_pipeline import generate_longitudinal
     from synthmed.pipeline import ReleaseOptions

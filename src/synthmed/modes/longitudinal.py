@@ -46,7 +46,8 @@ from synthmed.modes.augment import TARGET_ALIAS, _conditions, augmentation_plan
 from synthmed.modes.provenance import Release, make_provenance
 from synthmed.schema import TableSchema
 
-__all__ = ["release_longitudinal_augment", "release_longitudinal_mix"]
+__all__ = ["longitudinal_augmentation_plan", "release_longitudinal_augment",
+           "release_longitudinal_mix"]
 
 #: rounds of redrawing synthetic patients whose whole trajectory repeats a real one
 MAX_REDRAW_ROUNDS = 25
@@ -180,13 +181,9 @@ def release_longitudinal_augment(
     True
     """
     generator, names, entity = _check_inputs(generator, real_long, schema)
-    columns = _balance_columns(balance, schema, names)
     real = check_frame(real_long, "real_long", names)
-    patients = real.drop_duplicates(entity, keep="first").reset_index(drop=True)
-    try:
-        plan = augmentation_plan(patients, schema.subset(columns), balance=columns)
-    except SchemaError as exc:  # e.g. an empty cell: a parameter problem for this mode
-        raise ParameterError(str(exc)) from None
+    plan = longitudinal_augmentation_plan(real, schema, balance=balance, names=names)
+    n_patients = int(real[entity].nunique())
     rng = make_rng(random_state)
     conditions = _conditions(plan)
     n_new = int(sum(cell["added"] for cell in plan["cells"]))
@@ -197,11 +194,27 @@ def release_longitudinal_augment(
     n_syn_rows = len(data) - len(real)
     labels = ["real"] * len(real) + ["synthetic"] * n_syn_rows
     stats = {k: v for k, v in plan.items() if k != "conditions"}
-    stats.update(unit="patients", real_patients=len(patients), synthetic_patients=n_new,
+    stats.update(unit="patients", real_patients=n_patients, synthetic_patients=n_new,
                  real_rows=len(real), synthetic_rows=n_syn_rows, entity_column=entity)
     return Release(data=data, provenance=make_provenance(labels), mode="augment",
                    source_index=np.r_[np.arange(len(real)), np.full(n_syn_rows, -1)].astype(
                        np.int64), stats=stats)
+
+
+def longitudinal_augmentation_plan(real_long: pd.DataFrame, schema: TableSchema, *,
+                                   balance: str | Sequence[str],
+                                   names: Sequence[str] | None = None) -> dict[str, Any]:
+    """How many synthetic patients each cell of ``balance`` gets (see
+    :func:`release_longitudinal_augment`), without drawing any; a clear error where the
+    columns cannot be balanced or a cell has no patient. ``names``: the modelled columns
+    (default: the schema's)."""
+    entity = schema.with_role("entity_id")[0]
+    columns = _balance_columns(balance, schema, list(names or schema.names))
+    patients = real_long.drop_duplicates(entity, keep="first").reset_index(drop=True)
+    try:
+        return augmentation_plan(patients, schema.subset(columns), balance=columns)
+    except SchemaError as exc:  # e.g. an empty cell: a parameter problem for this mode
+        raise ParameterError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- helpers
