@@ -8,7 +8,7 @@ Example
 -------
 >>> import pandas as pd
 >>> from synthmed import infer_schema
->>> df = pd.DataFrame({"age": [61.5, 70.1, 55.0], "sex": ["f", "m", "f"]})
+>>> df = pd.DataFrame({"age": [40.5 + i for i in range(30)], "sex": ["f", "m"] * 15})
 >>> schema = infer_schema(df, target="sex")
 >>> schema.column("age").kind, schema.target
 ('numeric', 'sex')
@@ -470,7 +470,8 @@ def infer_schema(
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"patient_id": ["a1", "b2", "c3"], "bili": [1.2, 0.7, 3.4]})
+    >>> df = pd.DataFrame({"patient_id": [f"p{i:03d}" for i in range(40)],
+    ...                    "bili": [round(0.3 + 0.11 * i, 1) for i in range(40)]})
     >>> s = infer_schema(df)
     >>> s.column("patient_id").kind, s.dropped_columns
     ('identifier', ['patient_id'])
