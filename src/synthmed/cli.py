@@ -545,11 +545,16 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         tmp = args.out.with_name(f".{args.out.name}.tmp")
         if fmt.tall is not None:  # a row per measurement, as the source was written
             frame, fmt = fmt.laid_out(frame), fmt.cells_only
-        if suffix == ".csv":
-            fmt.write(frame, tmp)
-        else:
-            frame.to_parquet(tmp, index=False)
-        tmp.replace(args.out)
+        try:
+            if suffix == ".csv":
+                fmt.write(frame, tmp)
+            else:
+                from synthmed.generators.streaming import missing_as_null
+
+                missing_as_null(frame, gen.schema_).to_parquet(tmp, index=False)
+            tmp.replace(args.out)
+        finally:
+            tmp.unlink(missing_ok=True)  # nothing half-written is left behind
         rows = len(frame)
     if not args.quiet:
         print(f"{rows:,} synthetic rows written to {args.out}")

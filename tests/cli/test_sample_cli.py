@@ -118,6 +118,23 @@ def test_a_long_table_is_fitted_once_and_sampled_by_patient(tmp_path, capsys):
     assert not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
 
 
+def test_a_long_table_with_missing_codes_samples_to_parquet(tmp_path):
+    """A lab exported with "." where it was not drawn: the Parquet file holds nulls there
+    (a "." beside numbers stopped the write)."""
+    rng = np.random.default_rng(1)
+    rows = [{"stay": i, "day": t, "crp": f"{rng.lognormal(1, 0.5):.2f}" if rng.random() < 0.7
+             else ".", "age": 40 + i % 30} for i in range(40) for t in range(4)]
+    source = tmp_path / "labs.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    model, out = tmp_path / "model", tmp_path / "more.parquet"
+    assert main(["fit", str(source), "--entity", "stay", "--time", "day", "-o", str(model),
+                 "-q"]) == 0
+    assert main(["sample", str(model), "-o", str(out), "--n", "30", "-q"]) == 0
+    back = pd.read_parquet(out)
+    assert back["crp"].dtype == float and back["crp"].isna().any()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labs.csv", "model", "more.parquet"]
+
+
 def test_signals_are_fitted_once_and_sampled_by_record(tmp_path, capsys):
     """`fit SIGNAL -o MODEL` saves a signal model (it was refused: signals were fitted only
     inside `generate`); `sample MODEL -o out/ecg.edf --n 2 --length 8` draws records from it.

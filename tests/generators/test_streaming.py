@@ -59,6 +59,25 @@ def test_parquet_holds_the_chunks_with_the_dtypes_of_sample(gen, tmp_path):
     assert back["admitted"].dtype.kind == "M" and back["admitted"].isna().any()
 
 
+def test_parquet_holds_missing_codes_as_nulls(tmp_path):
+    """A number column exported with "." for a gap: CSV writes the "." back, Parquet a null
+    (a "." beside numbers cannot be a Parquet number column)."""
+    rng = np.random.default_rng(1)
+    crp = rng.lognormal(1.0, 0.5, 300).round(2)
+    frame = pd.DataFrame({"crp": [f"{v:.2f}" if i % 4 else "." for i, v in enumerate(crp)],
+                          "age": rng.normal(60, 10, 300).round(1)})
+    coded = get_generator("gaussian_copula").fit(frame, schema=infer_schema(frame))
+    drawn = pd.concat(coded.sample_chunks(200, chunk_rows=70, random_state=0),
+                      ignore_index=True)
+    assert (drawn["crp"] == ".").any()  # the API writes the source's code back
+    back = pd.read_parquet(sample_to_parquet(coded, tmp_path / "c.parquet", 200,
+                                             chunk_rows=70, random_state=0))
+    assert back["crp"].dtype == float
+    np.testing.assert_array_equal(back["crp"].isna(), (drawn["crp"] == ".").to_numpy())
+    ok = drawn["crp"] != "."
+    np.testing.assert_allclose(back["crp"][ok], drawn["crp"][ok].astype(float))
+
+
 def test_one_chunk_equals_sample(gen):
     (chunk,) = gen.sample_chunks(300, chunk_rows=300, random_state=9)
     pd.testing.assert_frame_equal(chunk, gen.sample(300, random_state=9))

@@ -36,13 +36,14 @@ from synthmed._random import RandomState
 from synthmed.datasets.io import CsvFormat
 from synthmed.exceptions import ParameterError
 from synthmed.generators.base import DEFAULT_CHUNK_ROWS, BaseGenerator
+from synthmed.schema import NUMERIC_KINDS
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from synthmed.schema import TableSchema
 
-__all__ = ["sample_to_csv", "sample_to_parquet"]
+__all__ = ["missing_as_null", "sample_to_csv", "sample_to_parquet"]
 
 Conditions: TypeAlias = Mapping[str, Any] | pd.DataFrame | None
 
@@ -79,6 +80,7 @@ def sample_to_parquet(generator: BaseGenerator, path: str | Path, n: int, *,
         writer, pending = None, None
         try:
             for chunk in chunks:
+                chunk = missing_as_null(chunk, generator.schema_)
                 if writer is None:
                     schema = arrow_schema(chunk, generator.schema_)
                     writer = pq.ParquetWriter(tmp, schema)
@@ -113,6 +115,22 @@ def sample_to_csv(generator: BaseGenerator, path: str | Path, n: int, *,
         for i, chunk in enumerate(chunks):
             fmt.write(chunk, handle, header=i == 0)
     return out
+
+
+def missing_as_null(chunk: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Cells written with a column's missing code (".", "NA"...) as nulls again: a code is
+    how a CSV marks a gap, and in a number column Parquet cannot hold it beside numbers (opt's
+    biomarkers: sampling to Parquet stopped on the first ".")."""
+    coded = [c for c in schema.columns if c.missing_codes and c.name in chunk.columns]
+    if not coded:
+        return chunk
+    chunk = chunk.copy()
+    for col in coded:
+        values = chunk[col.name].mask(chunk[col.name].isin(col.missing_codes))
+        if col.kind in NUMERIC_KINDS and not (col.unit or col.limits):
+            values = pd.to_numeric(values)
+        chunk[col.name] = values
+    return chunk
 
 
 def arrow_schema(first_chunk: pd.DataFrame, schema: TableSchema) -> pa.Schema:
