@@ -669,7 +669,7 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
     from synthmed.datasets.pairs import split_pairs
     from synthmed.datasets.tall import pivot_tall, tall_layout
     from synthmed.evaluation.longitudinal import evaluate_longitudinal
-    from synthmed.exceptions import ParameterError
+    from synthmed.exceptions import DataError, ParameterError
     from synthmed.longitudinal_pipeline import resolve_longitudinal
 
     if args.schema is not None:
@@ -681,15 +681,23 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
                                             value=args.value)
     layout, _ = tall_layout(train)
     others = []
-    for path in (args.holdout, args.synthetic):
+    for label, path in (("holdout", args.holdout), ("synthetic", args.synthetic)):
         frame = read_table(path)
         if layout is not None:  # pivoted as train was, onto train's measures
             frame = pivot_tall(frame, entity=layout.entity, time=layout.time,
                                measure=layout.measure, value=layout.value)[0]
             frame = frame.reindex(columns=[c for c in train.columns if c in frame.columns]
                                   + [m for m in layout.measures if m not in frame.columns])
-        others.append(LongitudinalData.from_frame(split_pairs(frame, schema.names),
-                                                  schema=schema).frame)
+        frame = split_pairs(frame, schema.names)
+        missing = [c for c in schema.names if c not in frame.columns]
+        if missing:
+            raise DataError(f"The {label} table lacks {len(missing)} column(s) of the train "
+                            f"table: {', '.join(missing)}. All three tables must share the "
+                            "source's columns.")
+        try:
+            others.append(LongitudinalData.from_frame(frame, schema=schema).frame)
+        except DataError as exc:  # say which file
+            raise DataError(f"The {label} table: {exc}") from None
     _say(args)("evaluating per patient")
     return evaluate_longitudinal(train, others[0], others[1], schema, thresholds=thresholds,
                                  random_state=args.seed)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _data import make_mixed_frame
+from _data import make_long_frame, make_mixed_frame
 from synthmed.cli import main
 
 
@@ -644,6 +644,27 @@ def test_a_long_export_with_blood_pressures_keeps_them_per_row(tmp_path):
     names = {m["name"] for m in metrics["fidelity"]["metrics"]}
     assert {"patient_detection_auc", "interval_distance"} <= names
     assert main([a for a in args if a not in ("--time", "hour")]) == 2  # no time column
+
+
+def test_evaluate_long_tables_names_the_file_that_lacks_a_column(tmp_path, capsys):
+    """A synthetic long table without a measure (or whose static column changes within a
+    patient) is a clear error naming that file; the first stopped with a KeyError."""
+    frame = make_long_frame(40, seed=5)[["stay_id", "t", "age", "hr", "bili"]]
+    paths = {name: tmp_path / f"{name}.csv" for name in ("train", "holdout", "synthetic")}
+    ids = frame["stay_id"].unique()
+    frame[frame["stay_id"].isin(ids[:20])].to_csv(paths["train"], index=False)
+    holdout = frame[frame["stay_id"].isin(ids[20:])]
+    holdout.to_csv(paths["holdout"], index=False)
+    args = ["evaluate", *[a for name, path in paths.items() for a in (f"--{name}", str(path))],
+            "--entity", "stay_id", "--time", "t", "--static", "age", "-o", str(tmp_path / "ev")]
+    for broken, needle in ((holdout.drop(columns=["bili"]), "lacks 1 column(s) of the train "
+                            "table: bili"),
+                           (holdout.assign(age=np.arange(len(holdout))), "age")):
+        broken.to_csv(paths["synthetic"], index=False)
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("synthmed: error: The synthetic table") and needle in err
+        assert "Traceback" not in err and not (tmp_path / "ev").exists()
 
 
 def test_glucose_from_two_sites_keeps_each_rows_unit(tmp_path, capsys):

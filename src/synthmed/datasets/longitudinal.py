@@ -120,6 +120,11 @@ class LongitudinalData:
             time = time or one_role(schema, "time_index")
             if static is None:
                 static = schema.with_role("static")
+            missing = [c for c in schema.names if c not in frame.columns]
+            if missing:
+                raise DataError(f"The table lacks {len(missing)} column(s) of the schema: "
+                                f"{', '.join(missing)}. All tables must share the source's "
+                                "columns.")
         if entity is None or time is None:
             raise DataError("Longitudinal data needs an entity column and a time column "
                             "(entity=..., time=...).")
