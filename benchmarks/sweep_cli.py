@@ -74,19 +74,19 @@ def modes(tmp: Path) -> Iterator[Job]:
 
 
 def targets(tmp: Path) -> Iterator[Job]:
-    for name, frame, _, long, _ in cases():
+    for name, frame, _, long, tall in cases():
         if long is None:
             continue
         data = tmp / f"{name}.csv"
         frame.to_csv(data, index=False)
-        static = [c for c in frame.columns if c not in long
+        static = [c for c in frame.columns if c not in (*long, *(tall or ()))
                   and (frame.groupby(long[0])[c].nunique(dropna=False) <= 1).all()]
         for col in static:
             for mode in ([], ["--mode", "hybrid", "--hybrid", "mix", "--real-fraction", "0.3"]):
                 yield (f"{name} --target {col} {' '.join(mode[:2])}",
                        [[EXE, "generate", str(data), "-q", "-o", str(tmp / f"{name}-{col}-"
                                                                        f"{len(mode)}"),
-                         "--entity", long[0], "--time", long[1], "--target", col, *mode]], None)
+                         *_base(data, col, long, tall), *mode]], None)
 
 
 def fit_sample(tmp: Path) -> Iterator[Job]:
