@@ -65,7 +65,8 @@ def test_parquet_holds_missing_codes_as_nulls(tmp_path):
     rng = np.random.default_rng(1)
     crp = rng.lognormal(1.0, 0.5, 300).round(2)
     frame = pd.DataFrame({"crp": [f"{v:.2f}" if i % 4 else "." for i, v in enumerate(crp)],
-                          "age": rng.normal(60, 10, 300).round(1)})
+                          "age": rng.normal(60, 10, 300).round(1),
+                          "visits": [str(i % 37) if i % 5 else "." for i in range(300)]})
     coded = get_generator("gaussian_copula").fit(frame, schema=infer_schema(frame))
     drawn = pd.concat(coded.sample_chunks(200, chunk_rows=70, random_state=0),
                       ignore_index=True)
@@ -76,6 +77,7 @@ def test_parquet_holds_missing_codes_as_nulls(tmp_path):
     np.testing.assert_array_equal(back["crp"].isna(), (drawn["crp"] == ".").to_numpy())
     ok = drawn["crp"] != "."
     np.testing.assert_allclose(back["crp"][ok], drawn["crp"][ok].astype(float))
+    assert str(back["visits"].dtype) == "Int64" and back["visits"].isna().any()
 
 
 def test_one_chunk_equals_sample(gen):

@@ -128,7 +128,8 @@ def missing_as_null(chunk: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     for col in coded:
         values = chunk[col.name].mask(chunk[col.name].isin(col.missing_codes))
         if col.kind in NUMERIC_KINDS and not (col.unit or col.limits):
-            values = pd.to_numeric(values)
+            values = pd.to_numeric(values)  # whole numbers stay whole, as restore_table has them
+            values = values.astype("Int64") if col.decimals == 0 else values
         chunk[col.name] = values
     return chunk
 
