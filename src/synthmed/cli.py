@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     add_roles(gen)
     add_generator(gen)
-    gen.add_argument("--n", type=_positive_int,
+    gen.add_argument("-n", "--n", type=_positive_int,
                      help="synthetic rows, patients or signal records (default: as many as "
                      "train holds; signals: at least 3)")
     gen.add_argument("--thresholds", type=Path, help="JSON file overriding pass rules")
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--out", type=Path, required=True,
                         help="output CSV or Parquet (signals: out/NAME.hea, .edf, .dcm, .csv "
                         "or .npy)")
-    sample.add_argument("--n", type=_positive_int, required=True,
+    sample.add_argument("-n", "--n", type=_positive_int, required=True,
                         help="rows to sample (long tables: patients; signals: records)")
     sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sample.add_argument("--chunk-rows", type=_positive_int, default=100_000, metavar="N",

@@ -137,6 +137,11 @@ class ColumnSchema:
     missing_codes : tuple of str
         Source tokens that mean "no value" (``"."``, blanks), most frequent first: read as
         missing, and the first is written where a synthetic value is missing.
+    written_decimals : int or None
+        For numbers read from text (with a unit or a detection limit): the decimals every
+        source value is written with where they exceed ``decimals`` ("143.0 mmol/L": 1, its
+        values being whole). Synthetic values are rounded to ``decimals`` and written with
+        this many ("139.0 mmol/L").
     """
 
     name: str
@@ -150,6 +155,7 @@ class ColumnSchema:
     unit: str | None = None
     limits: tuple[str, ...] = ()
     time_unit: str | None = None
+    written_decimals: int | None = None
 
     @property
     def modelled(self) -> bool:
@@ -173,6 +179,8 @@ class ColumnSchema:
             out["limits"] = list(self.limits)
         if self.time_unit:
             out["time_unit"] = self.time_unit
+        if self.written_decimals is not None:
+            out["written_decimals"] = self.written_decimals
         return out
 
 
@@ -387,7 +395,7 @@ class TableSchema:
                 problems.append(f"Schema entry {i} must be an object with 'name' and 'kind'.")
                 continue
             known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
-                     "date_format", "unit", "limits", "time_unit"}
+                     "date_format", "unit", "limits", "time_unit", "written_decimals"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -404,6 +412,7 @@ class TableSchema:
                     unit=item.get("unit"),
                     limits=tuple(str(t) for t in item.get("limits", ())),
                     time_unit=item.get("time_unit"),
+                    written_decimals=item.get("written_decimals"),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -490,25 +499,30 @@ def infer_schema(
             values = data[name].mask(data[name].isin(codes))  # categories stay as written
             kind = _infer_kind(str(name), values)
         limits = _limits_of(values) if kind in ("categorical", "identifier", "text") else ()
-        measured = values
+        measured, written = values, None
         if limits:  # "<0.5" beside numbers: a lab with a detection limit
             numbers = pd.to_numeric(_read_limits(values, limits), errors="coerce")
             limit_kind = _infer_kind(str(name), numbers)
             if limit_kind in NUMERIC_KINDS:
-                measured = pd.to_numeric(values.mask(values.isin(limits)), errors="coerce")
+                written = values.mask(values.isin(limits))
+                measured = pd.to_numeric(written, errors="coerce")
                 values, kind = numbers, limit_kind
             else:
                 limits = ()
         unit = _unit_of(values) if kind in ("categorical", "identifier", "text") else None
         if unit is not None:  # "71.5 kg": a number column when its numbers make one
-            numbers = pd.to_numeric(_strip_unit(values, unit), errors="coerce")
+            written = _strip_unit(values, unit)
+            numbers = pd.to_numeric(written, errors="coerce")
             unit_kind = _infer_kind(str(name), numbers)
             if unit_kind in NUMERIC_KINDS:
                 values, measured, kind = numbers, numbers, unit_kind
             else:
-                unit = None
+                unit, written = None, None
         date_format, date_only, time_unit = _dates_of(values) if kind == "datetime" else (
             None, False, None)
+        decimals = infer_decimals(measured) if kind in NUMERIC_KINDS or (
+            kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])) else None
+        shown = _fixed_decimals(written) if written is not None else None
         roles: set[str] = set()
         if kind == "identifier":
             roles.add("direct_identifier")
@@ -520,15 +534,14 @@ def infer_schema(
                 kind=kind,  # type: ignore[arg-type]
                 roles=frozenset(roles),
                 dtype=str(data[name].dtype),
-                decimals=infer_decimals(measured) if kind in NUMERIC_KINDS or (
-                    kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])
-                ) else None,
+                decimals=decimals,
                 date_only=date_only,
                 missing_codes=codes,
                 date_format=date_format,
                 unit=unit,
                 limits=limits,
                 time_unit=time_unit,
+                written_decimals=shown if shown and shown > (decimals or 0) else None,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -792,6 +805,16 @@ def infer_decimals(series: pd.Series) -> int | None:
     return None
 
 
+def _fixed_decimals(text: pd.Series) -> int | None:
+    """The decimals every present number of ``text`` is written with ("143.0" and "139.5":
+    1), or None when they differ or the column is not all numbers."""
+    present = text.dropna().astype(str).str.strip()
+    if not len(present) or not present.str.fullmatch(r"[+-]?\d+(?:\.\d+)?").all():
+        return None
+    places = present.str.partition(".")[2].str.len()
+    return int(places.iloc[0]) if places.nunique() == 1 else None
+
+
 def _dates_of(series: pd.Series) -> tuple[str | None, bool, str | None]:
     """A datetime column's written pattern (:func:`date_format_of`), whether every value is a
     date only, and else the coarsest of hour, minute and second every time is whole in (None:
@@ -954,10 +977,12 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             else:
                 whole = bool((series.dropna() % 1 == 0).all())
                 series = series.astype("Int64" if whole else float)
+        shown = decimals if col.written_decimals is None else max(decimals or 0,
+                                                                  col.written_decimals)
         if col.unit and col.kind in NUMERIC_KINDS:
-            series = _with_unit(series, col.unit, decimals)
+            series = _with_unit(series, col.unit, shown)
         if col.limits and col.kind in NUMERIC_KINDS:
-            series = _with_limits(series, col.limits, decimals)
+            series = _with_limits(series, col.limits, shown)
         if col.missing_codes and series.isna().any():
             if col.kind in NUMERIC_KINDS and decimals == 0 and not (col.unit or col.limits):
                 series = series.astype("Int64")  # whole numbers print as "3", not "3.0"

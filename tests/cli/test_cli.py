@@ -743,6 +743,39 @@ def test_a_unicode_minus_is_read_as_a_minus_and_written_back(tmp_path):
     assert not synth["change"].str.contains("-").any()
 
 
+@pytest.mark.parametrize("sep, decimal", [(",", "."), (";", ",")])
+def test_numbers_written_to_fixed_decimals_keep_their_trailing_zeros(tmp_path, sep, decimal):
+    """A lab export that writes potassium "3.80" and sodium "140.0" (blank where not taken)
+    got back "3.8" and "140": pandas drops trailing zeros, and whole numbers with gaps are
+    written as integers. synthetic.csv, and a model's later samples, write them as the
+    source does; a column written with varying decimals is written as before."""
+    rng = np.random.default_rng(6)
+    n = 200
+    potassium = rng.normal(4, 0.3, n).round(1)
+    sodium = np.where(rng.random(n) < 0.2, np.nan, rng.normal(140, 3, n).round())
+    source = tmp_path / "labs.csv"
+    pd.DataFrame({
+        "age": rng.integers(20, 90, n),
+        "potassium": [f"{v:.2f}".replace(".", decimal) for v in potassium],
+        "sodium": ["" if np.isnan(v) else f"{v:.1f}".replace(".", decimal) for v in sodium],
+        "bili": [str(v).replace(".", decimal) for v in rng.lognormal(0, 1, n).round(2)],
+    }).to_csv(source, index=False, sep=sep)
+    assert main(["generate", str(source), "-o", str(tmp_path / "out"), "--generator",
+                 "gaussian_copula", "-q"]) == 0
+    assert main(["fit", str(source), "-o", str(tmp_path / "model"), "--generator",
+                 "gaussian_copula", "-q"]) == 0
+    assert main(["sample", str(tmp_path / "model"), "-n", "50", "-o",
+                 str(tmp_path / "more.csv"), "-q"]) == 0
+    d = re.escape(decimal)
+    for written in (tmp_path / "out" / "synthetic.csv", tmp_path / "more.csv"):
+        synth = pd.read_csv(written, sep=sep, dtype=str)
+        assert synth["potassium"].str.fullmatch(rf"\d{d}\d0").all()
+        assert synth["sodium"].dropna().str.fullmatch(rf"1\d\d{d}0").all()
+        assert synth["sodium"].isna().any()
+        places = synth["bili"].str.partition(decimal)[2].str.len()
+        assert places.nunique() > 1  # "0.5" beside "1.25": not padded
+
+
 @pytest.mark.slow
 def test_degenerate_tables_are_generated_not_refused(tmp_path, capsys):
     """Tables that once stopped the run: every row the same (internal error), and a

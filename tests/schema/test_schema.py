@@ -152,6 +152,31 @@ def test_numbers_written_with_a_unit_are_numbers_and_keep_it(tmp_path):
     assert TableSchema.load(tmp_path / "s.json").column("spo2").unit == "%"
 
 
+def test_text_numbers_keep_the_decimals_they_are_written_with(tmp_path):
+    """A sodium written "143.0 mmol/L" came back "139 mmol/L": the decimals were read from
+    the values (whole), not from the text. Values keep their precision (whole), the text
+    its written decimals; a column written with varying decimals is left as it was."""
+    rng = np.random.default_rng(1)
+    sodium = rng.normal(140, 3, 120).round()
+    crp = rng.lognormal(2, 1, 120).round()
+    frame = pd.DataFrame({
+        "sodium": [f"{v:.1f} mmol/L" for v in sodium],
+        "crp": ["<5" if v < 5 else f"{v:.1f}" for v in crp],
+        "weight": [f"{v} kg" for v in rng.normal(75, 12, 120).round(1)],
+    })
+    schema = infer_schema(frame)
+    got = {c.name: (c.decimals, c.written_decimals) for c in schema.columns}
+    assert got == {"sodium": (0, 1), "crp": (0, 1), "weight": (1, None)}
+    back = restore_table(coerce_table(frame, schema), schema)
+    assert back["sodium"].tolist() == frame["sodium"].tolist()
+    assert back["crp"].tolist() == frame["crp"].tolist()
+    synthetic = restore_table(pd.DataFrame({"sodium": [139.4], "crp": [12.3],
+                                            "weight": [70.04]}), schema)
+    assert synthetic.iloc[0].tolist() == ["139.0 mmol/L", "12.0", "70.0 kg"]
+    schema.save(tmp_path / "s.json")
+    assert TableSchema.load(tmp_path / "s.json").column("sodium").written_decimals == 1
+
+
 def test_lab_values_at_a_detection_limit_stay_a_number_column(tmp_path):
     """Labs report "<0.5" below the assay's limit and ">50" above: read as a category of 150
     levels, the column was a code that no synthetic row could vary. Now a number column whose

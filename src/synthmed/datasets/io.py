@@ -65,6 +65,10 @@ class CsvFormat:
     #: a tall long table (a row per measurement) read as a column per measure: written back
     #: a row per measurement (:mod:`synthmed.datasets.tall`)
     tall: TallLayout | None = None
+    #: columns whose numbers are written to a fixed number of decimals, trailing zeros kept
+    #: ("3.80", "140.0"), and that number; pandas alone would write "3.8" and, for whole
+    #: numbers with gaps, "140"
+    padded: tuple[tuple[str, int], ...] = ()
 
     @property
     def is_default(self) -> bool:
@@ -114,7 +118,7 @@ class CsvFormat:
 
     def note(self) -> str | None:
         """What a run says about the dialect it read (None for comma-separated UTF-8)."""
-        if replace(self, pairs=(), blank=(), tall=None).is_default:
+        if replace(self, pairs=(), blank=(), tall=None, padded=()).is_default:
             return None
         return f"read as {self.describe()}; synthetic.csv is written the same way"
 
@@ -133,6 +137,8 @@ class CsvFormat:
         """Write ``frame`` (no index) in this dialect, to a path or to a text handle opened
         with :attr:`encoding` (chunks appended one after another: ``header`` on the first)."""
         frame = self.laid_out(frame)
+        if self.padded:
+            frame = _padded_numbers(frame, self.padded)
         if self.decimal != ".":
             frame = _text_numbers(frame, _DOT_NUMBER, rf"\1{self.decimal}\2")
         if (self.true, self.false) != ("True", "False"):
@@ -150,6 +156,7 @@ class CsvFormat:
                 "missing": self.missing, "true": self.true, "false": self.false,
                 "pairs": [p.to_meta() for p in self.pairs], "grouped": list(self.grouped),
                 "minus": list(self.minus), "blank": list(self.blank),
+                "padded": [list(p) for p in self.padded],
                 **({"tall": self.tall.to_meta()} if self.tall is not None else {})}
 
     @classmethod
@@ -160,6 +167,7 @@ class CsvFormat:
         return cls(**fields, pairs=pairs, grouped=tuple(map(str, meta.get("grouped") or [])),
                    minus=tuple(map(str, meta.get("minus") or [])),
                    blank=tuple(map(str, meta.get("blank") or [])),
+                   padded=tuple((str(n), int(d)) for n, d in meta.get("padded") or []),
                    tall=TallLayout.from_meta(meta["tall"]) if meta.get("tall") else None)
 
     def read_text_numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -198,6 +206,38 @@ def _text_numbers(frame: pd.DataFrame, pattern: re.Pattern[str], repl: str) -> p
             changed = text.str.replace(pattern, repl, regex=True)
             out[name] = changed.where(changed.notna(), out[name])
     return out
+
+
+def _padded_numbers(frame: pd.DataFrame, padded: tuple[tuple[str, int], ...]) -> pd.DataFrame:
+    """Number columns written to the source's fixed decimals ("3.80"); a value that needs
+    more decimals than that keeps them (padding never rounds)."""
+    out = frame.copy()
+    for name, places in padded:
+        if name not in out.columns or not pd.api.types.is_numeric_dtype(out[name]) or \
+                pd.api.types.is_bool_dtype(out[name]):
+            continue
+        values = pd.to_numeric(out[name], errors="coerce").astype(float).to_numpy()
+        scaled = values * 10.0**places
+        fits = np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))
+        text = [None if not np.isfinite(v) else f"{v:.{places}f}" if fit
+                else np.format_float_positional(v, trim="-")
+                for v, fit in zip(values, fits, strict=True)]
+        out[name] = pd.Series(text, index=out.index, dtype=object)
+    return out
+
+
+def _fixed_places(values: pd.Series, decimal: str) -> int | None:
+    """The decimals every number of a sampled text column is written with, when at least
+    one of them ends in a zero that pandas would drop ("3.80", "140.0"); else None."""
+    text = values.dropna().astype(str).str.strip()
+    mark = re.escape(decimal)
+    if len(text) < 3 or not text.str.fullmatch(rf"[+-]?\d+{mark}\d+").all():
+        return None
+    fraction = text.str.rpartition(decimal)[2]
+    places = fraction.str.len()
+    if places.nunique() != 1 or not fraction.str.endswith("0").any():
+        return None
+    return int(places.iloc[0])
 
 
 def _grouping_patterns(thousands: str, decimal: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
@@ -312,6 +352,10 @@ def sniff_csv(path: str | Path) -> CsvFormat:
                  for i, name in enumerate(names) if i in sample.columns]
         found = replace(found, grouped=tuple(n for n, m in marks if "grouped" in m),
                         minus=tuple(n for n, m in marks if "minus" in m))
+        fixed = [(name, _fixed_places(sample[i].mask(sample[i].isin(_MISSING_TOKENS)), decimal))
+                 for i, name in enumerate(names)
+                 if i in sample.columns and name not in (*found.grouped, *found.minus)]
+        found = replace(found, padded=tuple((n, d) for n, d in fixed if d))
     return found
 
 
