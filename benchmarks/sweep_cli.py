@@ -1,6 +1,7 @@
 """Run the CLI the way users do, over the unseen tables, and list every run that did not exit 0.
 
-Run: .venv/bin/python benchmarks/sweep_cli.py [--sweeps modes targets fit-sample schema evaluate]
+Run: .venv/bin/python benchmarks/sweep_cli.py [--sweeps modes targets fit-sample schema evaluate
+signals]
 
 A robustness check, not a benchmark of quality: each sweep runs ``synthmed`` as a separate
 process (two at a time) on ``bench_unseen.py``'s 31 tables, 9 long tables and the CLIF demo's
@@ -14,7 +15,12 @@ Exit 2 with a clear message is a refusal; exit 1 ("internal error") is a bug.
   synthetic files must be identical: the saved schema loses nothing);
 * ``evaluate``: ``synthmed evaluate`` on each table's half split with messy synthetic tables
   (columns reordered, numbers unrounded, a new category level, a column dropped, an extra
-  column, three rows; for long tables also renamed ids, unsorted rows, repeated times).
+  column, three rows; for long tables also renamed ids, unsorted rows, repeated times);
+* ``signals``: signal files as users hold them (MIT-BIH excerpt as WFDB, a folder of three
+  WFDB records, CSV and NPY with ``--fs``, a CSV with a gap, EDF+; the 12-lead DICOM;
+  heartpy's three PPG CSVs; pyedflib's EDF/BDF test files, mixed rates and ``--channels``),
+  each with ``generate`` (default, ``--length 25 -n 4``, hybrid, augment by heart rate)
+  and ``fit`` + ``sample`` to every output format.
 
 The eleventh session's sweeps found six bugs this way (all fixed, each with a test).
 """
@@ -151,8 +157,73 @@ def evaluate(tmp: Path) -> Iterator[Job]:
                                         *_base(path, target, long, None)]], None)
 
 
+def signal_inputs(tmp: Path) -> list[tuple[str, list[str]]]:
+    """Signal files as users hold them: (label, the arguments that name one)."""
+    from importlib.util import find_spec
+
+    from pydicom.data import get_testdata_file
+    import pyedflib
+    import wfdb
+
+    from synthmed.datasets import load_dataset
+
+    signals = load_dataset("ecg_mitbih").signals
+    x, fs = signals.records[0].T.astype(float), signals.fs  # samples x 1
+    wfdb.wrsamp("mitbih", fs=fs, units=["mV"], sig_name=["MLII"], p_signal=x,
+                fmt=["16"], write_dir=str(tmp))
+    folder = tmp / "three"
+    folder.mkdir()
+    third = len(x) // 3
+    for i in range(3):  # three records of 100 s: a cohort in a folder
+        wfdb.wrsamp(f"rec{i}", fs=fs, units=["mV"], sig_name=["MLII"],
+                    p_signal=x[i * third:(i + 1) * third], fmt=["16"], write_dir=str(folder))
+    np.savetxt(tmp / "mitbih.csv", x[:, 0], delimiter=",", header="ecg", comments="")
+    np.save(tmp / "mitbih.npy", x)
+    gappy = x[:, 0].copy()
+    gappy[20_000:20_400] = np.nan  # a second of lost contact
+    pd.DataFrame({"ecg": gappy}).to_csv(tmp / "gappy.csv", index=False)
+    edf = str(tmp / "mitbih.edf")
+    with pyedflib.EdfWriter(edf, 1, file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
+        writer.setSignalHeaders([{"label": "ECG", "dimension": "mV", "sample_frequency": fs,
+                                  "physical_min": -5.0, "physical_max": 5.0,
+                                  "digital_min": -32768, "digital_max": 32767}])
+        writer.writeSamples([x[:, 0]])
+    ppg = Path(find_spec("heartpy").origin).parent / "data"  # importing it needs setuptools
+    edfs = Path(pyedflib.__file__).parent / "tests" / "data"
+    return [("wfdb", [str(tmp / "mitbih.hea")]), ("wfdb folder", [str(folder)]),
+            ("csv --fs", [str(tmp / "mitbih.csv"), "--fs", str(fs)]),
+            ("npy --fs", [str(tmp / "mitbih.npy"), "--fs", str(fs)]),
+            ("csv with a gap", [str(tmp / "gappy.csv"), "--fs", str(fs)]),
+            ("edf+", [edf]), ("dicom 12-lead", [get_testdata_file("waveform_ecg.dcm")]),
+            ("ppg csv", [str(ppg / "data.csv"), "--fs", "100"]),
+            ("ppg timer csv", [str(ppg / "data2.csv"), "--fs", "117"]),
+            ("ppg datetime csv", [str(ppg / "data3.csv"), "--fs", "100"]),
+            *[(f"pyedflib {p.name}", [str(p)]) for p in sorted(edfs.glob("*.edf"))],
+            ("bdf, mixed rates", [str(edfs / "test_generator.bdf")]),
+            ("bdf --channels", [str(edfs / "test_generator.bdf"), "--channels",
+                                "sine 5Hz"])]
+
+
+def signals(tmp: Path) -> Iterator[Job]:
+    for i, (label, source) in enumerate(signal_inputs(tmp)):
+        out = tmp / f"s{i}"
+        gen = [EXE, "generate", *source, "-q"]
+        for variant, extra in (("default", []), ("--length 25 -n 4", ["--length", "25", "-n",
+                                                                         "4"]),
+                               ("hybrid", ["--mode", "hybrid", "--hybrid", "mix",
+                                           "--real-fraction", "0.5"]),
+                               ("augment", ["--mode", "augment", "--balance", "heart_rate"])):
+            yield (f"{label} {variant}", [[*gen, "-o", f"{out}-{variant[:6]}", *extra]], None)
+        fit = [EXE, "fit", *source, "-q", "-o", f"{out}-model"]
+        yield (f"{label} fit + sample", [fit, *[[EXE, "sample", f"{out}-model", "-q", "-n", "2",
+                                                 "--length", "12", "-o",
+                                                 f"{out}-sampled/x{suffix}"]
+                                                for suffix in (".hea", ".edf", ".dcm", ".csv",
+                                                               ".npy")]], None)
+
+
 SWEEPS = {"modes": modes, "targets": targets, "fit-sample": fit_sample, "schema": schema,
-          "evaluate": evaluate}
+          "evaluate": evaluate, "signals": signals}
 
 
 def run(job: Job) -> str:

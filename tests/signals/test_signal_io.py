@@ -33,6 +33,22 @@ def test_round_trip(fmt, tmp_path):
     assert np.abs(back.records[0] - signals.records[0]).max() <= 1e-3 * span.max()
 
 
+def test_npy_arrays_of_samples_by_channels_are_read_with_time_along_the_longer_axis(tmp_path):
+    """wfdb's ``p_signal`` and a CSV hold samples x channels; saved as .npy that layout was
+    refused ("must be a C x T array"). The longer axis is time, for one record or N."""
+    signals = _two_channels()
+    x = signals.records[0]
+    np.save(tmp_path / "channels_first.npy", x)
+    np.save(tmp_path / "samples_first.npy", x.T)
+    np.save(tmp_path / "records.npy", np.stack([x.T, x.T[::-1]]))
+    for name in ("channels_first", "samples_first"):
+        back = read_signals(tmp_path / f"{name}.npy", fs=250.0)
+        assert back.n_channels == 2 and back.lengths == signals.lengths
+        np.testing.assert_allclose(back.records[0], x, atol=1e-6)
+    many = read_signals(tmp_path / "records.npy", fs=250.0)
+    assert many.n_records == 2 and many.n_channels == 2 and many.lengths[0] == x.shape[1]
+
+
 def test_dicom_waveform_and_bundled_sets():
     pytest.importorskip("pydicom")
     from synthmed import list_datasets, load_dataset

@@ -61,7 +61,8 @@ def read_signals(path: str | Path, *, fs: float | None = None,
     ----------
     path : str or Path
         A WFDB record (``.hea``, or its ``.dat``), an EDF/EDF+/BDF file, a DICOM file with a
-        waveform, a CSV file (one numeric column per channel) or a ``.npy`` array (``C x T``);
+        waveform, a CSV file (one numeric column per channel) or a ``.npy`` array (``C x T`` or
+        ``T x C``: the longer axis is time; ``N x C x T`` for N records);
         or a folder of them, all at one sampling rate with the same channels.
     fs : float, optional
         Sampling rate in Hz; required for CSV and NumPy files, which do not record it.
@@ -303,6 +304,10 @@ def _rate_from_times(values: pd.Series, name: str, file: str) -> float:
 
 def _read_npy(file: Path, fs: float | None = None) -> SignalSet:
     data = np.load(file, allow_pickle=False)
+    if data.ndim in (2, 3) and data.shape[-2] > data.shape[-1]:
+        # samples x channels, as wfdb's p_signal and a CSV hold them: a recording has more
+        # samples than channels, so the longer axis is time
+        data = np.swapaxes(data, -1, -2)
     if data.ndim == 3:
         return SignalSet(list(data), fs=float(fs or 0))
     return SignalSet([data], fs=float(fs or 0), record_ids=[file.stem])
