@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+import re
 from typing import Literal
 
 import numpy as np
@@ -36,6 +37,37 @@ def signal_kind(channels: Sequence[str]) -> SignalKind:
     """``"ppg"`` when a channel name says pulse/pleth/PPG, else ``"ecg"``."""
     names = " ".join(channels).lower()
     return "ppg" if any(w in names for w in _PPG_WORDS) else "ecg"
+
+
+#: words of channel names that hold no heartbeat: EEG, EOG, EMG and their electrode sites
+#: (10-20 system), breathing, oxygen saturation, temperature, movement, markers
+_NON_CARDIAC_WORDS = frozenset((
+    "eeg", "eog", "emg", "resp", "respiration", "thor", "thorax", "abdo", "abdomen", "airflow",
+    "flow", "nasal", "snore", "sao2", "temp", "temperature", "acc", "accel", "accelerometer",
+    "position", "light", "event", "marker", "status", "chin", "leg", "fp1", "fp2", "fpz", "f3",
+    "f4", "f7", "f8", "fz", "c3", "c4", "cz", "p3", "p4", "pz", "o1", "o2", "oz", "t3", "t4",
+    "t5", "t6", "a1", "a2", "m1", "m2", "loc", "roc"))
+
+
+def non_cardiac(channel: str) -> bool:
+    """Whether a channel's name says it holds no heartbeat ("EEG Fpz-Cz", "Resp oro-nasal",
+    "EMG submental"); names that say nothing ("ch0", "MLII") are not."""
+    words = set(re.split(r"[^a-z0-9]+", channel.lower())) - {""}
+    return bool(words & _NON_CARDIAC_WORDS) and not any(w in channel.lower()
+                                                         for w in ("ecg", "ekg", *_PPG_WORDS))
+
+
+def require_heartbeat(channels: Sequence[str]) -> None:
+    """Refuse signals whose every channel's name says it holds no heartbeat: synthmed models
+    ECG and PPG (beat shapes, rhythm), and read as heartbeats an EEG is noise."""
+    if channels and all(non_cardiac(c) for c in channels):
+        from synthmed.exceptions import DataError
+
+        raise DataError(
+            f"None of the channels ({', '.join(map(repr, channels))}) holds a heartbeat by its "
+            "name: synthmed's signal generator and evaluation model ECG and PPG (beat shapes, "
+            "heart rhythm), not EEG, breathing or movement. Choose the ECG/PPG channels with "
+            "channels=[...] (CLI: --channels CH ...).")
 
 
 def butter_sos(fs: float, low: float | None, high: float) -> np.ndarray:
@@ -247,13 +279,19 @@ def record_nn_runs(x: np.ndarray, fs: float, kind: SignalKind) -> tuple[np.ndarr
     return peaks, nn_runs(rr, ok)
 
 
-def reference_channel(record: np.ndarray, fs: float, kind: SignalKind) -> int:
-    """The channel with the strongest beats (most band power in the QRS / pulse band)."""
+def reference_channel(record: np.ndarray, fs: float, kind: SignalKind,
+                      channels: Sequence[str] = ()) -> int:
+    """The channel with the strongest beats (most band power in the QRS / pulse band), among
+    those whose names (``channels``) do not say they hold none: an EMG has more power in the
+    QRS band than an ECG."""
     if record.shape[0] == 1:
         return 0
     low, high = (5.0, 15.0) if kind == "ecg" else (0.5, 8.0)
-    power = [np.var(_band(ch.astype(np.float64), fs, low, high)) / (np.var(ch) + 1e-12)
-             for ch in record]
+    power = np.array([np.var(_band(ch.astype(np.float64), fs, low, high)) / (np.var(ch) + 1e-12)
+                      for ch in record])
+    barred = np.array([non_cardiac(c) for c in channels], dtype=bool)
+    if len(barred) == len(power) and not barred.all():
+        power[barred] = -np.inf
     return int(np.argmax(power))
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import signal as sps
 
 from synthmed import DataError, get_generator, load_dataset
-from synthmed._dsp import hrv_stats, local_rr, nn_intervals, record_beats, record_nn
+from synthmed._dsp import hrv_stats, local_rr, nn_intervals, non_cardiac, record_beats, record_nn
 from synthmed.datasets.signals import SignalSet
+from synthmed.evaluation.signal import evaluate_signals
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,30 @@ def test_too_short_or_not_a_heart_signal(ecg):
         get_generator("signal_beats").fit(short)
     with pytest.raises(DataError, match="normal beat intervals"):
         get_generator("signal_beats").fit(SignalSet([np.zeros((1, 3600))], fs=360.0))
+
+
+def test_channels_named_as_holding_no_heartbeat(ecg):
+    """A sleep recording's EEG or EMG is not a heart signal: read as heartbeats it came out as
+    noise with a WARN verdict. Every channel named so is refused (by fit and evaluation) with
+    the option to give; beside an ECG such a channel is never the beat channel, though an
+    EMG has more power in the QRS band."""
+    assert [non_cardiac(c) for c in ("EEG Fpz-Cz", "Resp oro-nasal", "EMG submental", "C3-A2",
+                                     "ECG", "MLII", "ch0", "Pleth", "ECG lead II", "V1")] == \
+        [True, True, True, True, False, False, False, False, False, False]
+    x = ecg.records[0][:, :36_000]
+    rng = np.random.default_rng(0)
+    emg = sps.sosfiltfilt(sps.butter(4, [5, 15], "band", fs=ecg.fs, output="sos"),
+                          rng.normal(0, 1, x.shape[1]))[None, :]
+    brain = SignalSet([np.vstack([x, emg])], fs=ecg.fs, channels=["EEG Fpz-Cz", "EMG chin"])
+    with pytest.raises(DataError, match="--channels") as err:
+        get_generator("signal_beats").fit(brain)
+    assert "EEG" in str(err.value)
+    with pytest.raises(DataError, match="holds a heartbeat"):
+        evaluate_signals(brain, brain, brain)
+    mixed = SignalSet([np.vstack([emg, x])], fs=ecg.fs, channels=["EMG chin", "ECG"])
+    unnamed = SignalSet([np.vstack([emg, x])], fs=ecg.fs, channels=["a", "b"])
+    assert get_generator("signal_beats").fit(unnamed).ref_channel_ == 0  # the EMG, by power
+    assert get_generator("signal_beats").fit(mixed).ref_channel_ == 1
 
 
 def test_beat_windows_interpolate_the_record_linearly():

@@ -122,8 +122,9 @@ def evaluate_signals(train: SignalSet, holdout: SignalSet, synthetic: SignalSet,
                             f"({ref.fs:g} Hz, {', '.join(ref.channels)}); got {s.fs:g} Hz, "
                             f"{', '.join(s.channels)}.")
     rng = make_rng(random_state)
+    _dsp.require_heartbeat(ref.channels)
     kind = _dsp.signal_kind(ref.channels)
-    channel = _dsp.reference_channel(ref.records[0], ref.fs, kind)
+    channel = _dsp.reference_channel(ref.records[0], ref.fs, kind, ref.channels)
     train_beats = [_dsp.record_beats(r[channel], ref.fs, kind) for r in ref.records]
     nn_train = [_dsp.nn_intervals(peaks, ref.fs, odd) for peaks, odd in train_beats]
     all_nn = np.concatenate([rr[ok] for rr, ok in nn_train]) if nn_train else np.zeros(0)

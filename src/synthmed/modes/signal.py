@@ -229,7 +229,7 @@ def release_signal_augment(generator: Any, train: SignalSet, *,
 def piece_heart_rates(pieces: SignalSet) -> np.ndarray:
     """Mean heart rate (bpm) of each recording, from the standard beat detector (NaN: none)."""
     kind = _dsp.signal_kind(pieces.channels)
-    channel = _dsp.reference_channel(pieces.records[0], pieces.fs, kind)
+    channel = _dsp.reference_channel(pieces.records[0], pieces.fs, kind, pieces.channels)
     return np.array([_dsp.hrv_stats([_dsp.record_nn(r[channel], pieces.fs, kind)[1]])["mean_hr"]
                      for r in pieces.records])
 

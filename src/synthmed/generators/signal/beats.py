@@ -149,10 +149,11 @@ class SignalBeats(SignalGenerator):
     # ------------------------------------------------------------------ fit
     def _fit(self, signals: SignalSet, rng: np.random.Generator) -> None:
         fs = signals.fs
+        _dsp.require_heartbeat(signals.channels)
         kind = _dsp.signal_kind(signals.channels) if self.kind == "auto" else self.kind
         ref = self.reference_channel
         if ref is None:
-            ref = _dsp.reference_channel(signals.records[0], fs, kind)
+            ref = _dsp.reference_channel(signals.records[0], fs, kind, signals.channels)
         elif ref >= signals.n_channels:
             raise ParameterError(f"`reference_channel` is {ref}, but the data has "
                                  f"{signals.n_channels} channels.")
