@@ -41,6 +41,20 @@ def test_time_column_that_is_not_a_time_is_a_data_error():
     assert "soon" not in str(err.value)  # never a cell value
 
 
+def test_times_of_day_without_a_date_are_refused():
+    """A stay's "23:40" then "00:20" read as clock times on one day came out sorted the wrong
+    way round (the synthetic rows followed clock order, not the stay's); refused with the
+    two ways to give a time that orders the rows."""
+    frame = _long().assign(day=["08:00", "23:40", "00:20", "06:15", "12:00"])
+    with pytest.raises(DataError, match="times of day without a date") as err:
+        LongitudinalData.from_frame(frame, entity="pid", time="day")
+    assert "23:40" not in str(err.value) and "elapsed" in str(err.value)
+    dated = frame.assign(day="2021-03-0" + pd.Series(["1", "1", "2", "2", "3"]) + " " +
+                         frame["day"])
+    assert LongitudinalData.from_frame(dated, entity="pid", time="day").schema.column(
+        "day").kind == "datetime"
+
+
 def test_other_bad_input_is_reported_by_column_and_count():
     with pytest.raises(DataError, match="1 of 5 rows have no entity"):
         LongitudinalData.from_frame(_long().assign(pid=["a", None, "a", "b", "c"]),

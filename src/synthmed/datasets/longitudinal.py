@@ -179,7 +179,14 @@ def _time_values(series: pd.Series, name: str) -> pd.Series:
         return pd.to_numeric(series, errors="coerce").astype(float)
     # one pattern for every value ("04/02/2021" and "31/08/2019" both day first), else each
     # value by itself
-    parsed = read_dates(series, date_format_of(series))
+    pattern = date_format_of(series)
+    if pattern and not any(f in pattern for f in ("%d", "%m", "%Y", "%y", "%b", "%B", "%j")):
+        raise DataError(
+            f"The time column {name!r} holds times of day without a date ({pattern!r}): a "
+            "patient's rows cannot be put in order across midnight. Give a column with the "
+            "date and the time ('2021-03-01 08:00': join a separate date column to it), or "
+            "the time elapsed (hours since admission).")
+    parsed = read_dates(series, pattern)
     bad = int((parsed.isna() & series.notna()).sum())
     if bad:
         raise DataError(f"The time column {name!r} must hold numbers or dates, but {bad} of "
