@@ -837,8 +837,9 @@ def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         return series
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if not date_format:
-            return pd.to_datetime(series, errors="coerce", format="mixed")
+        if not date_format:  # as UTC wall times: one dtype, whatever offsets values carry
+            return pd.to_datetime(series, errors="coerce", format="mixed",
+                                  utc=True).dt.tz_convert(None)
         text = series.where(series.isna(), series.astype(str).str.strip())
         parsed = pd.to_datetime(text, errors="coerce", format=date_format)
         other = parsed.isna() & text.notna()
@@ -874,14 +875,26 @@ def date_format_of(series: pd.Series) -> str | None:
             pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return None
     distinct = values.astype(str).str.strip().drop_duplicates()
+    # one UTC offset on every value ("2021-03-01T08:00:00+01:00"): part of the pattern, so
+    # times are read and written as the source's wall-clock times with that offset
+    offset = distinct.str.extract(_UTC_OFFSET, expand=False)
+    suffix = str(offset.iloc[0]) if offset.notna().all() and offset.nunique() == 1 else ""
+    if suffix:
+        distinct = distinct.str.slice(stop=-len(suffix))
     sample = distinct.iloc[:DATE_SAMPLE]  # a pattern is tried on a few, checked on all
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for fmt in DATE_FORMATS:
+            if fmt.endswith("Z") and suffix:
+                continue
             if (pd.to_datetime(sample, errors="coerce", format=fmt).notna().all()
                     and pd.to_datetime(distinct, errors="coerce", format=fmt).notna().all()):
-                return fmt
+                return fmt + suffix
     return None
+
+
+#: a UTC offset ending a timestamp written with a time of day
+_UTC_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?([+-]\d{2}:?\d{2})$")
 
 
 def incompatible_values(series: pd.Series, kind: str, date_format: str | None = None) -> int:

@@ -100,6 +100,11 @@ def test_missing_codes_are_no_kind_error_but_other_text_is():
     (["04-Feb-2021", "31-Aug-2019", None], "%d-%b-%Y"),
     (["2021-02-04 08:30:00", "2019-08-31 23:05:00", None], "%Y-%m-%d %H:%M:%S"),
     (["2021-02-04T08:30:00Z", "2019-08-31T23:05:00Z", None], "%Y-%m-%dT%H:%M:%SZ"),
+    # one UTC offset throughout: kept, with the wall-clock times (they were written as UTC
+    # without it: "08:30:00+01:00" came back "07:30:00")
+    (["2021-02-04T08:30:00+01:00", "2019-08-31T23:05:00+01:00", None],
+     "%Y-%m-%dT%H:%M:%S+01:00"),
+    (["2021-02-04 08:30-0500", "2019-08-31 23:05-0500", None], "%Y-%m-%d %H:%M-0500"),
 ])
 def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pattern, tmp_path):
     """A German or British export's "04.02.2021" is 4 February (read one by one, month first,
@@ -122,6 +127,19 @@ def test_dates_are_read_by_their_one_pattern_and_written_back_in_it(written, pat
     other = coerce_table(pd.DataFrame({"admitted": ["2021-02-04", None, "2019-08-31"]}),
                          schema)["admitted"]
     assert other.iloc[0] == pd.Timestamp(2021, 2, 4) and other.iloc[2].day == 31
+
+
+def test_timestamps_of_several_utc_offsets_are_read_as_utc():
+    """Offsets that change (summer time) are no one pattern: each value is read by itself,
+    as UTC."""
+    from synthmed.schema import coerce_table
+
+    frame = pd.DataFrame({"t": ["2021-02-04T08:30:00+01:00", "2021-08-04T08:30:00+02:00"] * 5})
+    schema = infer_schema(frame)
+    assert schema.column("t").kind == "datetime" and schema.column("t").date_format is None
+    read = coerce_table(frame, schema)["t"]
+    assert read.iloc[:2].tolist() == [pd.Timestamp(2021, 2, 4, 7, 30),
+                                      pd.Timestamp(2021, 8, 4, 6, 30)]
 
 
 def test_numbers_written_with_a_unit_are_numbers_and_keep_it(tmp_path):
