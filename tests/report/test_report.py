@@ -222,7 +222,7 @@ def test_self_contained(html: str) -> None:
 
 def test_verdict_in_plain_words_first(html: str) -> None:
     verdict_at = html.index("Failed: at least one hard gate did not hold")
-    assert "This synthetic table passed 2 of 4 checks" in html
+    assert "The synthetic table passed 2 of 4 checks" in html
     assert "fidelity raised a warning on detection_auc" in html
     assert "privacy failed on dcr_share" in html
     assert "Privacy: 1 of 2 hard gates failed (dcr_share)" in html
@@ -301,11 +301,27 @@ def test_passing_result_and_no_card() -> None:
     assert "No data card was supplied" in html
 
 
+@pytest.mark.parametrize(("modality", "subject", "about"), [
+    ("signal", "The synthetic recordings", "beat shapes, heart rhythm"),
+    ("longitudinal", "The synthetic patients", "how their values change over time"),
+])
+def test_signals_and_patients_over_time_are_not_called_a_table(modality, subject, about):
+    """An ECG release read "This synthetic table passed 3 of 3 checks" and asked whether it
+    looked like the real one "column by column": each modality is named as what it is."""
+    result = make_result(privacy_fails=True)
+    result = EvaluationResult(result.sections, {**result.provenance, "modality": modality})
+    html = render_report(result, title="t")
+    assert f"{subject} passed 2 of 4 checks" in html
+    assert f"{subject} are too close to real patients" in html
+    assert about in html and "column by column" not in html
+    assert "synthetic table" not in html
+
+
 def test_partial_result_says_what_was_not_run() -> None:
     result = EvaluationResult({"fidelity": Section("fidelity", (
         Metric("detection_auc", 0.5, 0.5, threshold=0.6, passed=True, rule="<= 0.60"),))})
     html = render_report(result, title="t")
-    assert "This synthetic table passed 1 of 1 checks." in html
+    assert "The synthetic table passed 1 of 1 checks." in html
     assert "Privacy was not checked" in html
     assert "Not run: utility, privacy, bias and clinical." in html
     assert "NOT RUN" in html

@@ -74,9 +74,16 @@ def fmt_interval(interval: Any) -> str:
     return f"{fmt(lo)} – {fmt(hi)}"
 
 
+#: abbreviations written in capitals wherever a key holds them ("ar_order" -> "AR order")
+_ACRONYMS = frozenset(("ar", "auc", "dcr", "hr", "rr", "nn", "qi", "id", "psd", "ecg", "ppg",
+                       "hrv", "sdnn", "rmssd", "nndr", "tpr", "fpr", "mae", "nmae", "sha"))
+
+
 def humanise(key: Any) -> str:
-    """``"evaluation_seed"`` -> ``"Evaluation seed"``."""
-    text = str(key).replace("_", " ").strip()
+    """``"evaluation_seed"`` -> ``"Evaluation seed"``; ``"ar_order"`` -> ``"AR order"``."""
+    words = [w.upper() if w.lower() in _ACRONYMS else w
+             for w in str(key).replace("_", " ").strip().split(" ")]
+    text = " ".join(words)
     return text[:1].upper() + text[1:] if text else str(key)
 
 

@@ -41,25 +41,42 @@ _ABOUT: dict[str, tuple[str, str]] = {
     ),
     "utility": (
         "Utility",
-        "Does a model trained on the synthetic table work as well on real patients as one "
-        "trained on real data?",
+        "Does a model trained on {subject} work as well on real patients as one trained on "
+        "real data?",
     ),
     "privacy": (
         "Privacy",
-        "Could someone learn something about a real patient from the synthetic table? These "
-        "checks are hard gates: one failure blocks release.",
+        "Could someone learn something about a real patient from {subject}? These checks are "
+        "hard gates: one failure blocks release.",
     ),
     "bias": (
         "Bias and fairness",
-        "Are all patient groups represented as in the real data, and do models trained on the "
-        "synthetic table treat them alike?",
+        "Are all patient groups represented as in the real data, and do models trained on "
+        "{subject} treat them alike?",
     ),
     "clinical": (
         "Clinical truth",
-        "Do clinical findings (effect estimates, plausibility rules) come out the same in the "
-        "synthetic table as in the real data?",
+        "Do clinical findings (effect estimates, plausibility rules) come out the same in "
+        "{subject} as in the real data?",
     ),
 }
+
+#: what the report calls the synthetic data of each modality, and its fidelity question
+_SUBJECT = {"table": "the synthetic table", "longitudinal": "the synthetic patients",
+            "signal": "the synthetic recordings"}
+_FIDELITY_ABOUT = {
+    "longitudinal": "Do the synthetic patients look like the real ones: their measures, how "
+                    "often and how long they are followed, and how their values change over "
+                    "time?",
+    "signal": "Do the synthetic recordings look like the real ones: beat shapes, heart rhythm "
+              "and its variability, and spectrum?",
+}
+
+
+def _subject(result: EvaluationResult) -> str:
+    """"the synthetic table", "... patients" or "... recordings", by the result's modality."""
+    return _SUBJECT.get(str(result.provenance.get("modality", "table")), _SUBJECT["table"])
+
 
 _VERDICT_WORDS = {
     "pass": "PASS",
@@ -73,7 +90,7 @@ _VERDICT_WORDS = {
 _HEADLINES = {
     "pass": "Passed: every check that ran held.",
     "warn": "Passed with warnings: no hard gate failed, but some checks did not hold.",
-    "fail": "Failed: at least one hard gate did not hold. Do not release this table as it is.",
+    "fail": "Failed: at least one hard gate did not hold. Do not release this data as it is.",
 }
 
 _PROVENANCE_LABELS = {
@@ -180,6 +197,7 @@ def render_report(
         script=_PRINT_SCRIPT,
         script_hash=script_hash,
         version=__version__,
+        subject=_subject(result),
     )
 
 
@@ -268,6 +286,9 @@ def _section_views(result: EvaluationResult) -> list[_SectionView]:
     views = []
     for index, (key, section) in enumerate(_ordered(result)):
         title, about = _ABOUT.get(key, (humanise(key), ""))
+        modality = str(result.provenance.get("modality", "table"))
+        about = (_FIDELITY_ABOUT.get(modality, about) if key == "fidelity" else about).format(
+            subject=_subject(result))
         anchor = f"section-{index}"
         if section is None:
             views.append(_SectionView(key, anchor, title, about, "not run", "", (), (), {}, (),
@@ -315,7 +336,8 @@ def _summary(result: EvaluationResult, sections: list[_SectionView]) -> dict[str
             parts.append(f"{s.key} failed on {_join(s.problems)}")
         elif s.status == "warn":
             parts.append(f"{s.key} raised a warning on {_join(s.problems)}")
-    sentence = f"This synthetic table passed {len(passed)} of {len(ran)} checks"
+    subject = _subject(result)
+    sentence = f"{subject[0].upper()}{subject[1:]} passed {len(passed)} of {len(ran)} checks"
     sentence += ("; " + "; ".join(parts) + ".") if parts else "."
     if not ran:
         sentence = "No check ran: the evaluation holds no section with results."
@@ -323,17 +345,19 @@ def _summary(result: EvaluationResult, sections: list[_SectionView]) -> dict[str
     privacy = next(s for s in sections if s.key == "privacy")
     if privacy.status == "not run":
         privacy_line = ("Privacy was not checked. Without the privacy gates nothing can be said "
-                        "about re-identification risk; do not release the table.")
+                        f"about re-identification risk; do not release {subject}.")
     elif privacy.status == "skipped":
-        privacy_line = f"Privacy checks were skipped ({privacy.skipped}); do not release the table."
+        privacy_line = (f"Privacy checks were skipped ({privacy.skipped}); do not release "
+                        f"{subject}.")
     else:
         gates = [m for m in privacy.metrics if m.gate and m.status != "info"]
         failed = [m.name for m in gates if m.status == "fail"]
         warned = [m.name for m in privacy.metrics if m.status == "warn"]
         if failed:
             privacy_line = (f"Privacy: {len(failed)} of {len(gates)} hard gates failed "
-                            f"({_join(failed)}). The table is too close to real patients to be "
-                            "released.")
+                            f"({_join(failed)}). {subject[0].upper()}{subject[1:]} "
+                            f"{'is' if subject.endswith('table') else 'are'} too close to real "
+                            "patients to be released.")
         elif gates:
             privacy_line = f"Privacy: all {len(gates)} hard gates held."
             if warned:
@@ -342,7 +366,7 @@ def _summary(result: EvaluationResult, sections: list[_SectionView]) -> dict[str
             privacy_line = "Privacy: no gate with a pass rule was computed."
 
     missing = [s.key for s in sections if s.status == "not run"]
-    skipped = [f"{s.key} ({s.skipped})" for s in sections if s.status == "skipped"]
+    skipped = [f"{s.key} ({s.skipped.rstrip('.')})" for s in sections if s.status == "skipped"]
     totals = {k: sum(s.counts.get(k, 0) for s in sections) for k in ("pass", "warn", "fail",
                                                                          "info")}
     rules = totals["pass"] + totals["warn"] + totals["fail"]
