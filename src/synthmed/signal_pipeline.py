@@ -379,7 +379,7 @@ def _write(out_dir: Path, gen: Any, synthetic: SignalSet, result: EvaluationResu
         doc = result.to_dict()
         doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
         (tmp / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False))
-        write_report(result, tmp / "report.html", title=f"Synthetic signals from {label}",
+        write_report(result, tmp / "report.html", title=f"synthmed report: {label}",
                      data_card=card)
         gen.save(tmp / "model")
         if out_dir.exists():
