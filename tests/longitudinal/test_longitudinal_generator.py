@@ -141,3 +141,53 @@ def test_rows_that_record_nothing_are_drawn_where_training_has_them():
     assert "." not in gen._codes["pain"]
     synth = gen.sample(300, random_state=0)
     assert set(synth["pain"]) <= {"mild", "severe", "."} and (synth["pain"] == ".").any()
+
+
+def test_dates_that_change_within_a_patient_are_clocks_beside_the_time(tmp_path):
+    """A chart time beside the days since admission (and a result time a few hours after
+    it) were read as numbers: every synthetic row had them blank. They move with the time
+    column on each synthetic patient's own clock, written in the source's pattern, from
+    anchors no training patient has; a save keeps them."""
+    frame = make_long_frame(120, seed=3)
+    rng = np.random.default_rng(0)
+    start = pd.to_datetime(frame["admitted"]) + pd.to_timedelta(
+        rng.integers(0, 24 * 60, frame["stay_id"].nunique()), unit="min")[
+        pd.factorize(frame["stay_id"])[0]]
+    charted = (start + pd.to_timedelta(frame["t"], unit="D")).dt.round("min")
+    resulted = charted + pd.to_timedelta(rng.uniform(0.5, 3.0, len(frame)), unit="h")
+    frame = frame.assign(charted=charted.dt.strftime("%d.%m.%Y %H:%M"),
+                         resulted=resulted.dt.round("min").dt.strftime("%d.%m.%Y %H:%M"))
+    frame.loc[rng.random(len(frame)) < 0.05, "resulted"] = None
+    schema = long_schema(frame)
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    synth = gen.sample(150, random_state=1)
+    # missing where the patient's admission date is (as in the source), and nowhere else
+    assert synth["charted"].isna().mean() < 2 * frame["charted"].isna().mean() + 0.05
+    assert synth["charted"].dropna().str.fullmatch(r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}").all()
+    assert synth["resulted"].isna().mean() > synth["charted"].isna().mean()
+
+    def anchors(df: pd.DataFrame) -> pd.Series:
+        at = pd.to_datetime(df["charted"], format="%d.%m.%Y %H:%M")
+        return (at - pd.to_timedelta(df["t"], unit="D")).groupby(df["stay_id"])
+
+    own = anchors(synth)
+    assert own.first().notna().mean() > 0.8
+    assert ((own.max() - own.min()).dropna() <= pd.Timedelta(minutes=1)).all()  # one clock
+    assert own.first().dropna().isin(set(anchors(frame).first().dropna())).mean() <= 0.05
+    lag = (pd.to_datetime(synth["resulted"], format="%d.%m.%Y %H:%M")
+           - pd.to_datetime(synth["charted"], format="%d.%m.%Y %H:%M")).dropna()
+    # a few hours after the chart time, as in the source (0.5-3 h), not weeks apart
+    assert lag.between(pd.Timedelta(minutes=29), pd.Timedelta(hours=3, minutes=1)).mean() > 0.75
+    assert pd.Timedelta(hours=1.25) < lag.median() < pd.Timedelta(hours=2.25)
+    loaded = load_generator(gen.save(tmp_path / "m"))
+    pd.testing.assert_frame_equal(loaded.sample(20, random_state=2),
+                                  gen.sample(20, random_state=2))
+    # judged by when each patient's clock starts (a date the distance gates see too)
+    from synthmed.evaluation.longitudinal import evaluate_longitudinal
+
+    half = frame["stay_id"].isin(frame["stay_id"].unique()[::2])
+    result = evaluate_longitudinal(frame[half], frame[~half], synth, schema,
+                                   sections=("fidelity",))
+    per_column = result["fidelity"].metric("patient_column_distance").details
+    assert per_column["charted__first"]["synthetic"] < 0.3
+

@@ -57,7 +57,7 @@ from synthmed.evaluation._stats import ks_distance
 from synthmed.evaluation.context import Thresholds
 from synthmed.evaluation.result import EvaluationResult, Metric, Section
 from synthmed.exceptions import DataError, ParameterError
-from synthmed.schema import TableSchema, holds_labels, infer_schema, without_codes
+from synthmed.schema import TableSchema, holds_labels, infer_schema, read_dates, without_codes
 
 __all__ = ["entity_strata", "evaluate_longitudinal", "patient_table", "split_entities"]
 
@@ -149,9 +149,13 @@ class _Long:
     def __init__(self, frame: pd.DataFrame, schema: TableSchema, label: str) -> None:
         self.entity, self.time = one_role(schema, "entity_id"), one_role(schema, "time_index")
         self.static = [c for c in schema.with_role("static") if schema.column(c).modelled]
-        self.measures = [c.name for c in schema.columns if c.modelled
-                         and c.name not in self.static and c.name != self.time]
-        missing = [c for c in [self.entity, self.time, *self.static, *self.measures]
+        measures = [c.name for c in schema.columns if c.modelled
+                    and c.name not in self.static and c.name != self.time]
+        # dates that change within a patient (a chart time beside elapsed hours): summed up
+        # by each patient's first one, not as a course of values
+        self.dates = [c for c in measures if schema.column(c).kind == "datetime"]
+        self.measures = [c for c in measures if c not in self.dates]
+        missing = [c for c in [self.entity, self.time, *self.static, *measures]
                    if c not in frame.columns]
         if missing:
             raise DataError(f"The {label} table lacks {len(missing)} column(s): "
@@ -161,6 +165,9 @@ class _Long:
         if written:  # "117 mmHg", "<1": numbers, as the generator read them
             frame = frame.assign(**{c.name: pd.to_numeric(without_codes(frame[c.name], c),
                                                           errors="coerce") for c in written})
+        if self.dates:  # as hours since 1970, as the generator's clocks read them
+            frame = frame.assign(**{c: _hours(read_dates(without_codes(
+                frame[c], schema.column(c)), schema.column(c).date_format)) for c in self.dates})
         clean, _ = prepare_long_table(frame, entity=self.entity, time=self.time)
         self.frame = clean
         self.codes = pd.factorize(clean[self.entity].astype(str))[0]
@@ -309,6 +316,9 @@ def patient_table(long: _Long, levels: dict[str, list[Any]]) -> pd.DataFrame:
     out["n_rows"] = long.lengths
     out["span"] = np.maximum.reduceat(long.offset, starts)
     summaries = {}  # gathered, then joined at once (dozens of labs: hundreds of columns)
+    for name in long.dates:  # when the patient's own clock started
+        first = pd.Series(long.frame[name].to_numpy(dtype=float)).groupby(long.codes).first()
+        summaries[f"{name}__first"] = first.reindex(range(len(starts))).to_numpy()
     for name in long.measures:
         x = pd.Series(long.values(name, levels))
         grouped = x.groupby(long.codes)
@@ -625,3 +635,11 @@ def _utility(longs: dict[str, _Long], levels: dict[str, list[Any]], schema: Tabl
     return Section("utility", (*metrics, *found), (note, *section.notes),
                    section.skipped if not found else ""), dict(
         result.plots.get("utility", {}))
+
+
+def _hours(stamps: pd.Series) -> pd.Series:
+    """Datetimes as hours since 1970 (NaN where missing)."""
+    stamps = stamps.astype("datetime64[ns]")
+    hours = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
+    return pd.Series(np.where(stamps.isna().to_numpy(), np.nan, hours), index=stamps.index)
+

@@ -17,6 +17,7 @@ from synthmed.exceptions import ModelFileError
 from synthmed.generators._smoothing import KernelSmoother
 from synthmed.generators._twins import Twin
 from synthmed.generators.base import BaseGenerator
+from synthmed.generators.longitudinal._clocks import Clocks
 from synthmed.generators.longitudinal._gaps import GapModel
 from synthmed.generators.longitudinal._held import HeldValues
 from synthmed.generators.longitudinal._model import (
@@ -64,6 +65,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "smoother": gen._smoother.to_meta(),
         "extent_ranks": None if gen._extent_ranks is None else gen._extent_ranks.to_meta(),
         "measure_twins": [t.to_meta() for t in gen._measure_twins],
+        "clocks": gen._clocks.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
                          "hash_key": sm._hash_key_, "state": s_meta},
@@ -129,6 +131,8 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._extent_ranks = ExtentRanks.from_meta(meta.get("extent_ranks"))
     # absent from older models, which drew every measure
     gen._measure_twins = [Twin.from_meta(m) for m in meta.get("measure_twins") or []]
+    # absent from older models, which wrote dates that change within patients blank
+    gen._clocks = Clocks.from_meta(meta.get("clocks"))
     gen._x_mean = np.asarray(arrays["x_mean"], float)
     gen._x_sd = np.asarray(arrays["x_sd"], float)
     gen._values = ValueHeads(

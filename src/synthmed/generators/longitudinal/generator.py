@@ -92,6 +92,7 @@ from synthmed.generators.base import (
     int_in,
     one_of,
 )
+from synthmed.generators.longitudinal._clocks import ANCHOR, Clocks
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._held import HeldValues, held_measures, repeated_rows
 from synthmed.generators.longitudinal._history import History, history_inputs, own_inputs
@@ -134,6 +135,7 @@ from synthmed.schema import (
     TableSchema,
     coerce_table,
     holds_labels,
+    read_dates,
     restore_table,
     without_codes,
 )
@@ -233,6 +235,9 @@ class LongitudinalGenerator(BaseGenerator):
         clean, _ = prepare_long_table(data, entity=entity, time=time, static=static)
         measures = [c.name for c in schema.columns
                     if c.modelled and c.name not in static and c.name != time]
+        # dates that change within a patient are clocks beside the time (._clocks)
+        clocks = [m for m in measures if schema.column(m).kind == "datetime"]
+        measures = [m for m in measures if m not in clocks]
         if not measures:
             raise DataError("No time-varying column is left to model: every column is the "
                             "entity, the time, static, or not modelled.")
@@ -245,6 +250,7 @@ class LongitudinalGenerator(BaseGenerator):
         self.entity_, self.time_ = entity, time
         self.time_kind_: str = time_kind
         self.static_columns_, self.measures_ = static, measures
+        self._clock_names = clocks
         with one_thread():
             self._fit_model(clean, schema, rng)
         modelled = [c.name for c in schema.columns if c.modelled or c.name == entity]
@@ -302,11 +308,16 @@ class LongitudinalGenerator(BaseGenerator):
         static_tbl[self.time_extent_] = (
             coverage if self.time_extent_ == COVERAGE else span if self.time_extent_ == SPAN
             else np.where(lengths > 1, span / np.maximum(lengths - 1, 1), np.nan))
+        self._clocks, anchors = Clocks.fit(clean, self._clock_names, schema, t_num, codes, rng,
+                                           dated=self.time_kind_ == "datetime")
+        for name in anchors.columns:
+            static_tbl[name] = anchors[name].to_numpy()
         static_schema = TableSchema(columns=(
             *schema.subset(self.static_columns_).columns,
             ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
             t0_col,
             ColumnSchema(self.time_extent_, "numeric", dtype="float64", decimals=None),
+            *(ColumnSchema(name, "numeric", dtype="float64") for name in anchors.columns),
         ), event_value=schema.event_value)
         from synthmed.generators.registry import generator_class
 
@@ -329,7 +340,7 @@ class LongitudinalGenerator(BaseGenerator):
         self._smoother = KernelSmoother.fit(model_tbl, static_schema) if (
             self.smooth_static) else KernelSmoother({})
         static_can = coerce_table(static_tbl, static_schema, validate=False)
-        feature_cols = [c for c in static_schema.names if c != T0]
+        feature_cols = _features(static_schema)
         numeric = [c for c in feature_cols
                    if static_schema.column(c).kind in ("numeric", "integer", "datetime")]
         self._static_features = StaticFeatures.fit(static_can[feature_cols], numeric,
@@ -555,7 +566,7 @@ class LongitudinalGenerator(BaseGenerator):
             can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
         window = np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0)
         span = np.minimum(drawn_span(can, self.time_extent_, lengths, window), window)
-        feature_cols = [c for c in static_schema.names if c != T0]
+        feature_cols = _features(static_schema)
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
         volatility = (None if self._volatility is None
@@ -609,7 +620,19 @@ class LongitudinalGenerator(BaseGenerator):
         pos = np.concatenate(pos_parts)
         order = np.lexsort((np.concatenate(t_parts), pos))
         pos, t_off = pos[order], np.concatenate(t_parts)[order]
-        return assemble(self, statics, can, pos, t_off, np.vstack(value_parts)[order])
+        long = assemble(self, statics, can, pos, t_off, np.vstack(value_parts)[order])
+        if not self._clocks.clocks:
+            return long
+        times = long[self.time_]
+        t_num = (_hours_of(times, self.schema_.column(self.time_).date_format)
+                 if self.time_kind_ == "datetime"
+                 else pd.to_numeric(times, errors="coerce").to_numpy(dtype=float))
+        clocks = self._clocks.write(long, can, t_num, long["__pos"].to_numpy(), rng)
+        written = restore_table(clocks[self._clocks.names],
+                                self.schema_.subset(self._clocks.names))
+        for name in self._clocks.names:
+            clocks[name] = written[name].to_numpy()
+        return clocks
 
     def written_columns(self) -> list[Twin]:
         """Measures and static columns written from another column after each draw
@@ -649,3 +672,17 @@ class LongitudinalGenerator(BaseGenerator):
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         set_state(self, meta, arrays)
+
+
+def _features(static_schema: TableSchema) -> list[str]:
+    """The patient-level columns the sequence model conditions on: not the first time, nor a
+    clock's anchor (an absolute date, which says nothing about the course)."""
+    return [c for c in static_schema.names if c != T0 and not c.startswith(ANCHOR)]
+
+
+def _hours_of(times: pd.Series, date_format: str | None) -> np.ndarray:
+    """Datetimes (or their text written in ``date_format``) as hours since 1970, NaN where
+    missing."""
+    stamps = read_dates(times, date_format).astype("datetime64[ns]")
+    hours = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
+    return np.where(stamps.isna().to_numpy(), np.nan, hours)
