@@ -27,8 +27,10 @@ from synthmed.generators import (
     load_generator,
 )
 from synthmed.generators.streaming import sample_to_csv, sample_to_parquet
-from synthmed.pipeline import RunResult, generate
+from synthmed.longitudinal_pipeline import generate_longitudinal
+from synthmed.pipeline import ReleaseOptions, RunResult, generate
 from synthmed.schema import ColumnSchema, TableSchema, infer_schema
+from synthmed.signal_pipeline import generate_signals
 from synthmed.split import train_holdout_split
 
 __version__ = "0.1.0"
@@ -43,6 +45,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
+    "ReleaseOptions",
     "RunResult",
     "SchemaError",
     "SynthmedError",
@@ -52,6 +55,8 @@ __all__ = [
     "__version__",
     "evaluate",
     "generate",
+    "generate_longitudinal",
+    "generate_signals",
     "get_generator",
     "infer_schema",
     "list_datasets",

@@ -172,6 +172,13 @@ def generate_longitudinal(
         columns and/or ``"target"``: training patients plus synthetic patients up to the
         largest cell). ``hybrid="partial"``, ``fair``, ``factor`` and the full-mode distance
         filter are tabular-only and refused here.
+
+    Examples
+    --------
+    >>> run = generate_longitudinal("pbcseq", "out/pbcseq")  # doctest: +SKIP
+    >>> run = generate_longitudinal("vitals.csv", "out/vitals", entity="stay_id",
+    ...                             time="hours", target="died")  # doctest: +SKIP
+    >>> run.evaluation.verdict, run.files["synthetic.csv"]  # doctest: +SKIP
     """
     from synthmed.evaluation.longitudinal import (
         entity_strata,
