@@ -72,6 +72,39 @@ def test_bad_tall_tables_say_what_to_fix(change, needle):
                    value="value")
 
 
+def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, capsys):
+    """An EHR export carries each measure's unit and code on every row (CLIF's
+    reference_unit, lab_loinc_code): they change within a patient, and the table was
+    refused until they were dropped. One value per measure: written back with it."""
+    tall = _tall(40)
+    units = {"weight_kg": "kg", "heart_rate": "bpm", "temp_c": None}
+    tall.insert(3, "unit", tall["vital"].map(units))
+    tall["code"] = tall["vital"].map({"weight_kg": "29463-7", "heart_rate": "8867-4",
+                                      "temp_c": "8310-5"})
+    wide, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                     value="value")
+    assert "unit" not in wide.columns and "code" not in wide.columns
+    assert any("kept beside each measure" in n and "unit, code" in n for n in notes)
+    back = layout.melt(wide)
+    assert list(back.columns) == list(tall.columns)
+    assert back["unit"].fillna("-").tolist() == back["vital"].map(units).fillna("-").tolist()
+    assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
+    path = tmp_path / "vitals.csv"
+    tall.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
+                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
+        capsys.readouterr().err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert list(synth.columns) == list(tall.columns)
+    assert (synth.dropna(subset=["unit"]).groupby("vital")["unit"].first()
+            == pd.Series({"heart_rate": "bpm", "weight_kg": "kg"})).all()
+    assert synth.loc[synth["vital"] == "temp_c", "unit"].isna().all()
+    # several values of one measure (two sites) are still refused by name
+    with pytest.raises(DataError, match="'site' change within a patient and hold more than"):
+        pivot_tall(tall.assign(site=np.where(tall.index % 2, "arm", "leg")), entity="stay",
+                   time="hour", measure="vital", value="value")
+
+
 def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
     _, layout, _ = pivot_tall(_tall(), entity="stay", time="hour", measure="vital",
                               value="value")

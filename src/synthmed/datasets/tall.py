@@ -15,9 +15,10 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
 * several values of one measure for one entity at one time are averaged (numbers) or the
   first kept (text);
 * columns other than the four must be constant within each entity (static: age, sex,
-  outcome; blank on some of its rows is fine); one that changes within an entity (a
-  free-text measure name beside the coded one, a measurement site) is refused with its
-  name, to be dropped or pivoted by the user;
+  outcome; blank on some of its rows is fine), or hold one value per measure (its unit, a
+  LOINC code, a lab panel: written back beside each synthetic measurement); one that
+  changes otherwise (a free-text measure name with several spellings, a measurement
+  site, a result time) is refused with its name, to be dropped or pivoted by the user;
 * a row without a patient, a time or a measure name, or a measure named like another
   column, is refused.
 """
@@ -25,7 +26,7 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,17 +56,20 @@ class TallLayout:
     value: str
     measures: tuple[str, ...]
     columns: tuple[str, ...]
+    #: columns with one value per measure (a unit, a code): column -> measure -> value
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,
                 "value": self.value, "measures": list(self.measures),
-                "columns": list(self.columns)}
+                "columns": list(self.columns), "attributes": self.attributes}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
         return cls(str(meta["entity"]), str(meta["time"]), str(meta["measure"]),
                    str(meta["value"]), tuple(map(str, meta["measures"])),
-                   tuple(map(str, meta["columns"])))
+                   tuple(map(str, meta["columns"])),
+                   {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()})
 
     def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
         """One row per recorded measure of ``wide`` (entity, time, measure order), every other
@@ -80,15 +84,17 @@ class TallLayout:
             # object values: an integer measure stays "97", a decimal one "36.8"
             part[self.measure] = name
             part[self.value] = values[rows].astype(object).to_numpy()
+            for column, by_measure in self.attributes.items():
+                part[column] = by_measure.get(name)
             part["__order"] = order
             part["__row"] = wide.index[rows]
             parts.append(part)
         if not parts:
-            return pd.DataFrame(columns=self._ordered(keep))
+            return pd.DataFrame(columns=self._ordered([*keep, *self.attributes]))
         tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
                                                                kind="stable")
         return tall.drop(columns=["__order", "__row"]).reset_index(drop=True)[
-            self._ordered(keep)]
+            self._ordered([*keep, *self.attributes])]
 
     def count(self, wide: pd.DataFrame) -> int:
         """How many rows :meth:`melt` would write for ``wide`` (one per recorded measure)."""
@@ -146,12 +152,22 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     # a blank on some of a patient's rows is not a change (exports leave repeats out)
     varying = [c for c in others
                if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()]
+    # one value per measure (a unit, a LOINC code): not modelled, written back with it
+    per_measure = recorded.groupby(names.to_numpy(), sort=False)
+    attributes = {c: {str(m): _plain(v) for m, v in per_measure[c].first().items()}
+                  for c in varying if (per_measure[c].nunique(dropna=False) <= 1).all()}
+    varying = [c for c in varying if c not in attributes]
+    others = [c for c in others if c not in attributes]
+    if attributes:
+        notes.append(f"kept beside each measure (one value per measure, written back with "
+                     f"it): {', '.join(attributes)}")
     if varying:
         raise DataError(
             f"In a tall table every row adds one {measure!r} and its {value!r} to a patient; "
-            f"column(s) {', '.join(map(repr, varying))} change within a patient, so they "
-            "cannot be kept beside them. Drop them (a second name of the measure, a "
-            "measurement site), or give them as measures of their own.")
+            f"column(s) {', '.join(map(repr, varying))} change within a patient and hold "
+            "more than one value per measure, so they cannot be kept beside them. Drop them "
+            "(a second name of the measure, a measurement site, a result time), or give them "
+            "as measures of their own.")
     index = [recorded[entity], recorded[time], names.rename("__measure")]
     numeric = pd.api.types.is_numeric_dtype(recorded[value]) and not \
         pd.api.types.is_bool_dtype(recorded[value])
@@ -181,8 +197,15 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)))
+                        tuple(map(str, frame.columns)), attributes)
     return wide, layout, notes
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value (None for missing; numpy scalars as Python ones)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def tall_layout(frame: pd.DataFrame) -> tuple[TallLayout | None, list[str]]:
