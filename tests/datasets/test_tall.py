@@ -105,6 +105,40 @@ def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, c
                    time="hour", measure="vital", value="value")
 
 
+def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_path, capsys):
+    """A lab export's result time beside the collection time changes on every row and was
+    refused. Each synthetic measurement gets its time plus a lag drawn from its measure's
+    own lags (a temperature resulted within the hour, a heart rate at once), as often
+    missing, in the column's pattern; beside a time that is not a date it is still refused."""
+    tall = _tall(40)
+    rng = np.random.default_rng(1)
+    at = pd.Timestamp("2021-03-01 08:00") + pd.to_timedelta(tall["hour"], unit="h")
+    lag = np.where(tall["vital"] == "temp_c", rng.uniform(0.5, 1.0, len(tall)), 0.0)
+    resulted = (at + pd.to_timedelta(lag, unit="h")).dt.strftime("%d.%m.%Y %H:%M")
+    tall = tall.assign(hour=at.dt.strftime("%Y-%m-%d %H:%M"),
+                       resulted=resulted.where(rng.random(len(tall)) > 0.1))
+    _, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                  value="value")
+    assert any("dates of each measurement beside 'hour' (resulted)" in n for n in notes)
+    assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
+    path = tmp_path / "labs.csv"
+    tall.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
+                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
+        capsys.readouterr().err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert list(synth.columns) == list(tall.columns)
+    assert synth["resulted"].dropna().str.fullmatch(r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}").all()
+    assert 0.03 < synth["resulted"].isna().mean() < 0.2
+    hours = ((pd.to_datetime(synth["resulted"], format="%d.%m.%Y %H:%M")
+              - pd.to_datetime(synth["hour"])).dt.total_seconds() / 3600).groupby(synth["vital"])
+    assert hours.max()["heart_rate"] == 0 and hours.min()["temp_c"] >= 0.45
+    assert hours.max()["temp_c"] <= 1.05
+    numeric_time = tall.assign(hour=np.arange(len(tall)) % 7)
+    with pytest.raises(DataError, match="'resulted' change within a patient"):
+        pivot_tall(numeric_time, entity="stay", time="hour", measure="vital", value="value")
+
+
 def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
     _, layout, _ = pivot_tall(_tall(), entity="stay", time="hour", measure="vital",
                               value="value")

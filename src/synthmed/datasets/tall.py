@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.exceptions import DataError
-from synthmed.schema import infer_decimals
+from synthmed.schema import date_format_of, infer_decimals, read_dates
 
 __all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "read_measures",
            "tall_layout"]
@@ -58,18 +58,27 @@ class TallLayout:
     columns: tuple[str, ...]
     #: columns with one value per measure (a unit, a code): column -> measure -> value
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: dates of each measurement beside the time (an order or a result time): column ->
+    #: measure -> its lags behind the time in hours (``LAG_QUANTILES`` quantiles, then the
+    #: share missing); with the written patterns of the time and of each such column
+    lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    formats: dict[str, str | None] = field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,
                 "value": self.value, "measures": list(self.measures),
-                "columns": list(self.columns), "attributes": self.attributes}
+                "columns": list(self.columns), "attributes": self.attributes,
+                "lags": self.lags, "formats": self.formats}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
         return cls(str(meta["entity"]), str(meta["time"]), str(meta["measure"]),
                    str(meta["value"]), tuple(map(str, meta["measures"])),
                    tuple(map(str, meta["columns"])),
-                   {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()})
+                   {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()},
+                   {str(c): {str(k): [float(x) for x in v] for k, v in m.items()}
+                    for c, m in (meta.get("lags") or {}).items()},
+                   dict(meta.get("formats") or {}))
 
     def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
         """One row per recorded measure of ``wide`` (entity, time, measure order), every other
@@ -93,8 +102,30 @@ class TallLayout:
             return pd.DataFrame(columns=self._ordered([*keep, *self.attributes]))
         tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
                                                                kind="stable")
-        return tall.drop(columns=["__order", "__row"]).reset_index(drop=True)[
-            self._ordered([*keep, *self.attributes])]
+        tall = self._with_lags(tall.drop(columns=["__order", "__row"]).reset_index(drop=True))
+        return tall[self._ordered([*keep, *self.attributes, *self.lags])]
+
+    def _with_lags(self, tall: pd.DataFrame) -> pd.DataFrame:
+        """Each measurement's other dates: its time plus a lag drawn from its measure's
+        training lags (as often missing); written in each column's pattern."""
+        if not self.lags:
+            return tall
+        rng = np.random.default_rng(len(tall))  # same rows, same dates
+        at = read_dates(tall[self.time], self.formats.get(self.time))
+        names = tall[self.measure].astype(str).to_numpy()
+        for column, by_measure in self.lags.items():
+            hours = np.full(len(tall), np.nan)
+            for name, stats in by_measure.items():
+                rows = np.flatnonzero(names == name)
+                grid, missing = np.asarray(stats[:-1]), stats[-1]
+                drawn = np.interp(rng.random(len(rows)), np.linspace(0, 1, len(grid)), grid)
+                drawn[rng.random(len(rows)) < missing] = np.nan
+                hours[rows] = drawn
+            stamps = at + pd.to_timedelta(hours, unit="h")
+            pattern = self.formats.get(column)
+            tall[column] = (stamps.dt.round("s").dt.strftime(pattern).astype(object)
+                            if pattern else stamps.dt.round("s"))
+        return tall
 
     def count(self, wide: pd.DataFrame) -> int:
         """How many rows :meth:`melt` would write for ``wide`` (one per recorded measure)."""
@@ -161,6 +192,13 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     if attributes:
         notes.append(f"kept beside each measure (one value per measure, written back with "
                      f"it): {', '.join(attributes)}")
+    lags, formats = _measurement_dates(recorded, time, names, varying)
+    varying = [c for c in varying if c not in lags]
+    others = [c for c in others if c not in lags]
+    if lags:
+        notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) are "
+                     "written back as the synthetic time plus a lag drawn from the "
+                     "measure's own lags")
     if varying:
         raise DataError(
             f"In a tall table every row adds one {measure!r} and its {value!r} to a patient; "
@@ -197,8 +235,47 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)), attributes)
+                        tuple(map(str, frame.columns)), attributes, lags, formats)
     return wide, layout, notes
+
+
+#: quantiles kept of each measure's lags (aggregates: no patient's own time is kept)
+LAG_QUANTILES = 21
+#: share of a column's values that must read as dates for it to be a measurement's date
+_DATES_READ = 0.99
+
+
+def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
+                       columns: list[str]) -> tuple[dict[str, dict[str, list[float]]],
+                                                    dict[str, str | None]]:
+    """Columns of ``columns`` that are dates of each measurement beside a date ``time``:
+    each measure's lag quantiles (hours) and missing share, and the written patterns."""
+    if not columns or pd.api.types.is_numeric_dtype(recorded[time]):
+        return {}, {}  # no column, or the time is not a date: a lag has no unit
+    time_format = date_format_of(recorded[time])
+    at = read_dates(recorded[time], time_format)
+    if at.isna().any():
+        return {}, {}
+    lags: dict[str, dict[str, list[float]]] = {}
+    formats: dict[str, str | None] = {time: time_format}
+    for column in columns:
+        present = recorded[column].notna()
+        if pd.api.types.is_numeric_dtype(recorded[column]) or not present.any():
+            continue
+        pattern = date_format_of(recorded[column])
+        stamps = read_dates(recorded[column], pattern)
+        if stamps[present].notna().mean() < _DATES_READ:
+            continue
+        hours = ((stamps - at).dt.total_seconds() / 3600).to_numpy(dtype=float)
+        by_measure = {}
+        for name, rows in pd.Series(np.arange(len(names))).groupby(names.to_numpy()):
+            h = hours[rows.to_numpy()]
+            seen = h[np.isfinite(h)]
+            grid = (np.quantile(seen, np.linspace(0, 1, LAG_QUANTILES)).tolist() if len(seen)
+                    else [0.0] * LAG_QUANTILES)
+            by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
+        lags[column], formats[column] = by_measure, pattern
+    return lags, (formats if lags else {})
 
 
 def _plain(value: Any) -> Any:
