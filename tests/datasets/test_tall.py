@@ -60,7 +60,7 @@ def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
 
 
 @pytest.mark.parametrize(("change", "needle"), [
-    (lambda t: t.assign(site=np.where(t.index % 2, "arm", "leg")), "'site' change within"),
+    (lambda t: t.assign(note=[f"note {i}" for i in range(len(t))]), "'note' change within"),
     (lambda t: t.assign(vital=t["vital"].where(t.index != 3)), "1 of"),
     (lambda t: t.assign(vital=t["vital"].where(t.index != 3, "  ")), "have no measure name"),
     (lambda t: t.assign(vital=t["vital"].replace("temp_c", "age")), "named like another"),
@@ -99,10 +99,44 @@ def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, c
     assert (synth.dropna(subset=["unit"]).groupby("vital")["unit"].first()
             == pd.Series({"heart_rate": "bpm", "weight_kg": "kg"})).all()
     assert synth.loc[synth["vital"] == "temp_c", "unit"].isna().all()
-    # several values of one measure (two sites) are still refused by name
-    with pytest.raises(DataError, match="'site' change within a patient and hold more than"):
-        pivot_tall(tall.assign(site=np.where(tall.index % 2, "arm", "leg")), entity="stay",
+    # free text on each row (many values per measure) is still refused by name
+    with pytest.raises(DataError, match="'note' change within a patient and hold more than"):
+        pivot_tall(tall.assign(note=[f"note {i}" for i in range(len(tall))]), entity="stay",
                    time="hour", measure="vital", value="value")
+
+
+def test_labels_of_a_few_values_per_measure_are_drawn_per_patient_and_measure(tmp_path,
+                                                                               capsys):
+    """A temperature's site (oral, rectal) or a blood pressure's device changes within a
+    patient and was refused. Drawn once per synthetic patient and measure from the
+    measure's shares; a value fewer than three patients have is never drawn."""
+    tall = _tall(60)
+    stays = tall["stay"].unique()
+    rectal = set(stays[::4])
+    site = np.where(tall["vital"] == "heart_rate", "arm",
+                    np.where(tall["vital"] == "weight_kg", None,
+                             np.where(tall["stay"].isin(rectal), "rectal", "oral")))
+    site[(tall["stay"] == stays[1]).to_numpy() & (tall["vital"] == "temp_c").to_numpy()] = \
+        "tympanic"  # one patient's: never released
+    tall = tall.assign(site=site)
+    _, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                  value="value")
+    assert any("labels of a few values per measure (site)" in n for n in notes)
+    assert "tympanic" not in json.dumps(layout.to_meta())
+    assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
+    path = tmp_path / "vitals.csv"
+    tall.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
+                 "--time", "hour", "--measure", "vital", "--value", "value", "-n", "200"]) == 0, \
+        capsys.readouterr().err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert list(synth.columns) == list(tall.columns)
+    temps = synth[synth["vital"] == "temp_c"]
+    assert set(temps["site"]) == {"oral", "rectal"}
+    assert (temps.groupby("stay")["site"].nunique() == 1).all()  # one site per patient
+    assert 0.1 < (temps.groupby("stay")["site"].first() == "rectal").mean() < 0.45
+    assert (synth.loc[synth["vital"] == "heart_rate", "site"] == "arm").all()
+    assert synth.loc[synth["vital"] == "weight_kg", "site"].isna().all()
 
 
 def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_path, capsys):

@@ -16,9 +16,12 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
   first kept (text);
 * columns other than the four must be constant within each entity (static: age, sex,
   outcome; blank on some of its rows is fine), or hold one value per measure (its unit, a
-  LOINC code, a lab panel: written back beside each synthetic measurement); one that
-  changes otherwise (a free-text measure name with several spellings, a measurement
-  site, a result time) is refused with its name, to be dropped or pivoted by the user;
+  LOINC code, a lab panel: written back beside each synthetic measurement), or be another
+  date of each measurement beside a date time (an order or result time: the synthetic time
+  plus a lag drawn from the measure's lags), or a label of a few values per measure (a
+  measurement site, a second spelling of the name: drawn once per synthetic patient and
+  measure from the measure's shares, values fewer than 3 patients have left out); one that
+  is none of these (free text) is refused with its name, to be dropped by the user;
 * a row without a patient, a time or a measure name, or a measure named like another
   column, is refused.
 """
@@ -63,12 +66,15 @@ class TallLayout:
     #: share missing); with the written patterns of the time and of each such column
     lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     formats: dict[str, str | None] = field(default_factory=dict)
+    #: labels of a few values per measure (a measurement site, a second spelling of its
+    #: name): column -> measure -> [[value, share], ...] of the values several patients have
+    labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,
                 "value": self.value, "measures": list(self.measures),
                 "columns": list(self.columns), "attributes": self.attributes,
-                "lags": self.lags, "formats": self.formats}
+                "lags": self.lags, "formats": self.formats, "labels": self.labels}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
@@ -78,7 +84,9 @@ class TallLayout:
                    {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()},
                    {str(c): {str(k): [float(x) for x in v] for k, v in m.items()}
                     for c, m in (meta.get("lags") or {}).items()},
-                   dict(meta.get("formats") or {}))
+                   dict(meta.get("formats") or {}),
+                   {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
+                    for c, m in (meta.get("labels") or {}).items()})
 
     def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
         """One row per recorded measure of ``wide`` (entity, time, measure order), every other
@@ -103,7 +111,29 @@ class TallLayout:
         tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
                                                                kind="stable")
         tall = self._with_lags(tall.drop(columns=["__order", "__row"]).reset_index(drop=True))
-        return tall[self._ordered([*keep, *self.attributes, *self.lags])]
+        tall = self._with_labels(tall)
+        return tall[self._ordered([*keep, *self.attributes, *self.lags, *self.labels])]
+
+    def _with_labels(self, tall: pd.DataFrame) -> pd.DataFrame:
+        """Each label column drawn once per patient and measure from the measure's shares
+        (a patient's blood pressures keep one site), the same on each of those rows."""
+        if not self.labels:
+            return tall
+        rng = np.random.default_rng(len(tall) + 1)
+        groups = tall.groupby([tall[self.entity].astype(str), tall[self.measure].astype(str)],
+                              sort=False).ngroup().to_numpy()
+        names = tall[self.measure].astype(str).to_numpy()
+        first = pd.Series(names).groupby(groups).first()
+        for column, by_measure in self.labels.items():
+            picked = np.full(len(first), None, dtype=object)
+            for g, name in first.items():
+                shares = by_measure.get(name)
+                if shares:
+                    values = [v for v, _ in shares]
+                    weights = np.asarray([w for _, w in shares], dtype=float)
+                    picked[g] = values[rng.choice(len(values), p=weights / weights.sum())]
+            tall[column] = picked[groups]
+        return tall
 
     def _with_lags(self, tall: pd.DataFrame) -> pd.DataFrame:
         """Each measurement's other dates: its time plus a lag drawn from its measure's
@@ -195,6 +225,13 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     lags, formats = _measurement_dates(recorded, time, names, varying)
     varying = [c for c in varying if c not in lags]
     others = [c for c in others if c not in lags]
+    labels = _measure_labels(recorded, entity, names, varying)
+    varying = [c for c in varying if c not in labels]
+    others = [c for c in others if c not in labels]
+    if labels:
+        notes.append(f"labels of a few values per measure ({', '.join(labels)}) are drawn "
+                     "for each synthetic patient and measure from that measure's shares "
+                     f"(values fewer than {MIN_LABEL_PATIENTS} patients have are left out)")
     if lags:
         notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) are "
                      "written back as the synthetic time plus a lag drawn from the "
@@ -235,7 +272,7 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)), attributes, lags, formats)
+                        tuple(map(str, frame.columns)), attributes, lags, formats, labels)
     return wide, layout, notes
 
 
@@ -276,6 +313,40 @@ def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
             by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
         lags[column], formats[column] = by_measure, pattern
     return lags, (formats if lags else {})
+
+
+#: a label column holds at most this many values per measure...
+MAX_LABELS = 10
+#: ...and a value is drawn only where at least this many patients have it (a rarer one
+#: could single a patient out)
+MIN_LABEL_PATIENTS = 3
+
+
+def _measure_labels(recorded: pd.DataFrame, entity: str, names: pd.Series,
+                    columns: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
+    """Text columns of ``columns`` with at most ``MAX_LABELS`` values per measure: each
+    measure's values that ``MIN_LABEL_PATIENTS`` patients have, with their shares."""
+    labels = {}
+    for column in columns:
+        values = recorded[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        frame = pd.DataFrame({"m": names.to_numpy(), "v": values.to_numpy(),
+                              "p": recorded[entity].astype(str).to_numpy()})
+        if (frame.groupby("m")["v"].nunique(dropna=False) > MAX_LABELS).any():
+            continue
+        by_measure = {}
+        for name, part in frame.groupby("m", sort=False):
+            patients = part.dropna(subset=["v"]).groupby("v")["p"].nunique()
+            counts = part["v"].value_counts()
+            kept = [[_plain(v), int(counts[v])] for v in counts.index
+                    if patients.get(v, 0) >= MIN_LABEL_PATIENTS]
+            missing = int(part["v"].isna().sum())
+            if missing:
+                kept.append([None, missing])
+            by_measure[str(name)] = kept
+        labels[column] = by_measure
+    return labels
 
 
 def _plain(value: Any) -> Any:
