@@ -173,6 +173,33 @@ def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_
         pivot_tall(numeric_time, entity="stay", time="hour", measure="vital", value="value")
 
 
+def test_a_text_copy_of_the_value_is_written_back_as_the_synthetic_value(tmp_path, capsys):
+    """CLIF labs carry the result twice, as text (lab_value) and as a number; the text one
+    (with "___" where the demo masked a result) was refused. It is written back as the
+    synthetic value, the mask at its share; a token of fewer than 3 patients never."""
+    tall = _tall(60)
+    rng = np.random.default_rng(2)
+    text = tall["value"].map(lambda v: f"{v:g}").astype(object)
+    text[rng.random(len(tall)) < 0.1] = "___"
+    text[tall.index[tall["stay"] == tall["stay"].iloc[0]][:1]] = "UNABLE TO REPORT"
+    tall.insert(4, "value_text", text)
+    _, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                  value="value")
+    assert any("'value_text' repeat(s) 'value' as text" in n for n in notes)
+    assert "UNABLE" not in json.dumps(layout.to_meta())
+    path = tmp_path / "labs.csv"
+    tall.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
+                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
+        capsys.readouterr().err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype={"value_text": str})
+    assert list(synth.columns) == list(tall.columns)
+    masked = synth["value_text"] == "___"
+    assert 0.04 < masked.mean() < 0.2
+    assert np.allclose(synth.loc[~masked, "value_text"].astype(float),
+                       synth.loc[~masked, "value"])
+
+
 def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
     _, layout, _ = pivot_tall(_tall(), entity="stay", time="hour", measure="vital",
                               value="value")

@@ -20,8 +20,9 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
   date of each measurement beside a date time (an order or result time: the synthetic time
   plus a lag drawn from the measure's lags), or a label of a few values per measure (a
   measurement site, a second spelling of the name: drawn once per synthetic patient and
-  measure from the measure's shares, values fewer than 3 patients have left out); one that
-  is none of these (free text) is refused with its name, to be dropped by the user;
+  measure from the measure's shares, values fewer than 3 patients have left out), or repeat
+  the value as text (written back as the synthetic value); one that is none of these (free
+  text) is refused with its name, to be dropped by the user;
 * a row without a patient, a time or a measure name, or a measure named like another
   column, is refused.
 """
@@ -69,12 +70,17 @@ class TallLayout:
     #: labels of a few values per measure (a measurement site, a second spelling of its
     #: name): column -> measure -> [[value, share], ...] of the values several patients have
     labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
+    #: columns that repeat the value as text (CLIF's ``lab_value`` beside
+    #: ``lab_value_numeric``): written back as the synthetic value, or as one of the text
+    #: tokens that stand in its place ("___", a masked result) at their shares
+    twins: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,
                 "value": self.value, "measures": list(self.measures),
                 "columns": list(self.columns), "attributes": self.attributes,
-                "lags": self.lags, "formats": self.formats, "labels": self.labels}
+                "lags": self.lags, "formats": self.formats, "labels": self.labels,
+                "twins": self.twins}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
@@ -86,7 +92,8 @@ class TallLayout:
                     for c, m in (meta.get("lags") or {}).items()},
                    dict(meta.get("formats") or {}),
                    {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
-                    for c, m in (meta.get("labels") or {}).items()})
+                    for c, m in (meta.get("labels") or {}).items()},
+                   {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()})
 
     def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
         """One row per recorded measure of ``wide`` (entity, time, measure order), every other
@@ -103,16 +110,29 @@ class TallLayout:
             part[self.value] = values[rows].astype(object).to_numpy()
             for column, by_measure in self.attributes.items():
                 part[column] = by_measure.get(name)
+            for column in self.twins:
+                part[column] = part[self.value]
             part["__order"] = order
             part["__row"] = wide.index[rows]
             parts.append(part)
         if not parts:
-            return pd.DataFrame(columns=self._ordered([*keep, *self.attributes]))
+            return pd.DataFrame(columns=self._ordered([*keep, *self.attributes, *self.lags,
+                                                       *self.labels, *self.twins]))
         tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
                                                                kind="stable")
         tall = self._with_lags(tall.drop(columns=["__order", "__row"]).reset_index(drop=True))
         tall = self._with_labels(tall)
-        return tall[self._ordered([*keep, *self.attributes, *self.lags, *self.labels])]
+        if any(self.twins.values()):
+            rng = np.random.default_rng(len(tall) + 2)
+            for column, tokens in self.twins.items():
+                u, edge = rng.random(len(tall)), 0.0
+                text = tall[column].astype(object).to_numpy()
+                for token, share in tokens:
+                    text[(u >= edge) & (u < edge + share)] = token
+                    edge += share
+                tall[column] = text
+        return tall[self._ordered([*keep, *self.attributes, *self.lags, *self.labels,
+                                   *self.twins])]
 
     def _with_labels(self, tall: pd.DataFrame) -> pd.DataFrame:
         """Each label column drawn once per patient and measure from the measure's shares
@@ -225,6 +245,14 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     lags, formats = _measurement_dates(recorded, time, names, varying)
     varying = [c for c in varying if c not in lags]
     others = [c for c in others if c not in lags]
+    twins = {c: tokens for c in varying
+             if (tokens := _value_twin(recorded[c], recorded[value], recorded[entity]))
+             is not None}
+    varying = [c for c in varying if c not in twins]
+    others = [c for c in others if c not in twins]
+    if twins:
+        notes.append(f"{', '.join(map(repr, twins))} repeat(s) {value!r} as text: written "
+                     "back as the synthetic value")
     labels = _measure_labels(recorded, entity, names, varying)
     varying = [c for c in varying if c not in labels]
     others = [c for c in others if c not in labels]
@@ -272,7 +300,8 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)), attributes, lags, formats, labels)
+                        tuple(map(str, frame.columns)), attributes, lags, formats, labels,
+                        twins)
     return wide, layout, notes
 
 
@@ -313,6 +342,31 @@ def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
             by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
         lags[column], formats[column] = by_measure, pattern
     return lags, (formats if lags else {})
+
+
+#: a column repeats the value when, where it holds a number, it is the value's on this
+#: share of the rows; the rest hold at most ``MAX_TWIN_TOKENS`` text tokens
+TWIN_SHARE, MAX_TWIN_TOKENS = 0.99, 5
+
+
+def _value_twin(column: pd.Series, value: pd.Series,
+                patients: pd.Series) -> list[list[Any]] | None:
+    """The text tokens (and their shares) of a ``column`` that is ``value`` written as text
+    ("7.37" beside 7.37; "___" where a result was masked), or None when it is not; tokens
+    fewer than ``MIN_LABEL_PATIENTS`` patients have are left out (written as the value)."""
+    if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
+        return None
+    number = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    x = value.to_numpy(dtype=float)
+    numbers = np.isfinite(number)
+    same = np.abs(number - x) <= 1e-9 * np.maximum(1.0, np.abs(x))
+    tokens = column[~numbers & column.notna().to_numpy()].astype(str)
+    if not numbers.any() or same[numbers].mean() < TWIN_SHARE or \
+            tokens.nunique() > MAX_TWIN_TOKENS:
+        return None
+    holders = patients[tokens.index].astype(str).groupby(tokens.to_numpy()).nunique()
+    return [[str(t), float(n / len(column))] for t, n in tokens.value_counts().items()
+            if holders.get(t, 0) >= MIN_LABEL_PATIENTS]
 
 
 #: a label column holds at most this many values per measure...
