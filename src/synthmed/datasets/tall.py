@@ -67,6 +67,8 @@ class TallLayout:
     #: share missing); with the written patterns of the time and of each such column
     lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     formats: dict[str, str | None] = field(default_factory=dict)
+    #: the clock unit ("h", "min", "s") every source value of such a date is whole in
+    resolutions: dict[str, str] = field(default_factory=dict)
     #: labels of a few values per measure (a measurement site, a second spelling of its
     #: name): column -> measure -> [[value, share], ...] of the values several patients have
     labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
@@ -80,7 +82,7 @@ class TallLayout:
                 "value": self.value, "measures": list(self.measures),
                 "columns": list(self.columns), "attributes": self.attributes,
                 "lags": self.lags, "formats": self.formats, "labels": self.labels,
-                "twins": self.twins}
+                "twins": self.twins, "resolutions": self.resolutions}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
@@ -91,6 +93,7 @@ class TallLayout:
                    {str(c): {str(k): [float(x) for x in v] for k, v in m.items()}
                     for c, m in (meta.get("lags") or {}).items()},
                    dict(meta.get("formats") or {}),
+                   {str(k): str(v) for k, v in (meta.get("resolutions") or {}).items()},
                    {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
                     for c, m in (meta.get("labels") or {}).items()},
                    {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()})
@@ -171,10 +174,10 @@ class TallLayout:
                 drawn = np.interp(rng.random(len(rows)), np.linspace(0, 1, len(grid)), grid)
                 drawn[rng.random(len(rows)) < missing] = np.nan
                 hours[rows] = drawn
-            stamps = at + pd.to_timedelta(hours, unit="h")
+            stamps = (at + pd.to_timedelta(hours, unit="h")).dt.round(
+                self.resolutions.get(column, "s"))
             pattern = self.formats.get(column)
-            tall[column] = (stamps.dt.round("s").dt.strftime(pattern).astype(object)
-                            if pattern else stamps.dt.round("s"))
+            tall[column] = stamps.dt.strftime(pattern).astype(object) if pattern else stamps
         return tall
 
     def count(self, wide: pd.DataFrame) -> int:
@@ -242,7 +245,7 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     if attributes:
         notes.append(f"kept beside each measure (one value per measure, written back with "
                      f"it): {', '.join(attributes)}")
-    lags, formats = _measurement_dates(recorded, time, names, varying)
+    lags, formats, resolutions = _measurement_dates(recorded, time, names, varying)
     varying = [c for c in varying if c not in lags]
     others = [c for c in others if c not in lags]
     twins = {c: tokens for c in varying
@@ -300,8 +303,8 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)), attributes, lags, formats, labels,
-                        twins)
+                        tuple(map(str, frame.columns)), attributes, lags, formats,
+                        resolutions, labels, twins)
     return wide, layout, notes
 
 
@@ -313,17 +316,19 @@ _DATES_READ = 0.99
 
 def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
                        columns: list[str]) -> tuple[dict[str, dict[str, list[float]]],
-                                                    dict[str, str | None]]:
+                                                    dict[str, str | None], dict[str, str]]:
     """Columns of ``columns`` that are dates of each measurement beside a date ``time``:
-    each measure's lag quantiles (hours) and missing share, and the written patterns."""
+    each measure's lag quantiles (hours) and missing share, the written patterns and the
+    clock unit each column's values are whole in."""
     if not columns or pd.api.types.is_numeric_dtype(recorded[time]):
-        return {}, {}  # no column, or the time is not a date: a lag has no unit
+        return {}, {}, {}  # no column, or the time is not a date: a lag has no unit
     time_format = date_format_of(recorded[time])
     at = read_dates(recorded[time], time_format)
     if at.isna().any():
-        return {}, {}
+        return {}, {}, {}
     lags: dict[str, dict[str, list[float]]] = {}
     formats: dict[str, str | None] = {time: time_format}
+    resolutions: dict[str, str] = {}
     for column in columns:
         present = recorded[column].notna()
         if pd.api.types.is_numeric_dtype(recorded[column]) or not present.any():
@@ -341,7 +346,10 @@ def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
                     else [0.0] * LAG_QUANTILES)
             by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
         lags[column], formats[column] = by_measure, pattern
-    return lags, (formats if lags else {})
+        seen = stamps.dropna()
+        resolutions[column] = next((u for u in ("h", "min") if (seen == seen.dt.floor(u)).all()),
+                                   "s")
+    return lags, (formats if lags else {}), resolutions
 
 
 #: a column repeats the value when, where it holds a number, it is the value's on this
