@@ -478,6 +478,12 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     else:
         frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
                                             sensitive=args.sensitive)
+    from synthmed.split import unseen_in_train
+
+    # a column no row records (an export's empty code column) is left out, as generate does
+    schema, empty = unseen_in_train(frame, schema)
+    if empty:
+        say(f"not modelled, no value in any row: {', '.join(empty)}")
     say(f"fitting {name} on {label}: {len(frame):,} rows")
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
@@ -671,6 +677,7 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
     from synthmed.evaluation.longitudinal import evaluate_longitudinal
     from synthmed.exceptions import DataError, ParameterError
     from synthmed.longitudinal_pipeline import resolve_longitudinal
+    from synthmed.split import unseen_in_train
 
     if args.schema is not None:
         raise ParameterError("--schema describes a table; long tables are described by "
@@ -680,6 +687,9 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
                                             sensitive=args.sensitive, measure=args.measure,
                                             value=args.value)
     layout, _ = tall_layout(train)
+    # a column no training row records is not modelled (as generate and fit leave it out):
+    # the other files need not hold it
+    schema, empty = unseen_in_train(train, schema)
     others = []
     for label, path in (("holdout", args.holdout), ("synthetic", args.synthetic)):
         frame = read_table(path)
@@ -689,6 +699,7 @@ def _evaluate_long(args: argparse.Namespace, thresholds: Any) -> Any:
             frame = frame.reindex(columns=[c for c in train.columns if c in frame.columns]
                                   + [m for m in layout.measures if m not in frame.columns])
         frame = split_pairs(frame, schema.names)
+        frame = frame.assign(**{c: float("nan") for c in empty if c not in frame.columns})
         missing = [c for c in schema.names if c not in frame.columns]
         if missing:
             raise DataError(f"The {label} table lacks {len(missing)} column(s) of the train "

@@ -200,6 +200,37 @@ def test_a_text_copy_of_the_value_is_written_back_as_the_synthetic_value(tmp_pat
                        synth.loc[~masked, "value"])
 
 
+@pytest.mark.slow
+def test_an_export_with_an_empty_column_fits_samples_to_parquet_and_evaluates(tmp_path,
+                                                                              capsys):
+    """The CLIF labs export: `fit` stopped on its empty code columns ("has no values", where
+    `generate` leaves them out), `sample -o x.parquet` on its text copy of the value (numbers
+    beside "___": an internal error), and `evaluate` asked the sampled file for the empty
+    columns the model had left out."""
+    tall = _tall(60)
+    text = tall["value"].map(lambda v: f"{v:g}").astype(object)
+    text[np.random.default_rng(3).random(len(tall)) < 0.1] = "___"
+    tall = tall.assign(value_text=text, loinc=np.nan)
+    path = tmp_path / "labs.csv"
+    tall.to_csv(path, index=False)
+    roles = ["--entity", "stay", "--time", "hour", "--measure", "vital", "--value", "value"]
+    assert main(["fit", str(path), "-o", str(tmp_path / "m"), *roles]) == 0, \
+        capsys.readouterr().err
+    assert "not modelled, no value in any row: loinc" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "m"), "-n", "6", "-o", str(tmp_path / "s.parquet"),
+                 "-q"]) == 0, capsys.readouterr().err
+    sampled = pd.read_parquet(tmp_path / "s.parquet")
+    assert sampled["stay"].nunique() == 6 and (sampled["value_text"] == "___").any()
+    assert main(["sample", str(tmp_path / "m"), "-n", "20", "-o", str(tmp_path / "s.csv"),
+                 "-q"]) == 0
+    stays = tall["stay"].unique()
+    tall[tall["stay"].isin(stays[:30])].to_csv(tmp_path / "train.csv", index=False)
+    tall[tall["stay"].isin(stays[30:])].to_csv(tmp_path / "holdout.csv", index=False)
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
+                 str(tmp_path / "holdout.csv"), "--synthetic", str(tmp_path / "s.csv"),
+                 "-o", str(tmp_path / "ev"), *roles, "-q"]) == 0, capsys.readouterr().err
+
+
 def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
     _, layout, _ = pivot_tall(_tall(), entity="stay", time="hour", measure="vital",
                               value="value")

@@ -113,8 +113,8 @@ class TallLayout:
             part[self.value] = values[rows].astype(object).to_numpy()
             for column, by_measure in self.attributes.items():
                 part[column] = by_measure.get(name)
-            for column in self.twins:
-                part[column] = part[self.value]
+            for column in self.twins:  # text, as the source holds it (and Parquet can)
+                part[column] = [None if pd.isna(v) else str(v) for v in part[self.value]]
             part["__order"] = order
             part["__row"] = wide.index[rows]
             parts.append(part)
