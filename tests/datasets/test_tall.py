@@ -37,6 +37,21 @@ def _tall(n_stays: int = 40, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stay", "hour", "vital", "value", "age", "died"])
 
 
+ROLES = ["--entity", "stay", "--time", "hour", "--measure", "vital", "--value", "value"]
+
+
+def _generated(tall: pd.DataFrame, tmp_path, capsys, *extra: str, **read) -> pd.DataFrame:
+    """``synthmed generate`` on ``tall`` written as CSV: its synthetic.csv, checked to keep
+    the source's columns in their order."""
+    path = tmp_path / "source.csv"
+    tall.to_csv(path, index=False)
+    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", *ROLES,
+                 *extra]) == 0, capsys.readouterr().err
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", **read)
+    assert list(synth.columns) == list(tall.columns)
+    return synth
+
+
 def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
     tall = _tall()
     wide, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
@@ -89,13 +104,7 @@ def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, c
     assert list(back.columns) == list(tall.columns)
     assert back["unit"].fillna("-").tolist() == back["vital"].map(units).fillna("-").tolist()
     assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
-    path = tmp_path / "vitals.csv"
-    tall.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
-                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
-        capsys.readouterr().err
-    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
-    assert list(synth.columns) == list(tall.columns)
+    synth = _generated(tall, tmp_path, capsys)
     assert (synth.dropna(subset=["unit"]).groupby("vital")["unit"].first()
             == pd.Series({"heart_rate": "bpm", "weight_kg": "kg"})).all()
     assert synth.loc[synth["vital"] == "temp_c", "unit"].isna().all()
@@ -124,13 +133,7 @@ def test_labels_of_a_few_values_per_measure_are_drawn_per_patient_and_measure(tm
     assert any("labels of a few values per measure (site)" in n for n in notes)
     assert "tympanic" not in json.dumps(layout.to_meta())
     assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
-    path = tmp_path / "vitals.csv"
-    tall.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
-                 "--time", "hour", "--measure", "vital", "--value", "value", "-n", "200"]) == 0, \
-        capsys.readouterr().err
-    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
-    assert list(synth.columns) == list(tall.columns)
+    synth = _generated(tall, tmp_path, capsys, "-n", "200")
     temps = synth[synth["vital"] == "temp_c"]
     assert set(temps["site"]) == {"oral", "rectal"}
     assert (temps.groupby("stay")["site"].nunique() == 1).all()  # one site per patient
@@ -155,13 +158,7 @@ def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_
                                   value="value")
     assert any("dates of each measurement beside 'hour' (resulted)" in n for n in notes)
     assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
-    path = tmp_path / "labs.csv"
-    tall.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
-                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
-        capsys.readouterr().err
-    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
-    assert list(synth.columns) == list(tall.columns)
+    synth = _generated(tall, tmp_path, capsys)
     assert synth["resulted"].dropna().str.fullmatch(r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}").all()
     assert 0.03 < synth["resulted"].isna().mean() < 0.2
     hours = ((pd.to_datetime(synth["resulted"], format="%d.%m.%Y %H:%M")
@@ -187,13 +184,7 @@ def test_a_text_copy_of_the_value_is_written_back_as_the_synthetic_value(tmp_pat
                                   value="value")
     assert any("'value_text' repeat(s) 'value' as text" in n for n in notes)
     assert "UNABLE" not in json.dumps(layout.to_meta())
-    path = tmp_path / "labs.csv"
-    tall.to_csv(path, index=False)
-    assert main(["generate", str(path), "-o", str(tmp_path / "out"), "-q", "--entity", "stay",
-                 "--time", "hour", "--measure", "vital", "--value", "value"]) == 0, \
-        capsys.readouterr().err
-    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype={"value_text": str})
-    assert list(synth.columns) == list(tall.columns)
+    synth = _generated(tall, tmp_path, capsys, dtype={"value_text": str})
     masked = synth["value_text"] == "___"
     assert 0.04 < masked.mean() < 0.2
     assert np.allclose(synth.loc[~masked, "value_text"].astype(float),
