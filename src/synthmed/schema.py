@@ -849,6 +849,13 @@ def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         return parsed
 
 
+def hours_of(stamps: pd.Series) -> np.ndarray:
+    """Datetimes as hours since 1970 (NaN where missing)."""
+    stamps = pd.to_datetime(stamps, errors="coerce").astype("datetime64[ns]")
+    hours = stamps.to_numpy().astype("int64").astype(float) / 3_600e9
+    return np.where(stamps.isna().to_numpy(), np.nan, hours)
+
+
 #: patterns tried for dates written as text, in order; the first every value follows is the
 #: column's ``date_format``. Day-first before month-first only where the separator says so
 #: (dots are day-first everywhere); "01/02/2020" with no day above 12 reads month-first.

@@ -57,7 +57,14 @@ from synthmed.evaluation._stats import ks_distance
 from synthmed.evaluation.context import Thresholds
 from synthmed.evaluation.result import EvaluationResult, Metric, Section
 from synthmed.exceptions import DataError, ParameterError
-from synthmed.schema import TableSchema, holds_labels, infer_schema, read_dates, without_codes
+from synthmed.schema import (
+    TableSchema,
+    holds_labels,
+    hours_of,
+    infer_schema,
+    read_dates,
+    without_codes,
+)
 
 __all__ = ["entity_strata", "evaluate_longitudinal", "patient_table", "split_entities"]
 
@@ -166,7 +173,7 @@ class _Long:
             frame = frame.assign(**{c.name: pd.to_numeric(without_codes(frame[c.name], c),
                                                           errors="coerce") for c in written})
         if self.dates:  # as hours since 1970, as the generator's clocks read them
-            frame = frame.assign(**{c: _hours(read_dates(without_codes(
+            frame = frame.assign(**{c: hours_of(read_dates(without_codes(
                 frame[c], schema.column(c)), schema.column(c).date_format)) for c in self.dates})
         clean, _ = prepare_long_table(frame, entity=self.entity, time=self.time)
         self.frame = clean
@@ -635,11 +642,4 @@ def _utility(longs: dict[str, _Long], levels: dict[str, list[Any]], schema: Tabl
     return Section("utility", (*metrics, *found), (note, *section.notes),
                    section.skipped if not found else ""), dict(
         result.plots.get("utility", {}))
-
-
-def _hours(stamps: pd.Series) -> pd.Series:
-    """Datetimes as hours since 1970 (NaN where missing)."""
-    stamps = stamps.astype("datetime64[ns]")
-    hours = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
-    return pd.Series(np.where(stamps.isna().to_numpy(), np.nan, hours), index=stamps.index)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthmed.schema import TableSchema, read_dates, without_codes
+from synthmed.schema import TableSchema, hours_of, read_dates, without_codes
 
 __all__ = ["ANCHOR", "Clock", "Clocks"]
 
@@ -37,13 +37,6 @@ _RATES = (1.0, 24.0, 168.0, 1 / 60, 1 / 3600)
 _MAX_RESIDUALS = 1000
 #: deviations all under this many hours (a second) make an exact clock
 _EXACT_H = 1 / 3600
-
-
-def _hours(values: pd.Series) -> np.ndarray:
-    """Datetimes as hours since 1970 (NaN where missing)."""
-    stamps = pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
-    out = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
-    return np.where(stamps.isna().to_numpy(), np.nan, out)
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ class Clocks:
         n_patients = int(codes.max()) + 1 if len(codes) else 0
         for name in names:
             col = schema.column(name)
-            d = _hours(read_dates(without_codes(frame[name], col), col.date_format))
+            d = hours_of(read_dates(without_codes(frame[name], col), col.date_format))
             ok = np.isfinite(d)
             pair = ok[1:] & ok[:-1] & (codes[1:] == codes[:-1]) & (np.diff(t_num) != 0)
             slopes = np.diff(d)[pair] / np.diff(t_num)[pair]

@@ -135,6 +135,7 @@ from synthmed.schema import (
     TableSchema,
     coerce_table,
     holds_labels,
+    hours_of,
     read_dates,
     restore_table,
     without_codes,
@@ -624,7 +625,7 @@ class LongitudinalGenerator(BaseGenerator):
         if not self._clocks.clocks:
             return long
         times = long[self.time_]
-        t_num = (_hours_of(times, self.schema_.column(self.time_).date_format)
+        t_num = (hours_of(read_dates(times, self.schema_.column(self.time_).date_format))
                  if self.time_kind_ == "datetime"
                  else pd.to_numeric(times, errors="coerce").to_numpy(dtype=float))
         clocks = self._clocks.write(long, can, t_num, long["__pos"].to_numpy(), rng)
@@ -679,10 +680,3 @@ def _features(static_schema: TableSchema) -> list[str]:
     clock's anchor (an absolute date, which says nothing about the course)."""
     return [c for c in static_schema.names if c != T0 and not c.startswith(ANCHOR)]
 
-
-def _hours_of(times: pd.Series, date_format: str | None) -> np.ndarray:
-    """Datetimes (or their text written in ``date_format``) as hours since 1970, NaN where
-    missing."""
-    stamps = read_dates(times, date_format).astype("datetime64[ns]")
-    hours = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
-    return np.where(stamps.isna().to_numpy(), np.nan, hours)
