@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.datasets.tall_columns import MeasurementColumns
 from synthmed.exceptions import DataError
-from synthmed.schema import date_format_of, infer_decimals, read_dates
+from synthmed.schema import infer_decimals
 
 __all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "read_measures",
            "tall_layout"]
@@ -60,43 +61,20 @@ class TallLayout:
     value: str
     measures: tuple[str, ...]
     columns: tuple[str, ...]
-    #: columns with one value per measure (a unit, a code): column -> measure -> value
-    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: dates of each measurement beside the time (an order or a result time): column ->
-    #: measure -> its lags behind the time in hours (``LAG_QUANTILES`` quantiles, then the
-    #: share missing); with the written patterns of the time and of each such column
-    lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    formats: dict[str, str | None] = field(default_factory=dict)
-    #: the clock unit ("h", "min", "s") every source value of such a date is whole in
-    resolutions: dict[str, str] = field(default_factory=dict)
-    #: labels of a few values per measure (a measurement site, a second spelling of its
-    #: name): column -> measure -> [[value, share], ...] of the values several patients have
-    labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
-    #: columns that repeat the value as text (CLIF's ``lab_value`` beside
-    #: ``lab_value_numeric``): written back as the synthetic value, or as one of the text
-    #: tokens that stand in its place ("___", a masked result) at their shares
-    twins: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: columns written back beside each measurement, not modelled (units, other dates,
+    #: labels, the value as text): :mod:`synthmed.datasets.tall_columns`
+    written: MeasurementColumns = field(default_factory=lambda: MeasurementColumns())
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,
                 "value": self.value, "measures": list(self.measures),
-                "columns": list(self.columns), "attributes": self.attributes,
-                "lags": self.lags, "formats": self.formats, "labels": self.labels,
-                "twins": self.twins, "resolutions": self.resolutions}
+                "columns": list(self.columns), **self.written.to_meta()}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TallLayout:
         return cls(str(meta["entity"]), str(meta["time"]), str(meta["measure"]),
                    str(meta["value"]), tuple(map(str, meta["measures"])),
-                   tuple(map(str, meta["columns"])),
-                   {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()},
-                   {str(c): {str(k): [float(x) for x in v] for k, v in m.items()}
-                    for c, m in (meta.get("lags") or {}).items()},
-                   dict(meta.get("formats") or {}),
-                   {str(k): str(v) for k, v in (meta.get("resolutions") or {}).items()},
-                   {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
-                    for c, m in (meta.get("labels") or {}).items()},
-                   {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()})
+                   tuple(map(str, meta["columns"])), MeasurementColumns.from_meta(meta))
 
     def melt(self, wide: pd.DataFrame) -> pd.DataFrame:
         """One row per recorded measure of ``wide`` (entity, time, measure order), every other
@@ -111,74 +89,17 @@ class TallLayout:
             # object values: an integer measure stays "97", a decimal one "36.8"
             part[self.measure] = name
             part[self.value] = values[rows].astype(object).to_numpy()
-            for column, by_measure in self.attributes.items():
-                part[column] = by_measure.get(name)
-            for column in self.twins:  # text, as the source holds it (and Parquet can)
-                part[column] = [None if pd.isna(v) else str(v) for v in part[self.value]]
             part["__order"] = order
             part["__row"] = wide.index[rows]
             parts.append(part)
+        columns = self._ordered([*keep, *self.written.names])
         if not parts:
-            return pd.DataFrame(columns=self._ordered([*keep, *self.attributes, *self.lags,
-                                                       *self.labels, *self.twins]))
+            return pd.DataFrame(columns=columns)
         tall = pd.concat(parts, ignore_index=True).sort_values(["__row", "__order"],
                                                                kind="stable")
-        tall = self._with_lags(tall.drop(columns=["__order", "__row"]).reset_index(drop=True))
-        tall = self._with_labels(tall)
-        if any(self.twins.values()):
-            rng = np.random.default_rng(len(tall) + 2)
-            for column, tokens in self.twins.items():
-                u, edge = rng.random(len(tall)), 0.0
-                text = tall[column].astype(object).to_numpy()
-                for token, share in tokens:
-                    text[(u >= edge) & (u < edge + share)] = token
-                    edge += share
-                tall[column] = text
-        return tall[self._ordered([*keep, *self.attributes, *self.lags, *self.labels,
-                                   *self.twins])]
-
-    def _with_labels(self, tall: pd.DataFrame) -> pd.DataFrame:
-        """Each label column drawn once per patient and measure from the measure's shares
-        (a patient's blood pressures keep one site), the same on each of those rows."""
-        if not self.labels:
-            return tall
-        rng = np.random.default_rng(len(tall) + 1)
-        groups = tall.groupby([tall[self.entity].astype(str), tall[self.measure].astype(str)],
-                              sort=False).ngroup().to_numpy()
-        names = tall[self.measure].astype(str).to_numpy()
-        first = pd.Series(names).groupby(groups).first()
-        for column, by_measure in self.labels.items():
-            picked = np.full(len(first), None, dtype=object)
-            for g, name in first.items():
-                shares = by_measure.get(name)
-                if shares:
-                    values = [v for v, _ in shares]
-                    weights = np.asarray([w for _, w in shares], dtype=float)
-                    picked[g] = values[rng.choice(len(values), p=weights / weights.sum())]
-            tall[column] = picked[groups]
-        return tall
-
-    def _with_lags(self, tall: pd.DataFrame) -> pd.DataFrame:
-        """Each measurement's other dates: its time plus a lag drawn from its measure's
-        training lags (as often missing); written in each column's pattern."""
-        if not self.lags:
-            return tall
-        rng = np.random.default_rng(len(tall))  # same rows, same dates
-        at = read_dates(tall[self.time], self.formats.get(self.time))
-        names = tall[self.measure].astype(str).to_numpy()
-        for column, by_measure in self.lags.items():
-            hours = np.full(len(tall), np.nan)
-            for name, stats in by_measure.items():
-                rows = np.flatnonzero(names == name)
-                grid, missing = np.asarray(stats[:-1]), stats[-1]
-                drawn = np.interp(rng.random(len(rows)), np.linspace(0, 1, len(grid)), grid)
-                drawn[rng.random(len(rows)) < missing] = np.nan
-                hours[rows] = drawn
-            stamps = (at + pd.to_timedelta(hours, unit="h")).dt.round(
-                self.resolutions.get(column, "s"))
-            pattern = self.formats.get(column)
-            tall[column] = stamps.dt.strftime(pattern).astype(object) if pattern else stamps
-        return tall
+        tall = tall.drop(columns=["__order", "__row"]).reset_index(drop=True)
+        return self.written.write(tall, entity=self.entity, time=self.time,
+                                  measure=self.measure, value=self.value)[columns]
 
     def count(self, wide: pd.DataFrame) -> int:
         """How many rows :meth:`melt` would write for ``wide`` (one per recorded measure)."""
@@ -236,37 +157,11 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     # a blank on some of a patient's rows is not a change (exports leave repeats out)
     varying = [c for c in others
                if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()]
-    # one value per measure (a unit, a LOINC code): not modelled, written back with it
-    per_measure = recorded.groupby(names.to_numpy(), sort=False)
-    attributes = {c: {str(m): _plain(v) for m, v in per_measure[c].first().items()}
-                  for c in varying if (per_measure[c].nunique(dropna=False) <= 1).all()}
-    varying = [c for c in varying if c not in attributes]
-    others = [c for c in others if c not in attributes]
-    if attributes:
-        notes.append(f"kept beside each measure (one value per measure, written back with "
-                     f"it): {', '.join(attributes)}")
-    lags, formats, resolutions = _measurement_dates(recorded, time, names, varying)
-    varying = [c for c in varying if c not in lags]
-    others = [c for c in others if c not in lags]
-    twins = {c: tokens for c in varying
-             if (tokens := _value_twin(recorded[c], recorded[value], recorded[entity]))
-             is not None}
-    varying = [c for c in varying if c not in twins]
-    others = [c for c in others if c not in twins]
-    if twins:
-        notes.append(f"{', '.join(map(repr, twins))} repeat(s) {value!r} as text: written "
-                     "back as the synthetic value")
-    labels = _measure_labels(recorded, entity, names, varying)
-    varying = [c for c in varying if c not in labels]
-    others = [c for c in others if c not in labels]
-    if labels:
-        notes.append(f"labels of a few values per measure ({', '.join(labels)}) are drawn "
-                     "for each synthetic patient and measure from that measure's shares "
-                     f"(values fewer than {MIN_LABEL_PATIENTS} patients have are left out)")
-    if lags:
-        notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) are "
-                     "written back as the synthetic time plus a lag drawn from the "
-                     "measure's own lags")
+    written, found_notes = MeasurementColumns.find(recorded, entity=entity, time=time,
+                                                   value=value, names=names, columns=varying)
+    notes += found_notes
+    varying = [c for c in varying if c not in written.names]
+    others = [c for c in others if c not in written.names]
     if varying:
         raise DataError(
             f"In a tall table every row adds one {measure!r} and its {value!r} to a patient; "
@@ -303,119 +198,8 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
                  "column per measure; the synthetic rows are written back one per "
                  "measurement")
     layout = TallLayout(entity, time, measure, value, tuple(measures),
-                        tuple(map(str, frame.columns)), attributes, lags, formats,
-                        resolutions, labels, twins)
+                        tuple(map(str, frame.columns)), written)
     return wide, layout, notes
-
-
-#: quantiles kept of each measure's lags (aggregates: no patient's own time is kept)
-LAG_QUANTILES = 21
-#: share of a column's values that must read as dates for it to be a measurement's date
-_DATES_READ = 0.99
-
-
-def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
-                       columns: list[str]) -> tuple[dict[str, dict[str, list[float]]],
-                                                    dict[str, str | None], dict[str, str]]:
-    """Columns of ``columns`` that are dates of each measurement beside a date ``time``:
-    each measure's lag quantiles (hours) and missing share, the written patterns and the
-    clock unit each column's values are whole in."""
-    if not columns or pd.api.types.is_numeric_dtype(recorded[time]):
-        return {}, {}, {}  # no column, or the time is not a date: a lag has no unit
-    time_format = date_format_of(recorded[time])
-    at = read_dates(recorded[time], time_format)
-    if at.isna().any():
-        return {}, {}, {}
-    lags: dict[str, dict[str, list[float]]] = {}
-    formats: dict[str, str | None] = {time: time_format}
-    resolutions: dict[str, str] = {}
-    for column in columns:
-        present = recorded[column].notna()
-        if pd.api.types.is_numeric_dtype(recorded[column]) or not present.any():
-            continue
-        pattern = date_format_of(recorded[column])
-        stamps = read_dates(recorded[column], pattern)
-        if stamps[present].notna().mean() < _DATES_READ:
-            continue
-        hours = ((stamps - at).dt.total_seconds() / 3600).to_numpy(dtype=float)
-        by_measure = {}
-        for name, rows in pd.Series(np.arange(len(names))).groupby(names.to_numpy()):
-            h = hours[rows.to_numpy()]
-            seen = h[np.isfinite(h)]
-            grid = (np.quantile(seen, np.linspace(0, 1, LAG_QUANTILES)).tolist() if len(seen)
-                    else [0.0] * LAG_QUANTILES)
-            by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
-        lags[column], formats[column] = by_measure, pattern
-        seen = stamps.dropna()
-        resolutions[column] = next((u for u in ("h", "min") if (seen == seen.dt.floor(u)).all()),
-                                   "s")
-    return lags, (formats if lags else {}), resolutions
-
-
-#: a column repeats the value when, where it holds a number, it is the value's on this
-#: share of the rows; the rest hold at most ``MAX_TWIN_TOKENS`` text tokens
-TWIN_SHARE, MAX_TWIN_TOKENS = 0.99, 5
-
-
-def _value_twin(column: pd.Series, value: pd.Series,
-                patients: pd.Series) -> list[list[Any]] | None:
-    """The text tokens (and their shares) of a ``column`` that is ``value`` written as text
-    ("7.37" beside 7.37; "___" where a result was masked), or None when it is not; tokens
-    fewer than ``MIN_LABEL_PATIENTS`` patients have are left out (written as the value)."""
-    if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
-        return None
-    number = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    x = value.to_numpy(dtype=float)
-    numbers = np.isfinite(number)
-    same = np.abs(number - x) <= 1e-9 * np.maximum(1.0, np.abs(x))
-    tokens = column[~numbers & column.notna().to_numpy()].astype(str)
-    if not numbers.any() or same[numbers].mean() < TWIN_SHARE or \
-            tokens.nunique() > MAX_TWIN_TOKENS:
-        return None
-    holders = patients[tokens.index].astype(str).groupby(tokens.to_numpy()).nunique()
-    return [[str(t), float(n / len(column))] for t, n in tokens.value_counts().items()
-            if holders.get(t, 0) >= MIN_LABEL_PATIENTS]
-
-
-#: a label column holds at most this many values per measure...
-MAX_LABELS = 10
-#: ...and a value is drawn only where at least this many patients have it (a rarer one
-#: could single a patient out)
-MIN_LABEL_PATIENTS = 3
-
-
-def _measure_labels(recorded: pd.DataFrame, entity: str, names: pd.Series,
-                    columns: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
-    """Text columns of ``columns`` with at most ``MAX_LABELS`` values per measure: each
-    measure's values that ``MIN_LABEL_PATIENTS`` patients have, with their shares."""
-    labels = {}
-    for column in columns:
-        values = recorded[column]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            continue
-        frame = pd.DataFrame({"m": names.to_numpy(), "v": values.to_numpy(),
-                              "p": recorded[entity].astype(str).to_numpy()})
-        if (frame.groupby("m")["v"].nunique(dropna=False) > MAX_LABELS).any():
-            continue
-        by_measure = {}
-        for name, part in frame.groupby("m", sort=False):
-            patients = part.dropna(subset=["v"]).groupby("v")["p"].nunique()
-            counts = part["v"].value_counts()
-            kept = [[_plain(v), int(counts[v])] for v in counts.index
-                    if patients.get(v, 0) >= MIN_LABEL_PATIENTS]
-            missing = int(part["v"].isna().sum())
-            if missing:
-                kept.append([None, missing])
-            by_measure[str(name)] = kept
-        labels[column] = by_measure
-    return labels
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready value (None for missing; numpy scalars as Python ones)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def tall_layout(frame: pd.DataFrame) -> tuple[TallLayout | None, list[str]]:

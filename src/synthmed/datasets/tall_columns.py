@@ -1,0 +1,283 @@
+"""Columns of a tall table written back beside each measurement, not modelled.
+
+An EHR export carries more than the patient, the time, the measure's name and its value on
+each row: the measure's unit and code, other dates of the measurement (when it was ordered,
+when it resulted), labels such as the site a temperature was taken at, and the value again as
+text. They change within a patient, so they are no static column, and a column per measure
+would multiply the model's inputs for columns that say little about the patient. They are
+found when the table is pivoted (:meth:`MeasurementColumns.find`) and written again beside
+each synthetic measurement when it is melted back (:meth:`MeasurementColumns.write`):
+
+* one value per measure (unit, LOINC code, panel): that value;
+* another date of each measurement beside a date time: the synthetic time plus a lag drawn
+  from the measure's lag quantiles (``LAG_QUANTILES``), as often missing, rounded to the
+  source's clock unit and written in its pattern;
+* a text copy of the value (CLIF's ``lab_value``): the synthetic value as text, its text
+  tokens ("___", a masked result) at their shares;
+* a label of at most ``MAX_LABELS`` values per measure (a site, a second spelling of the
+  name): drawn once per synthetic patient and measure from the measure's shares.
+
+Only aggregates are kept (a value per measure, lag quantiles, shares), and a label or token
+fewer than ``MIN_LABEL_PATIENTS`` patients have is never written. Draws use a generator
+seeded by the number of rows written, so the same rows give the same file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthmed.schema import date_format_of, read_dates
+
+__all__ = ["LAG_QUANTILES", "MAX_LABELS", "MIN_LABEL_PATIENTS", "MeasurementColumns"]
+
+#: quantiles kept of each measure's lags (aggregates: no patient's own time is kept)
+LAG_QUANTILES = 21
+#: share of a column's values that must read as dates for it to be a measurement's date
+_DATES_READ = 0.99
+#: a column repeats the value when, where it holds a number, it is the value's on this
+#: share of the rows; the rest hold at most ``MAX_TWIN_TOKENS`` text tokens
+TWIN_SHARE, MAX_TWIN_TOKENS = 0.99, 5
+#: a label column holds at most this many values per measure...
+MAX_LABELS = 10
+#: ...and a value (or a text token) is written only where at least this many patients have
+#: it (a rarer one could single a patient out)
+MIN_LABEL_PATIENTS = 3
+
+
+@dataclass
+class MeasurementColumns:
+    """What to write beside each measurement, by column (see the module docstring)."""
+
+    #: one value per measure: column -> measure -> value
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: other dates: column -> measure -> lag quantiles (hours), then the share missing
+    lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: written patterns of the time and of each date column (None: ISO)
+    formats: dict[str, str | None] = field(default_factory=dict)
+    #: the clock unit ("h", "min", "s") every source value of a date column is whole in
+    resolutions: dict[str, str] = field(default_factory=dict)
+    #: labels: column -> measure -> [[value, count], ...]
+    labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
+    #: the value as text: column -> [[token, share], ...] of the tokens in its place
+    twins: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.attributes, *self.lags, *self.labels, *self.twins]
+
+    # ------------------------------------------------------------------ finding
+    @classmethod
+    def find(cls, recorded: pd.DataFrame, *, entity: str, time: str, value: str,
+             names: pd.Series, columns: list[str]) -> tuple[MeasurementColumns, list[str]]:
+        """Which of ``columns`` (those that change within a patient) can be written back,
+        and how; with a note per kind found. ``names`` is each row's measure."""
+        per_measure = recorded.groupby(names.to_numpy(), sort=False)
+        attributes = {c: {str(m): _plain(v) for m, v in per_measure[c].first().items()}
+                      for c in columns if (per_measure[c].nunique(dropna=False) <= 1).all()}
+        left = [c for c in columns if c not in attributes]
+        lags, formats, resolutions = _measurement_dates(recorded, time, names, left)
+        left = [c for c in left if c not in lags]
+        twins = {c: tokens for c in left
+                 if (tokens := _value_twin(recorded[c], recorded[value], recorded[entity]))
+                 is not None}
+        left = [c for c in left if c not in twins]
+        labels = _measure_labels(recorded, entity, names, left)
+        notes = []
+        if attributes:
+            notes.append(f"kept beside each measure (one value per measure, written back "
+                         f"with it): {', '.join(attributes)}")
+        if twins:
+            notes.append(f"{', '.join(map(repr, twins))} repeat(s) {value!r} as text: "
+                         "written back as the synthetic value")
+        if labels:
+            notes.append(f"labels of a few values per measure ({', '.join(labels)}) are "
+                         "drawn for each synthetic patient and measure from that measure's "
+                         f"shares (values fewer than {MIN_LABEL_PATIENTS} patients have are "
+                         "left out)")
+        if lags:
+            notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) "
+                         "are written back as the synthetic time plus a lag drawn from the "
+                         "measure's own lags")
+        return cls(attributes, lags, formats, resolutions, labels, twins), notes
+
+    # ------------------------------------------------------------------ writing
+    def write(self, tall: pd.DataFrame, *, entity: str, time: str, measure: str,
+              value: str) -> pd.DataFrame:
+        """``tall`` (a row per synthetic measurement) with these columns added."""
+        names = tall[measure].astype(str)
+        for column, by_measure in self.attributes.items():
+            tall[column] = names.map(by_measure).astype(object).where(
+                names.isin(list(by_measure)), None)
+        for column in self.twins:  # text, as the source holds it (and Parquet can)
+            tall[column] = [None if pd.isna(v) else str(v) for v in tall[value]]
+        tall = self._with_lags(tall, time, names.to_numpy())
+        tall = self._with_labels(tall, entity, names)
+        if any(self.twins.values()):
+            rng = np.random.default_rng(len(tall) + 2)
+            for column, tokens in self.twins.items():
+                u, edge = rng.random(len(tall)), 0.0
+                text = tall[column].astype(object).to_numpy()
+                for token, share in tokens:
+                    text[(u >= edge) & (u < edge + share)] = token
+                    edge += share
+                tall[column] = text
+        return tall
+
+    def _with_labels(self, tall: pd.DataFrame, entity: str, names: pd.Series) -> pd.DataFrame:
+        """Each label column drawn once per patient and measure from the measure's shares
+        (a patient's blood pressures keep one site), the same on each of those rows."""
+        if not self.labels:
+            return tall
+        rng = np.random.default_rng(len(tall) + 1)
+        groups = tall.groupby([tall[entity].astype(str), names], sort=False).ngroup().to_numpy()
+        first = pd.Series(names.to_numpy()).groupby(groups).first()
+        for column, by_measure in self.labels.items():
+            picked = np.full(len(first), None, dtype=object)
+            for g, name in first.items():
+                shares = by_measure.get(name)
+                if shares:
+                    values = [v for v, _ in shares]
+                    weights = np.asarray([w for _, w in shares], dtype=float)
+                    picked[g] = values[rng.choice(len(values), p=weights / weights.sum())]
+            tall[column] = picked[groups]
+        return tall
+
+    def _with_lags(self, tall: pd.DataFrame, time: str, names: np.ndarray) -> pd.DataFrame:
+        """Each measurement's other dates: its time plus a lag drawn from its measure's
+        lags (as often missing); written in each column's pattern."""
+        if not self.lags:
+            return tall
+        rng = np.random.default_rng(len(tall))  # same rows, same dates
+        at = read_dates(tall[time], self.formats.get(time))
+        for column, by_measure in self.lags.items():
+            hours = np.full(len(tall), np.nan)
+            for name, stats in by_measure.items():
+                rows = np.flatnonzero(names == name)
+                grid, missing = np.asarray(stats[:-1]), stats[-1]
+                drawn = np.interp(rng.random(len(rows)), np.linspace(0, 1, len(grid)), grid)
+                drawn[rng.random(len(rows)) < missing] = np.nan
+                hours[rows] = drawn
+            stamps = (at + pd.to_timedelta(hours, unit="h")).dt.round(
+                self.resolutions.get(column, "s"))
+            pattern = self.formats.get(column)
+            tall[column] = stamps.dt.strftime(pattern).astype(object) if pattern else stamps
+        return tall
+
+    # ------------------------------------------------------------------ saving
+    def to_meta(self) -> dict[str, Any]:
+        return {"attributes": self.attributes, "lags": self.lags, "formats": self.formats,
+                "resolutions": self.resolutions, "labels": self.labels, "twins": self.twins}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> MeasurementColumns:
+        """Read back from :meth:`to_meta` (keys absent from layouts saved before them)."""
+        return cls(
+            {str(c): dict(m) for c, m in (meta.get("attributes") or {}).items()},
+            {str(c): {str(k): [float(x) for x in v] for k, v in m.items()}
+             for c, m in (meta.get("lags") or {}).items()},
+            dict(meta.get("formats") or {}),
+            {str(k): str(v) for k, v in (meta.get("resolutions") or {}).items()},
+            {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
+             for c, m in (meta.get("labels") or {}).items()},
+            {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()})
+
+
+# --------------------------------------------------------------------------- finding
+def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
+                       columns: list[str]) -> tuple[dict[str, dict[str, list[float]]],
+                                                    dict[str, str | None], dict[str, str]]:
+    """Columns of ``columns`` that are dates of each measurement beside a date ``time``:
+    each measure's lag quantiles (hours) and missing share, the written patterns and the
+    clock unit each column's values are whole in."""
+    if not columns or pd.api.types.is_numeric_dtype(recorded[time]):
+        return {}, {}, {}  # no column, or the time is not a date: a lag has no unit
+    time_format = date_format_of(recorded[time])
+    at = read_dates(recorded[time], time_format)
+    if at.isna().any():
+        return {}, {}, {}
+    lags: dict[str, dict[str, list[float]]] = {}
+    formats: dict[str, str | None] = {time: time_format}
+    resolutions: dict[str, str] = {}
+    for column in columns:
+        present = recorded[column].notna()
+        if pd.api.types.is_numeric_dtype(recorded[column]) or not present.any():
+            continue
+        pattern = date_format_of(recorded[column])
+        stamps = read_dates(recorded[column], pattern)
+        if stamps[present].notna().mean() < _DATES_READ:
+            continue
+        hours = ((stamps - at).dt.total_seconds() / 3600).to_numpy(dtype=float)
+        by_measure = {}
+        for name, rows in pd.Series(np.arange(len(names))).groupby(names.to_numpy()):
+            h = hours[rows.to_numpy()]
+            seen = h[np.isfinite(h)]
+            grid = (np.quantile(seen, np.linspace(0, 1, LAG_QUANTILES)).tolist() if len(seen)
+                    else [0.0] * LAG_QUANTILES)
+            by_measure[str(name)] = [*grid, float(1 - len(seen) / len(h))]
+        lags[column], formats[column] = by_measure, pattern
+        seen = stamps.dropna()
+        resolutions[column] = next((u for u in ("h", "min") if (seen == seen.dt.floor(u)).all()),
+                                   "s")
+    return lags, (formats if lags else {}), resolutions
+
+
+
+
+def _value_twin(column: pd.Series, value: pd.Series,
+                patients: pd.Series) -> list[list[Any]] | None:
+    """The text tokens (and their shares) of a ``column`` that is ``value`` written as text
+    ("7.37" beside 7.37; "___" where a result was masked), or None when it is not; tokens
+    fewer than ``MIN_LABEL_PATIENTS`` patients have are left out (written as the value)."""
+    if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
+        return None
+    number = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    x = value.to_numpy(dtype=float)
+    numbers = np.isfinite(number)
+    same = np.abs(number - x) <= 1e-9 * np.maximum(1.0, np.abs(x))
+    tokens = column[~numbers & column.notna().to_numpy()].astype(str)
+    if not numbers.any() or same[numbers].mean() < TWIN_SHARE or \
+            tokens.nunique() > MAX_TWIN_TOKENS:
+        return None
+    holders = patients[tokens.index].astype(str).groupby(tokens.to_numpy()).nunique()
+    return [[str(t), float(n / len(column))] for t, n in tokens.value_counts().items()
+            if holders.get(t, 0) >= MIN_LABEL_PATIENTS]
+
+
+
+
+def _measure_labels(recorded: pd.DataFrame, entity: str, names: pd.Series,
+                    columns: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
+    """Text columns of ``columns`` with at most ``MAX_LABELS`` values per measure: each
+    measure's values that ``MIN_LABEL_PATIENTS`` patients have, with their shares."""
+    labels = {}
+    for column in columns:
+        values = recorded[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        frame = pd.DataFrame({"m": names.to_numpy(), "v": values.to_numpy(),
+                              "p": recorded[entity].astype(str).to_numpy()})
+        if (frame.groupby("m")["v"].nunique(dropna=False) > MAX_LABELS).any():
+            continue
+        by_measure = {}
+        for name, part in frame.groupby("m", sort=False):
+            patients = part.dropna(subset=["v"]).groupby("v")["p"].nunique()
+            counts = part["v"].value_counts()
+            kept = [[_plain(v), int(counts[v])] for v in counts.index
+                    if patients.get(v, 0) >= MIN_LABEL_PATIENTS]
+            missing = int(part["v"].isna().sum())
+            if missing:
+                kept.append([None, missing])
+            by_measure[str(name)] = kept
+        labels[column] = by_measure
+    return labels
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value (None for missing; numpy scalars as Python ones)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
