@@ -165,6 +165,24 @@ def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_
               - pd.to_datetime(synth["hour"])).dt.total_seconds() / 3600).groupby(synth["vital"])
     assert hours.max()["heart_rate"] == 0 and hours.min()["temp_c"] >= 0.45
     assert hours.max()["temp_c"] <= 1.05
+    # a panel's measurements share one result time (CLIF: 89% of lab panels), another
+    # panel at the same time has its own: kept so
+    weights = tall[tall["vital"] == "heart_rate"].assign(vital="weight_kg", value=70.0)
+    panels = pd.concat([tall[tall["vital"] != "weight_kg"], weights], ignore_index=True)
+    stamp = pd.to_datetime(panels["hour"])
+    own = pd.Series(rng.uniform(0.5, 2.0, len(panels)))
+    lag = np.where(panels["vital"] == "weight_kg", own,
+                   own.groupby([panels["stay"], panels["hour"]]).transform("first"))
+    panels = panels.assign(panel=np.where(panels["vital"] == "weight_kg", "scale", "obs"),
+                           resulted=(stamp + pd.to_timedelta(lag, unit="h")).dt.strftime(
+                               "%d.%m.%Y %H:%M"))
+    _, layout, _ = pivot_tall(panels, entity="stay", time="hour", measure="vital",
+                              value="value")
+    assert layout.written.shared == {"resulted": "panel"}
+    (tmp_path / "panels").mkdir()
+    shared = _generated(panels, tmp_path / "panels", capsys)
+    assert (shared.groupby(["stay", "hour", "panel"])["resulted"].nunique() == 1).all()
+    assert (shared.groupby(["stay", "hour"])["resulted"].nunique() > 1).mean() > 0.5
     numeric_time = tall.assign(hour=np.arange(len(tall)) % 7)
     with pytest.raises(DataError, match="'resulted' change within a patient"):
         pivot_tall(numeric_time, entity="stay", time="hour", measure="vital", value="value")

@@ -11,7 +11,8 @@ each synthetic measurement when it is melted back (:meth:`MeasurementColumns.wri
 * one value per measure (unit, LOINC code, panel): that value;
 * another date of each measurement beside a date time: the synthetic time plus a lag drawn
   from the measure's lag quantiles (``LAG_QUANTILES``), as often missing, rounded to the
-  source's clock unit and written in its pattern;
+  source's clock unit and written in its pattern; one draw per group of measurements that
+  share the date in the source (a patient's time, or a time and a lab panel);
 * a text copy of the value (CLIF's ``lab_value``): the synthetic value as text, its text
   tokens ("___", a masked result) at their shares;
 * a label of at most ``MAX_LABELS`` values per measure (a site, a second spelling of the
@@ -64,6 +65,9 @@ class MeasurementColumns:
     labels: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
     #: the value as text: column -> [[token, share], ...] of the tokens in its place
     twins: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: dates one lag serves for the measurements of a patient's time ("") or of a patient's
+    #: time and one value of a per-measure column (a lab panel): date column -> that column
+    shared: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -86,6 +90,7 @@ class MeasurementColumns:
                  is not None}
         left = [c for c in left if c not in twins]
         labels = _measure_labels(recorded, entity, names, left)
+        shared = _shared_dates(recorded, entity, time, list(lags), list(attributes))
         notes = []
         if attributes:
             notes.append(f"kept beside each measure (one value per measure, written back "
@@ -102,7 +107,7 @@ class MeasurementColumns:
             notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) "
                          "are written back as the synthetic time plus a lag drawn from the "
                          "measure's own lags")
-        return cls(attributes, lags, formats, resolutions, labels, twins), notes
+        return cls(attributes, lags, formats, resolutions, labels, twins, shared), notes
 
     # ------------------------------------------------------------------ writing
     def write(self, tall: pd.DataFrame, *, entity: str, time: str, measure: str,
@@ -114,7 +119,7 @@ class MeasurementColumns:
                 names.isin(list(by_measure)), None)
         for column in self.twins:  # text, as the source holds it (and Parquet can)
             tall[column] = [None if pd.isna(v) else str(v) for v in tall[value]]
-        tall = self._with_lags(tall, time, names.to_numpy())
+        tall = self._with_lags(tall, entity, time, names.to_numpy())
         tall = self._with_labels(tall, entity, names)
         if any(self.twins.values()):
             rng = np.random.default_rng(len(tall) + 2)
@@ -146,21 +151,31 @@ class MeasurementColumns:
             tall[column] = picked[groups]
         return tall
 
-    def _with_lags(self, tall: pd.DataFrame, time: str, names: np.ndarray) -> pd.DataFrame:
+    def _with_lags(self, tall: pd.DataFrame, entity: str, time: str,
+                   names: np.ndarray) -> pd.DataFrame:
         """Each measurement's other dates: its time plus a lag drawn from its measure's
-        lags (as often missing); written in each column's pattern."""
+        lags (as often missing), one draw per group of measurements that share the date
+        (a panel's result time); written in each column's pattern."""
         if not self.lags:
             return tall
         rng = np.random.default_rng(len(tall))  # same rows, same dates
         at = read_dates(tall[time], self.formats.get(time))
         for column, by_measure in self.lags.items():
-            hours = np.full(len(tall), np.nan)
+            keys = [tall[entity].astype(str), tall[time].astype(str)]
+            if self.shared.get(column):
+                keys.append(tall[self.shared[column]].astype(str))
+            groups = (tall.groupby(keys, sort=False).ngroup().to_numpy()
+                      if column in self.shared else np.arange(len(tall)))
+            # each group drawn with its first measurement's lags
+            leader = pd.Series(names).groupby(groups).first()
+            drawn_by_group = np.full(len(leader), np.nan)
             for name, stats in by_measure.items():
-                rows = np.flatnonzero(names == name)
+                g = np.flatnonzero(leader.to_numpy() == name)
                 grid, missing = np.asarray(stats[:-1]), stats[-1]
-                drawn = np.interp(rng.random(len(rows)), np.linspace(0, 1, len(grid)), grid)
-                drawn[rng.random(len(rows)) < missing] = np.nan
-                hours[rows] = drawn
+                drawn = np.interp(rng.random(len(g)), np.linspace(0, 1, len(grid)), grid)
+                drawn[rng.random(len(g)) < missing] = np.nan
+                drawn_by_group[leader.index.to_numpy()[g]] = drawn
+            hours = drawn_by_group[groups]
             stamps = (at + pd.to_timedelta(hours, unit="h")).dt.round(
                 self.resolutions.get(column, "s"))
             pattern = self.formats.get(column)
@@ -170,7 +185,8 @@ class MeasurementColumns:
     # ------------------------------------------------------------------ saving
     def to_meta(self) -> dict[str, Any]:
         return {"attributes": self.attributes, "lags": self.lags, "formats": self.formats,
-                "resolutions": self.resolutions, "labels": self.labels, "twins": self.twins}
+                "resolutions": self.resolutions, "labels": self.labels, "twins": self.twins,
+                "shared": self.shared}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> MeasurementColumns:
@@ -183,7 +199,8 @@ class MeasurementColumns:
             {str(k): str(v) for k, v in (meta.get("resolutions") or {}).items()},
             {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
              for c, m in (meta.get("labels") or {}).items()},
-            {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()})
+            {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()},
+            {str(k): str(v) for k, v in (meta.get("shared") or {}).items()})
 
 
 # --------------------------------------------------------------------------- finding
@@ -225,6 +242,30 @@ def _measurement_dates(recorded: pd.DataFrame, time: str, names: pd.Series,
     return lags, (formats if lags else {}), resolutions
 
 
+
+
+#: a date is shared when one value serves this share of the measurement groups
+SHARED_SHARE = 0.8
+
+
+def _shared_dates(recorded: pd.DataFrame, entity: str, time: str, dates: list[str],
+                  attributes: list[str]) -> dict[str, str]:
+    """Of ``dates``, those one value serves for the measurements of a patient's time ("")
+    or of a patient's time and one value of an attribute column (the lab panel of CLIF's
+    order category: 89% of panels share their result time): the coarsest grouping (most
+    rows per group) that holds on ``SHARED_SHARE`` of its groups; a grouping of one row per
+    group says nothing and is never chosen."""
+    found = {}
+    base = [recorded[entity].astype(str), recorded[time].astype(str)]
+    for column in dates:
+        size = 1.0  # rows per group of the coarsest grouping that holds
+        for group in ["", *attributes]:
+            keys = base + ([recorded[group].astype(str)] if group else [])
+            counts = recorded[column].groupby(keys).nunique()
+            rows = len(recorded) / len(counts)
+            if float((counts <= 1).mean()) >= SHARED_SHARE and rows > size:
+                found[column], size = group, rows
+    return found
 
 
 def _value_twin(column: pd.Series, value: pd.Series,
