@@ -1,7 +1,7 @@
 """Run the CLI the way users do, over the unseen tables, and list every run that did not exit 0.
 
 Run: .venv/bin/python benchmarks/sweep_cli.py [--sweeps modes targets fit-sample schema evaluate
-signals]
+signals long-inputs]
 
 A robustness check, not a benchmark of quality: each sweep runs ``synthmed`` as a separate
 process (two at a time) on ``bench_unseen.py``'s 31 tables, 9 long tables and the CLIF demo's
@@ -20,7 +20,10 @@ Exit 2 with a clear message is a refusal; exit 1 ("internal error") is a bug.
   WFDB records, CSV and NPY with ``--fs``, a CSV with a gap, EDF+; the 12-lead DICOM;
   heartpy's three PPG CSVs; pyedflib's EDF/BDF test files, mixed rates and ``--channels``),
   each with ``generate`` (default, ``--length 25 -n 4``, hybrid, augment by heart rate)
-  and ``fit`` + ``sample`` to every output format.
+  and ``fit`` + ``sample`` to every output format;
+* ``long-inputs``: one long table written as exports write it (day-first text, a UTC offset,
+  Excel serial days, clock times only, shuffled, repeated times, codes, integer ids, one
+  row per stay), with the timestamp or the elapsed hours as ``--time``.
 
 The eleventh session's sweeps found six bugs this way (all fixed, each with a test).
 """
@@ -222,8 +225,47 @@ def signals(tmp: Path) -> Iterator[Job]:
                                                                ".npy")]], None)
 
 
+def long_inputs(tmp: Path) -> Iterator[Job]:
+    """One long table of 80 stays written the ways exports write it (the time as day-first
+    text, with a UTC offset, as Excel serial days, as clock times only; shuffled rows,
+    repeated times, "?" codes, integer ids, one row per stay), each given with the
+    timestamp or the elapsed hours as --time (the other then a column beside it)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for p in range(80):
+        start = pd.Timestamp("2021-03-01") + pd.Timedelta(days=int(rng.integers(0, 300)))
+        sex, died = rng.choice(["F", "M"]), int(rng.random() < 0.3)
+        for hours in np.sort(rng.uniform(0, 72, int(rng.integers(2, 9)))):
+            rows.append({"pid": f"P{p:03d}", "when": start + pd.Timedelta(hours=float(hours)),
+                         "hours": round(float(hours), 2), "sex": sex, "died": died,
+                         "hr": round(float(rng.normal(85 + 10 * died, 10))),
+                         "lactate": round(float(rng.lognormal(0.5, 0.4)), 1)})
+    base = pd.DataFrame(rows)
+    when = base["when"]
+    variants = {
+        "iso": base, "dayfirst": base.assign(when=when.dt.strftime("%d/%m/%Y %H:%M")),
+        "utc_offset": base.assign(when=when.dt.strftime("%Y-%m-%dT%H:%M:%S+01:00")),
+        "excel_serial": base.assign(when=(when - pd.Timestamp("1899-12-30")) / pd.Timedelta(
+            days=1)),
+        "clock_only": base.assign(when=when.dt.strftime("%H:%M")),
+        "shuffled": base.sample(frac=1, random_state=0),
+        "repeated_times": pd.concat([base, base.iloc[::5]]),
+        "coded": base.assign(hr=base["hr"].astype(object).where(base.index % 9 > 0, "?")),
+        "int_ids": base.assign(pid=base["pid"].str[1:].astype(int)),
+        "one_row_each": base.drop_duplicates("pid"),
+    }
+    for label, frame in variants.items():
+        data = tmp / f"{label}.csv"
+        frame.to_csv(data, index=False)
+        for column in ("when", "hours"):
+            yield (f"{label} --time {column}", [[EXE, "generate", str(data), "-q", "-o",
+                                                 str(tmp / f"{label}-{column}"), "--entity",
+                                                 "pid", "--time", column, "--target",
+                                                 "died"]], None)
+
+
 SWEEPS = {"modes": modes, "targets": targets, "fit-sample": fit_sample, "schema": schema,
-          "evaluate": evaluate, "signals": signals}
+          "evaluate": evaluate, "signals": signals, "long-inputs": long_inputs}
 
 
 def run(job: Job) -> str:
