@@ -25,7 +25,10 @@ Exit 2 with a clear message is a refusal; exit 1 ("internal error") is a bug.
   Excel serial days, clock times only, shuffled, repeated times, codes, integer ids, one
   row per stay), with the timestamp or the elapsed hours as ``--time``.
 
-The eleventh session's sweeps found six bugs this way (all fixed, each with a test).
+The eleventh session's sweeps found six bugs this way, the twelfth's another five (a .npy of
+samples x channels refused, EEG channels modelled as heartbeats, clock times without a date
+sorted across midnight, `fit` and `sample` to Parquet stopping on the CLIF labs export); all
+fixed, each with a test.
 """
 
 from __future__ import annotations
