@@ -231,8 +231,13 @@ def generate_longitudinal(
     csv_format = (source_format(data) or CsvFormat()).with_pairs(
         paired_columns(frame)).with_tall(tall)
     if unseen:
-        say(f"not modelled, no value among the training entities (all fell in the holdout): "
-            f"{', '.join(unseen)}")
+        recorded = [c for c in unseen if frame[c].notna().any()]
+        none = [c for c in unseen if c not in recorded]
+        if none:
+            say(f"not modelled, no value in any row: {', '.join(none)}")
+        if recorded:
+            say(f"not modelled, no value among the training entities (all fell in the "
+                f"holdout): {', '.join(recorded)}")
     for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)

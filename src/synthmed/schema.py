@@ -326,8 +326,9 @@ class TableSchema:
             if n_missing == len(series):
                 problems.append(
                     f"Column {col.name!r} has no values (all {len(series)} missing); "
-                    "drop it or mark it as kind 'identifier' so that it is not modelled."
-                )
+                    + ("it cannot be the target: choose another target column."
+                       if "target" in col.roles else
+                       "drop it or mark it as kind 'identifier' so that it is not modelled."))
                 continue
             # any kind: a float column of few values (one "inf" everywhere) reads as categorical
             if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):

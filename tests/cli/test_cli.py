@@ -209,6 +209,8 @@ def _bad(tmp_path, csv):
         "empty table": ([str(empty)], "empty"),
         "one row": ([str(one_row)], "rows"),
         "all-missing column": ([str(all_missing)], "'bili' has no values"),
+        "all-missing target": ([str(all_missing), "--target", "bili"],
+                               "it cannot be the target: choose another target column"),
         "infinite value": ([str(infinite)], "'bili' holds 1 infinite value"),
         "schema names unknown column": ([str(csv), "--schema", str(schema)], "'ghost'"),
         "n zero": ([str(csv), "--n", "0"], "positive integer"),
@@ -222,7 +224,8 @@ def _bad(tmp_path, csv):
 
 @pytest.mark.parametrize("case", [
     "missing file", "unreadable format", "empty table", "one row", "all-missing column",
-    "infinite value", "infinite value in a column of few values", "n too large for one run",
+    "all-missing target", "infinite value", "infinite value in a column of few values",
+    "n too large for one run",
     "schema names unknown column", "n zero", "n negative", "unknown generator", "unknown target",
 ])
 def test_bad_input_exit_2_nothing_written(case, tmp_path, csv, capsys):
