@@ -480,11 +480,10 @@ def _cmd_fit(args: argparse.Namespace) -> None:
                                             sensitive=args.sensitive)
     from synthmed.split import unseen_in_train
 
-    if long:  # a column no row records (an export's empty code column) is left out, as
-        # generate leaves out a long table's columns without a value among its training rows
-        schema, empty = unseen_in_train(frame, schema)
-        if empty:
-            say(f"not modelled, no value in any row: {', '.join(empty)}")
+    # a column no row records (an export's empty code column) is left out, as generate does
+    schema, empty = unseen_in_train(frame, schema)
+    if empty:
+        say(f"not modelled, no value in any row: {', '.join(empty)}")
     say(f"fitting {name} on {label}: {len(frame):,} rows")
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)

@@ -271,6 +271,8 @@ def generate(
 
     start = time.perf_counter()
     frame, schema, label = resolve_data(data, schema=schema, target=target, sensitive=sensitive)
+    # a column no row records (an export's unused field) is left out, said below
+    schema, empty = unseen_in_train(frame, schema)
     schema.validate(frame)
     options = _with_pair_parts(options, paired_columns(frame))
     _check_columns(options, schema)
@@ -292,6 +294,8 @@ def generate(
     timings["load_split_s"] = time.perf_counter() - start
     say(f"{label}: {len(frame):,} rows x {frame.shape[1]} columns; "
         f"train {len(train):,}, holdout {len(holdout):,}")
+    if empty:
+        say(f"not modelled, no value in any row: {', '.join(empty)}")
     if unseen:
         say(f"not modelled, no value in the training rows (all fell in the holdout): "
             f"{', '.join(unseen)}")
