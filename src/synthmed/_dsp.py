@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 from scipy import signal as sps
 
+from synthmed.exceptions import DataError
+
 SignalKind = Literal["ecg", "ppg"]
 _PPG_WORDS = ("ppg", "pleth", "bvp", "pulse", "spo2", "photopleth")
 #: physiological limits of one RR interval, seconds (30 to 240 beats per minute)
@@ -61,8 +63,6 @@ def require_heartbeat(channels: Sequence[str]) -> None:
     """Refuse signals whose every channel's name says it holds no heartbeat: synthmed models
     ECG and PPG (beat shapes, rhythm), and read as heartbeats an EEG is noise."""
     if channels and all(non_cardiac(c) for c in channels):
-        from synthmed.exceptions import DataError
-
         raise DataError(
             f"None of the channels ({', '.join(map(repr, channels))}) holds a heartbeat by its "
             "name: synthmed's signal generator and evaluation model ECG and PPG (beat shapes, "

@@ -453,6 +453,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     from synthmed.generators import get_generator
     from synthmed.generators.registry import DEFAULT_GENERATOR
     from synthmed.pipeline import resolve_data
+    from synthmed.split import unseen_in_train
 
     say = _say(args)
     modality = _fit_modality(args)
@@ -478,8 +479,6 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     else:
         frame, schema, label = resolve_data(args.data, schema=args.schema, target=args.target,
                                             sensitive=args.sensitive)
-    from synthmed.split import unseen_in_train
-
     # a column no row records (an export's empty code column) is left out, as generate does
     schema, empty = unseen_in_train(frame, schema)
     if empty:

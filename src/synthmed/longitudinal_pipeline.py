@@ -205,6 +205,8 @@ def generate_longitudinal(
                                                 target=target, sensitive=sensitive,
                                                 measure=measure, value=value)
     tall, tall_notes = tall_layout(frame)
+    # a column no row records (an export's unused field) is left out, as for tables
+    schema, empty = unseen_in_train(frame, schema)
     train, holdout = split_entities(frame, schema, holdout_fraction=holdout_fraction,
                                     random_state=seed)
     schema, unseen = unseen_in_train(train, schema)
@@ -230,14 +232,11 @@ def generate_longitudinal(
         f"train {n_train:,}, holdout {holdout[ent].nunique():,} entities")
     csv_format = (source_format(data) or CsvFormat()).with_pairs(
         paired_columns(frame)).with_tall(tall)
+    if empty:
+        say(f"not modelled, no value in any row: {', '.join(empty)}")
     if unseen:
-        recorded = [c for c in unseen if frame[c].notna().any()]
-        none = [c for c in unseen if c not in recorded]
-        if none:
-            say(f"not modelled, no value in any row: {', '.join(none)}")
-        if recorded:
-            say(f"not modelled, no value among the training entities (all fell in the "
-                f"holdout): {', '.join(recorded)}")
+        say(f"not modelled, no value among the training entities (all fell in the holdout): "
+            f"{', '.join(unseen)}")
     for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)

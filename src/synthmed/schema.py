@@ -523,7 +523,7 @@ def infer_schema(
             None, False, None)
         decimals = infer_decimals(measured) if kind in NUMERIC_KINDS or (
             kind == "categorical" and pd.api.types.is_numeric_dtype(data[name])) else None
-        shown = _fixed_decimals(written) if written is not None else None
+        shown = written_decimals_of(written) if written is not None else None
         roles: set[str] = set()
         if kind == "identifier":
             roles.add("direct_identifier")
@@ -806,7 +806,7 @@ def infer_decimals(series: pd.Series) -> int | None:
     return None
 
 
-def _fixed_decimals(text: pd.Series) -> int | None:
+def written_decimals_of(text: pd.Series) -> int | None:
     """The decimals every present number of ``text`` is written with ("143.0" and "139.5":
     1), or None when they differ or the column is not all numbers."""
     present = text.dropna().astype(str).str.strip()
@@ -850,10 +850,14 @@ def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         return parsed
 
 
+#: nanoseconds in an hour: datetimes are modelled as hours
+HOUR_NS = 3_600e9
+
+
 def hours_of(stamps: pd.Series) -> np.ndarray:
     """Datetimes as hours since 1970 (NaN where missing)."""
     stamps = pd.to_datetime(stamps, errors="coerce").astype("datetime64[ns]")
-    hours = stamps.to_numpy().astype("int64").astype(float) / 3_600e9
+    hours = stamps.to_numpy().astype("int64").astype(float) / HOUR_NS
     return np.where(stamps.isna().to_numpy(), np.nan, hours)
 
 

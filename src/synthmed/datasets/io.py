@@ -25,6 +25,7 @@ import pandas as pd
 from synthmed.datasets.pairs import PairedColumn, join_pairs
 from synthmed.datasets.tall import TallLayout
 from synthmed.exceptions import DataError
+from synthmed.schema import written_decimals_of
 
 __all__ = ["CSV_FORMAT_FILE", "CsvFormat", "read_table", "sniff_csv", "source_format"]
 
@@ -229,15 +230,9 @@ def _padded_numbers(frame: pd.DataFrame, padded: tuple[tuple[str, int], ...]) ->
 def _fixed_places(values: pd.Series, decimal: str) -> int | None:
     """The decimals every number of a sampled text column is written with, when at least
     one of them ends in a zero that pandas would drop ("3.80", "140.0"); else None."""
-    text = values.dropna().astype(str).str.strip()
-    mark = re.escape(decimal)
-    if len(text) < 3 or not text.str.fullmatch(rf"[+-]?\d+{mark}\d+").all():
-        return None
-    fraction = text.str.rpartition(decimal)[2]
-    places = fraction.str.len()
-    if places.nunique() != 1 or not fraction.str.endswith("0").any():
-        return None
-    return int(places.iloc[0])
+    text = values.dropna().astype(str).str.strip().str.replace(decimal, ".", regex=False)
+    places = written_decimals_of(text) if len(text) >= 3 else None
+    return places if places and text.str.endswith("0").any() else None
 
 
 def _grouping_patterns(thousands: str, decimal: str) -> tuple[re.Pattern[str], re.Pattern[str]]:

@@ -63,7 +63,7 @@ class TallLayout:
     columns: tuple[str, ...]
     #: columns written back beside each measurement, not modelled (units, other dates,
     #: labels, the value as text): :mod:`synthmed.datasets.tall_columns`
-    written: MeasurementColumns = field(default_factory=lambda: MeasurementColumns())
+    written: MeasurementColumns = field(default_factory=MeasurementColumns)
 
     def to_meta(self) -> dict[str, Any]:
         return {"entity": self.entity, "time": self.time, "measure": self.measure,

@@ -58,6 +58,7 @@ from synthmed.evaluation.context import Thresholds
 from synthmed.evaluation.result import EvaluationResult, Metric, Section
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.schema import (
+    HOUR_NS,
     TableSchema,
     holds_labels,
     hours_of,
@@ -72,7 +73,6 @@ N_WINDOWS = 5
 N_TIME_POINTS = 12
 MAX_TRAJECTORY_PLOTS = 12
 SUMMARIES = ("mean", "last", "min", "max", "sd")
-HOUR_NS = 3_600e9
 MODALITY = "longitudinal"
 #: fewer patients than this (train or holdout) and a privacy gate that the real holdout fails
 #: becomes a warning (see _small_cohort)
@@ -642,4 +642,3 @@ def _utility(longs: dict[str, _Long], levels: dict[str, list[Any]], schema: Tabl
     return Section("utility", (*metrics, *found), (note, *section.notes),
                    section.skipped if not found else ""), dict(
         result.plots.get("utility", {}))
-

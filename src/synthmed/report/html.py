@@ -284,11 +284,11 @@ def _ordered(result: EvaluationResult) -> list[tuple[str, Section | None]]:
 
 def _section_views(result: EvaluationResult) -> list[_SectionView]:
     views = []
+    modality, subject = str(result.provenance.get("modality", "table")), _subject(result)
     for index, (key, section) in enumerate(_ordered(result)):
         title, about = _ABOUT.get(key, (humanise(key), ""))
-        modality = str(result.provenance.get("modality", "table"))
         about = (_FIDELITY_ABOUT.get(modality, about) if key == "fidelity" else about).format(
-            subject=_subject(result))
+            subject=subject)
         anchor = f"section-{index}"
         if section is None:
             views.append(_SectionView(key, anchor, title, about, "not run", "", (), (), {}, (),

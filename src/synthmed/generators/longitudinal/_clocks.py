@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthmed.schema import TableSchema, hours_of, read_dates, without_codes
+from synthmed.schema import HOUR_NS, TableSchema, hours_of, read_dates, without_codes
 
 __all__ = ["ANCHOR", "Clock", "Clocks"]
 
 #: prefix of the patient-level columns that hold each clock's anchor
 ANCHOR = "__anchor__"
-HOUR_NS = 3_600e9
 #: rates snapped to when within 1% (an hour, a day, a week of hours; minutes, seconds)
 _RATES = (1.0, 24.0, 168.0, 1 / 60, 1 / 3600)
 #: deviations kept to draw from (a sample of them beyond this many)

@@ -18,15 +18,14 @@ import pandas as pd
 from synthmed.generators._twins import write_twins
 from synthmed.generators.base import row_hashes
 from synthmed.generators.longitudinal._patient import T0
-from synthmed.schema import TableSchema, restore_table
+from synthmed.schema import HOUR_NS, TableSchema, restore_table
 
 if TYPE_CHECKING:
     from synthmed.generators.longitudinal.generator import LongitudinalGenerator
 
-__all__ = ["HOUR_NS", "assemble", "decode", "entity_hashes", "jsonable"]
+__all__ = ["assemble", "decode", "entity_hashes", "jsonable"]
 
-#: datetime times are modelled in hours since the entity's first row
-HOUR_NS = 3_600e9
+# datetime times are modelled in hours since the entity's first row (HOUR_NS)
 
 
 def assemble(gen: LongitudinalGenerator, statics: pd.DataFrame, can: pd.DataFrame,

@@ -117,7 +117,6 @@ from synthmed.generators.longitudinal._patient import (
     time_bounds,
 )
 from synthmed.generators.longitudinal._records import (
-    HOUR_NS,
     assemble,
     entity_hashes,
     jsonable,
@@ -131,6 +130,7 @@ from synthmed.generators.longitudinal._steps import (
     step_values,
 )
 from synthmed.schema import (
+    HOUR_NS,
     ColumnSchema,
     TableSchema,
     coerce_table,
