@@ -446,7 +446,7 @@ def _print_files(files: dict[str, Path]) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from synthmed.datasets.io import CSV_FORMAT_FILE, CsvFormat, source_format
+    from synthmed.datasets.io import CsvFormat, source_format
     from synthmed.datasets.pairs import paired_columns
     from synthmed.datasets.tall import tall_layout
     from synthmed.exceptions import ParameterError
@@ -487,10 +487,8 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     gen.fit(frame, schema=schema, random_state=args.seed)
     gen.save(args.out)
     schema.save(Path(args.out) / "schema.json")
-    fmt = (source_format(args.data) or CsvFormat()).with_pairs(
-        paired_columns(frame)).with_tall(tall_layout(frame)[0])
-    if not fmt.is_default:  # `synthmed sample` writes CSV the same way
-        (Path(args.out) / CSV_FORMAT_FILE).write_text(json.dumps(fmt.to_meta()) + "\n")
+    (source_format(args.data) or CsvFormat()).with_pairs(
+        paired_columns(frame)).with_tall(tall_layout(frame)[0]).save_beside(args.out)
     if not args.quiet:
         print(f"model written to {args.out}")
 

@@ -429,5 +429,6 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
         write_report(result, staging / "report.html", title=f"synthmed report: {label}",
                      data_card=card)
         gen.save(staging / "model")
+        (csv_format or CsvFormat()).save_beside(staging / "model")
 
     return write_atomically(out_dir, write)

@@ -523,6 +523,7 @@ def _write_outputs(out_dir: Path, released: Release, options: ReleaseOptions,
         write_report(result, staging / "report.html", title=f"synthmed report: {title}",
                      data_card=_data_card(released, options, schema, gen, csv_format))
         gen.save(staging / "model")
+        csv_format.save_beside(staging / "model")
 
     return write_atomically(out_dir, write)
 

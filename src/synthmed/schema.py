@@ -850,6 +850,14 @@ def read_dates(series: pd.Series, date_format: str | None = None) -> pd.Series:
         return parsed
 
 
+def utc_wall_times(stamps: pd.Series) -> pd.Series:
+    """Datetimes as naive ``datetime64[ns]``: zoned ones (a Parquet source's) as UTC wall
+    times, the form every model and metric reads (:func:`restore_table` puts the zone back)."""
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert(None)
+    return stamps.astype("datetime64[ns]")
+
+
 #: nanoseconds in an hour: datetimes are modelled as hours
 HOUR_NS = 3_600e9
 
@@ -939,14 +947,21 @@ def coerce_table(data: pd.DataFrame, schema: TableSchema, *, validate: bool = Tr
         if col.kind in NUMERIC_KINDS:
             series = pd.to_numeric(series, errors="coerce").astype(float)
         elif col.kind == "datetime":
-            series = read_dates(series, col.date_format)
-            if getattr(series.dt, "tz", None) is not None:
-                series = series.dt.tz_convert(None)
-            series = series.astype("datetime64[ns]")
+            series = utc_wall_times(read_dates(series, col.date_format))
         elif isinstance(series.dtype, pd.CategoricalDtype):
             series = series.astype(object)
         out[col.name] = series.reset_index(drop=True)
     return pd.DataFrame(out)
+
+
+def _time_zone(dtype: str) -> Any:
+    """The time zone of a zoned datetime dtype ("datetime64[ns, UTC]"), else None."""
+    if not dtype.startswith("datetime64[") or "," not in dtype:
+        return None
+    try:
+        return getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
+    except TypeError:
+        return None
 
 
 def holds_labels(series: pd.Series, kind: str) -> bool:
@@ -989,6 +1004,9 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             if col.date_format and not col.dtype.startswith("datetime64"):
                 # dates read from text go back as text in the source's own pattern
                 series = series.dt.strftime(col.date_format).astype(object)
+            elif (zone := _time_zone(col.dtype)) is not None:
+                # a zoned source (Parquet's UTC times) is modelled in UTC wall times
+                series = series.dt.tz_localize("UTC").dt.tz_convert(zone)
         elif col.dtype == "category":
             series = series.astype("category")
         elif col.dtype == "bool" and not series.isna().any():

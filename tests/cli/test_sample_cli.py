@@ -162,3 +162,63 @@ def test_signals_are_fitted_once_and_sampled_by_record(tmp_path, capsys):
                      "-o", str(tmp_path / "bad")]) == 2
         assert needle in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_model_of_a_generate_run_samples_as_the_run_wrote(tmp_path):
+    """`generate` keeps the source's dialect beside OUT/model, as `fit` does: `sample` from
+    it writes a tall export a row per measurement, in its separator (it wrote a column per
+    measure, comma-separated)."""
+    rng = np.random.default_rng(2)
+    rows = [{"stay": i, "hour": 3 * t, "name": name, "value": round(float(rng.normal(mu, 5)))}
+            for i in range(30) for t in range(int(rng.integers(2, 6)))
+            for name, mu in (("hr", 80), ("sbp", 120))]
+    source = tmp_path / "vitals.csv"
+    pd.DataFrame(rows).to_csv(source, index=False, sep=";")
+    out = tmp_path / "out"
+    assert main(["generate", str(source), "--entity", "stay", "--time", "hour", "--measure",
+                 "name", "--value", "value", "-o", str(out), "-q"]) == 0
+    assert (out / "model" / "csv_format.json").is_file()
+    more = tmp_path / "more.csv"
+    assert main(["sample", str(out / "model"), "-o", str(more), "--n", "10", "-q"]) == 0
+    for written in (out / "synthetic.csv", more):
+        back = pd.read_csv(written, sep=";")
+        assert list(back.columns) == ["stay", "hour", "name", "value"]
+        assert set(back["name"]) == {"hr", "sbp"}
+    assert pd.read_csv(more, sep=";")["stay"].nunique() == 10
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Chicago"])
+def test_zoned_times_of_a_parquet_source_are_written_in_their_zone(zone, tmp_path):
+    """A Parquet export's zoned times (CLIF's "2180-07-23 17:36:00+00:00") come back zoned,
+    in the source's zone, in synthetic.csv and in a sampled Parquet file (they lost their
+    "+00:00")."""
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2180-01-01", tz=zone)
+    frame = pd.DataFrame({
+        "age": rng.integers(20, 90, 120),
+        "admitted": start + pd.to_timedelta(rng.integers(0, 9000, 120), unit="h")})
+    source = tmp_path / "stays.parquet"
+    frame.to_parquet(source)
+    out = tmp_path / "out"
+    assert main(["generate", str(source), "--generator", "gaussian_copula", "-o", str(out),
+                 "-q"]) == 0
+    written = pd.read_csv(out / "synthetic.csv")["admitted"]
+    offsets = {"UTC": {"+00:00"}, "America/Chicago": {"-06:00", "-05:00"}}[zone]
+    assert written.str[-6:].isin(offsets).all()
+    more = tmp_path / "more.parquet"
+    assert main(["sample", str(out / "model"), "-o", str(more), "--n", "50", "-q"]) == 0
+    assert str(pd.read_parquet(more)["admitted"].dt.tz) == zone
+
+
+def test_a_long_parquet_export_keeps_the_zone_of_its_times(tmp_path):
+    """The time column of a zoned long export is written zoned, as the source holds it."""
+    rng = np.random.default_rng(4)
+    start = pd.Timestamp("2180-07-23 17:36", tz="UTC")
+    rows = [{"stay": f"h{i}", "at": start + pd.Timedelta(hours=int(rng.integers(0, 500)) + t),
+             "hr": round(float(rng.normal(80, 8)))} for i in range(30) for t in range(4)]
+    source = tmp_path / "vitals.parquet"
+    pd.DataFrame(rows).to_parquet(source)
+    out = tmp_path / "out"
+    assert main(["generate", str(source), "--entity", "stay", "--time", "at", "-o", str(out),
+                 "-q"]) == 0
+    assert pd.read_csv(out / "synthetic.csv")["at"].str.endswith("+00:00").all()

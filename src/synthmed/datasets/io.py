@@ -14,6 +14,7 @@ import csv
 from dataclasses import dataclass, replace
 import gzip
 import io
+import json
 from pathlib import Path
 import re
 from typing import Any, TextIO
@@ -32,7 +33,8 @@ __all__ = ["CSV_FORMAT_FILE", "CsvFormat", "read_table", "sniff_csv", "source_fo
 _CSV = {".csv", ".tsv", ".txt", ".gz"}
 _PARQUET = {".parquet", ".pq"}
 _EXCEL = {".xlsx", ".xlsm"}
-#: written into a model folder by `synthmed fit` when the source CSV had its own dialect
+#: written into a model folder (by `fit`, and by `generate` into OUT/model) when the source had
+#: its own dialect or layout: `synthmed sample` writes the same way
 CSV_FORMAT_FILE = "csv_format.json"
 #: bytes read to tell the dialect; lines read of them
 _SNIFF_BYTES = 65_536
@@ -151,6 +153,12 @@ class CsvFormat:
         encoding = None if hasattr(target, "write") else self.encoding
         frame.to_csv(target, index=False, sep=self.sep, decimal=self.decimal,
                      encoding=encoding, na_rep=self.missing, header=header)
+
+    def save_beside(self, model: str | Path) -> None:
+        """Keep this dialect in a saved model's folder (when not the default), so that
+        `synthmed sample MODEL` writes what the run that saved it wrote."""
+        if not self.is_default:
+            (Path(model) / CSV_FORMAT_FILE).write_text(json.dumps(self.to_meta()) + "\n")
 
     def to_meta(self) -> dict[str, Any]:
         return {"sep": self.sep, "decimal": self.decimal, "encoding": self.encoding,

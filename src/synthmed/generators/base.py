@@ -632,6 +632,8 @@ def _column_hash(series: pd.Series, col: ColumnSchema, hash_key: str) -> np.ndar
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float).round(9)
     elif col.kind == "datetime":
         stamps = read_dates(series, col.date_format)
+        if getattr(stamps.dt, "tz", None) is not None:  # a zoned source: its UTC wall times
+            stamps = stamps.dt.tz_convert(None)
         values = np.where(stamps.notna(), stamps.to_numpy().view("int64"), -1)
     else:
         # categories, booleans, codes: hash each distinct value's text once, look up by code
