@@ -379,9 +379,12 @@ def _generate_over_time(args: argparse.Namespace, modality: str) -> None:
             release=_release_options(args),
             **({"generator": generator} if generator else {}),
         )
-        what = (f"{run.written_rows or len(run.synthetic):,} rows of "
-                f"{run.synthetic[run.schema.with_role('entity_id')[0]].nunique():,} "
-                "synthetic patients")
+        stats = run.release.stats if run.release is not None else {}
+        real, made = stats.get("real_patients", 0), stats.get("synthetic_patients", 0)
+        patients = (f"{real + made:,} patients ({real:,} real, {made:,} synthetic)" if real
+                    else f"{run.synthetic[run.schema.with_role('entity_id')[0]].nunique():,} "
+                    "synthetic patients")
+        what = f"{run.written_rows or len(run.synthetic):,} rows of {patients}"
     else:
         from synthmed.signal_pipeline import generate_signals
 

@@ -72,19 +72,32 @@ def resolve_longitudinal(
     table is tall (a row per measurement: :mod:`synthmed.datasets.tall`); it is pivoted to a
     column per measure, and its layout travels in the frame's ``attrs`` (``tall_layout``).
     """
+    long, schema, label, _ = _read_long(data, entity=entity, time=time, static=static,
+                                        target=target, sensitive=sensitive, measure=measure,
+                                        value=value)
+    return long, schema, label
+
+
+def _read_long(
+    data: str | Path | pd.DataFrame | LongitudinalData, *, entity: str | None,
+    time: str | None, static: Iterable[str] | None, target: str | None,
+    sensitive: Iterable[str], measure: str | None, value: str | None,
+) -> tuple[pd.DataFrame, TableSchema, str, pd.DataFrame | None]:
+    """:func:`resolve_longitudinal`, and the tall source as read (None if not tall): a
+    hybrid or augmented release writes real patients' own rows of it."""
     from synthmed.datasets import list_datasets, load_dataset, read_table
 
     bundled = {d.name for d in list_datasets() if d.modality == "longitudinal"}
     static = None if static is None else list(static)
     if isinstance(data, LongitudinalData):
-        return data.frame, data.schema, "LongitudinalData"
+        return data.frame, data.schema, "LongitudinalData", None
     if isinstance(data, str) and not Path(data).exists() and data in bundled:
         ds = load_dataset(data)
         schema = ds.schema
         if target is not None or sensitive:
             schema = schema.set_roles(target=target, sensitive=list(sensitive))
         container = LongitudinalData.from_frame(ds.frame, schema=schema)
-        return container.frame, container.schema, data
+        return container.frame, container.schema, data, None
     if isinstance(data, pd.DataFrame):
         frame, label = data, "DataFrame"
     else:
@@ -92,6 +105,7 @@ def resolve_longitudinal(
     if entity is None or time is None:
         raise ParameterError("A long table needs --entity COL and --time COL (entity=..., "
                              "time=...).")
+    source = frame
     frame, static, tall, notes = read_measures(frame, entity=entity, time=time,
                                                measure=measure, value=value, static=static)
     frame = split_pairs(frame)  # "120/80" cells: two number columns (datasets.pairs)
@@ -103,7 +117,7 @@ def resolve_longitudinal(
     long.attrs[PAIRS_ATTR] = frame.attrs.get(PAIRS_ATTR, [])
     if tall is not None:
         long.attrs[TALL_ATTR] = {**tall.to_meta(), "notes": notes}
-    return long, container.schema, label
+    return long, container.schema, label, source if tall is not None else None
 
 
 def generate_longitudinal(
@@ -201,9 +215,11 @@ def generate_longitudinal(
         raise ParameterError(f"Output {str(out_dir)!r} exists and is not a folder.")
     timings: dict[str, float] = {}
     start = _time.perf_counter()
-    frame, schema, label = resolve_longitudinal(data, entity=entity, time=time, static=static,
-                                                target=target, sensitive=sensitive,
-                                                measure=measure, value=value)
+    frame, schema, label, source = _read_long(data, entity=entity, time=time, static=static,
+                                              target=target, sensitive=sensitive,
+                                              measure=measure, value=value)
+    if options is None:
+        source = None  # only a release of real patients writes their rows as recorded
     tall, tall_notes = tall_layout(frame)
     # a column no row records (an export's unused field) is left out, as for tables
     schema, empty = unseen_in_train(frame, schema)
@@ -280,9 +296,18 @@ def generate_longitudinal(
         result = _with_release_notes(result, released)
     timings["evaluate_s"] = _time.perf_counter() - start
     say(f"writing {out_dir}")
+    shipped, shipped_format = None if released is None else _restored(released, schema), None
+    if shipped is not None and source is not None and csv_format.tall is not None:
+        from synthmed.modes.longitudinal import tall_release
+
+        # real patients' rows as the source records them: laid out here, written as cells
+        shipped = tall_release(shipped, train, source, schema, csv_format)
+        shipped_format = csv_format.cells_only
     files = _write(out_dir, synthetic, schema, gen, result, label, timings,
-                   released=released, options=options, csv_format=csv_format)
-    written = csv_format.written_rows(synthetic)
+                   released=shipped, options=options, csv_format=csv_format,
+                   release_format=shipped_format)
+    written = (len(shipped.data) if shipped_format is not None
+               else csv_format.written_rows(synthetic))
     return LongitudinalRun(out_dir, synthetic, schema, gen, result, timings, files,
                            release=released, written_rows=written)
 
@@ -334,6 +359,17 @@ def _release(gen: BaseGenerator, options: ReleaseOptions | None, train: pd.DataF
                                         random_state=seed)
 
 
+def _restored(released: Release, schema: TableSchema) -> Release:
+    """The release with real and synthetic patients alike in the source's written types (the
+    release joins them in the read types: dates would print with seconds); the entity keeps
+    its fresh ids, not the source's type."""
+    ent = schema.with_role("entity_id")[0]
+    data = released.data.copy()
+    kept = [c for c in data.columns if c != ent]
+    data[kept] = restore_table(data[kept], schema)
+    return replace(released, data=data)
+
+
 def _with_release_notes(result: EvaluationResult, released: Release) -> EvaluationResult:
     """Say in words what was judged and that real patients are in the release."""
     n_real = int(released.stats.get("real_patients", 0))
@@ -378,7 +414,8 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
            result: EvaluationResult, label: str, timings: dict[str, float], *,
            released: Release | None = None,
            options: ReleaseOptions | None = None,
-           csv_format: CsvFormat | None = None) -> dict[str, Path]:
+           csv_format: CsvFormat | None = None,
+           release_format: CsvFormat | None = None) -> dict[str, Path]:
     from synthmed.modes import write_release
     from synthmed.report import DataCard, write_report
 
@@ -386,16 +423,10 @@ def _write(out_dir: Path, synthetic: pd.DataFrame, schema: TableSchema, gen: Any
         if released is None or options is None:
             (csv_format or CsvFormat()).write(synthetic, staging / "synthetic.csv")
         else:  # into the staging folder: moved into place with everything else
-            # real and synthetic patients alike written as the source writes its values
-            # (the release joins them in the read types: dates would print with seconds)
-            ent = schema.with_role("entity_id")[0]  # fresh ids, not the source's type
-            data = released.data.copy()
-            kept = [c for c in data.columns if c != ent]
-            data[kept] = restore_table(data[kept], schema)
-            written = replace(released, data=data)
-            write_release(written, staging,
+            write_release(released, staging,
                           provenance="sidecar" if options.provenance_sidecar else "column",
-                          column=options.provenance_column, csv_format=csv_format)
+                          column=options.provenance_column,
+                          csv_format=release_format or csv_format)
         limits = [
             "Synthetic patients are not real: rare trajectories and long-range patterns "
             "the generator did not capture may be missing or distorted.",

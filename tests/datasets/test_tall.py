@@ -301,7 +301,14 @@ def test_cli_generates_fits_samples_and_evaluates_a_tall_table(tmp_path, capsys)
 
 @pytest.mark.slow
 def test_a_hybrid_release_of_a_tall_table_gives_each_measurement_its_provenance(tmp_path):
+    """Each measurement row carries its patient's provenance, and a real patient's rows are
+    that patient's rows of the export, every column as recorded (a temperature's site per
+    reading, the second reading of an hour): melted from the model's table, they carried
+    drawn sites and averaged readings while marked real."""
     tall = _tall(40)
+    rng = np.random.default_rng(5)
+    tall["site"] = np.where(tall["vital"] == "temp_c",
+                            rng.choice(["oral", "axillary", "tympanic"], len(tall)), None)
     path = tmp_path / "vitals.csv"
     tall.to_csv(path, index=False)
     out = tmp_path / "mix"
@@ -316,6 +323,17 @@ def test_a_hybrid_release_of_a_tall_table_gives_each_measurement_its_provenance(
     assert (labels == 1).all() and set(side["provenance"]) == {"real", "synthetic"}
     real = release[side["provenance"].eq("real").to_numpy()]
     assert (real["hour"] % 1 == 0).all() and (real["hour"].astype(str).str.isdigit()).all()
+
+    def records(frame: pd.DataFrame) -> dict[str, list[tuple]]:
+        return {stay: sorted(map(tuple, rows.drop(columns="stay").astype(str).to_numpy()))
+                for stay, rows in frame.groupby("stay")}
+
+    source = records(pd.read_csv(path))
+    released_real = records(real)
+    assert len(released_real) == 10  # half of the 20 training patients released
+    # every real patient is one source patient, row for row (repeats and sites included)
+    assert all(rows in source.values() for rows in released_real.values())
+    assert sum(map(len, released_real.values())) == len(real)
 
 
 def test_a_tall_table_without_measure_and_value_is_refused_with_the_fix(tmp_path, capsys):

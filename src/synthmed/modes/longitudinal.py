@@ -28,7 +28,8 @@ import contextlib
 import hashlib
 import math
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -44,10 +45,13 @@ from synthmed.generators.base import (
 from synthmed.modes._checks import GROUP_KINDS, check_frame, check_generator, check_positive_int
 from synthmed.modes.augment import TARGET_ALIAS, _conditions, augmentation_plan
 from synthmed.modes.provenance import Release, make_provenance
-from synthmed.schema import TableSchema
+from synthmed.schema import NUMERIC_KINDS, TableSchema, restore_table
+
+if TYPE_CHECKING:
+    from synthmed.datasets.io import CsvFormat
 
 __all__ = ["longitudinal_augmentation_plan", "release_longitudinal_augment",
-           "release_longitudinal_mix"]
+           "release_longitudinal_mix", "tall_release"]
 
 #: rounds of redrawing synthetic patients whose whole trajectory repeats a real one
 MAX_REDRAW_ROUNDS = 25
@@ -267,13 +271,74 @@ def _balance_columns(balance: Any, schema: TableSchema, names: list[str]) -> lis
     return columns
 
 
+def tall_release(release: Release, real_long: pd.DataFrame, source: pd.DataFrame,
+                 schema: TableSchema, fmt: CsvFormat) -> Release:
+    """A hybrid or augmented release of a tall source (a row per measurement) in its layout.
+
+    A real patient's rows are that patient's own rows of ``source`` (every column as recorded:
+    the export's labels, order and result times, repeated and value-less measurements; only
+    the id is new), numbers written with their measure's decimals; a synthetic patient's are
+    melted as :meth:`synthmed.datasets.tall.TallLayout.melt` writes them (labels and other
+    dates drawn). Melting a real patient too would attach drawn labels and dates to rows
+    released as real. Patients keep the release's order; ``release.data`` holds the released
+    patients a row per time (``source_index`` into ``real_long``), already restored.
+    """
+    layout = fmt.tall
+    if layout is None or release.source_index is None:
+        raise ValueError("tall_release needs a tall layout and the release's source_index")
+    entity, key, order = layout.entity, "__provenance", "__patient"
+    wide = release.data.copy()
+    wide[key] = release.provenance.astype(str).to_numpy()
+    wide[order] = pd.factorize(wide[entity])[0]
+    real = release.source_index >= 0
+    melted = fmt.laid_out(wide[~real])
+    columns = [c for c in melted.columns if c not in (key, order)]
+    # each real patient's source id -> its new id and place in the release
+    ids = real_long[entity].iloc[release.source_index[real]].astype(str).to_numpy()
+    new_id = dict(zip(ids, wide.loc[real, entity], strict=True))
+    place = dict(zip(ids, wide.loc[real, order], strict=True))
+    source_ids = source[entity].astype(str)
+    rows = source[source_ids.isin(new_id)].copy()
+    picked = source_ids[rows.index]
+    rows[entity], rows[order] = picked.map(new_id), picked.map(place)
+    rows[key] = "real"
+    rows[layout.value] = _written_values(rows, layout.measure, layout.value, schema)
+    data = pd.concat([melted, rows[[c for c in melted.columns if c in rows.columns]]],
+                     ignore_index=True).sort_values(order, kind="stable")
+    return Release(data=data[columns].reset_index(drop=True),
+                   provenance=make_provenance(data[key]), mode=release.mode,
+                   source_index=None, stats=release.stats)
+
+
+def _written_values(rows: pd.DataFrame, measure: str, value: str,
+                    schema: TableSchema) -> pd.Series:
+    """Each real row's value as its measure's synthetic values are written (whole numbers
+    without ".0", the measure's decimals), so that real and synthetic rows read alike."""
+    out = rows[value].astype(object).copy()
+    names = rows[measure].astype(str).str.strip()
+    for name, at in names.groupby(names, sort=False).groups.items():
+        if name in schema and schema.column(name).kind in NUMERIC_KINDS:
+            numbers = pd.to_numeric(rows.loc[at, value], errors="coerce")
+            written = restore_table(numbers.rename(name).to_frame(), schema)[name]
+            if schema.column(name).kind == "integer" and written.dtype == float:
+                written = written.astype("Int64")  # as the melted rows print it: "43"
+            out.loc[at] = np.where(numbers.notna(), written.astype(object).to_numpy(),
+                                   rows.loc[at, value].to_numpy())
+    return out
+
+
 def _rows_by_entity(ids: pd.Series) -> dict[Any, np.ndarray]:
     return {k: np.asarray(v) for k, v in ids.reset_index(drop=True).groupby(
         ids.reset_index(drop=True), sort=False).indices.items()}
 
 
 def _concat(parts: list[pd.DataFrame], like: pd.DataFrame) -> pd.DataFrame:
-    out = pd.concat(parts, ignore_index=True) if parts else like.iloc[:0].copy()
+    with warnings.catch_warnings():
+        # a patient with a measure never recorded has an all-empty column: pandas warns that
+        # such columns will one day count for the joined dtype; each is cast to the source's
+        # dtype below either way
+        warnings.simplefilter("ignore", FutureWarning)
+        out = pd.concat(parts, ignore_index=True) if parts else like.iloc[:0].copy()
     for col in out.columns:
         if out[col].dtype != like[col].dtype:
             with contextlib.suppress(TypeError, ValueError):
