@@ -317,6 +317,26 @@ def test_signals_and_patients_over_time_are_not_called_a_table(modality, subject
     assert "synthetic table" not in html
 
 
+@pytest.mark.parametrize(("modality", "mode", "subject"), [
+    ("table", "hybrid-mix", "The hybrid table is"),
+    ("table", "hybrid-partial", "The hybrid table is"),
+    ("longitudinal", "hybrid-mix", "The released real and synthetic patients are"),
+    ("signal", "hybrid-mix", "The released real and synthetic recordings are"),
+])
+def test_a_hybrid_release_is_not_called_synthetic(modality, mode, subject):
+    """A hybrid release is judged whole, its real patients included: the verdict read "The
+    synthetic patients passed ... are too close to real patients" of a release half of whose
+    patients are real. It names the release, and says that real records are in it."""
+    result = make_result(privacy_fails=True)
+    result = EvaluationResult(result.sections, {**result.provenance, "modality": modality,
+                                                "release_mode": mode})
+    html = render_report(result, title="t")
+    assert f"{subject} too close to real patients" in html
+    assert "It holds real patients&#39; records by design" in html
+    full = EvaluationResult(result.sections, {**result.provenance, "release_mode": "full"})
+    assert "by design" not in render_report(full, title="t")
+
+
 def test_partial_result_says_what_was_not_run() -> None:
     result = EvaluationResult({"fidelity": Section("fidelity", (
         Metric("detection_auc", 0.5, 0.5, threshold=0.6, passed=True, rule="<= 0.60"),))})

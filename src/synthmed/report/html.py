@@ -73,9 +73,21 @@ _FIDELITY_ABOUT = {
 }
 
 
+#: a hybrid release judged whole, real records included (the pipelines judge what is released)
+_HYBRID_SUBJECT = {"table": "the hybrid table", "longitudinal": "the released real and "
+                   "synthetic patients", "signal": "the released real and synthetic recordings"}
+
+
+def _hybrid(result: EvaluationResult) -> bool:
+    return str(result.provenance.get("release_mode", "")).startswith("hybrid")
+
+
 def _subject(result: EvaluationResult) -> str:
-    """"the synthetic table", "... patients" or "... recordings", by the result's modality."""
-    return _SUBJECT.get(str(result.provenance.get("modality", "table")), _SUBJECT["table"])
+    """"the synthetic table", "... patients" or "... recordings", by the result's modality
+    ("the hybrid table", "the released real and synthetic patients"... for a hybrid
+    release)."""
+    subjects = _HYBRID_SUBJECT if _hybrid(result) else _SUBJECT
+    return subjects.get(str(result.provenance.get("modality", "table")), subjects["table"])
 
 
 _VERDICT_WORDS = {
@@ -358,6 +370,9 @@ def _summary(result: EvaluationResult, sections: list[_SectionView]) -> dict[str
                             f"({_join(failed)}). {subject[0].upper()}{subject[1:]} "
                             f"{'is' if subject.endswith('table') else 'are'} too close to real "
                             "patients to be released.")
+            if _hybrid(result):
+                privacy_line += (" It holds real patients' records by design: personal data, "
+                                 "to be kept under the source data's agreement.")
         elif gates:
             privacy_line = f"Privacy: all {len(gates)} hard gates held."
             if warned:
