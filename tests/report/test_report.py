@@ -332,7 +332,7 @@ def test_a_hybrid_release_is_not_called_synthetic(modality, mode, subject):
                                                 "release_mode": mode})
     html = render_report(result, title="t")
     assert f"{subject} too close to real patients" in html
-    assert "It holds real patients&#39; records by design" in html
+    assert "The release holds real patients&#39; records by design" in html
     full = EvaluationResult(result.sections, {**result.provenance, "release_mode": "full"})
     assert "by design" not in render_report(full, title="t")
 

@@ -371,8 +371,8 @@ def _summary(result: EvaluationResult, sections: list[_SectionView]) -> dict[str
                             f"{'is' if subject.endswith('table') else 'are'} too close to real "
                             "patients to be released.")
             if _hybrid(result):
-                privacy_line += (" It holds real patients' records by design: personal data, "
-                                 "to be kept under the source data's agreement.")
+                privacy_line += (" The release holds real patients' records by design: personal "
+                                 "data, to be kept under the source data's agreement.")
         elif gates:
             privacy_line = f"Privacy: all {len(gates)} hard gates held."
             if warned:
