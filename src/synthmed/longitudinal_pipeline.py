@@ -253,6 +253,9 @@ def generate_longitudinal(
     if unseen:
         say(f"not modelled, no value among the training entities (all fell in the holdout): "
             f"{', '.join(unseen)}")
+    identifiers = [c for c in schema.dropped_columns if c not in (*empty, *unseen, ent)]
+    if identifiers:  # as a table's run says them (R's rownames, a second id)
+        say(f"not modelled (identifiers / free text): {', '.join(identifiers)}")
     for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)

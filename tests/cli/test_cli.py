@@ -364,8 +364,11 @@ def test_generate_routes_a_long_table(tmp_path, capsys):
     make_long_frame().to_csv(path, index=False)
     out = tmp_path / "out"
     code = main(["generate", str(path), "-o", str(out), "--entity", "stay_id",
-                 "--time", "t", "--target", "died", "-q"])
-    assert code == 0, capsys.readouterr().err
+                 "--time", "t", "--target", "died"])
+    said = capsys.readouterr().err
+    assert code == 0, said
+    # said as a table's run says it (the entity, an identifier too, is not listed)
+    assert "not modelled (identifiers / free text): patient_id\n" in said
     synthetic = pd.read_csv(out / "synthetic.csv")
     assert synthetic["stay_id"].nunique() > 1
     assert not set(synthetic["stay_id"]) & set(make_long_frame()["stay_id"])  # fresh ids
