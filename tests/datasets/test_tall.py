@@ -75,7 +75,8 @@ def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
 
 
 @pytest.mark.parametrize(("change", "needle"), [
-    (lambda t: t.assign(note=[f"note {i}" for i in range(len(t))]), "'note' change within"),
+    (lambda t: t.assign(note=[f"resting comfortably, reassessed on round {i}"
+                              for i in range(len(t))]), "'note' change within"),
     (lambda t: t.assign(vital=t["vital"].where(t.index != 3)), "1 of"),
     (lambda t: t.assign(vital=t["vital"].where(t.index != 3, "  ")), "have no measure name"),
     (lambda t: t.assign(vital=t["vital"].replace("temp_c", "age")), "named like another"),
@@ -124,9 +125,10 @@ def test_columns_of_one_value_per_measure_are_written_back_beside_it(tmp_path, c
             == pd.Series({"heart_rate": "bpm", "weight_kg": "kg"})).all()
     assert synth.loc[synth["vital"] == "temp_c", "unit"].isna().all()
     # free text on each row (many values per measure) is still refused by name
+    free_text = [f"resting comfortably, reassessed on round {i}" for i in range(len(tall))]
     with pytest.raises(DataError, match="'note' change within a patient and hold more than"):
-        pivot_tall(tall.assign(note=[f"note {i}" for i in range(len(tall))]), entity="stay",
-                   time="hour", measure="vital", value="value")
+        pivot_tall(tall.assign(note=free_text), entity="stay", time="hour", measure="vital",
+                   value="value")
 
 
 def test_labels_of_a_few_values_per_measure_are_drawn_per_patient_and_measure(tmp_path,
