@@ -33,7 +33,7 @@ MIN_CELLS = 8
 #: a value further than this many interquartile ranges beyond a quartile (on the measure's
 #: modelling scale, log for positive values) is a gross error, not a tail: a continuous
 #: marginal interpolates only up to the most extreme value within these fences
-OUTLIER_IQRS = 5.0
+OUTLIER_IQRS = 10.0
 #: logit of an outcome that never varies in training (probability 1 - 1e-22)
 SURE_LOGIT = 50.0
 #: penalties tried by a linear head: ``ridge`` times 1, 10, ... 10^(RIDGE_STEPS - 1)
