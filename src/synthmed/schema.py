@@ -1011,8 +1011,9 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
                 # dates read from text go back as text in the source's own pattern
                 series = series.dt.strftime(col.date_format).astype(object)
             elif (zone := _time_zone(col.dtype)) is not None:
-                # a zoned source (Parquet's UTC times) is modelled in UTC wall times
-                series = series.dt.tz_localize("UTC").dt.tz_convert(zone)
+                # a zoned source (Parquet's UTC times) is modelled in UTC wall times (a table
+                # restored already, or a release joining such a draw, may be zoned again)
+                series = utc_wall_times(series).dt.tz_localize("UTC").dt.tz_convert(zone)
         elif col.dtype == "category":
             series = series.astype("category")
         elif col.dtype == "bool" and not series.isna().any():

@@ -320,3 +320,19 @@ def test_inference_on_random_frames(frame):
     usable = [c.name for c in schema.columns if c.modelled and frame[c.name].notna().any()]
     coerced = coerce_table(frame[usable], schema.subset(usable))
     assert len(coerced) == len(frame)
+
+
+def test_zoned_times_are_modelled_as_utc_and_restored_in_their_zone():
+    """A Parquet source's zoned times: naive UTC wall times for the models, back in the
+    source's zone when written, and restoring a table restored already keeps them."""
+    from synthmed.schema import coerce_table, restore_table
+
+    frame = pd.DataFrame({"t": pd.date_range("2180-01-01 06:00", periods=40, freq="h",
+                                             tz="America/Chicago")})
+    schema = infer_schema(frame)
+    read = coerce_table(frame, schema)["t"]
+    assert read.dt.tz is None and read.iloc[0] == pd.Timestamp("2180-01-01 12:00")
+    back = restore_table(read.to_frame(), schema)
+    assert str(back["t"].dt.tz) == "America/Chicago" and (back["t"] == frame["t"]).all()
+    again = restore_table(back, schema)
+    assert (again["t"] == frame["t"]).all()

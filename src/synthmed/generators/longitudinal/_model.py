@@ -572,4 +572,3 @@ def _within_fences(quantiles: np.ndarray, x: np.ndarray, g: np.ndarray) -> np.nd
         return quantiles
     inside = x[(g >= q1 - OUTLIER_IQRS * iqr) & (g <= q3 + OUTLIER_IQRS * iqr)]
     return np.clip(quantiles, inside.min(), inside.max())
-
