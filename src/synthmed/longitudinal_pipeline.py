@@ -299,7 +299,8 @@ def generate_longitudinal(
         result = _with_release_notes(result, released)
     timings["evaluate_s"] = _time.perf_counter() - start
     say(f"writing {out_dir}")
-    shipped, shipped_format = None if released is None else _restored(released, schema), None
+    shipped = None if released is None else _restored(released, schema)
+    shipped_format = None  # the release's own, once laid out below
     if shipped is not None and source is not None and csv_format.tall is not None:
         from synthmed.modes.longitudinal import tall_release
 

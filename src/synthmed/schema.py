@@ -964,10 +964,11 @@ def _time_zone(dtype: str) -> Any:
     """The time zone of a zoned datetime dtype ("datetime64[ns, UTC]"), else None."""
     if not dtype.startswith("datetime64[") or "," not in dtype:
         return None
-    try:
-        return getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
-    except TypeError:
+    try:  # a hand-edited schema may name no zone pandas knows: written without one then
+        zoned = pd.api.types.pandas_dtype(dtype)
+    except (TypeError, ValueError, KeyError):
         return None
+    return zoned.tz if isinstance(zoned, pd.DatetimeTZDtype) else None
 
 
 def holds_labels(series: pd.Series, kind: str) -> bool:

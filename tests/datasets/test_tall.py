@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 
 import numpy as np
@@ -50,6 +51,19 @@ def _generated(tall: pd.DataFrame, tmp_path, capsys, *extra: str, **read) -> pd.
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv", **read)
     assert list(synth.columns) == list(tall.columns)
     return synth
+
+
+def _evaluated(tall: pd.DataFrame, synthetic: Path, tmp_path: Path, capsys, roles: list[str],
+               out: str = "eval") -> Path:
+    """``synthmed evaluate`` of ``synthetic`` against ``tall``'s first 30 stays (train) and
+    the rest (holdout), written as CSV; the evaluation folder."""
+    stays = tall["stay"].unique()
+    tall[tall["stay"].isin(stays[:30])].to_csv(tmp_path / "train.csv", index=False)
+    tall[tall["stay"].isin(stays[30:])].to_csv(tmp_path / "holdout.csv", index=False)
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
+                 str(tmp_path / "holdout.csv"), "--synthetic", str(synthetic),
+                 "-o", str(tmp_path / out), *roles, "-q"]) == 0, capsys.readouterr().err
+    return tmp_path / out
 
 
 def test_pivot_gives_a_column_per_measure_and_melt_writes_it_back():
@@ -249,12 +263,7 @@ def test_an_export_with_an_empty_column_fits_samples_to_parquet_and_evaluates(tm
     assert sampled["stay"].nunique() == 6 and (sampled["value_text"] == "___").any()
     assert main(["sample", str(tmp_path / "m"), "-n", "20", "-o", str(tmp_path / "s.csv"),
                  "-q"]) == 0
-    stays = tall["stay"].unique()
-    tall[tall["stay"].isin(stays[:30])].to_csv(tmp_path / "train.csv", index=False)
-    tall[tall["stay"].isin(stays[30:])].to_csv(tmp_path / "holdout.csv", index=False)
-    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
-                 str(tmp_path / "holdout.csv"), "--synthetic", str(tmp_path / "s.csv"),
-                 "-o", str(tmp_path / "ev"), *roles, "-q"]) == 0, capsys.readouterr().err
+    _evaluated(tall, tmp_path / "s.csv", tmp_path, capsys, roles, out="ev")
 
 
 def test_a_csv_format_with_a_layout_writes_a_row_per_measurement(tmp_path):
@@ -307,13 +316,8 @@ def test_cli_generates_fits_samples_and_evaluates_a_tall_table(tmp_path, capsys)
     assert list(more.columns) == list(tall.columns) and more["stay"].nunique() == 7
     assert f"{len(more):,} synthetic rows" in capsys.readouterr().out
 
-    stays = tall["stay"].unique()
-    tall[tall["stay"].isin(stays[:30])].to_csv(tmp_path / "train.csv", index=False)
-    tall[tall["stay"].isin(stays[30:])].to_csv(tmp_path / "holdout.csv", index=False)
-    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
-                 str(tmp_path / "holdout.csv"), "--synthetic", str(tmp_path / "more.csv"),
-                 "-o", str(tmp_path / "eval"), *roles, "-q"]) == 0, capsys.readouterr().err
-    assert (tmp_path / "eval" / "metrics.json").exists()
+    assert (_evaluated(tall, tmp_path / "more.csv", tmp_path, capsys, roles)
+            / "metrics.json").exists()
 
 
 @pytest.mark.slow

@@ -133,8 +133,7 @@ class LongitudinalData:
             schema = longitudinal_schema(clean, entity=entity, time=time, static=static,
                                          target=target, sensitive=sensitive)
             pattern = date_format_of(frame[time]) if time in frame.columns else None
-            zoned = time in frame.columns and getattr(
-                getattr(frame[time], "dt", None), "tz", None) is not None
+            zoned = time in frame.columns and isinstance(frame[time].dtype, pd.DatetimeTZDtype)
             if pattern or zoned:  # written back in the source's pattern, or in its zone
                 schema = TableSchema(
                     tuple(replace(c, date_format=pattern, dtype=str(frame[time].dtype))
