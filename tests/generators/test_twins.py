@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from synthmed import infer_schema
 from synthmed.generators import _twins
@@ -33,3 +34,52 @@ def test_a_large_table_is_searched_on_a_sample_and_checked_on_every_row(monkeypa
     found = _twins.find_twins(coerce_table(frame, schema), schema)
     assert [t.column for t in found] == ["arm_code"]
     assert checked == ["arm_code", "site_code"]  # seen in the sample, refuted by every row
+
+
+def _near_copies(n: int, alone: int, differ: int = 0) -> pd.DataFrame:
+    """``hdl`` and ``chol`` equal wherever both are recorded (as in the whole nafld2 export),
+    ``chol`` left out on ``alone`` rows where ``hdl`` is recorded, different on ``differ``."""
+    rng = np.random.default_rng(1)
+    hdl = np.where(rng.random(n) < 0.8, rng.normal(50, 12, n).round(0), np.nan)
+    chol = hdl.copy()
+    recorded = np.flatnonzero(np.isfinite(hdl))
+    chol[recorded[:alone]] = np.nan
+    chol[recorded[alone:alone + differ]] += 1
+    return pd.DataFrame({"hdl": hdl, "chol": chol, "age": rng.integers(20, 90, n)})
+
+
+def test_a_copy_missing_on_a_few_rows_is_still_written_from_its_source(tmp_path):
+    from synthmed.generators import get_generator, load_generator
+
+    frame = _near_copies(3_000, alone=2)
+    schema = infer_schema(frame)
+    found = _twins.find_twins(coerce_table(frame, schema), schema)
+    assert found == [_twins.Twin("chol", "hdl", unmatched=2)]
+    assert "2 training rows recorded only one" in _twins.twins_note(found)
+    gen = get_generator("gaussian_copula").fit(frame, schema=schema, random_state=0)
+    synth = gen.sample(1_000, random_state=0)
+    assert synth["chol"].equals(synth["hdl"]) and synth["hdl"].isna().any()
+    again = load_generator(gen.save(tmp_path / "m"))
+    assert again.twins_ == gen.twins_
+    pd.testing.assert_frame_equal(again.sample(1_000, random_state=0), synth)
+
+
+@pytest.mark.parametrize(("n", "alone", "differ"), [
+    (3_000, 0, 1),   # one recorded pair of different values: two facts
+    (3_000, 5, 0),   # recorded apart on more than 0.1 % of the rows
+    (800, 1, 0),     # too few rows for one to differ by chance of the export
+])
+def test_columns_that_differ_are_not_near_copies(n, alone, differ):
+    frame = _near_copies(n, alone, differ)
+    schema = infer_schema(frame)
+    assert _twins.find_twins(coerce_table(frame, schema), schema) == []
+
+
+def test_a_near_copy_in_a_large_table_is_checked_on_every_row(monkeypatch):
+    frame = _near_copies(12_000, alone=3)  # 9,600 recorded: up to 9 may differ
+    schema = infer_schema(frame)
+    monkeypatch.setattr(_twins, "SEARCH_ROWS", 5_000)
+    found = _twins.find_twins(coerce_table(frame, schema), schema)
+    assert found == [_twins.Twin("chol", "hdl", unmatched=3)]  # the whole table's count
+    frame.loc[frame["hdl"].last_valid_index(), "chol"] = -1.0  # beyond the sample
+    assert _twins.find_twins(coerce_table(frame, schema), schema) == []

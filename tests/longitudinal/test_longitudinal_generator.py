@@ -191,3 +191,20 @@ def test_dates_that_change_within_a_patient_are_clocks_beside_the_time(tmp_path)
     per_column = result["fidelity"].metric("patient_column_distance").details
     assert per_column["charted__first"]["synthetic"] < 0.3
 
+
+
+def test_an_undrawn_extent_is_borrowed_from_a_patient_of_as_many_rows():
+    from synthmed.generators.longitudinal._patient import MEAN_GAP, SPAN, drawn_span
+
+    lengths = np.array([1, 3, 3, 3, 10, 12, 4])
+    spans = pd.DataFrame({SPAN: [0.0, 200.0, 0.0, np.nan, 900.0, 1_000.0, 0.0]})
+    rng = np.random.default_rng(0)
+    out = drawn_span(spans, SPAN, lengths, np.full(7, np.inf), rng)
+    assert out[0] == 0 and out[1] == 200 and out[4] == 900 and out[5] == 1_000
+    assert out[2] == out[3] == 200  # the one other three-row patient's
+    assert out[6] == 200  # no other four-row patient: the nearest length, three
+    gaps = pd.DataFrame({MEAN_GAP: [np.nan, 50.0, 60.0, 70.0]})
+    state = rng.bit_generator.state
+    out = drawn_span(gaps, MEAN_GAP, np.array([1, 3, 5, 2]), np.full(4, np.inf), rng)
+    assert list(out) == [0, 100, 240, 70]
+    assert rng.bit_generator.state == state  # nothing to borrow: no draw

@@ -64,22 +64,53 @@ def follow_up_coverage(span: np.ndarray, window: np.ndarray, lengths: np.ndarray
     return np.where(known, np.clip(span / np.where(known, window, 1.0), 0.0, 1.0), np.nan)
 
 
-def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray,
-               window: np.ndarray) -> np.ndarray:
+def drawn_span(can: pd.DataFrame, extent: str, lengths: np.ndarray, window: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
     """Each drawn patient's span, from the drawn ``extent`` column (:func:`steadier_extent`,
-    or the coverage of the follow-up ``window``) and number of rows; a mean gap or coverage
-    left undrawn (one row, no window) takes the median of the others'."""
+    or the coverage of the follow-up ``window``) and number of rows (0 for one row).
+
+    A patient of several rows whose extent was drawn missing or (a span) zero, as one-row
+    patients' are, borrows the extent of another drawn patient of the nearest number of
+    rows: given the median, 3 % of the whole nafld2 export's synthetic patients shared one
+    span; given 0, 4.4 % of them spanned under 30 days against 0.5 % of real ones.
+    """
     values = np.maximum(can[extent].to_numpy(dtype=float), 0.0)
+    several = lengths > 1
+    drawn = np.isfinite(values) & several
     if extent == SPAN:
-        return np.nan_to_num(values)
-    if extent == COVERAGE:
-        drawn = np.isfinite(values) & np.isfinite(window) & (lengths > 1)
-        span = np.where(drawn, np.minimum(values, 1.0) * np.where(drawn, window, 0.0), np.nan)
-        fallback = float(np.median(span[drawn])) if drawn.any() else 0.0
-        return np.where(drawn, span, fallback)
-    drawn = np.isfinite(values) & (lengths > 1)
-    fallback = float(np.median(values[drawn])) if drawn.any() else 0.0
-    return np.where(drawn, values, fallback) * (lengths - 1)
+        drawn &= values > 0
+    elif extent == COVERAGE:
+        drawn &= np.isfinite(window)
+    values = _borrowed(values, drawn, several & ~drawn, lengths, rng)
+    if extent == SPAN:
+        span = values
+    elif extent == COVERAGE:
+        span = np.minimum(values, 1.0) * np.where(np.isfinite(window), window, np.nan)
+    else:
+        span = values * (lengths - 1)
+    return np.where(several, np.nan_to_num(span), 0.0)
+
+
+def _borrowed(values: np.ndarray, drawn: np.ndarray, wanting: np.ndarray, lengths: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+    """``values`` with each ``wanting`` entry taken from a ``drawn`` one (at random among
+    those of the nearest length); no draw from ``rng`` when none is wanting."""
+    if not wanting.any() or not drawn.any():
+        return values
+    donors = np.flatnonzero(drawn)
+    donors = donors[np.argsort(lengths[donors], kind="stable")]
+    sorted_lengths = lengths[donors]
+    need = lengths[wanting]
+    lo = np.searchsorted(sorted_lengths, need, side="left")
+    hi = np.searchsorted(sorted_lengths, need, side="right")
+    # no donor of that length: the nearer of the neighbours below and above
+    below, above = np.clip(lo - 1, 0, len(donors) - 1), np.clip(lo, 0, len(donors) - 1)
+    nearest = np.where(np.abs(sorted_lengths[below] - need) <= np.abs(sorted_lengths[above]
+                                                                      - need), below, above)
+    pick = np.where(hi > lo, lo + (rng.random(len(need)) * (hi - lo)).astype(int), nearest)
+    out = values.copy()
+    out[wanting] = values[donors[np.minimum(pick, len(donors) - 1)]]
+    return out
 
 
 def time_bounds(static_tbl: pd.DataFrame, numeric: list[str], times: np.ndarray,

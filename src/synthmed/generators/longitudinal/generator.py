@@ -308,7 +308,8 @@ class LongitudinalGenerator(BaseGenerator):
                                        lengths) if self._time_bounds else None)
         self.time_extent_ = steadier_extent(span, lengths, coverage)
         static_tbl[self.time_extent_] = (
-            coverage if self.time_extent_ == COVERAGE else span if self.time_extent_ == SPAN
+            coverage if self.time_extent_ == COVERAGE
+            else np.where(lengths > 1, span, np.nan) if self.time_extent_ == SPAN
             else np.where(lengths > 1, span / np.maximum(lengths - 1, 1), np.nan))
         self._clocks, anchors = Clocks.fit(clean, self._clock_names, schema, t_num, codes, rng,
                                            dated=self.time_kind_ == "datetime")
@@ -572,7 +573,7 @@ class LongitudinalGenerator(BaseGenerator):
         if np.isfinite(limit).any():  # the trajectory starts and ends within follow-up
             can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
         window = np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0)
-        span = np.minimum(drawn_span(can, self.time_extent_, lengths, window), window)
+        span = np.minimum(drawn_span(can, self.time_extent_, lengths, window, rng), window)
         feature_cols = _features(static_schema)
         s_all = self._static_features.transform(can[feature_cols])
         t_all = self._target_block(can)
@@ -618,9 +619,11 @@ class LongitudinalGenerator(BaseGenerator):
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
             value_parts.append(np.where(obs, values, np.nan))
-        if self._time_bounds:
+        if self._time_bounds or (self.time_extent_ == SPAN and self._time_grid is None):
             # the gaps end short of the drawn span (nafld2: 83% of the window covered against
-            # 92% drawn); where follow-up pins the end, stretch them so the last row lands on it
+            # 92% drawn); where follow-up pins the end, or the span is what the patient-level
+            # model draws, stretch them so the last row lands on it (the whole nafld2 export,
+            # drawn spans: 1 % of synthetic patients ended up beyond the longest real span)
             moved = (offset > 0) & (span > 0)
             stretch = np.where(moved, span / np.where(moved, offset, 1.0), 1.0)
             t_parts = [t * stretch[p] for t, p in zip(t_parts, pos_parts, strict=True)]
