@@ -8,6 +8,11 @@ fell: on nafld2 synthetic patients were followed too long (90th percentile of th
 (Spearman 0.85 against 0.74). So the gap model also sees how many rows are
 left and the span left per row; where gaps do not depend on them (hourly vitals, one gap a
 row), it learns to ignore them.
+
+Where the drawn span is where the trajectory ends (the gaps are stretched to it), a row
+before the last is drawn before the span ends: drawn freely, a patient's early gaps used up
+the span and the rows left came a day apart (the whole nafld2 export: 20 % of synthetic
+patients' last gaps were a day or less, 0.8 % of real ones).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from synthmed.generators.longitudinal._model import LinearHead, Marginal
 
@@ -56,8 +62,21 @@ class GapModel:
         head = LinearHead.fit((x - x_mean) / x_sd, z, ridge)
         return cls(marginal, head, x_mean, x_sd, float(positive.min()))
 
-    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        z = self.head.sample((x - self.x_mean) / self.x_sd, rng)[:, 0]
+    def sample(self, x: np.ndarray, rng: np.random.Generator,
+               below: np.ndarray | None = None) -> np.ndarray:
+        """A gap per row of inputs ``x``; ``below``: where finite and positive, the gap is
+        drawn from the model's normal truncated to gaps shorter than it."""
+        xs = (x - self.x_mean) / self.x_sd
+        if below is None:
+            z = self.head.sample(xs, rng)[:, 0]
+        else:
+            mean, sd = self.head.predict(xs)[:, 0], float(self.head.chol[0, 0])
+            top = np.ones(len(x))
+            capped = np.isfinite(below) & (below > 0)
+            top[capped] = special.ndtr(
+                (self.marginal.forward(below[capped], rng) - mean[capped]) / sd)
+            u = np.clip(rng.random(len(x)) * top, 1e-12, 1 - 1e-12)
+            z = mean + sd * special.ndtri(u)
         return np.maximum(self.marginal.inverse(z), self.min_gap)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -93,7 +93,7 @@ class Marginal:
             return cls(uniq.astype(float), np.cumsum(counts) / counts.sum(), True,
                        count=len(x))
         n_cells = int(np.clip(len(x) // cell_values, MIN_CELLS, N_QUANTILES - 1))
-        levels = np.linspace(0.0, 1.0, n_cells + 1)
+        levels = _tail_levels(np.linspace(0.0, 1.0, n_cells + 1), len(x), cell_values)
         log = bool(x.min() > 0)
         g = np.log(x) if log else x
         spread = float(g.std())
@@ -554,6 +554,23 @@ def one_thread() -> Iterator[None]:
 
     with threadpool_limits(limits=1):
         yield
+
+
+def _tail_levels(levels: np.ndarray, n: int, cell_values: int) -> np.ndarray:
+    """Even ``levels`` with the two extreme cells split again, halving towards the ends down
+    to ``cell_values`` values a cell, where ``n`` values make the even cells at least twice
+    that wide (above about 5,100 values; smaller samples keep their even cells).
+
+    Above ``N_QUANTILES`` cells of ten values (2,560 values), a cell grows with the sample:
+    the whole nafld2 export's top HDL cell held 0.4 % of 80,000 values, from 113 to 213, and
+    interpolated evenly (on the log scale) across it, the draws that reached it spread to
+    the maximum, while real values crowd at its lower end: 0.54 % of synthetic HDL values
+    lay beyond the real 99.9th percentile. Halved cells keep the tail's own shape.
+    """
+    step, finest = levels[1], cell_values / n
+    tail = finest * 2.0 ** np.arange(max(int(np.log2(step / finest)), 0) + 1)
+    tail = tail[tail < step / 2]  # none until the even cells hold twice as many values
+    return np.unique(np.r_[levels, tail, 1.0 - tail]) if len(tail) else levels
 
 
 def _within_fences(quantiles: np.ndarray, x: np.ndarray, g: np.ndarray) -> np.ndarray:
