@@ -659,3 +659,41 @@ def test_rows_before_the_last_come_before_the_drawn_span_ends():
     real, drawn = last_gaps(frame), last_gaps(synth)
     assert (real <= 5).mean() < 0.05
     assert (drawn <= 5).mean() < 0.15, (drawn <= 5).mean()
+
+
+def _calendar_cohort(n_patients: int = 400, seed: int = 5) -> pd.DataFrame:
+    """Labs in days since each patient's diagnosis, from records that start on any day of a
+    6,000-day database to follow-up that ends with it (or at death): the first day is
+    negative, and first day and end of follow-up are bounded together, as in nafld2."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_patients):
+        diagnosis = rng.uniform(1_000, 5_000)
+        first = -rng.uniform(0, diagnosis)  # records from the database's start on
+        futime = round(min(rng.exponential(4_000), 6_000 - diagnosis))
+        days = np.unique(np.r_[first, rng.uniform(first, futime, int(rng.integers(1, 25)))])
+        for t in days.round():
+            rows.append({"id": i, "days": int(t), "futime": futime,
+                         "alt": round(float(rng.lognormal(3.3, 0.4)), 0)})
+    return pd.DataFrame(rows)
+
+
+def test_a_follow_up_window_stays_within_the_calendar_period(tmp_path):
+    """The first day and the end of follow-up were drawn apart: 5 % of synthetic nafld2
+    windows (first day to end of follow-up) were over 8,866 days, up to 13,147, where real
+    ones end at 8,220 (the database's period). The window is drawn as it is."""
+    frame = _calendar_cohort()
+    schema = longitudinal_schema(frame, entity="id", time="days", static=["futime"])
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    synth = gen.sample(2_000, random_state=0)
+    again = load_generator(gen.save(tmp_path / "m")).sample(2_000, random_state=0)
+    pd.testing.assert_frame_equal(again, synth)
+
+    def windows(long: pd.DataFrame) -> pd.Series:
+        per = long.groupby("id").agg(first=("days", "min"), end=("futime", "first"))
+        return per["end"] - per["first"]
+
+    real, drawn = windows(frame), windows(synth)
+    assert real.max() <= 6_000
+    assert drawn.max() <= real.max() + 1
+    assert abs(drawn.median() - real.median()) < 0.1 * real.median()

@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["COVERAGE", "MEAN_GAP", "N_STEPS", "SPAN", "T0", "ExtentRanks", "drawn_span",
+__all__ = ["COVERAGE", "MEAN_GAP", "N_STEPS", "SPAN", "T0", "WINDOW", "ExtentRanks", "drawn_span",
            "follow_up_coverage", "steadier_extent", "time_bounds"]
 
 N_STEPS, T0, SPAN, MEAN_GAP = "__n_steps", "__t0", "__span", "__mean_gap"
 COVERAGE = "__coverage"
+#: where follow-up bounds the times: the window from the first time to its end, drawn beside
+#: the first time, which it then sets (a calendar period bounds both: see the generator)
+WINDOW = "__window"
 
 
 def steadier_extent(span: np.ndarray, lengths: np.ndarray,

@@ -112,6 +112,7 @@ from synthmed.generators.longitudinal._patient import (
     N_STEPS,
     SPAN,
     T0,
+    WINDOW,
     ExtentRanks,
     drawn_span,
     follow_up_coverage,
@@ -312,6 +313,17 @@ class LongitudinalGenerator(BaseGenerator):
             coverage if self.time_extent_ == COVERAGE
             else np.where(lengths > 1, span, np.nan) if self.time_extent_ == SPAN
             else np.where(lengths > 1, span / np.maximum(lengths - 1, 1), np.nan))
+        # the follow-up window is drawn as it is, and sets the first time: a calendar period
+        # bounds both the first time and the end of follow-up, which the copula drew apart
+        # (nafld2's windows reach 8,220 days; 5 % of synthetic ones were over 8,866, up to
+        # 13,147: spans of 36 years). Where every patient starts at 0 (pbcseq's days since
+        # enrolment) the window is the end of follow-up again, and is not added
+        windows = self.time_limit(static_tbl) - t_num[start_idx]
+        starts = t_num[start_idx][np.isfinite(windows)]
+        windowed = [ColumnSchema(WINDOW, "numeric", dtype="float64", decimals=tdec)] if (
+            self._time_bounds and len(np.unique(starts)) > 1) else []
+        if windowed:
+            static_tbl[WINDOW] = np.where(np.isfinite(windows), windows, np.nan)
         self._clocks, anchors = Clocks.fit(clean, self._clock_names, schema, t_num, codes, rng,
                                            dated=self.time_kind_ == "datetime")
         for name in anchors.columns:
@@ -321,6 +333,7 @@ class LongitudinalGenerator(BaseGenerator):
             ColumnSchema(N_STEPS, "integer", dtype="int64", decimals=0),
             t0_col,
             ColumnSchema(self.time_extent_, "numeric", dtype="float64", decimals=None),
+            *windowed,
             *(ColumnSchema(name, "numeric", dtype="float64") for name in anchors.columns),
         ), event_value=schema.event_value)
         from synthmed.generators.registry import generator_class
@@ -571,6 +584,10 @@ class LongitudinalGenerator(BaseGenerator):
             can[self.time_extent_] = self._extent_ranks.inverse(
                 can[self.time_extent_].to_numpy(float), lengths)
         limit = self.time_limit(can)
+        if WINDOW in can.columns:  # the first time a drawn window before the drawn end
+            drawn_window = can[WINDOW].to_numpy(dtype=float)
+            known = np.isfinite(limit) & np.isfinite(drawn_window)
+            can.loc[known, T0] = limit[known] - np.maximum(drawn_window[known], 0.0)
         if np.isfinite(limit).any():  # the trajectory starts and ends within follow-up
             can[T0] = np.minimum(can[T0].to_numpy(dtype=float), limit)
         window = np.maximum(limit - can[T0].to_numpy(dtype=float), 0.0)
@@ -694,7 +711,9 @@ class LongitudinalGenerator(BaseGenerator):
 
 
 def _features(static_schema: TableSchema) -> list[str]:
-    """The patient-level columns the sequence model conditions on: not the first time, nor a
-    clock's anchor (an absolute date, which says nothing about the course)."""
-    return [c for c in static_schema.names if c != T0 and not c.startswith(ANCHOR)]
+    """The patient-level columns the sequence model conditions on: not the first time or the
+    window that sets it, nor a clock's anchor (an absolute date, which says nothing about the
+    course)."""
+    return [c for c in static_schema.names
+            if c not in (T0, WINDOW) and not c.startswith(ANCHOR)]
 
