@@ -173,6 +173,34 @@ def test_labels_of_a_few_values_per_measure_are_drawn_per_patient_and_measure(tm
     assert synth.loc[synth["vital"] == "weight_kg", "site"].isna().all()
 
 
+def test_a_flag_that_the_value_tells_follows_the_synthetic_value(tmp_path, capsys):
+    """An export's abnormal flag ("H" above the reference range, "L" below, blank inside)
+    changes within a patient with the value. Drawn once per patient and measure, a patient's
+    potassium was flagged high on every row or on none, whatever the value; it is now drawn
+    for each measurement from the flags of real values near the synthetic one."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(80):
+        level = rng.normal(4.3, 0.6)
+        for hour in range(int(rng.integers(4, 12))):
+            k = round(float(level + rng.normal(0, 0.4)), 1)
+            rows.append((f"S{i:03d}", hour, "potassium", k,
+                         "H" if k > 5.1 else "L" if k < 3.5 else None, "serum"))
+            rows.append((f"S{i:03d}", hour, "sodium", float(round(rng.normal(139, 3))),
+                         None, "serum"))
+    tall = pd.DataFrame(rows, columns=["stay", "hour", "vital", "value", "flag", "specimen"])
+    _, layout, notes = pivot_tall(tall, entity="stay", time="hour", measure="vital",
+                                  value="value")
+    assert any("'flag' follows the value for 'potassium'" in n for n in notes)
+    assert TallLayout.from_meta(json.loads(json.dumps(layout.to_meta()))) == layout
+    synth = _generated(tall, tmp_path, capsys, "-n", "200")
+    k = synth[synth["vital"] == "potassium"]
+    told = np.where(k["value"] > 5.1, "H", np.where(k["value"] < 3.5, "L", "-"))
+    assert (k["flag"].fillna("-").to_numpy() == told).mean() > 0.9
+    assert set(k["flag"].dropna()) == {"H", "L"}
+    assert synth.loc[synth["vital"] == "sodium", "flag"].isna().all()
+
+
 def test_dates_of_each_measurement_are_written_back_as_lags_behind_the_time(tmp_path, capsys):
     """A lab export's result time beside the collection time changes on every row and was
     refused. Each synthetic measurement gets its time plus a lag drawn from its measure's

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from synthmed.datasets.tall_columns import MeasurementColumns
+from synthmed.datasets.tall_columns import MAX_LABELS, MeasurementColumns
 from synthmed.exceptions import DataError
 from synthmed.schema import infer_decimals, is_identifier
 
@@ -156,9 +157,11 @@ def pivot_tall(frame: pd.DataFrame, *, entity: str, time: str, measure: str,
         raise DataError(f"Measure(s) {', '.join(map(repr, clash))} in {measure!r} are named "
                         "like another column of the table; rename that column.")
     keys = recorded[entity].astype(str)
-    # a blank on some of a patient's rows is not a change (exports leave repeats out)
+    # a blank on some of a patient's rows is not a change (exports leave repeats out), unless
+    # the value says where it is blank (an abnormal flag, blank inside the reference range)
     varying = [c for c in others
-               if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()]
+               if (recorded.groupby(keys, sort=False)[c].nunique() > 1).any()
+               or _blank_by_value(recorded[c], recorded[value], names)]
     # a row's own id (R's rownames, a measurement id) is left out, as a table's ids are
     row_ids = [c for c in varying if is_identifier(str(c), recorded[c])]
     if row_ids:
@@ -273,3 +276,33 @@ def read_measures(frame: pd.DataFrame, *, entity: str, time: str, measure: str |
         static = [c for c in wide.columns if c not in (entity, time, *layout.measures)]
     return wide, static, layout, notes
 
+
+#: a column blank on some rows of a measure follows the value where the distance of a row's
+#: value from the blank rows' median tells set rows from blank ones at this AUC or more...
+BLANK_BY_VALUE_AUC = 0.8
+#: ...on a measure with at least this many set and blank rows
+BLANK_BY_VALUE_ROWS = 10
+
+
+def _blank_by_value(column: pd.Series, value: pd.Series, names: pd.Series) -> bool:
+    """Whether ``column`` is blank where the measure's value is ordinary and set where it is
+    far from it, on some measure (an abnormal flag, "H"/"L" outside the reference range and
+    blank inside it): a value-dependent label, not a static column whose repeats an export
+    leaves blank (those are blank wherever the value is)."""
+    if column.nunique() > MAX_LABELS:  # a flag holds a few labels, a static many values
+        return False
+    x = pd.to_numeric(value, errors="coerce").to_numpy(dtype=float)
+    blank = column.isna().to_numpy()
+    for name in pd.unique(names):
+        rows = (names.to_numpy() == name) & np.isfinite(x)
+        set_rows, blank_rows = rows & ~blank, rows & blank
+        if min(set_rows.sum(), blank_rows.sum()) < BLANK_BY_VALUE_ROWS:
+            continue
+        center = np.median(x[blank_rows])
+        far, near = np.abs(x[set_rows] - center), np.abs(x[blank_rows] - center)
+        # AUC of the distance: the share of (set, blank) pairs where the set row is farther
+        ranks = stats.rankdata(np.r_[far, near])
+        auc = (ranks[:len(far)].sum() - len(far) * (len(far) + 1) / 2) / (len(far) * len(near))
+        if auc >= BLANK_BY_VALUE_AUC:
+            return True
+    return False

@@ -16,7 +16,10 @@ each synthetic measurement when it is melted back (:meth:`MeasurementColumns.wri
 * a text copy of the value (CLIF's ``lab_value``): the synthetic value as text, its text
   tokens ("___", a masked result) at their shares;
 * a label of at most ``MAX_LABELS`` values per measure (a site, a second spelling of the
-  name): drawn once per synthetic patient and measure from the measure's shares.
+  name): drawn once per synthetic patient and measure from the measure's shares; or, where
+  the value tells the label better than the patient does (an abnormal flag: "H" above the
+  reference range), drawn for each measurement from the shares among the measure's values
+  near the synthetic value (``VALUE_BINS`` quantile bins).
 
 Only aggregates are kept (a value per measure, lag quantiles, shares), and a label or token
 fewer than ``MIN_LABEL_PATIENTS`` patients have is never written. Draws use a generator
@@ -47,6 +50,9 @@ MAX_LABELS = 10
 #: ...and a value (or a text token) is written only where at least this many patients have
 #: it (a rarer one could single a patient out)
 MIN_LABEL_PATIENTS = 3
+#: a label drawn by value reads its shares in at most this many quantile bins of the
+#: measure's values, of at least ``VALUE_BIN_ROWS`` rows each
+VALUE_BINS, VALUE_BIN_ROWS = 20, 25
 
 
 @dataclass
@@ -68,6 +74,9 @@ class MeasurementColumns:
     #: dates one lag serves for the measurements of a patient's time ("") or of a patient's
     #: time and one value of a per-measure column (a lab panel): date column -> that column
     shared: dict[str, str] = field(default_factory=dict)
+    #: labels the value tells: column -> measure -> {"edges": inner bin edges, "shares":
+    #: [[[value, count], ...] per bin]}
+    by_value: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -89,7 +98,7 @@ class MeasurementColumns:
                  if (tokens := _value_twin(recorded[c], recorded[value], recorded[entity]))
                  is not None}
         left = [c for c in left if c not in twins]
-        labels = _measure_labels(recorded, entity, names, left)
+        labels, by_value = _measure_labels(recorded, entity, names, left, value)
         shared = _shared_dates(recorded, entity, time, list(lags), list(attributes))
         notes = []
         if attributes:
@@ -103,11 +112,16 @@ class MeasurementColumns:
                          "drawn for each synthetic patient and measure from that measure's "
                          f"shares (values fewer than {MIN_LABEL_PATIENTS} patients have are "
                          "left out)")
+        for column, measures in by_value.items():
+            notes.append(f"{column!r} follows the value for {', '.join(map(repr, measures))}: "
+                         "drawn for each measurement from its shares among values near the "
+                         "synthetic one")
         if lags:
             notes.append(f"dates of each measurement beside {time!r} ({', '.join(lags)}) "
                          "are written back as the synthetic time plus a lag drawn from the "
                          "measure's own lags")
-        return cls(attributes, lags, formats, resolutions, labels, twins, shared), notes
+        return cls(attributes, lags, formats, resolutions, labels, twins, shared,
+                   by_value), notes
 
     # ------------------------------------------------------------------ writing
     def write(self, tall: pd.DataFrame, *, entity: str, time: str, measure: str,
@@ -121,6 +135,7 @@ class MeasurementColumns:
             tall[column] = [None if pd.isna(v) else str(v) for v in tall[value]]
         tall = self._with_lags(tall, entity, time, names.to_numpy())
         tall = self._with_labels(tall, entity, names)
+        tall = self._labels_by_value(tall, names, value)
         if any(self.twins.values()):
             rng = np.random.default_rng(len(tall) + 2)
             for column, tokens in self.twins.items():
@@ -149,6 +164,33 @@ class MeasurementColumns:
                     weights = np.asarray([w for _, w in shares], dtype=float)
                     picked[g] = values[rng.choice(len(values), p=weights / weights.sum())]
             tall[column] = picked[groups]
+        return tall
+
+    def _labels_by_value(self, tall: pd.DataFrame, names: pd.Series,
+                         value: str) -> pd.DataFrame:
+        """Labels the value tells, drawn for each measurement from the shares of its value's
+        bin (over the patient's draw); a measurement without a number keeps that draw."""
+        if not self.by_value:
+            return tall
+        rng = np.random.default_rng(len(tall) + 3)
+        x = pd.to_numeric(tall[value], errors="coerce").to_numpy(dtype=float)
+        for column, by_measure in self.by_value.items():
+            labels = tall[column].astype(object).to_numpy()
+            for name, bins in by_measure.items():
+                rows = np.flatnonzero((names.to_numpy() == name) & np.isfinite(x))
+                where = np.searchsorted(np.asarray(bins["edges"], dtype=float), x[rows],
+                                        side="right")
+                u = rng.random(len(rows))
+                for b, shares in enumerate(bins["shares"]):
+                    mine = np.flatnonzero(where == b)
+                    if not len(mine) or not shares:
+                        continue
+                    weights = np.asarray([w for _, w in shares], dtype=float)
+                    at = np.searchsorted(np.cumsum(weights) / weights.sum(), u[mine],
+                                         side="right")
+                    picked = np.asarray([v for v, _ in shares], dtype=object)
+                    labels[rows[mine]] = picked[np.minimum(at, len(shares) - 1)]
+            tall[column] = labels
         return tall
 
     def _with_lags(self, tall: pd.DataFrame, entity: str, time: str,
@@ -186,7 +228,7 @@ class MeasurementColumns:
     def to_meta(self) -> dict[str, Any]:
         return {"attributes": self.attributes, "lags": self.lags, "formats": self.formats,
                 "resolutions": self.resolutions, "labels": self.labels, "twins": self.twins,
-                "shared": self.shared}
+                "shared": self.shared, "by_value": self.by_value}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> MeasurementColumns:
@@ -200,7 +242,11 @@ class MeasurementColumns:
             {str(c): {str(k): [list(p) for p in v] for k, v in m.items()}
              for c, m in (meta.get("labels") or {}).items()},
             {str(c): [list(t) for t in v] for c, v in (meta.get("twins") or {}).items()},
-            {str(k): str(v) for k, v in (meta.get("shared") or {}).items()})
+            {str(k): str(v) for k, v in (meta.get("shared") or {}).items()},
+            {str(c): {str(k): {"edges": [float(e) for e in b["edges"]],
+                               "shares": [[list(p) for p in bin_] for bin_ in b["shares"]]}
+                      for k, b in m.items()}
+             for c, m in (meta.get("by_value") or {}).items()})
 
 
 # --------------------------------------------------------------------------- finding
@@ -291,30 +337,83 @@ def _value_twin(column: pd.Series, value: pd.Series,
 
 
 def _measure_labels(recorded: pd.DataFrame, entity: str, names: pd.Series,
-                    columns: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
+                    columns: list[str], value: str
+                    ) -> tuple[dict[str, dict[str, list[list[Any]]]],
+                               dict[str, dict[str, dict[str, Any]]]]:
     """Text columns of ``columns`` with at most ``MAX_LABELS`` values per measure: each
-    measure's values that ``MIN_LABEL_PATIENTS`` patients have, with their shares."""
-    labels = {}
+    measure's values that ``MIN_LABEL_PATIENTS`` patients have, with their shares; and, for
+    the measures whose label the value tells better than the patient (:func:`_value_bins`),
+    those shares per bin of the value."""
+    labels: dict[str, dict[str, list[list[Any]]]] = {}
+    by_value: dict[str, dict[str, dict[str, Any]]] = {}
+    x = pd.to_numeric(recorded[value], errors="coerce").to_numpy(dtype=float)
     for column in columns:
         values = recorded[column]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         frame = pd.DataFrame({"m": names.to_numpy(), "v": values.to_numpy(),
-                              "p": recorded[entity].astype(str).to_numpy()})
+                              "p": recorded[entity].astype(str).to_numpy(), "x": x})
         if (frame.groupby("m")["v"].nunique(dropna=False) > MAX_LABELS).any():
             continue
         by_measure = {}
         for name, part in frame.groupby("m", sort=False):
             patients = part.dropna(subset=["v"]).groupby("v")["p"].nunique()
             counts = part["v"].value_counts()
-            kept = [[_plain(v), int(counts[v])] for v in counts.index
-                    if patients.get(v, 0) >= MIN_LABEL_PATIENTS]
+            shown = [v for v in counts.index if patients.get(v, 0) >= MIN_LABEL_PATIENTS]
+            kept = [[_plain(v), int(counts[v])] for v in shown]
             missing = int(part["v"].isna().sum())
             if missing:
                 kept.append([None, missing])
             by_measure[str(name)] = kept
+            bins = _value_bins(part, shown)
+            if bins is not None:
+                by_value.setdefault(column, {})[str(name)] = bins
         labels[column] = by_measure
-    return labels
+    return labels, by_value
+
+
+def _value_bins(part: pd.DataFrame, shown: list[Any]) -> dict[str, Any] | None:
+    """A measure's label shares per quantile bin of its value (``m``: measure, ``v``: label,
+    ``p``: patient, ``x``: the value), where the bin tells a row's label more often than the
+    patient's other rows of the measure do and more often than the commonest label alone; a
+    label not in ``shown`` (too few patients) counts as missing. None otherwise."""
+    part = part[np.isfinite(part["x"].to_numpy())]
+    n_bins = min(VALUE_BINS, len(part) // VALUE_BIN_ROWS)
+    if n_bins < 2:
+        return None
+    label = part["v"].where(part["v"].isin(shown)).astype(object).fillna("\0missing")
+    if label.nunique() < 2:
+        return None
+    edges = np.unique(np.quantile(part["x"], np.linspace(0, 1, n_bins + 1)[1:-1]))
+    where = np.searchsorted(edges, part["x"].to_numpy(), side="right")
+    table = pd.crosstab(where, label.to_numpy())
+    by_bin = float(table.max(axis=1).sum()) / len(part)
+    commonest = float(label.value_counts().iloc[0]) / len(part)
+    if by_bin < commonest + 0.05 or by_bin <= _patient_agreement(part["p"], label):
+        return None
+    shares = [[[None if v == "\0missing" else _plain(v), int(c)]
+               for v, c in table.loc[b].items() if c > 0] if b in table.index else []
+              for b in range(len(edges) + 1)]
+    return {"edges": [float(e) for e in edges], "shares": shares}
+
+
+def _patient_agreement(patient: pd.Series, label: pd.Series) -> float:
+    """Share of rows whose label is the commonest among the patient's other rows (rows of
+    a patient's only measurement: the commonest label overall)."""
+    counts = pd.crosstab(patient.to_numpy(), label.to_numpy())
+    mine = counts.to_numpy()[pd.Index(counts.index).get_indexer(patient.to_numpy()),
+                             pd.Index(counts.columns).get_indexer(label.to_numpy())]
+    row_counts = counts.to_numpy()[pd.Index(counts.index).get_indexer(patient.to_numpy())]
+    others = row_counts.copy()
+    others[np.arange(len(others)), pd.Index(counts.columns).get_indexer(label.to_numpy())] -= 1
+    alone = others.sum(axis=1) == 0
+    best_other = np.where(np.arange(others.shape[1])[None, :]
+                          == pd.Index(counts.columns).get_indexer(label.to_numpy())[:, None],
+                          -1, others).max(axis=1)
+    right = (mine - 1 > best_other) & ~alone
+    commonest = label.value_counts().index[0]
+    right |= alone & (label.to_numpy() == commonest)
+    return float(right.mean())
 
 
 def _plain(value: Any) -> Any:
