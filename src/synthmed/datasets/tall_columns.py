@@ -398,21 +398,18 @@ def _value_bins(part: pd.DataFrame, shown: list[Any]) -> dict[str, Any] | None:
 
 
 def _patient_agreement(patient: pd.Series, label: pd.Series) -> float:
-    """Share of rows whose label is the commonest among the patient's other rows (rows of
-    a patient's only measurement: the commonest label overall)."""
+    """Share of rows whose label is the commonest among the patient's other rows of the
+    measure (a patient's only row: the commonest label overall)."""
     counts = pd.crosstab(patient.to_numpy(), label.to_numpy())
-    mine = counts.to_numpy()[pd.Index(counts.index).get_indexer(patient.to_numpy()),
-                             pd.Index(counts.columns).get_indexer(label.to_numpy())]
-    row_counts = counts.to_numpy()[pd.Index(counts.index).get_indexer(patient.to_numpy())]
-    others = row_counts.copy()
-    others[np.arange(len(others)), pd.Index(counts.columns).get_indexer(label.to_numpy())] -= 1
-    alone = others.sum(axis=1) == 0
-    best_other = np.where(np.arange(others.shape[1])[None, :]
-                          == pd.Index(counts.columns).get_indexer(label.to_numpy())[:, None],
-                          -1, others).max(axis=1)
-    right = (mine - 1 > best_other) & ~alone
+    who = counts.index.get_indexer(patient.to_numpy())
+    what = counts.columns.get_indexer(label.to_numpy())
+    mine = counts.to_numpy()[who]  # each row's patient's label counts
+    rows = np.arange(len(mine))
+    same = mine[rows, what] - 1  # the patient's other rows with this row's label
+    mine[rows, what] = -1
+    alone = same + mine.clip(min=0).sum(axis=1) == 0
     commonest = label.value_counts().index[0]
-    right |= alone & (label.to_numpy() == commonest)
+    right = np.where(alone, label.to_numpy() == commonest, same > mine.max(axis=1))
     return float(right.mean())
 
 
