@@ -17,12 +17,14 @@ are no longer tied to their measure. Handling (documented, counts reported, neve
 * a column that identifies each row (R's ``rownames``, a measurement id: read as an
   identifier, as a table's would be) is left out, as identifiers always are;
 * columns other than these must be constant within each entity (static: age, sex,
-  outcome; blank on some of its rows is fine), or hold one value per measure (its unit, a
+  outcome; blank on some of its rows is fine, unless the value says where: an abnormal
+  flag, blank inside the reference range, is a label), or hold one value per measure (its unit, a
   LOINC code, a lab panel: written back beside each synthetic measurement), or be another
   date of each measurement beside a date time (an order or result time: the synthetic time
   plus a lag drawn from the measure's lags), or a label of a few values per measure (a
   measurement site, a second spelling of the name: drawn once per synthetic patient and
-  measure from the measure's shares, values fewer than 3 patients have left out), or repeat
+  measure from the measure's shares, values fewer than 3 patients have left out; a label the
+  value tells is drawn for each measurement from its shares near the value), or repeat
   the value as text (written back as the synthetic value); one that is none of these (free
   text) is refused with its name, to be dropped by the user;
 * a row without a patient, a time or a measure name, or a measure named like another
@@ -291,8 +293,10 @@ def _blank_by_value(column: pd.Series, value: pd.Series, names: pd.Series) -> bo
     leaves blank (those are blank wherever the value is)."""
     if column.nunique() > MAX_LABELS:  # a flag holds a few labels, a static many values
         return False
-    x = pd.to_numeric(value, errors="coerce").to_numpy(dtype=float)
     blank = column.isna().to_numpy()
+    if not blank.any():
+        return False
+    x = pd.to_numeric(value, errors="coerce").to_numpy(dtype=float)
     for name in pd.unique(names):
         rows = (names.to_numpy() == name) & np.isfinite(x)
         set_rows, blank_rows = rows & ~blank, rows & blank

@@ -306,8 +306,8 @@ class LongitudinalGenerator(BaseGenerator):
         self._time_bounds = [] if self.time_kind_ == "datetime" else time_bounds(
             static_tbl, [c for c in self.static_columns_
                          if schema.column(c).kind in ("numeric", "integer")], t_num, codes)
-        coverage = (follow_up_coverage(span, self.time_limit(static_tbl) - t_num[start_idx],
-                                       lengths) if self._time_bounds else None)
+        windows = self.time_limit(static_tbl) - t_num[start_idx]  # first time to the end
+        coverage = (follow_up_coverage(span, windows, lengths) if self._time_bounds else None)
         self.time_extent_ = steadier_extent(span, lengths, coverage)
         static_tbl[self.time_extent_] = (
             coverage if self.time_extent_ == COVERAGE
@@ -318,7 +318,6 @@ class LongitudinalGenerator(BaseGenerator):
         # (nafld2's windows reach 8,220 days; 5 % of synthetic ones were over 8,866, up to
         # 13,147: spans of 36 years). Where every patient starts at 0 (pbcseq's days since
         # enrolment) the window is the end of follow-up again, and is not added
-        windows = self.time_limit(static_tbl) - t_num[start_idx]
         starts = t_num[start_idx][np.isfinite(windows)]
         windowed = [ColumnSchema(WINDOW, "numeric", dtype="float64", decimals=tdec)] if (
             self._time_bounds and len(np.unique(starts)) > 1) else []
