@@ -38,7 +38,12 @@ UNSEEN = {"Phenobarb": ("nlme", "Phenobarb", "Subject", "time"),
           "Orthodont": ("nlme", "Orthodont", "Subject", "age"),
           "Sitka": ("MASS", "Sitka", "tree", "Time"),
           "sleepstudy": ("lme4", "sleepstudy", "Subject", "Days"),
-          "epil": ("MASS", "epil", "subject", "period")}
+          "epil": ("MASS", "epil", "subject", "period"),
+          # text labels among the measures (a result, a clinic, a symptom present or not)
+          "bacteria": ("MASS", "bacteria", "ID", "week"),
+          "respiratory": ("HSAUR", "respiratory", "subject", "month"),
+          "schizophrenia2": ("HSAUR", "schizophrenia2", "subject", "month"),
+          "covid_testing": ("medicaldata", "covid_testing", "subject_id", "pan_day")}
 FIGURES = (("privacy", "dcr_share"), ("privacy", "membership_auc"),
            ("utility", "forecast_nmae"), ("utility", "auroc_gradient_boosting"),
            ("fidelity", "patient_detection_auc"), ("fidelity", "measure_distance"))

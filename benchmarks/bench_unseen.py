@@ -60,6 +60,11 @@ LONG_TABLES = [
     ("nlme", "Orthodont", "Subject", "age", None), ("survival", "cgd", "id", "tstart", "status"),
     ("MASS", "Sitka", "tree", "Time", None), ("nlme", "BodyWeight", "Rat", "Time", None),
     ("MASS", "bacteria", "ID", "week", None),
+    ("HSAUR", "respiratory", "subject", "month", None),
+    ("HSAUR", "schizophrenia2", "subject", "month", None),
+    ("medicaldata", "covid_testing", "subject_id", "pan_day", None),
+    ("geepack", "dietox", "Pig", "Time", None), ("nlme", "Oxboys", "Subject", "age", None),
+    ("medicaldata", "theoph", "Subject", "Time", None),
 ]
 
 

@@ -697,3 +697,45 @@ def test_a_follow_up_window_stays_within_the_calendar_period(tmp_path):
     assert real.max() <= 6_000
     assert drawn.max() <= real.max() + 1
     assert abs(drawn.median() - real.median()) < 0.1 * real.median()
+
+
+def _test_results(n_patients: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Tests of a hospital's lab: the clinic (40 of them) sets the patient class, a positive
+    result carries a cycle threshold below 45 and a negative one reads 45, and the patient
+    class is blank at the walk-in lab (``lab-00``)."""
+    rng = np.random.default_rng(seed)
+    classes = ["inpatient", "emergency", "outpatient", "observation", "day surgery"]
+    rows = []
+    for i in range(n_patients):
+        for t in range(int(rng.integers(1, 5))):
+            clinic = int(min(rng.geometric(0.08) - 1, 39))
+            positive = rng.random() < 0.15
+            rows.append({
+                "id": f"P{i:04d}", "day": int(t * 7 + rng.integers(0, 7)),
+                "clinic": f"lab-{clinic:02d}",
+                "patient_class": None if clinic == 0 else classes[clinic % 5],
+                "result": "positive" if positive else "negative",
+                "ct": round(float(rng.normal(28, 5)), 2) if positive else 45.0,
+            })
+    return pd.DataFrame(rows)
+
+
+def test_a_rows_labels_follow_each_other_and_its_numbers(tmp_path):
+    # categories were codes inside one normal model: a clinic of 40 codes was interpolated
+    # as a number, and no correlation of scores holds "this clinic, that class"
+    frame = _test_results()
+    schema = longitudinal_schema(frame, entity="id", time="day")
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    gen.save(tmp_path / "model")
+    synth = load_generator(tmp_path / "model").sample(400, random_state=1)
+    clinic = synth["clinic"].str[4:].astype(int)
+    walk_in = clinic == 0
+    expected = np.array(["inpatient", "emergency", "outpatient", "observation",
+                         "day surgery"], dtype=object)[clinic % 5]
+    assert (synth.loc[~walk_in, "patient_class"] == expected[~walk_in]).mean() > 0.9
+    assert synth.loc[walk_in, "patient_class"].isna().mean() > 0.9
+    assert synth.loc[~walk_in, "patient_class"].notna().mean() > 0.9
+    positive = synth["result"] == "positive"
+    assert (synth.loc[positive, "ct"] < 45).mean() > 0.85
+    assert (synth.loc[~positive, "ct"] == 45).mean() > 0.9
+    assert synth["clinic"].isin(frame["clinic"]).all()

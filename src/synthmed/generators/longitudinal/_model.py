@@ -83,13 +83,16 @@ class Marginal:
         return 0.5 / self.count if self.count else 1e-4
 
     @classmethod
-    def fit(cls, x: np.ndarray, *, cell_values: int = CELL_VALUES) -> Marginal:
-        """The marginal of the finite values of ``x`` (``cell_values`` per cell)."""
+    def fit(cls, x: np.ndarray, *, cell_values: int = CELL_VALUES,
+            discrete: bool = False) -> Marginal:
+        """The marginal of the finite values of ``x`` (``cell_values`` per cell);
+        ``discrete``: whatever the number of values (category codes: interpolating between
+        them would draw codes of no category's own frequency)."""
         x = x[np.isfinite(x)]
         if len(x) == 0:
             return cls(np.array([0.0]), np.array([1.0]), True)
         uniq, counts = np.unique(x, return_counts=True)
-        if len(uniq) <= MAX_DISCRETE:
+        if discrete or len(uniq) <= MAX_DISCRETE:
             return cls(uniq.astype(float), np.cumsum(counts) / counts.sum(), True,
                        count=len(x))
         n_cells = int(np.clip(len(x) // cell_values, MIN_CELLS, N_QUANTILES - 1))

@@ -20,6 +20,7 @@ from synthmed.generators.base import BaseGenerator
 from synthmed.generators.longitudinal._clocks import Clocks
 from synthmed.generators.longitudinal._gaps import GapModel
 from synthmed.generators.longitudinal._held import HeldValues
+from synthmed.generators.longitudinal._labels import RowLabels
 from synthmed.generators.longitudinal._model import (
     LinearHead,
     LogisticHeads,
@@ -60,6 +61,7 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "time_bounds": gen._time_bounds,
         "empty_rows": gen._empty_rows,
         "held": None if gen._held is None else gen._held.to_meta(),
+        "labels": None if gen._labels is None else gen._labels.to_state()[0],
         "volatility": None if gen._volatility is None else {
             "coef": gen._volatility.coef.tolist(), "spread": gen._volatility.spread.tolist()},
         "smoother": gen._smoother.to_meta(),
@@ -83,6 +85,8 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
                           else np.arange(gen._missing.coef.shape[1])),
         "s___train_hashes": sm._train_hashes_,
     }
+    if gen._labels is not None:
+        arrays.update(gen._labels.to_state()[1])
     for i, marg in enumerate(gen._marginals):
         arrays.update({f"m{i}_{k}": v for k, v in marg.to_state()[1].items()})
     arrays.update({f"gap_{k}": v for k, v in gap_arrays.items()})
@@ -123,6 +127,8 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
     gen._time_bounds = [str(c) for c in meta.get("time_bounds", [])]
     gen._empty_rows = bool(meta.get("empty_rows", False))  # older models: rows record something
     gen._held = HeldValues.from_meta(meta.get("held"))  # absent from older models: none held
+    # absent from older models, which drew labels with the other measures' normal scores
+    gen._labels = RowLabels.from_state(meta.get("labels"), arrays)
     vol = meta.get("volatility")  # absent from older models: one residual scale for all
     gen._volatility = None if vol is None else VolatilityModel(
         np.asarray(vol["coef"], dtype=float), np.asarray(vol["spread"], dtype=float))

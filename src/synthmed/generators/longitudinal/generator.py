@@ -37,7 +37,10 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    steps from the patient's last value on its own scale moves that way (:mod:`._steps`:
    a measure with two groups and nothing between would otherwise jump the gap). A continuous
    measure that mostly repeats the patient's previous value (a maintenance dose) is held:
-   a logistic model says when the value is kept exactly (:mod:`._held`).
+   a logistic model says when the value is kept exactly (:mod:`._held`). Measures of text
+   labels are then drawn again, recorded or not, by a chain of multinomial logistic models
+   that sees the row's numbers and the labels before it (:mod:`._labels`: a positive test
+   keeps its cycle threshold, a clinic its patient class).
    The time to the next row is drawn first from the same inputs plus the rows and span left
    (:mod:`._gaps`: irregular times that end near the drawn span), and whether each measure is
    recorded at a row comes from a chain of logistic models (a measure sees which of the
@@ -96,6 +99,7 @@ from synthmed.generators.longitudinal._clocks import ANCHOR, Clocks
 from synthmed.generators.longitudinal._gaps import GapModel, gap_inputs
 from synthmed.generators.longitudinal._held import HeldValues, held_measures, repeated_rows
 from synthmed.generators.longitudinal._history import History, history_inputs, own_inputs
+from synthmed.generators.longitudinal._labels import RowLabels, label_measures
 from synthmed.generators.longitudinal._model import (
     CELL_VALUES,
     LinearHead,
@@ -380,7 +384,7 @@ class LongitudinalGenerator(BaseGenerator):
             # a missing code ("." in a SAS export) is a gap, not a category of its own
             x = self._measure_numbers(name, without_codes(clean[name], schema.column(name)),
                                       schema.column(name).kind, fit=True)
-            marg = Marginal.fit(x)
+            marg = Marginal.fit(x, discrete=self._codes[name] is not None)
             self._marginals.append(marg)
             x_cols.append(x)
             # one position per entity inside a discrete value's step (persistence kept)
@@ -440,6 +444,10 @@ class LongitudinalGenerator(BaseGenerator):
         self._values, history, xs, targets, (self._x_mean, self._x_sd) = fit_values(
             self._steps)
         self._held = HeldValues.fit(xs, repeated, later_rows, held, self.ridge)
+        self._labels = RowLabels.fit(
+            xs, z, x_all, history[:, :k], seen_before, self._marginals,
+            label_measures([self._codes[m] for m in self.measures_], self._marginals),
+            codes, self.ridge, rng)
         follow = self._values.follow_up
         # continuous measures only: a yes/no one that never changes has no residual to scale
         resid = np.where(later_rows & ~discrete & ~held_rows, targets - follow.predict(xs),
@@ -604,6 +612,9 @@ class LongitudinalGenerator(BaseGenerator):
         before_end = ends and self.time_extent_ != MEAN_GAP
         history = History.empty(n, len(self.measures_))
         offset = np.zeros(n)
+        # each patient's place inside a label's category step (one per patient, as fitted)
+        label_place = (None if self._labels is None
+                       else rng.random((n, len(self._labels.measures))))
         pos_parts, t_parts, value_parts = [], [], []
         for j in range(int(lengths.max())):
             act = np.flatnonzero(lengths > j)
@@ -640,6 +651,9 @@ class LongitudinalGenerator(BaseGenerator):
                     self._steps)
                 values = np.where(same, held_values, values)
                 kept = np.where(same, held_kept, kept)
+            if self._labels is not None and label_place is not None:
+                values, kept, obs = self._draw_labels(xs, values, kept, obs, history, act,
+                                                      label_place[act], rng)
             history.update(act, kept, obs)
             pos_parts.append(act)
             t_parts.append(offset[act].copy())
@@ -668,6 +682,32 @@ class LongitudinalGenerator(BaseGenerator):
         for name in self._clocks.names:
             clocks[name] = written[name].to_numpy()
         return clocks
+
+    def _draw_labels(self, xs: np.ndarray, values: np.ndarray, kept: np.ndarray,
+                     obs: np.ndarray, history: History, act: np.ndarray, place: np.ndarray,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A row's label measures drawn again, recorded or not, given its other measures
+        (:mod:`._labels`): the row's values, kept scores and recorded flags."""
+        assert self._labels is not None
+        # the numbers' normal scores as fitting saw them: a continuous value's own score (a
+        # drawn score anywhere in an atom's range stands for the atom: 93 % of Ct values are
+        # 45, fitted at one score), a discrete one's place in its step as drawn
+        scores = kept.copy()
+        for i, marg in enumerate(self._marginals):
+            if not marg.discrete:
+                scores[:, i] = marg.forward(values[:, i], rng)
+        labels = self._labels.measures
+        last = RowLabels.last_codes(history.last[act], history.seen(act), self._marginals,
+                                    labels)
+        numbers = np.setdiff1d(np.arange(len(self.measures_)), labels)
+        empty = None if self._empty_rows else np.asarray(~obs[:, numbers].any(axis=1))
+        codes = self._labels.sample(xs, scores, obs, last, rng, must_record=empty)
+        recorded = codes < np.array(self._labels.levels)
+        values, kept, obs = values.copy(), kept.copy(), obs.copy()
+        values[:, labels] = np.where(recorded, codes, np.nan)
+        kept[:, labels] = self._labels.scores(codes, self._marginals, place)
+        obs[:, labels] = recorded
+        return values, kept, obs
 
     def written_columns(self) -> list[Twin]:
         """Measures and static columns written from another column after each draw
