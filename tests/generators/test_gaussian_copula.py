@@ -269,3 +269,37 @@ def test_smoothing_hides_training_values_and_keeps_atoms(smoothing):
         assert np.mean(shares) < 0.54
     else:
         assert np.mean(shares) > 0.55
+
+
+def _visits(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A group of 6 sets the way in (not in the groups' frequency order), the way in and age
+    the ward, and the ward is blank for the walk-in group."""
+    rng = np.random.default_rng(seed)
+    groups = np.array(["patient", "staff", "client", "visitor", "student", "walk-in"])
+    group = groups[rng.choice(6, n, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])]
+    drive = np.where(np.isin(group, ["staff", "visitor"]), "drive-through", "clinic")
+    age = rng.normal(40, 15, n).round(1)
+    ward = np.where(drive == "drive-through", "outpatient",
+                    np.where(age > 40, "inpatient", "emergency")).astype(object)
+    ward[group == "walk-in"] = None
+    return pd.DataFrame({"group": group, "way_in": drive, "age": age, "ward": ward})
+
+
+def test_label_columns_follow_each_other_and_the_numbers():
+    # one latent per label column holds an order, not "this group, that way in": without
+    # the chain the walk-in group's wards and the staff's way in came out near the average
+    frame = _visits()
+    synth = GaussianCopula().fit(frame, random_state=0).sample(3000, random_state=1)
+    drive = np.where(synth["group"].isin(["staff", "visitor"]), "drive-through", "clinic")
+    assert (synth["way_in"] == drive).mean() > 0.95
+    walk_in = synth["group"] == "walk-in"
+    assert synth.loc[walk_in, "ward"].isna().mean() > 0.9
+    assert synth.loc[~walk_in, "ward"].notna().mean() > 0.95
+    seen = ~walk_in & (synth["way_in"] == "clinic")
+    expected = np.where(synth.loc[seen, "age"] > 40, "inpatient", "emergency")
+    assert (synth.loc[seen, "ward"] == expected).mean() > 0.8
+    # a condition on a label column is kept and the others follow it
+    staff = GaussianCopula().fit(frame, random_state=0).sample(
+        200, conditions={"group": "staff"}, random_state=2)
+    assert (staff["group"] == "staff").all()
+    assert (staff["way_in"] == "drive-through").mean() > 0.95

@@ -40,23 +40,25 @@ def test_tree_arrays_that_point_outside_their_nodes_are_refused():
         TreeEnsemble.from_arrays(arrays, "")
 
 
-def _decile_table(rows: int, seed: int) -> pd.DataFrame:
-    """``group`` is the decile of a + b: a rule no column-pair model can hold exactly."""
+def _quadrant_table(rows: int, seed: int) -> pd.DataFrame:
+    """``group`` says whether a and b lie on the same side of their medians: a rule no
+    column-pair model can hold (each pair alone is independent)."""
     rng = np.random.default_rng(seed)
     a, b = rng.gamma(2.0, 10.0, rows).round(1), rng.gamma(3.0, 5.0, rows).round(1)
-    group = pd.qcut(a + b, 10, labels=False)
-    return pd.DataFrame({"a": a, "b": b, "group": [f"g{g}" for g in group]})
+    return pd.DataFrame({"a": a, "b": b, "group": _rule(a, b)})
 
 
-def _rule_kept(frame: pd.DataFrame, edges: np.ndarray) -> float:
-    expected = np.clip(np.searchsorted(edges, frame["a"] + frame["b"]) - 1, 0, 9)
-    return float(np.mean(frame["group"].to_numpy() == [f"g{g}" for g in expected]))
+def _rule(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where((a > 16.8) == (b > 13.4), "same", "apart")
+
+
+def _rule_kept(frame: pd.DataFrame) -> float:
+    return float(np.mean(frame["group"].to_numpy() == _rule(frame["a"], frame["b"])))
 
 
 def test_refinement_restores_a_rule_the_generator_misses():
-    train = _decile_table(3000, seed=2)
+    train = _quadrant_table(3000, seed=2)
     schema = infer_schema(train)
-    edges = np.quantile(train["a"] + train["b"], np.linspace(0, 1, 11))
     copula = get_generator("gaussian_copula").fit(train, schema=schema, random_state=0)
     rng = np.random.default_rng(3)
     refiner = Refiner.fit(train, copula.sample(3000, random_state=4), schema, rng)
@@ -64,15 +66,15 @@ def test_refinement_restores_a_rule_the_generator_misses():
     pool = copula.sample(8000, random_state=6)
     refined = pool.iloc[refiner.choose(pool, 4, rng)]
     assert len(refined) == 2000 and refined.index.is_unique
-    assert _rule_kept(refined, edges) > _rule_kept(plain, edges) + 0.1
+    assert _rule_kept(refined) > _rule_kept(plain) + 0.1
 
 
 def test_nothing_to_refine_when_the_classifier_cannot_confirm_a_difference():
     # two samples of one distribution: any split a classifier finds is noise in the training
     # rows, and following it would pull the draw toward those rows
-    train = _decile_table(400, seed=9)
+    train = _quadrant_table(400, seed=9)
     schema = infer_schema(train)
-    assert Refiner.fit(train, _decile_table(400, seed=10), schema,
+    assert Refiner.fit(train, _quadrant_table(400, seed=10), schema,
                        np.random.default_rng(0)) is None
     copula = get_generator("gaussian_copula").fit(train, schema=schema, random_state=0)
     assert Refiner.fit(train, copula.sample(400, random_state=1), schema,
@@ -81,8 +83,8 @@ def test_nothing_to_refine_when_the_classifier_cannot_confirm_a_difference():
 
 @pytest.fixture(scope="module")
 def always_refined():
-    # the copula misses the decile rule: something a classifier confirms on held-out rows
-    frame = _decile_table(600, seed=7)
+    # the copula misses the quadrant rule: something a classifier confirms on held-out rows
+    frame = _quadrant_table(600, seed=7)
     frame["sex"] = np.random.default_rng(1).choice(["f", "m"], len(frame))
     return get_generator("auto", candidates=["gaussian_copula"], selection_rows=600,
                          refine="always").fit(frame, random_state=0)

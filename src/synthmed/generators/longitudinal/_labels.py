@@ -22,20 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-import warnings
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
-from synthmed.generators.longitudinal._model import SURE_LOGIT, Marginal
+from synthmed.generators._multinomial import ROWS_PER_CLASS, draw_classes, fit_multinomial
+from synthmed.generators.longitudinal._model import Marginal
 
 __all__ = ["MAX_LABEL_LEVELS", "MAX_LABEL_ROWS", "RowLabels", "label_measures"]
 
 #: rows a label's model is fitted on at most (a random subset beyond)
 MAX_LABEL_ROWS = 200_000
-#: below this many rows a label's penalty is chosen over five folds of patients (one fifth
-#: of a few dozen patients cannot rank penalties), above on one fifth held out
-CV_ROWS = 5_000
 #: categories a label may have to be drawn by the chain (beyond: free text, codes of
 #: thousands of items, drawn with the other measures' normal scores as before)
 MAX_LABEL_LEVELS = 200
@@ -43,46 +40,17 @@ MAX_LABEL_LEVELS = 200
 
 def label_measures(codes: list[list[Any] | None], marginals: list[Marginal]) -> np.ndarray:
     """Indices of the measures held as text labels with 2 to :data:`MAX_LABEL_LEVELS`
-    categories; none where the label is the only measure. A row then has nothing to link it
-    to, and the value heads keep a patient's label as well: on three unseen cohorts of one
-    yes/no measure (HSAUR's respiratory, schizophrenia2; MASS::bacteria; six splits x three
-    seeds) the chain moved the DCR share by up to +0.023 and the detection AUC both ways."""
+    categories (and :data:`ROWS_PER_CLASS` recorded rows a category); none where the label
+    is the only measure. A row then has nothing to link it to, and the value heads keep a
+    patient's label as well: on three unseen cohorts of one yes/no measure (HSAUR's
+    respiratory, schizophrenia2; MASS::bacteria; six splits x three seeds) the chain moved
+    the DCR share by up to +0.023 and the detection AUC both ways."""
     if len(codes) < 2:
         return np.zeros(0, dtype=np.int64)
     return np.array([i for i, (c, m) in enumerate(zip(codes, marginals, strict=True))
                      if c is not None and m.discrete
-                     and 2 <= len(m.values) <= MAX_LABEL_LEVELS], dtype=np.int64)
-
-
-def _fitted(x: np.ndarray, y: np.ndarray, entities: np.ndarray, ridge: float) -> Any:
-    """A multinomial logistic regression with the penalty of least held-out log-loss,
-    refitted on every row: five folds of patients and ``ridge`` x 100 ... / 100 below
-    :data:`CV_ROWS` rows, else one fifth held out and ``ridge`` / 1, 10, 100 (a large export
-    can afford a weak penalty; a cohort of a few dozen patients cannot: at the value heads'
-    penalty its labels followed the training patients, DCR share 0.574 -> 0.621 on
-    MASS::bacteria). At the value heads' penalty a category's link to the clinic of its row
-    was also shrunk by the other inputs' share: the class a clinic sets came out on 90 % of
-    synthetic rows (98 % at a tenth)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
-
-    warnings.simplefilter("ignore", ConvergenceWarning)  # the caller's catch_warnings
-    small = len(y) < CV_ROWS
-    fold = entities * 2654435761 % 5  # fixed folds of patients
-    steps = ridge * 10.0 ** (np.arange(2, -3, -1) if small else np.arange(0, -3, -1))
-    loss = np.zeros(len(steps))
-    for k in range(5 if small else 1):
-        held = fold == k
-        if not held.any() or len(np.unique(y[~held])) < 2:
-            continue
-        model = LogisticRegression(max_iter=500, warm_start=True)
-        for i, step in enumerate(steps):  # strongest penalty first: each warm-starts the next
-            model.set_params(C=1.0 / step).fit(x[~held], y[~held])
-            proba = np.full((held.sum(), int(y.max()) + 1), 1e-9)
-            proba[:, model.classes_] = model.predict_proba(x[held])
-            loss[i] += log_loss(y[held], proba, labels=np.arange(proba.shape[1])) * held.sum()
-    return LogisticRegression(C=1.0 / steps[int(np.argmin(loss))], max_iter=500).fit(x, y)
+                     and 2 <= len(m.values)
+                     <= min(MAX_LABEL_LEVELS, m.count // ROWS_PER_CLASS)], dtype=np.int64)
 
 
 def _one_hot(code: np.ndarray, levels: int) -> np.ndarray:
@@ -140,19 +108,7 @@ class RowLabels:
             x = cls._inputs(xs[rows], z[rows], observed[rows], last_codes[rows], codes[rows],
                             labels, levels, i)
             y = codes[rows, i].astype(np.int64)
-            w = np.zeros((x.shape[1] + 1, levels[i] + 1))
-            present = np.unique(y)
-            w[-1, :] = -SURE_LOGIT  # a class no training row of the label has
-            if len(present) == 1:
-                w[-1, present[0]] = 0.0
-            else:
-                with warnings.catch_warnings():
-                    model = _fitted(x, y, entities[rows], ridge)
-                if len(present) == 2:  # sklearn's one logit for two classes
-                    w[:-1, present[1]], w[-1, present[1]] = model.coef_[0], model.intercept_[0]
-                    w[-1, present[0]] = 0.0
-                else:
-                    w[:-1, present], w[-1, present] = model.coef_.T, model.intercept_
+            w = fit_multinomial(x, y, levels[i] + 1, entities[rows], ridge)
             coef.append(w)
         return cls(labels, levels, coef)
 
@@ -176,13 +132,12 @@ class RowLabels:
         for i in range(len(self.measures)):
             x = self._inputs(xs, scores, observed, last_codes, codes, self.measures,
                              self.levels, i)
-            proba = special.softmax(x @ self.coef[i][:-1] + self.coef[i][-1], axis=1)
+            barred = None
             if must_record is not None and i == len(self.measures) - 1:
-                empty = must_record & (codes[:, :i] >= np.array(self.levels[:i])).all(axis=1)
-                proba[empty, -1] = 0.0
-            cum = np.cumsum(proba, axis=1)
-            u = rng.random(len(x))[:, None] * cum[:, -1:]
-            codes[:, i] = np.minimum((cum < u).sum(axis=1), self.levels[i])
+                barred = np.zeros((len(x), self.levels[i] + 1), dtype=bool)
+                barred[:, -1] = must_record & (codes[:, :i] >= np.array(self.levels[:i])).all(
+                    axis=1)
+            codes[:, i] = draw_classes(x, self.coef[i], rng, barred)
         return codes
 
     def scores(self, codes: np.ndarray, marginals: list[Marginal],

@@ -178,6 +178,18 @@ class CategoricalMarginal:
     def constant(self) -> bool:
         return len(self.categories) == 1
 
+    @property
+    def labels(self) -> bool:
+        """Text labels (in frequency order), not numbers or yes/no in their own order."""
+        dtype = pd.api.types.pandas_dtype(self.dtype)
+        return not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+
+    def from_codes(self, codes: np.ndarray) -> np.ndarray | pd.Series:
+        """Category values of ``codes`` (``len(categories)``: missing), in the source dtype."""
+        values = np.asarray([*self.categories, np.nan], dtype=object)
+        return _to_dtype(values[codes], self.dtype,
+                         bool((codes == len(self.categories)).any()))
+
     def index(self) -> pd.Index:
         return pd.Index(self.categories)
 

@@ -46,7 +46,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from synthmed.generators._multinomial import ROWS_PER_CLASS
 from synthmed.generators._smoothing import Bandwidth, atoms_of, bandwidth_of, smooth_local
 from synthmed.generators.base import (
     BaseGenerator,
@@ -66,6 +68,7 @@ from synthmed.generators.tabular._copula_marginals import (
     pairwise_correlation,
     truncated_gibbs,
 )
+from synthmed.generators.tabular._label_chain import MAX_LEVELS, LabelChain
 from synthmed.generators.tabular._latent_correlation import latent_correlation
 from synthmed.schema import TableSchema
 
@@ -142,22 +145,26 @@ class GaussianCopula(BaseGenerator):
         "correlation": one_of("likelihood", "gibbs"),
         "gibbs_sweeps": int_in(0, 1000),
         "smoothing": float_in(0.0, 2.0),
+        "label_chain": one_of(True, False),
     }
 
     def __init__(self, *, n_quantiles: int = 100, shrinkage: float = 0.0,
                  model_missing: bool = True, correlation: str = "likelihood",
-                 gibbs_sweeps: int = 10, smoothing: float = 0.0) -> None:
+                 gibbs_sweeps: int = 10, smoothing: float = 0.0,
+                 label_chain: bool = True) -> None:
         self.n_quantiles = n_quantiles
         self.shrinkage = shrinkage
         self.model_missing = model_missing
         self.correlation = correlation
         self.gibbs_sweeps = gibbs_sweeps
         self.smoothing = smoothing
+        self.label_chain = label_chain
 
     @classmethod
     def get_test_params(cls) -> list[dict[str, Any]]:
         return [{}, {"n_quantiles": 10, "shrinkage": 0.2, "model_missing": False,
-                     "correlation": "gibbs", "gibbs_sweeps": 0, "smoothing": 0.5}]
+                     "correlation": "gibbs", "gibbs_sweeps": 0, "smoothing": 0.5,
+                     "label_chain": False}]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator) -> None:
@@ -221,6 +228,14 @@ class GaussianCopula(BaseGenerator):
         else:
             self.corr_ = self._gibbs_correlation(low, high, observed, rng)
         self._prepare()
+        labels = [name for name, marginal in zip(names, marginals, strict=True)
+                  if isinstance(marginal, CategoricalMarginal) and marginal.labels
+                  and 3 <= len(marginal.categories)
+                  <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if self.label_chain else []
+        inputs = [name for name in names if name not in labels]
+        self._chain_ = LabelChain.fit(
+            labels, [self._categories(name) for name in labels], inputs, frame,
+            lambda f: self._normal_scores(f, inputs), rng)
 
     def _gibbs_correlation(self, low: np.ndarray, high: np.ndarray, observed: np.ndarray,
                            rng: np.random.Generator) -> np.ndarray:
@@ -281,6 +296,39 @@ class GaussianCopula(BaseGenerator):
         if conditions is not None:
             for name in conditions.columns:
                 out[name] = conditions[name].to_numpy()
+        if self._chain_ is not None:
+            chain = self._chain_
+            out = chain.redraw(
+                out, [self._categories(name) for name in chain.columns],
+                lambda f: self._normal_scores(f, chain.inputs),
+                lambda i, codes: self._label_marginal(chain.columns[i]).from_codes(codes),
+                frozenset(() if conditions is None else conditions.columns), rng)
+        return out
+
+    def _label_marginal(self, name: str) -> CategoricalMarginal:
+        marginal = self._marginals_[self._position_[name]]
+        assert isinstance(marginal, CategoricalMarginal)
+        return marginal
+
+    def _categories(self, name: str) -> list[Any]:
+        return self._label_marginal(name).categories
+
+    def _normal_scores(self, frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+        """Rows x ``names``: each value's normal score at the middle of its interval of the
+        column's marginal (NaN where missing or an unknown category), the label chain's
+        inputs."""
+        out = np.full((len(frame), len(names)), np.nan)
+        for k, name in enumerate(names):
+            i = self._position_[name]
+            marginal = self._marginals_[i]
+            ok = frame[name].notna().to_numpy()
+            if isinstance(marginal, CategoricalMarginal):
+                codes = marginal.codes_of(frame[name])
+                ok &= codes >= 0
+                low, high = marginal.cuts[codes[ok]], marginal.cuts[codes[ok] + 1]
+            else:
+                low, high = marginal.intervals(_to_float(frame[name][ok], self._kinds_[i]))
+            out[ok, k] = stats.norm.ppf(np.clip((low + high) / 2, 1e-6, 1 - 1e-6))
         return out
 
     def _decode(self, z: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -394,7 +442,11 @@ class GaussianCopula(BaseGenerator):
                     arrays[f"smooth_{i}"] = np.asarray(band.as_list())
                     arrays[f"atoms_{i}"] = self._atoms_[i]
             columns.append(entry)
-        return {"columns": columns}, arrays
+        meta: dict[str, Any] = {"columns": columns}
+        if self._chain_ is not None:
+            meta["label_chain"], chain_arrays = self._chain_.to_state()
+            arrays.update(chain_arrays)
+        return meta, arrays
 
     def _set_state(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         columns = meta["columns"]
@@ -417,6 +469,8 @@ class GaussianCopula(BaseGenerator):
             else:
                 marginals.append(QuantileMarginal(np.asarray(arrays[f"grid_{i}"], dtype=float)))
         self._marginals_ = marginals
+        # absent from models saved before the chain: their labels come from the copula
+        self._chain_ = LabelChain.from_state(meta.get("label_chain"), arrays)
         self.corr_ = np.asarray(arrays["corr"], dtype=float)
         if self.corr_.shape != (len(names) + max(self._groups_, default=-1) + 1,) * 2:
             raise ValueError("the latent correlation does not match the columns")
