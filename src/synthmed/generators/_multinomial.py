@@ -14,11 +14,15 @@ import warnings
 import numpy as np
 from scipy import special
 
-__all__ = ["CV_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes", "fit_multinomial"]
+__all__ = ["FOLD_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes", "fit_multinomial"]
 
 #: below this many rows the penalty is chosen over five folds of the groups (one fifth of a
 #: few dozen patients cannot rank penalties), above on one fifth held out
-CV_ROWS = 5_000
+FOLD_ROWS = 1_000
+#: the penalty is ranked on about this many rows (a subset of whole groups beyond)
+SEARCH_ROWS = 2_000
+#: iterations of each fit
+MAX_ITER = 100
 #: a category column is modelled so only with this many rows per category (fewer: nearly an
 #: identifier, its categories left to their marginal)
 ROWS_PER_CLASS = 10
@@ -31,13 +35,17 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
     """Logit weights of ``y`` (codes ``0..classes-1``) on ``x``: an L2 multinomial logistic
     regression with the penalty of least held-out log-loss, refitted on every row.
 
-    Five folds of ``groups`` (patients: every row of one on the same side) and penalties
-    ``ridge`` x 100 ... / 100 below :data:`CV_ROWS` rows, else one fifth held out and
-    ``ridge`` / 1, 10, 100: a large export can afford a weak penalty, a cohort of a few dozen
-    patients cannot (at a fixed penalty a long table's labels followed the training patients:
-    DCR share 0.574 -> 0.621 on MASS::bacteria). At one penalty for all, a category's link to
-    the clinic of its row was shrunk by the other inputs' share: the class a clinic sets came
-    out on 90 % of synthetic rows (98 % at a tenth of it).
+    Penalties ``ridge`` x 10, 1, 1/10, 1/100, ranked over five folds of ``groups`` (patients:
+    every row of one on the same side) below :data:`FOLD_ROWS` rows, else on one fifth held
+    out of about :data:`SEARCH_ROWS` rows. A large export can afford a weak penalty, a cohort
+    of a few dozen patients cannot (at a fixed penalty a long table's labels followed the
+    training patients: DCR share 0.574 -> 0.621 on MASS::bacteria); at one penalty for all, a
+    category's link to the clinic of its row was shrunk by the other inputs' share (the class a
+    clinic sets came out on 90 % of synthetic rows, 98 % at a tenth of it). Fits stop early
+    (100 iterations, tolerance 1e-3): a label that other columns determine (flchain's FLC
+    group, a decile of kappa + lambda) is separable, and at a weak penalty the solver ran to
+    its limit: the chain took 20 s on flchain's 3,938 rows and `auto`'s 25 s budget left the
+    other candidates unfitted.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -50,29 +58,30 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
         weights[-1, present[0]] = 0.0
         return weights
     x_all, y_all = x, y
-    small = len(y) < CV_ROWS
+    folds = 5 if len(y) < FOLD_ROWS else 1
     mixed = groups.astype(np.int64) * 2654435761 % 1_000_003  # a fixed order of the groups
     fold = mixed % 5
-    if not small:  # penalties are ranked on about CV_ROWS rows (of whole groups)
-        x, y, fold = x[keep := mixed % -(-len(y) // CV_ROWS) == 0], y[keep], fold[keep]
-    steps = ridge * 10.0 ** (np.arange(2, -3, -1) if small else np.arange(0, -3, -1))
+    if len(y) > SEARCH_ROWS:  # penalties are ranked on about SEARCH_ROWS rows (whole groups)
+        keep = mixed % -(-len(y) // SEARCH_ROWS) == 0
+        x, y, fold = x[keep], y[keep], fold[keep]
+    steps = ridge * 10.0 ** np.arange(1, -3, -1)
     loss = np.zeros(len(steps))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # "more classes than half the samples" on a held-out fold: the penalty search copes
         warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
-        for k in range(5 if small else 1):
+        for k in range(folds):
             held = fold == k
             if not held.any() or len(np.unique(y[~held])) < 2:
                 continue
-            model = LogisticRegression(max_iter=200, tol=1e-3, warm_start=True)
+            model = LogisticRegression(max_iter=MAX_ITER, tol=1e-3, warm_start=True)
             for i, step in enumerate(steps):  # strongest first: each warm-starts the next
                 model.set_params(C=1.0 / step).fit(x[~held], y[~held])
                 proba = np.full((held.sum(), classes), 1e-9)
                 proba[:, model.classes_] = model.predict_proba(x[held])
                 loss[i] += log_loss(y[held], proba, labels=np.arange(classes)) * held.sum()
-        model = LogisticRegression(C=1.0 / steps[int(np.argmin(loss))], max_iter=200, tol=1e-3).fit(
-            x_all, y_all)
+        model = LogisticRegression(C=1.0 / steps[int(np.argmin(loss))], max_iter=MAX_ITER,
+                                   tol=1e-3).fit(x_all, y_all)
     if len(present) == 2:  # scikit-learn's one logit for two classes
         weights[:-1, present[1]], weights[-1, present[1]] = model.coef_[0], model.intercept_[0]
         weights[-1, present[0]] = 0.0
