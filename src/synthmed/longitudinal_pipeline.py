@@ -43,6 +43,9 @@ __all__ = ["LongitudinalRun", "generate_longitudinal", "resolve_longitudinal"]
 
 Progress = Callable[[str], None]
 
+#: a long frame's attribute: what preparing it did (:func:`prepare_long_table`'s notes)
+PREPARED_ATTR = "synthmed_prepared"
+
 
 @dataclass(frozen=True)
 class LongitudinalRun:
@@ -115,6 +118,8 @@ def _read_long(
                                             target=target, sensitive=sensitive)
     long = container.frame
     long.attrs[PAIRS_ATTR] = frame.attrs.get(PAIRS_ATTR, [])
+    # what preparing the table did (rows merged at one time of one patient), said by the run
+    long.attrs[PREPARED_ATTR] = list(container.notes)
     if tall is not None:
         long.attrs[TALL_ATTR] = {**tall.to_meta(), "notes": notes}
     return long, container.schema, label, source if tall is not None else None
@@ -256,7 +261,8 @@ def generate_longitudinal(
     identifiers = [c for c in schema.dropped_columns if c not in (*empty, *unseen, ent)]
     if identifiers:  # as a table's run says them (R's rownames, a second id)
         say(f"not modelled (identifiers / free text): {', '.join(identifiers)}")
-    for note in (*tall_notes, csv_format.note(), csv_format.pairs_note(), *read_notes(schema)):
+    for note in (*frame.attrs.get(PREPARED_ATTR, []), *tall_notes, csv_format.note(),
+                 csv_format.pairs_note(), *read_notes(schema)):
         if note:
             say(note)
 

@@ -814,3 +814,40 @@ def test_degenerate_tables_are_generated_not_refused(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(pd.read_csv(out / "synthetic.csv")) == 60  # train half; holdout the other
     assert any(m["name"] == "r2_ridge" for m in metrics["utility"]["metrics"])
+
+
+def _two_centre_trial(reused: bool) -> pd.DataFrame:
+    """A trial of two centres, 20 patients each seen at visits 1-4; ``reused``: each centre
+    numbers its patients from 1, as geepack::respiratory does."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for centre in (1, 2):
+        for k in range(20):
+            pid = k + 1 if reused else (centre - 1) * 20 + k + 1
+            sex, age = rng.choice(["F", "M"]), int(rng.integers(20, 70))
+            for visit in range(1, 5):
+                rows.append({"center": centre, "id": pid, "sex": sex, "age": age,
+                             "visit": visit, "outcome": int(rng.random() < 0.4)})
+    return pd.DataFrame(rows)
+
+
+def test_ids_reused_across_centres_are_refused_not_merged(tmp_path, capsys):
+    # the rows of patient 1 of each centre shared an id and visits: they were averaged into
+    # one patient (ages of two people, half the rows gone) and nothing was said
+    path = tmp_path / "trial.csv"
+    _two_centre_trial(reused=True).to_csv(path, index=False)
+    code = main(["generate", str(path), "-o", str(tmp_path / "out"), "--entity", "id",
+                 "--time", "visit", "-q"])
+    said = capsys.readouterr().err
+    assert code == 2, said
+    assert "'center'" in said and "unique" in said and "Traceback" not in said
+    assert not (tmp_path / "out").exists()
+    # unique ids run, and a repeat at one time of one patient is merged and said
+    trial = _two_centre_trial(reused=False)
+    trial = pd.concat([trial, trial.iloc[[0, 5]].assign(outcome=1)], ignore_index=True)
+    trial.to_csv(path, index=False)
+    code = main(["generate", str(path), "-o", str(tmp_path / "out"), "--entity", "id",
+                 "--time", "visit"])
+    said = capsys.readouterr().err
+    assert code == 0, said
+    assert "2 rows sharing an entity and a time with another row were merged" in said

@@ -303,3 +303,8 @@ def test_label_columns_follow_each_other_and_the_numbers():
         200, conditions={"group": "staff"}, random_state=2)
     assert (staff["group"] == "staff").all()
     assert (staff["way_in"] == "drive-through").mean() > 0.95
+    # a condition on the chain's last label: the links before it keep the copula's draw
+    # given it, and it stays as given
+    ward = GaussianCopula().fit(frame, random_state=0).sample(
+        100, conditions={"ward": "outpatient"}, random_state=3)
+    assert (ward["ward"] == "outpatient").all() and ward["group"].notna().all()

@@ -198,6 +198,10 @@ def _time_values(series: pd.Series, name: str) -> pd.Series:
     return parsed.astype("datetime64[ns]")
 
 
+#: a column with at most this many values can number a trial's centres or sites
+MAX_SITE_VALUES = 50
+
+
 def prepare_long_table(frame: pd.DataFrame, *, entity: str, time: str,
                        static: Iterable[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Check, sort and de-duplicate a long table; return it with notes on what was done.
@@ -249,6 +253,7 @@ def prepare_long_table(frame: pd.DataFrame, *, entity: str, time: str,
     out = out.iloc[order].reset_index(drop=True)
     dup = out.duplicated([entity, time], keep=False)
     if dup.any():
+        _refuse_reused_ids(out, entity, time, dup)
         n_before = len(out)
         out = _merge_duplicates(out, entity, time)
         if out[entity].nunique() == len(out):
@@ -260,6 +265,36 @@ def prepare_long_table(frame: pd.DataFrame, *, entity: str, time: str,
                      "row were merged into it (numbers averaged, other values: first "
                      "non-missing).")
     return out, notes
+
+
+def _refuse_reused_ids(frame: pd.DataFrame, entity: str, time: str, dup: pd.Series) -> None:
+    """Refuse an entity column whose ids are reused across the values of another column.
+
+    A multi-centre trial often numbers its patients within each centre (geepack's
+    respiratory trial: patients 1-56 at each of two centres). Run with the id alone, the two
+    patients' rows shared their visit times and were merged into one patient (ages averaged,
+    half the rows gone). The sign: a column of few values that differs within most repeated
+    entity-times, and splits those entities into series of several rows each with no time
+    repeated.
+    """
+    repeated = frame.loc[dup, [entity, time]].drop_duplicates()
+    entities = frame[entity].isin(repeated[entity])
+    rows = frame[entities]
+    for col in frame.columns:
+        if col in (entity, time) or rows[col].nunique() > MAX_SITE_VALUES:
+            continue
+        differs = frame[dup].groupby([entity, time], sort=False)[col].nunique(dropna=False) > 1
+        if differs.mean() < 0.5:
+            continue
+        series = rows.groupby([entity, col], sort=False, dropna=False)[time]
+        if series.size().mean() < 2 or rows.duplicated([entity, col, time]).any():
+            continue
+        n = int(repeated[entity].nunique())
+        raise DataError(
+            f"{n:,} entities of {entity!r} repeat their times with different values of "
+            f"{col!r}: the ids look numbered within each {col!r} (a centre, a site), so that "
+            f"two patients share one. Make the entity unique (a column joining {entity!r} and "
+            f"{col!r}) and run again; rows at one time of one patient would be merged.")
 
 
 def _merge_duplicates(frame: pd.DataFrame, entity: str, time: str) -> pd.DataFrame:

@@ -92,16 +92,17 @@ class LabelChain:
     def redraw(self, frame: pd.DataFrame, categories: list[list[Any]], scores: Scores,
                decode: Callable[[int, np.ndarray], Any], keep: frozenset[str],
                rng: np.random.Generator) -> pd.DataFrame:
-        """``frame`` with each label column drawn again given the row (columns in ``keep``,
-        given by the caller's conditions, stay and inform the links after them); ``decode``
-        turns a label's codes (``levels``: missing) into its values."""
+        """``frame`` with each label column drawn again given the row; ``decode`` turns a
+        label's codes (``levels``: missing) into its values. A label in ``keep`` (the
+        caller's conditions) stays and informs the links after it; the links before it stay
+        as the copula drew them given the condition (a link cannot see a later one)."""
         out = frame.copy()
         input_scores = scores(out)
         codes = np.column_stack([_codes(out[c], cats) for c, cats in
                                  zip(self.columns, categories, strict=True)])
-        for i, name in enumerate(self.columns):
-            if name in keep:
-                continue
+        kept = [i for i, name in enumerate(self.columns) if name in keep]
+        for i in range(max(kept) + 1 if kept else 0, len(self.columns)):
+            name = self.columns[i]
             drawn = draw_classes(self._features(input_scores, codes, i), self.coef[i], rng)
             codes[:, i] = drawn
             out[name] = decode(i, drawn)

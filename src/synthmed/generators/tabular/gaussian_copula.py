@@ -7,7 +7,10 @@ correlates with the other columns rather than being imputed. The latents' correl
 pair's maximum-likelihood estimate over the rows where both are observed,
 :mod:`._latent_correlation`, projected to the nearest positive-definite matrix) defines a
 multivariate normal. Sampling draws latents and maps them back; conditioning draws the free
-latents from the conditional normal given the fixed ones.
+latents from the conditional normal given the fixed ones. Label columns of 3 to 200
+categories are then drawn again by a chain of multinomial logistic models given the rest of
+the row (:mod:`._label_chain`; ``label_chain``): one latent holds an order, not "this group,
+that way in".
 
 Continuous values can then be smoothed (``smoothing=0.5``, off by default;
 :mod:`synthmed.generators._smoothing`): an interpolated quantile function puts every
@@ -117,6 +120,11 @@ class GaussianCopula(BaseGenerator):
         reflected into the training range), so that synthetic values do not sit between
         neighbouring training values (see above); 0 turns it off. Values are then rounded to
         the column's recorded precision as always.
+    label_chain : bool, default True
+        Draw each label column of 3 to 200 categories (at least 10 rows a category) again,
+        after the copula, from a multinomial logistic model of the row's other columns and
+        the label columns before it (missing a class of its own where the column has missing
+        values). ``False``: the labels come from the copula's latents alone.
 
     Attributes
     ----------
