@@ -22,3 +22,18 @@ def make_rng(random_state: RandomState) -> np.random.Generator:
         f"`random_state` must be a non-negative integer, a numpy Generator or None, "
         f"got {random_state!r}."
     )
+
+
+def own_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A child stream of ``rng`` that leaves ``rng``'s own draws as they were.
+
+    A step added to one generator (the copula's label chain) then does not move the draws of
+    what comes after it: `auto` fits its candidates on one stream, and a chain that drew from
+    it changed the other candidates' scores by more than the chain changed the copula's
+    (flchain: the neural candidate's validation detection AUC 0.639 -> 0.738 on one seed).
+    A bit generator without a seed sequence to spawn from gives ``rng`` itself.
+    """
+    try:
+        return rng.spawn(1)[0]
+    except (TypeError, ValueError, AttributeError):
+        return rng

@@ -12,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import special
 
 __all__ = ["FOLD_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes", "fit_multinomial"]
 
@@ -90,13 +89,14 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
     return weights
 
 
-def draw_classes(x: np.ndarray, weights: np.ndarray, rng: np.random.Generator,
+def draw_classes(logits: np.ndarray, rng: np.random.Generator,
                  barred: np.ndarray | None = None) -> np.ndarray:
-    """A class per row of ``x`` from the model ``weights``; ``barred``: rows x classes that
-    may not be drawn (a row's last class where it must record something)."""
-    proba = special.softmax(x @ weights[:-1] + weights[-1], axis=1)
+    """A class per row of ``logits`` (rows x classes: inputs times a model's weights, plus
+    its intercept); ``barred``: rows x classes that may not be drawn (a row's last class
+    where it must record something)."""
+    weight = np.exp(logits - logits.max(axis=1, keepdims=True))  # unnormalised
     if barred is not None:
-        proba = np.where(barred, 0.0, proba)
-    cum = np.cumsum(proba, axis=1)
-    u = rng.random(len(x))[:, None] * cum[:, -1:]
-    return np.minimum((cum < u).sum(axis=1), weights.shape[1] - 1)
+        weight[barred] = 0.0
+    cum = np.cumsum(weight, axis=1)
+    u = rng.random(len(logits)) * cum[:, -1]
+    return np.minimum((cum < u[:, None]).sum(axis=1), logits.shape[1] - 1)

@@ -137,7 +137,7 @@ class RowLabels:
                 barred = np.zeros((len(x), self.levels[i] + 1), dtype=bool)
                 barred[:, -1] = must_record & (codes[:, :i] >= np.array(self.levels[:i])).all(
                     axis=1)
-            codes[:, i] = draw_classes(x, self.coef[i], rng, barred)
+            codes[:, i] = draw_classes(x @ self.coef[i][:-1] + self.coef[i][-1], rng, barred)
         return codes
 
     def scores(self, codes: np.ndarray, marginals: list[Marginal],

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from synthmed._random import own_stream
 from synthmed.generators._multinomial import ROWS_PER_CLASS
 from synthmed.generators._smoothing import Bandwidth, atoms_of, bandwidth_of, smooth_local
 from synthmed.generators.base import (
@@ -243,7 +244,7 @@ class GaussianCopula(BaseGenerator):
         inputs = [name for name in names if name not in labels]
         self._chain_ = LabelChain.fit(
             labels, [self._categories(name) for name in labels], inputs, frame,
-            lambda f: self._normal_scores(f, inputs), rng)
+            lambda f: self._normal_scores(f, inputs), own_stream(rng))
 
     def _gibbs_correlation(self, low: np.ndarray, high: np.ndarray, observed: np.ndarray,
                            rng: np.random.Generator) -> np.ndarray:
@@ -310,7 +311,7 @@ class GaussianCopula(BaseGenerator):
                 out, [self._categories(name) for name in chain.columns],
                 lambda f: self._normal_scores(f, chain.inputs),
                 lambda i, codes: self._label_marginal(chain.columns[i]).from_codes(codes),
-                frozenset(() if conditions is None else conditions.columns), rng)
+                frozenset(() if conditions is None else conditions.columns), own_stream(rng))
         return out
 
     def _label_marginal(self, name: str) -> CategoricalMarginal:
