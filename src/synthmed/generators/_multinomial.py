@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["FOLD_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes", "fit_multinomial"]
+__all__ = ["FOLD_ROWS", "MIN_CHAIN_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes",
+           "fit_multinomial"]
 
 #: below this many rows the penalty is chosen over five folds of the groups (one fifth of a
 #: few dozen patients cannot rank penalties), above on one fifth held out
@@ -25,6 +26,12 @@ MAX_ITER = 100
 #: a category column is modelled so only with this many rows per category (fewer: nearly an
 #: identifier, its categories left to their marginal)
 ROWS_PER_CLASS = 10
+#: a category is drawn given the rest of its row only from this many training rows: below,
+#: the model follows the few hundred training rows it has, and synthetic rows sat nearer
+#: to them than new patients do (gbsg2's tumour grade, 342 rows: DCR share 0.523 -> 0.629 on
+#: one seed; strep_tb, 53 rows: 0.491 -> 0.623; the median over the 31 unseen tables 0.551
+#: -> 0.568), while the copula's own draw of it stays as private as before
+MIN_CHAIN_ROWS = 1_000
 #: logit gap of a class no training row has (probability ~ 1e-22)
 SURE_LOGIT = 50.0
 

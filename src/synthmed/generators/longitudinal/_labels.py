@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from synthmed.generators._multinomial import ROWS_PER_CLASS, draw_classes, fit_multinomial
+from synthmed.generators._multinomial import (
+    MIN_CHAIN_ROWS,
+    ROWS_PER_CLASS,
+    draw_classes,
+    fit_multinomial,
+)
 from synthmed.generators.longitudinal._model import Marginal
 
 __all__ = ["MAX_LABEL_LEVELS", "MAX_LABEL_ROWS", "RowLabels", "label_measures"]
@@ -40,12 +45,13 @@ MAX_LABEL_LEVELS = 200
 
 def label_measures(codes: list[list[Any] | None], marginals: list[Marginal]) -> np.ndarray:
     """Indices of the measures held as text labels with 2 to :data:`MAX_LABEL_LEVELS`
-    categories (and :data:`ROWS_PER_CLASS` recorded rows a category); none where the label
-    is the only measure. A row then has nothing to link it to, and the value heads keep a
-    patient's label as well: on three unseen cohorts of one yes/no measure (HSAUR's
-    respiratory, schizophrenia2; MASS::bacteria; six splits x three seeds) the chain moved
-    the DCR share by up to +0.023 and the detection AUC both ways."""
-    if len(codes) < 2:
+    categories (and :data:`ROWS_PER_CLASS` recorded rows a category); none below
+    :data:`MIN_CHAIN_ROWS` recorded values in all, or where the label is the only measure.
+    A lone label has nothing in its row to link to, and the value heads keep a patient's
+    label as well: on three unseen cohorts of one yes/no measure (HSAUR's respiratory,
+    schizophrenia2; MASS::bacteria; six splits x three seeds) the chain moved the DCR share
+    by up to +0.023 and the detection AUC both ways."""
+    if len(codes) < 2 or sum(m.count for m in marginals) < MIN_CHAIN_ROWS:
         return np.zeros(0, dtype=np.int64)
     return np.array([i for i, (c, m) in enumerate(zip(codes, marginals, strict=True))
                      if c is not None and m.discrete

@@ -7,10 +7,12 @@ comes through the drive-through and a "misc adult" nearly always does (98 %), wh
 patients in between do half and half; the copula drew 36-64 % for all of them, and the
 patients' static columns alone told synthetic ones from real at AUC 0.66.
 
-So once the copula has drawn a row, each label column of 3 to :data:`MAX_LEVELS` categories
-is drawn again, in column order, from a multinomial logistic model (:mod:`.._multinomial`)
-on the row's other columns (normal scores of numbers, dates and ordered categories, 0 and a
-flag where missing) and the label columns before it (one-hot); "missing" is a class of its
+So once the copula has drawn a row of a table of 1,000 training rows or more
+(:data:`.._multinomial.MIN_CHAIN_ROWS`: below, the chain followed the few training rows and
+the DCR share rose), each label column of 3 to :data:`MAX_LEVELS` categories is drawn again,
+in column order, from a multinomial logistic model (:mod:`.._multinomial`) on the row's
+other columns (normal scores of numbers, dates and ordered categories, 0 and a flag where
+missing) and the label columns before it (one-hot); "missing" is a class of its
 own where the column has missing values. Yes/no columns stay with the copula: one latent
 correlation (the polychoric estimate) holds a two-category link.
 """

@@ -7,10 +7,10 @@ correlates with the other columns rather than being imputed. The latents' correl
 pair's maximum-likelihood estimate over the rows where both are observed,
 :mod:`._latent_correlation`, projected to the nearest positive-definite matrix) defines a
 multivariate normal. Sampling draws latents and maps them back; conditioning draws the free
-latents from the conditional normal given the fixed ones. Label columns of 3 to 200
-categories are then drawn again by a chain of multinomial logistic models given the rest of
-the row (:mod:`._label_chain`; ``label_chain``): one latent holds an order, not "this group,
-that way in".
+latents from the conditional normal given the fixed ones. From 1,000 training rows, label
+columns of 3 to 200 categories are then drawn again by a chain of multinomial logistic
+models given the rest of the row (:mod:`._label_chain`; ``label_chain``): one latent holds
+an order, not "this group, that way in".
 
 Continuous values can then be smoothed (``smoothing=0.5``, off by default;
 :mod:`synthmed.generators._smoothing`): an interpolated quantile function puts every
@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import stats
 
 from synthmed._random import own_stream
-from synthmed.generators._multinomial import ROWS_PER_CLASS
+from synthmed.generators._multinomial import MIN_CHAIN_ROWS, ROWS_PER_CLASS
 from synthmed.generators._smoothing import Bandwidth, atoms_of, bandwidth_of, smooth_local
 from synthmed.generators.base import (
     BaseGenerator,
@@ -122,7 +122,8 @@ class GaussianCopula(BaseGenerator):
         neighbouring training values (see above); 0 turns it off. Values are then rounded to
         the column's recorded precision as always.
     label_chain : bool, default True
-        Draw each label column of 3 to 200 categories (at least 10 rows a category) again,
+        On tables of 1,000 training rows or more, draw each label column of 3 to 200
+        categories (at least 10 rows a category) again,
         after the copula, from a multinomial logistic model of the row's other columns and
         the label columns before it (missing a class of its own where the column has missing
         values). ``False``: the labels come from the copula's latents alone.
@@ -240,7 +241,8 @@ class GaussianCopula(BaseGenerator):
         labels = [name for name, marginal in zip(names, marginals, strict=True)
                   if isinstance(marginal, CategoricalMarginal) and marginal.labels
                   and 3 <= len(marginal.categories)
-                  <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if self.label_chain else []
+                  <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if (
+                      self.label_chain and n_rows >= MIN_CHAIN_ROWS) else []
         inputs = [name for name in names if name not in labels]
         self._chain_ = LabelChain.fit(
             labels, [self._categories(name) for name in labels], inputs, frame,
