@@ -73,6 +73,9 @@ def test_large_table_is_fitted_on_a_stratified_sample():
     assert (choice["fit_rows"], choice["train_rows"]) == (150, 400)
     assert "fitted on 150 of 400 training rows" in choice["reason"]
     assert "stratified on 'died'" in choice["reason"]
+    # nothing that runs a classifier on every drawn row: such a table is sampled by the million
+    assert not choice["refined"] and not choice["target_redrawn"]
+    assert "target not redrawn on a table larger than max_fit_rows=150" in choice["reason"]
     # the exact-copy check covers every training row, not only the fitted sample
     assert gen.n_train_rows_ == 400
     assert gen.copies_of_training(frame[gen.schema_.names]).all()
