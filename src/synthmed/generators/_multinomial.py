@@ -85,6 +85,7 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
                 model.set_params(C=1.0 / step).fit(x[~held], y[~held])
                 proba = np.full((held.sum(), classes), 1e-9)
                 proba[:, model.classes_] = model.predict_proba(x[held])
+                proba /= proba.sum(axis=1, keepdims=True)  # classes absent from the fold
                 loss[i] += log_loss(y[held], proba, labels=np.arange(classes)) * held.sum()
         model = LogisticRegression(C=1.0 / steps[int(np.argmin(loss))], max_iter=MAX_ITER,
                                    tol=1e-3).fit(x_all, y_all)
