@@ -123,10 +123,10 @@ class GaussianCopula(BaseGenerator):
         the column's recorded precision as always.
     label_chain : bool, default True
         On tables of 1,000 training rows or more, draw each label column of 3 to 200
-        categories (at least 10 rows a category) again,
-        after the copula, from a multinomial logistic model of the row's other columns and
-        the label columns before it (missing a class of its own where the column has missing
-        values). ``False``: the labels come from the copula's latents alone.
+        categories (at least 10 rows a category) again after the copula, from a multinomial
+        logistic model of the row's other columns and the label columns before it (missing a
+        class of its own where the column has missing values). ``False``: the labels come
+        from the copula's latents alone.
 
     Attributes
     ----------
