@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -99,3 +100,20 @@ def test_bundled_longitudinal_datasets_are_registered():
     assert data.schema.with_role("time_index") == ["day"]
     assert data.schema.target == "status"
     assert "ODbL" in infos["clif_vitals"].licence
+
+
+def test_a_flagged_repeat_at_one_time_is_merged_not_taken_for_a_reused_id():
+    # a second row at the same time, flagged "H", differs from the first in its flag: that
+    # is not two patients under one id (each id's "H" rows cover a few of its times)
+    from synthmed.datasets.longitudinal import prepare_long_table
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for p in range(30):
+        for t in range(10):
+            rows.append({"id": p, "t": t, "lab": rng.normal(), "flag": "N"})
+            if rng.random() < 0.15:
+                rows.append({"id": p, "t": t, "lab": rng.normal(), "flag": "H"})
+    frame = pd.DataFrame(rows)
+    out, notes = prepare_long_table(frame, entity="id", time="t")
+    assert len(out) == 300 and any("merged" in note for note in notes)

@@ -275,7 +275,7 @@ def _refuse_reused_ids(frame: pd.DataFrame, entity: str, time: str, dup: pd.Seri
     patients' rows shared their visit times and were merged into one patient (ages averaged,
     half the rows gone). The sign: a column of few values that differs within most repeated
     entity-times, and splits those entities into series of several rows each with no time
-    repeated.
+    repeated, each over most of its entity's times.
     """
     repeated = frame.loc[dup, [entity, time]].drop_duplicates()
     entities = frame[entity].isin(repeated[entity])
@@ -288,6 +288,14 @@ def _refuse_reused_ids(frame: pd.DataFrame, entity: str, time: str, dup: pd.Seri
             continue
         series = rows.groupby([entity, col], sort=False, dropna=False)[time]
         if series.size().mean() < 2 or rows.duplicated([entity, col, time]).any():
+            continue
+        # every series of an entity runs over most of its times (two whole trajectories),
+        # not a few of them (a flag that differs on a repeated measurement)
+        times = rows.groupby(entity, sort=False)[time].nunique()
+        counts = series.nunique()
+        owner = counts.index.get_level_values(0)
+        cover = pd.Series(counts.to_numpy() / times.reindex(owner).to_numpy(), index=owner)
+        if cover.groupby(level=0, sort=False).min().median() < 0.5:
             continue
         n = int(repeated[entity].nunique())
         raise DataError(
