@@ -280,10 +280,12 @@ def _refuse_reused_ids(frame: pd.DataFrame, entity: str, time: str, dup: pd.Seri
     repeated = frame.loc[dup, [entity, time]].drop_duplicates()
     entities = frame[entity].isin(repeated[entity])
     rows = frame[entities]
+    by_time = frame[dup].groupby([entity, time], sort=False)
+    times = rows.groupby(entity, sort=False)[time].nunique()
     for col in frame.columns:
         if col in (entity, time) or rows[col].nunique() > MAX_SITE_VALUES:
             continue
-        differs = frame[dup].groupby([entity, time], sort=False)[col].nunique(dropna=False) > 1
+        differs = by_time[col].nunique(dropna=False) > 1
         if differs.mean() < 0.5:
             continue
         series = rows.groupby([entity, col], sort=False, dropna=False)[time]
@@ -291,7 +293,6 @@ def _refuse_reused_ids(frame: pd.DataFrame, entity: str, time: str, dup: pd.Seri
             continue
         # every series of an entity runs over most of its times (two whole trajectories),
         # not a few of them (a flag that differs on a repeated measurement)
-        times = rows.groupby(entity, sort=False)[time].nunique()
         counts = series.nunique()
         owner = counts.index.get_level_values(0)
         cover = pd.Series(counts.to_numpy() / times.reindex(owner).to_numpy(), index=owner)

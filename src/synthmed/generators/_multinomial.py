@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 __all__ = ["FOLD_ROWS", "MIN_CHAIN_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes",
-           "fit_multinomial"]
+           "fit_multinomial", "one_hot"]
 
 #: below this many rows the penalty is chosen over five folds of the groups (one fifth of a
 #: few dozen patients cannot rank penalties), above on one fifth held out
@@ -95,6 +95,15 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
     else:
         weights[:-1, present], weights[-1, present] = model.coef_.T, model.intercept_
     return weights
+
+
+def one_hot(codes: np.ndarray, levels: int) -> np.ndarray:
+    """Rows x ``levels``: 1 at each row's code, zeros where the code is NaN or ``levels`` or
+    more (missing, not recorded): an earlier category as a chain link's input."""
+    out = np.zeros((len(codes), levels))
+    ok = np.flatnonzero(np.isfinite(codes) & (codes < levels))
+    out[ok, codes[ok].astype(np.int64)] = 1.0
+    return out
 
 
 def draw_classes(logits: np.ndarray, rng: np.random.Generator,

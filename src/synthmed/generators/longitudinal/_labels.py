@@ -31,6 +31,7 @@ from synthmed.generators._multinomial import (
     ROWS_PER_CLASS,
     draw_classes,
     fit_multinomial,
+    one_hot,
 )
 from synthmed.generators.longitudinal._model import Marginal
 
@@ -59,14 +60,6 @@ def label_measures(codes: list[list[Any] | None], marginals: list[Marginal]) -> 
                      <= min(MAX_LABEL_LEVELS, m.count // ROWS_PER_CLASS)], dtype=np.int64)
 
 
-def _one_hot(code: np.ndarray, levels: int) -> np.ndarray:
-    """Rows x ``levels``: 1 at each row's code, zeros where the code is NaN."""
-    out = np.zeros((len(code), levels))
-    ok = np.isfinite(code)
-    out[np.flatnonzero(ok), code[ok].astype(np.int64)] = 1.0
-    return out
-
-
 @dataclass
 class RowLabels:
     """A chain of multinomial logistic models, one per label measure; each label's last class
@@ -86,9 +79,8 @@ class RowLabels:
         numbers = np.setdiff1d(np.arange(scores.shape[1]), labels)
         parts = [xs, np.where(observed[:, numbers], scores[:, numbers], 0.0),
                  observed[:, numbers].astype(float),
-                 _one_hot(last_codes[:, upto], levels[upto])]
-        parts += [_one_hot(np.where(codes[:, i] < levels[i], codes[:, i], np.nan), levels[i])
-                  for i in range(upto)]
+                 one_hot(last_codes[:, upto], levels[upto])]
+        parts += [one_hot(codes[:, i], levels[i]) for i in range(upto)]
         return np.hstack(parts)
 
     @classmethod

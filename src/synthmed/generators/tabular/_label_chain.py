@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthmed.generators._multinomial import draw_classes, fit_multinomial
+from synthmed.generators._multinomial import draw_classes, fit_multinomial, one_hot
 
 __all__ = ["MAX_LEVELS", "LabelChain"]
 
@@ -56,13 +56,8 @@ class LabelChain:
     def _features(self, scores: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
         """Link ``upto``'s features: input scores (0 where missing), missing flags of the
         flagged inputs, one-hot categories of the labels before it (zeros where missing)."""
-        parts = [self._base(scores)]
-        for i in range(upto):
-            hot = np.zeros((len(codes), self.levels[i]))
-            ok = codes[:, i] < self.levels[i]
-            hot[np.flatnonzero(ok), codes[ok, i]] = 1.0
-            parts.append(hot)
-        return np.hstack(parts)
+        return np.hstack([self._base(scores),
+                          *(one_hot(codes[:, i], self.levels[i]) for i in range(upto))])
 
     def _logits(self, base: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
         """Link ``upto``'s logits from ``base`` (:meth:`_base`) without building the
@@ -98,7 +93,7 @@ class LabelChain:
         input_scores = scores(sub)
         flagged = list(np.isnan(input_scores).any(axis=0))
         levels = [len(c) for c in categories]
-        missing = [bool(sub[c].isna().any() or frame[c].isna().any()) for c in columns]
+        missing = [bool(frame[c].isna().any()) for c in columns]
         codes = np.column_stack([_codes(sub[c], cats) for c, cats in
                                  zip(columns, categories, strict=True)])
         chain = cls(list(columns), levels, missing, list(inputs), [bool(f) for f in flagged], [])
