@@ -32,7 +32,8 @@ ROWS_PER_CLASS = 10
 #: one seed; strep_tb, 53 rows: 0.491 -> 0.623; the median over the 31 unseen tables 0.551
 #: -> 0.568), while the copula's own draw of it stays as private as before
 MIN_CHAIN_ROWS = 1_000
-#: logit gap of a class no training row has (probability ~ 1e-22)
+#: logit gap of a class no training row has, or of an outcome that never varies in training
+#: (probability ~ 1e-22; the long records' recording chain and held values use it too)
 SURE_LOGIT = 50.0
 
 

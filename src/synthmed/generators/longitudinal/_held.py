@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from synthmed.generators.longitudinal._model import SURE_LOGIT
+from synthmed.generators._multinomial import SURE_LOGIT
 
 __all__ = ["HELD_SHARE", "HeldValues", "held_measures", "repeated_rows"]
 

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import special, stats
 
 from synthmed.evaluation._stats import as_float
+from synthmed.generators._multinomial import SURE_LOGIT  # an outcome that never varies
 
 __all__ = [
     "LinearHead", "LogisticHeads", "Marginal", "StaticFeatures", "ValueHeads",
@@ -34,8 +35,6 @@ MIN_CELLS = 8
 #: modelling scale, log for positive values) is a gross error, not a tail: a continuous
 #: marginal interpolates only up to the most extreme value within these fences
 OUTLIER_IQRS = 10.0
-#: logit of an outcome that never varies in training (probability 1 - 1e-22)
-SURE_LOGIT = 50.0
 #: penalties tried by a linear head: ``ridge`` times 1, 10, ... 10^(RIDGE_STEPS - 1)
 RIDGE_STEPS = 5
 #: the most degrees of freedom a linear head may spend, as a share of its rows
