@@ -333,17 +333,24 @@ class TestConformance:
         stage = rng.choice(["I", "II", "III", "IV"], n, p=[0.4, 0.3, 0.2, 0.1])
         crp = np.where(rng.random(n) < 0.7, rng.lognormal(1.0, 0.6, n).round(2), np.nan)
         age = rng.integers(20, 90, n)
+        # a state of birth coded as a number, with the state's tax and region (NHEFS)
+        states = np.sort(rng.choice(np.arange(1, 57), 15, replace=False))
+        state_tax = dict(zip(states, rng.uniform(0.5, 1.5, 15).round(4), strict=True))
+        state_south = dict(zip(states, rng.random(15) < 0.4, strict=True))
+        state = rng.choice(states, n)
         frame = pd.DataFrame({
             "sex": sex, "sex_code": np.where(sex == "F", 2, 1), "stage": stage,
             "stage_num": pd.Series(stage).map({"I": 1, "II": 2, "III": 3, "IV": 4}),
             "early": np.isin(stage, ["I", "II"]), "age": age,
             "age_group": np.where(age < 50, "<50", np.where(age < 70, "50-69", "70+")),
-            "crp": crp, "crp_copy": crp, "died": rng.random(n) < 0.3})
+            "crp": crp, "crp_copy": crp, "state": state,
+            "tax": [state_tax[s] for s in state], "south": [state_south[s] for s in state],
+            "died": rng.random(n) < 0.3})
         schema = infer_schema(frame, target="died")
         gen = generator_class(name)(**params).fit(frame, schema=schema, random_state=0)
         assert {t.column: t.kind for t in gen.twins_} == {
             "sex_code": "map", "stage_num": "map", "early": "function",
-            "age_group": "bands", "crp_copy": "copy"}
+            "age_group": "bands", "crp_copy": "copy", "tax": "lookup", "south": "lookup"}
         synth = gen.sample(500, random_state=0)
         assert list(synth.columns) == list(frame.columns)
         assert ((synth["sex"] == "F") == (synth["sex_code"] == 2)).all()
@@ -353,6 +360,11 @@ class TestConformance:
         group = np.where(synth["age"] < 50, "<50", np.where(synth["age"] < 70, "50-69", "70+"))
         assert (synth["age_group"] == group).all()
         assert synth["crp"].equals(synth["crp_copy"]) and synth["crp"].isna().any()
+        # every row's tax and region are its state's (a code between two seen ones: the
+        # nearest's)
+        nearest = states[np.abs(synth["state"].to_numpy(float)[:, None] - states).argmin(axis=1)]
+        assert (synth["tax"].to_numpy(float) == [state_tax[s] for s in nearest]).all()
+        assert (synth["south"].astype(bool).to_numpy() == [state_south[s] for s in nearest]).all()
         if gen.tags.supports_conditioning:
             women = gen.sample(50, conditions={"sex_code": 2}, random_state=1)
             assert (women["sex"] == "F").all() and (women["sex_code"] == 2).all()

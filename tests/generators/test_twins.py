@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,4 +84,42 @@ def test_a_near_copy_in_a_large_table_is_checked_on_every_row(monkeypatch):
     found = _twins.find_twins(coerce_table(frame, schema), schema)
     assert found == [_twins.Twin("chol", "hdl", unmatched=3)]  # the whole table's count
     frame.loc[frame["hdl"].last_valid_index(), "chol"] = -1.0  # beyond the sample
+    assert _twins.find_twins(coerce_table(frame, schema), schema) == []
+
+
+def _ward_flag(wards: int, rows_per_ward: int) -> pd.DataFrame:
+    """A ward coded as a number and a flag set on every row of one ward (its ICU; a middle
+    code, so not bands of the number)."""
+    ward = np.repeat(np.arange(wards) * 3 + 10, rows_per_ward)
+    return pd.DataFrame({"ward": ward, "icu": (ward == 16).astype(int),
+                         "age": np.random.default_rng(2).integers(20, 90, len(ward))})
+
+
+@pytest.mark.parametrize(("rows", "found"), [
+    (10, False),  # 24 wards of 10 rows: the ten flagged rows fall in one ward about once in
+                  # 20,000 draws
+    (20, True),   # once in 10^9 draws: the ward sets it
+])
+def test_a_number_code_determines_a_column_only_beyond_chance(rows, found):
+    frame = _ward_flag(24, rows)
+    schema = infer_schema(frame)
+    twins = _twins.find_twins(coerce_table(frame, schema), schema)
+    assert [(t.column, t.source, t.kind) for t in twins] == (
+        [("icu", "ward", "lookup")] if found else [])
+    if found:  # a drawn ward between two codes takes the nearest's flag, as it is written
+        drawn = twins[0].write(pd.Series([16.0, 17.4, 17.6, 14.6, np.nan]))
+        assert drawn.iloc[:4].tolist() == [1, 1, 0, 1] and np.isnan(drawn.iloc[4])
+
+
+def test_a_code_of_few_rows_or_an_entity_is_no_lookup_source():
+    """Codes on two rows each say nothing (any column is constant within them), and a long
+    table's patient id determines every static column without being a code to draw."""
+    frame = _ward_flag(60, 2)
+    schema = infer_schema(frame)
+    assert _twins.find_twins(coerce_table(frame, schema), schema) == []
+    frame = _ward_flag(24, 10)
+    schema = infer_schema(frame)
+    schema = replace(schema, columns=tuple(
+        replace(c, roles=frozenset({"entity_id"})) if c.name == "ward" else c
+        for c in schema.columns))
     assert _twins.find_twins(coerce_table(frame, schema), schema) == []

@@ -195,6 +195,44 @@ def test_text_numbers_keep_the_decimals_they_are_written_with(tmp_path):
     assert TableSchema.load(tmp_path / "s.json").column("sodium").written_decimals == 1
 
 
+def test_a_single_precision_export_read_as_text_keeps_its_digits():
+    """A Stata export writes a float's every digit (a tax of 1.102294921875): read as six
+    decimals, each synthetic 1.102295 sat beside the real value and a classifier split them
+    (NHEFS, AUC 0.98 on that column). Read from text such values are doubles with no short
+    decimals; a float32 column itself still reads as its decimals."""
+    tax = np.array([1.1023, 1.365, 0.5513, 0.5249, 0.8812], dtype=np.float32)
+    schema = infer_schema(pd.DataFrame({"tax": tax.astype(float), "t32": tax,
+                                        "dose": [2.5, 5.0, 7.5, 1.25, 10.0]}))
+    assert schema.column("tax").decimals is None
+    assert schema.column("t32").decimals == 4 and schema.column("dose").decimals == 2
+    assert restore_table(pd.DataFrame({"tax": [1.102294921875]}),
+                         schema.subset(["tax"]))["tax"].iloc[0] == 1.102294921875
+
+
+def test_numbers_whole_from_a_magnitude_stay_whole_there(tmp_path):
+    """A children's hospital records an infant's age in tenths of a year (0.1-0.9) and every
+    other age in whole years: the column's one decimal let a synthetic teenager be 14.3, which
+    no real row is (34 % of synthetic adult ages in medicaldata's covid_testing). Values from
+    the smallest whole value above every fractional one stay whole; below it they keep the
+    decimal. A one-decimal column (a few whole values among many) has no such magnitude."""
+    rng = np.random.default_rng(3)
+    age = np.r_[rng.integers(1, 10, 60) / 10, rng.integers(1, 18, 240)].astype(float)
+    temp = rng.normal(37, 0.6, 300).round(1)
+    frame = pd.DataFrame({"age": age, "temp": temp})
+    schema = infer_schema(frame)
+    assert schema.column("age").decimals == 1 and schema.column("age").whole_from == 1.0
+    assert schema.column("temp").whole_from is None
+    synthetic = restore_table(pd.DataFrame({"age": [0.44, 0.96, 14.3, 2.61],
+                                            "temp": [37.04, 36.56, 38.12, 36.0]}), schema)
+    assert synthetic["age"].tolist() == [0.4, 1.0, 14.0, 3.0]
+    assert synthetic["temp"].tolist() == [37.0, 36.6, 38.1, 36.0]
+    # too few whole values above the fractional ones: chance, not a rule
+    few = infer_schema(pd.DataFrame({"x": np.r_[rng.integers(1, 10, 100) / 10, np.arange(1, 6)]}))
+    assert few.column("x").whole_from is None
+    schema.save(tmp_path / "s.json")
+    assert TableSchema.load(tmp_path / "s.json").column("age").whole_from == 1.0
+
+
 def test_lab_values_at_a_detection_limit_stay_a_number_column(tmp_path):
     """Labs report "<0.5" below the assay's limit and ">50" above: read as a category of 150
     levels, the column was a code that no synthetic row could vary. Now a number column whose
