@@ -75,6 +75,9 @@ MAX_DECIMALS = 6
 #: whole values that must lie above every value with decimals for a column to be read as
 #: whole from there on (:func:`infer_whole_from`)
 MIN_WHOLE_ABOVE = 20
+#: distinct values that must show a grid for a column to be read as on it
+#: (:func:`infer_step`); fewer are codes or chance
+MIN_STEP_VALUES = 5
 # Text that stands for "no value" in exported tables (SAS and Stata write ".", fixed-width
 # exports pad blanks), once surrounding blanks are stripped. Such tokens are read as missing,
 # so that missingness is modelled as missingness, and written back in the source's own token.
@@ -149,6 +152,10 @@ class ColumnSchema:
         For numbers with decimals: the magnitude from which every source value is whole (a
         child's age in tenths below 1 year, in years above; a dosing schedule of 0.25, 0.5, 1,
         2, 4... hours). Synthetic values from it on are rounded to whole numbers.
+    step : float or None
+        For numbers: the grid every source value lies on where it is coarser than the
+        decimals (a dose in steps of 0.5 mg, a weight in whole pounds converted to kg, 0.4536,
+        a count in thousands). Synthetic values are rounded to its multiples.
     """
 
     name: str
@@ -164,6 +171,7 @@ class ColumnSchema:
     time_unit: str | None = None
     written_decimals: int | None = None
     whole_from: float | None = None
+    step: float | None = None
 
     @property
     def modelled(self) -> bool:
@@ -191,6 +199,8 @@ class ColumnSchema:
             out["written_decimals"] = self.written_decimals
         if self.whole_from is not None:
             out["whole_from"] = self.whole_from
+        if self.step is not None:
+            out["step"] = self.step
         return out
 
 
@@ -407,7 +417,7 @@ class TableSchema:
                 continue
             known = {"name", "kind", "roles", "dtype", "decimals", "date_only", "missing_codes",
                      "date_format", "unit", "limits", "time_unit", "written_decimals",
-                     "whole_from"}
+                     "whole_from", "step"}
             extra = sorted(set(item) - known)
             if extra:
                 problems.append(f"Column {item['name']!r} has unknown fields: {', '.join(extra)}.")
@@ -426,6 +436,7 @@ class TableSchema:
                     time_unit=item.get("time_unit"),
                     written_decimals=item.get("written_decimals"),
                     whole_from=item.get("whole_from"),
+                    step=item.get("step"),
                 )
             )
         schema = cls(columns=tuple(cols), spec_version=SCHEMA_SPEC_VERSION,
@@ -557,6 +568,7 @@ def infer_schema(
                 written_decimals=shown if shown and shown > (decimals or 0) else None,
                 whole_from=infer_whole_from(measured) if decimals and kind in NUMERIC_KINDS
                 else None,
+                step=infer_step(measured, decimals) if kind in NUMERIC_KINDS else None,
             )
         )
     schema = TableSchema(columns=tuple(columns))
@@ -846,6 +858,30 @@ def infer_whole_from(series: pd.Series) -> float | None:
     return float(above.min()) if len(above) >= MIN_WHOLE_ABOVE else None
 
 
+def infer_step(series: pd.Series, decimals: int | None) -> float | None:
+    """The grid every value lies on (multiples of the smallest gap between two values),
+    where it is coarser than ``decimals`` say and at least :data:`MIN_STEP_VALUES` distinct
+    values over :data:`MIN_WHOLE_ABOVE` rows show it; None elsewhere. A continuous column's
+    smallest gap is far finer than its values' spacing, so its values miss the grid."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    distinct = np.unique(np.abs(values))
+    distinct = distinct[distinct > 0]
+    if len(values) < MIN_WHOLE_ABOVE or len(distinct) < MIN_STEP_VALUES:
+        return None
+    step = float(np.diff(np.r_[0.0, distinct]).min())
+    finest = 10.0 ** -decimals if decimals is not None else 0.0
+    if step < 1.5 * finest or distinct.max() > 1e6 * step:
+        return None
+    ratio = distinct / step
+    k = np.round(ratio)
+    fit = float(np.sum(ratio * k) / np.sum(k * k))  # the gap, fitted over every value
+    if np.abs(ratio - k * fit).max() > 1e-3 * fit:
+        return None
+    step *= fit
+    return float(f"{step:.10g}")
+
+
 def written_decimals_of(text: pd.Series) -> int | None:
     """The decimals every present number of ``text`` is written with ("143.0" and "139.5":
     1), or None when they differ or the column is not all numbers."""
@@ -1028,6 +1064,11 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             decimals = 0 if col.kind == "integer" else col.decimals
             if decimals is not None:
                 values = np.round(values, decimals)
+            if col.step is not None:
+                values = np.round(values / col.step) * col.step
+                # a grid's multiples written as the source writes them (0.45359237 x 152 is
+                # 68.94604024 to the exporter's eight decimals, not 68.946040240000006)
+                values = np.round(values, decimals if decimals is not None else 10)
             if col.whole_from is not None and decimals:
                 values = np.where(np.abs(values) >= col.whole_from, np.round(values), values)
             series = pd.Series(values, name=name)
