@@ -1050,6 +1050,32 @@ def holds_labels(series: pd.Series, kind: str) -> bool:
     return not series.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all()
 
 
+def recorded_numbers(values: np.ndarray, col: ColumnSchema) -> np.ndarray:
+    """Numbers as the source records them: at its decimals, on its grid (``step``), whole
+    from ``whole_from`` on."""
+    decimals = 0 if col.kind == "integer" else col.decimals
+    if decimals is not None:
+        values = np.round(values, decimals)
+    if col.step is not None:
+        values = np.round(values / col.step) * col.step
+        # a grid's multiples written as the source writes them (0.45359237 x 152 is
+        # 68.94604024 to the exporter's eight decimals, not 68.946040240000006)
+        values = np.round(values, decimals if decimals is not None else 10)
+    if col.whole_from is not None and decimals:
+        values = np.where(np.abs(values) >= col.whole_from, np.round(values), values)
+    return values
+
+
+def recorded_times(series: pd.Series, col: ColumnSchema) -> pd.Series:
+    """Times as the source records them: dates only, or whole in its clock unit."""
+    series = read_dates(series, col.date_format)
+    if col.date_only:
+        return series.dt.normalize()
+    if col.time_unit:
+        return series.dt.round(col.time_unit)
+    return series
+
+
 def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     """Give generated columns the source's dtypes, precision and date format."""
     out = {}
@@ -1060,17 +1086,8 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         if col.kind in NUMERIC_KINDS:
             if series.dtype == object:  # written already (a wrapper restoring its inner draw)
                 series = pd.to_numeric(without_codes(series, col), errors="coerce")
-            values = series.to_numpy(dtype=float)
+            values = recorded_numbers(series.to_numpy(dtype=float), col)
             decimals = 0 if col.kind == "integer" else col.decimals
-            if decimals is not None:
-                values = np.round(values, decimals)
-            if col.step is not None:
-                values = np.round(values / col.step) * col.step
-                # a grid's multiples written as the source writes them (0.45359237 x 152 is
-                # 68.94604024 to the exporter's eight decimals, not 68.946040240000006)
-                values = np.round(values, decimals if decimals is not None else 10)
-            if col.whole_from is not None and decimals:
-                values = np.where(np.abs(values) >= col.whole_from, np.round(values), values)
             series = pd.Series(values, name=name)
             nullable_int = col.dtype in ("Int64", "Int32", "Int16", "Int8")
             if nullable_int or (col.dtype.startswith(("int", "uint")) and not series.isna().any()):
@@ -1080,11 +1097,7 @@ def restore_table(data: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
                 # not become "13.0"
                 series = series.astype("Int64")
         elif col.kind == "datetime":
-            series = read_dates(series, col.date_format)
-            if col.date_only:
-                series = series.dt.normalize()
-            elif col.time_unit:
-                series = series.dt.round(col.time_unit)
+            series = recorded_times(series, col)
             if col.date_format and not col.dtype.startswith("datetime64"):
                 # dates read from text go back as text in the source's own pattern
                 series = series.dt.strftime(col.date_format).astype(object)

@@ -125,6 +125,18 @@ def test_utility_counts_in_the_choice():
     assert selection_loss({"detection_auc": 0.45, "dcr_share": 0.5}) == pytest.approx(0.05)
 
 
+def test_a_utility_figure_some_splits_lack_still_counts():
+    from synthmed.generators.tabular.auto import _mean_scores
+
+    # a rare outcome: one validation split had too few rows of it to score utility
+    runs = [{"detection_auc": 0.45, "dcr_share": 0.5, "utility_ratio": 0.43},
+            {"detection_auc": 0.44, "dcr_share": 0.5, "utility_ratio": 0.64},
+            {"detection_auc": 0.45, "dcr_share": 0.5}]
+    assert _mean_scores(runs)["utility_ratio"] == pytest.approx(0.535)
+    # one split of three is too little to stand for the others
+    assert "utility_ratio" not in _mean_scores(runs[1:2] + [runs[2], runs[2]])
+
+
 def test_utility_ratio_is_scored_on_a_table_with_a_target(pbc_split):
     import numpy as np
 

@@ -64,6 +64,24 @@ def test_save_load_and_missingness(fitted, tmp_path):
     assert np.isfinite(big["hr"]).all()
 
 
+def test_a_static_code_and_its_label_stay_together_after_loading(tmp_path):
+    """The patient-level model writes a code from its label (generators/_twins); its written
+    columns were not saved, so a loaded model drew the two apart."""
+    from synthmed.datasets.longitudinal import longitudinal_schema
+
+    frame = make_long_frame(120, seed=2)
+    frame["sex_code"] = frame["sex"].map({"f": 2, "m": 1})
+    static = ["patient_id", "age", "sex", "sex_code", "stage", "died", "visits", "admitted",
+              "ward", "site"]
+    schema = longitudinal_schema(frame, entity="stay_id", time="t", static=static,
+                                 target="died")
+    gen = get_generator("longitudinal").fit(frame, schema=schema, random_state=0)
+    loaded = load_generator(gen.save(tmp_path / "m"))
+    assert loaded.static_model_.twins_ == gen.static_model_.twins_ != []
+    synth = loaded.sample(200, random_state=0)
+    assert ((synth["sex"] == "f") == (synth["sex_code"] == 2)).all()
+
+
 def test_coarse_visits_keep_labels_integer_times_and_run(tmp_path):
     """MASS::bacteria / geepack::ohio shape: a yes/no measure written "y"/"n", whole-week
     visit times, a handful of visits per child. Labels and integers come back as they were

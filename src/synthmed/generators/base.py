@@ -31,6 +31,7 @@ from synthmed.exceptions import (
     NotFittedError,
     ParameterError,
 )
+from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
 from synthmed.generators._twins import (
     Twin,
     find_twins,
@@ -251,6 +252,8 @@ class BaseGenerator(BaseModel):
     #: columns written from another after each draw (set by ``fit``; none for a subclass
     #: that fits otherwise, or a model saved before they were found)
     twins_: Sequence[Twin] = ()
+    #: pairs of columns one never exceeds the other (set by ``fit``, as ``twins_``)
+    orders_: Sequence[Order] = ()
 
     # ------------------------------------------------------------- fit/sample
 
@@ -294,6 +297,8 @@ class BaseGenerator(BaseModel):
         # the others were fitted closer to the training rows (DCR share 0.588 -> 0.611 on
         # five tables that hold such columns, against 0.592 written after the draw)
         self.twins_ = find_twins(frame, modelled)
+        # a column never above another on a training row stays so (see _orders)
+        self.orders_ = find_orders(frame, modelled)
         self._fit(frame, modelled, make_rng(random_state))
         self.schema_ = modelled
         self.n_train_rows_ = len(frame)
@@ -408,18 +413,27 @@ class BaseGenerator(BaseModel):
         return out
 
     def _draw(self, n: int, cond: pd.DataFrame | None, rng: np.random.Generator) -> pd.DataFrame:
-        twins = self.twins_
+        twins, orders = self.twins_, self.orders_
         inner = None if cond is None else source_conditions(cond, twins)
         raw = self._written(n, inner, twins, rng)
-        if inner is not None:  # a group or band asked for: rows whose source left it again
+        if inner is not None or orders:
+            # rows whose source left a group or band asked for, or that break an order
+            # between two columns, are drawn again
             for _ in range(MAX_RESAMPLE_ROUNDS):
-                bad = np.flatnonzero(unmet(raw, inner, twins))
-                if not len(bad):
+                bad = disordered(raw, orders, self.schema_)
+                if inner is not None:
+                    bad |= unmet(raw, inner, twins)
+                rows = np.flatnonzero(bad)
+                if not len(rows):
                     break
-                again = self._written(len(bad), inner.iloc[bad].reset_index(drop=True),
-                                      twins, rng)
+                again = self._written(
+                    len(rows), None if inner is None else inner.iloc[rows].reset_index(drop=True),
+                    twins, rng)
                 for col in raw.columns:
-                    raw[col] = _replace_rows(raw[col], bad, again[col])
+                    raw[col] = _replace_rows(raw[col], rows, again[col])
+            if orders:
+                raw = put_in_order(raw, orders, self.schema_,
+                                   () if cond is None else cond.columns)
         raw = raw[self.schema_.names].reset_index(drop=True)
         if cond is not None:
             for col in cond.columns:
@@ -510,7 +524,8 @@ class BaseGenerator(BaseModel):
         return (
             {"n_train_rows": self.n_train_rows_, "hash_key": self._hash_key_,
              "copy_rule": self.copy_rule_,
-             "twins": [t.to_meta() for t in self.twins_]},
+             "twins": [t.to_meta() for t in self.twins_],
+             "orders": [o.to_meta() for o in self.orders_]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -525,6 +540,7 @@ class BaseGenerator(BaseModel):
         gen._train_hashes_ = np.unique(np.asarray(arrays["__train_hashes"], dtype=np.uint64))
         # models saved before twins were found model every column
         gen.twins_ = [Twin.from_meta(m) for m in doc.get("twins") or []]
+        gen.orders_ = [Order.from_meta(m) for m in doc.get("orders") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 

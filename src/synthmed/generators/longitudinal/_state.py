@@ -70,7 +70,11 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "clocks": gen._clocks.to_meta(),
         "static_model": {"generator": sm.name, "params": sm.get_params(),
                          "schema": sm.schema_.to_dict(), "n_train_rows": sm.n_train_rows_,
-                         "hash_key": sm._hash_key_, "state": s_meta},
+                         "hash_key": sm._hash_key_, "state": s_meta,
+                         # written columns and orders among the static columns (the twins
+                         # were left out before: a loaded model drew them apart)
+                         "twins": [t.to_meta() for t in sm.twins_],
+                         "orders": [o.to_meta() for o in sm.orders_]},
     }
     arrays: dict[str, np.ndarray] = {
         "x_mean": gen._x_mean, "x_sd": gen._x_sd,

@@ -478,9 +478,18 @@ def _bound_lifted(private: list[dict[str, Any]], eligible: list[dict[str, Any]])
 
 
 def _mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
-    """The figures every run has, averaged over the validation splits."""
-    shared = [k for k in runs[0] if all(k in r for r in runs)]
-    return {k: round(float(np.mean([r[k] for r in runs])), 4) for k in shared}
+    """Each figure averaged over the validation splits that have it, where at least half of
+    them do. A utility figure needs five validation rows of each class: with a rare outcome
+    some splits lack it, and a figure every split had to have left the outcome out of the
+    choice (KMsurv's bfeed, 4 % censored: the copula chosen on realism alone, its utility
+    ratio 0.43 and 0.64 on the two splits that measured it)."""
+    keys = dict.fromkeys(k for r in runs for k in r)
+    out = {}
+    for k in keys:
+        have = [r[k] for r in runs if k in r]
+        if 2 * len(have) >= len(runs):
+            out[k] = round(float(np.mean(have)), 4)
+    return out
 
 
 def _split_losses(runs: list[dict[str, float]]) -> list[float]:

@@ -1,0 +1,157 @@
+"""Columns that never exceed another: a start before its stop, solid food no later than weaning.
+
+Clinical tables are full of such orders: an admission before its discharge, a diastolic
+pressure below the systolic, an age at onset below the age, a relapse-free time within the
+overall survival. A generator that models the two columns' joint loosely breaks them on a
+few rows, and each broken row is one a clinician discards at a glance and a classifier
+learns: in KMsurv's pneumonia cohort (3,470 children) the month solid food began is never
+after the month of weaning, and every generator ``auto`` tried broke that on 10 % of its
+rows (the pair alone told them from real rows at AUC 0.63).
+
+So :class:`~synthmed.generators.base.BaseGenerator` finds, at fit, every pair of number
+columns (or of datetime columns) where one is at most the other on every training row that
+records both, and where that would rarely hold by chance: the two columns' values overlap
+(drawn apart, at least ``MIN_CROSSED`` of pairs would be crossed) and enough rows record both
+(a crossed pair would have turned up unless chance was below ``CHANCE``). After each draw,
+rows that break an order are drawn again, as rows that copy a training record are; a row that
+still breaks one after ``MAX_RESAMPLE_ROUNDS`` has the two values swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthmed.schema import ColumnSchema, TableSchema, recorded_numbers, recorded_times
+
+__all__ = ["Order", "disordered", "find_orders", "orders_note", "put_in_order"]
+
+#: kinds compared with each other: numbers with numbers, times with times
+_GROUPS = {"numeric": "number", "integer": "number", "datetime": "time"}
+#: the least share of crossed pairs (one column's value above the other's) the two columns'
+#: values would give if drawn apart; below it the marginals alone keep the order
+MIN_CROSSED = 0.02
+#: an order is kept when no crossed row among those recording both would turn up by chance
+#: less often than this
+CHANCE = 1e-6
+#: a larger table is searched on a sample of this many rows, then checked on every row
+SEARCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Order:
+    """``low`` is at most ``high`` on every training row recording both (below it where
+    ``strict``)."""
+
+    low: str
+    high: str
+    strict: bool = False
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "strict": self.strict}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> Order:
+        return cls(str(meta["low"]), str(meta["high"]), bool(meta.get("strict")))
+
+
+def find_orders(frame: pd.DataFrame, schema: TableSchema) -> list[Order]:
+    """The orders ``frame`` (canonical dtypes) holds between its number columns and between
+    its datetime columns (see the module's notes)."""
+    if len(frame) > SEARCH_ROWS:
+        pick = np.sort(np.random.default_rng(0).choice(len(frame), SEARCH_ROWS, replace=False))
+        found = find_orders(frame.iloc[pick].reset_index(drop=True), schema)
+        return [o for o in found if not disordered(frame, [o]).any()]
+    values = {name: _numbers(frame[name]) for name in frame.columns
+              if schema.column(name).kind in _GROUPS}
+    names = [n for n, v in values.items() if np.isfinite(v).sum() >= 2]
+    found = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if _GROUPS[schema.column(a).kind] != _GROUPS[schema.column(b).kind]:
+                continue
+            x, y = values[a], values[b]
+            both = np.isfinite(x) & np.isfinite(y)
+            x, y = x[both], y[both]
+            if len(x) < 2:
+                continue
+            if (x <= y).all():
+                low, high = (a, x), (b, y)
+            elif (y <= x).all():
+                low, high = (b, y), (a, x)
+            else:
+                continue
+            if _beyond_chance(low[1], high[1]):
+                found.append(Order(low[0], high[0], bool((low[1] < high[1]).all())))
+    return found
+
+
+def _numbers(series: pd.Series, col: ColumnSchema | None = None) -> np.ndarray:
+    """A number or datetime column as floats (NaN where missing); with ``col``, as the
+    source records them (a drawn 32.6 before 32.7 is written 33 after it)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if col is not None:
+            series = recorded_times(series, col)
+        stamps = series.to_numpy(dtype="datetime64[ns]")
+        return np.where(np.isnat(stamps), np.nan, stamps.astype(np.int64).astype(float))
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    return values if col is None else recorded_numbers(values, col)
+
+
+def _beyond_chance(low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether ``low <= high`` on every row would rarely hold were the two drawn apart: the
+    share of crossed (low, high) pairs across rows, and as many rows as there are."""
+    ranked = np.sort(high)
+    crossed = float(np.searchsorted(ranked, low, side="left").sum()) / (len(low) * len(high))
+    if crossed < MIN_CROSSED:
+        return False
+    return len(low) * np.log1p(-min(crossed, 1 - 1e-12)) < np.log(CHANCE)
+
+
+def disordered(frame: pd.DataFrame, orders: Sequence[Order],
+               schema: TableSchema | None = None) -> np.ndarray:
+    """Rows of ``frame`` that break any of ``orders`` (a missing value breaks none); with
+    ``schema``, once written as the source records its values."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for order in orders:
+        low, high = (_numbers(frame[c], None if schema is None else schema.column(c))
+                     for c in (order.low, order.high))
+        with np.errstate(invalid="ignore"):
+            bad |= (low >= high) if order.strict else (low > high)
+    return bad
+
+
+def put_in_order(frame: pd.DataFrame, orders: Sequence[Order], schema: TableSchema,
+                 fixed: Iterable[str] = ()) -> pd.DataFrame:
+    """``frame`` with the two values of each broken order swapped, where neither is a
+    condition (``fixed``); a few passes, so that a chain of orders settles."""
+    out = frame.copy()
+    held = set(fixed)
+    for _ in range(len(orders)):
+        moved = False
+        for order in orders:
+            if order.low in held or order.high in held:
+                continue
+            rows = np.flatnonzero(disordered(out, [order], schema))
+            if not len(rows):
+                continue
+            low, high = out[order.low].to_numpy(copy=True), out[order.high].to_numpy(copy=True)
+            low[rows], high[rows] = high[rows], low[rows]
+            out[order.low], out[order.high] = low, high
+            moved = True
+        if not moved:
+            break
+    return out
+
+
+def orders_note(orders: Sequence[Order]) -> str | None:
+    """One sentence naming the orders kept (column names only, no patient value)."""
+    if not orders:
+        return None
+    parts = [f"{o.low!r} {'<' if o.strict else '<='} {o.high!r}" for o in orders]
+    return ("Kept in order on every synthetic row, as on every training row recording both "
+            f"(rows that broke one were drawn again): {'; '.join(parts)}.")
