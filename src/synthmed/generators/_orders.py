@@ -12,9 +12,14 @@ So :class:`~synthmed.generators.base.BaseGenerator` finds, at fit, every pair of
 columns (or of datetime columns) where one is at most the other on every training row that
 records both, and where that would rarely hold by chance: the two columns' values overlap
 (drawn apart, at least ``MIN_CROSSED`` of pairs would be crossed) and enough rows record both
-(a crossed pair would have turned up unless chance was below ``CHANCE``). After each draw,
-rows that break an order are drawn again, as rows that copy a training record are; a row that
-still breaks one after ``MAX_RESAMPLE_ROUNDS`` has the two values swapped.
+(a crossed pair would have turned up unless chance was below ``CHANCE``). After each draw a
+row that breaks an order is mended (:func:`put_in_order`): where training rows tie (a relapse
+time equal to the follow-up when no relapse came) the low value is raised to the high one,
+where none tie the two are swapped. Drawing such rows again instead conditioned the whole
+draw on the order, and where the model's joint was loose that moved both columns'
+marginals (rotterdam: column similarity 0.972 -> 0.951, detection AUC 0.615 -> 0.720;
+mended, 0.975 and 0.556). The few rows a mend cannot order (a tie that the two columns'
+precisions write apart) are drawn again.
 """
 
 from __future__ import annotations
@@ -127,25 +132,52 @@ def disordered(frame: pd.DataFrame, orders: Sequence[Order],
 
 def put_in_order(frame: pd.DataFrame, orders: Sequence[Order], schema: TableSchema,
                  fixed: Iterable[str] = ()) -> pd.DataFrame:
-    """``frame`` with the two values of each broken order swapped, where neither is a
-    condition (``fixed``); a few passes, so that a chain of orders settles."""
+    """``frame`` with each broken order mended: where training rows tie, the low value is
+    raised to the high one (the high one lowered where the low one is a condition, ``fixed``;
+    raised to the low one as written, where a coarser precision writes the low one above
+    it); where none tie, the two are swapped (neither being a condition). A few passes, so
+    that a chain of orders settles."""
     out = frame.copy()
     held = set(fixed)
-    for _ in range(len(orders)):
+    for _ in range(max(len(orders), 1)):
         moved = False
         for order in orders:
-            if order.low in held or order.high in held:
-                continue
             rows = np.flatnonzero(disordered(out, [order], schema))
             if not len(rows):
                 continue
-            low, high = out[order.low].to_numpy(copy=True), out[order.high].to_numpy(copy=True)
-            low[rows], high[rows] = high[rows], low[rows]
+            low, high = _values(out[order.low]), _values(out[order.high])
+            if not order.strict and order.low not in held:
+                low[rows] = high[rows]
+            elif not order.strict and order.high not in held:
+                high[rows] = low[rows]
+            elif order.low not in held and order.high not in held:
+                low[rows], high[rows] = high[rows].copy(), low[rows].copy()
+            else:
+                continue
             out[order.low], out[order.high] = low, high
+            apart = rows[disordered(out.iloc[rows], [order], schema)]
+            if not order.strict and len(apart) and order.high not in held:
+                high[apart] = _values(_as_written(out[order.low], schema))[apart]
+                out[order.high] = high
             moved = True
         if not moved:
             break
     return out
+
+
+def _values(series: pd.Series) -> np.ndarray:
+    """A column's values to mend: numbers as floats (an integer array would cut 32.7 to
+    32), times as they are."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.to_numpy(copy=True)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
+
+
+def _as_written(series: pd.Series, schema: TableSchema) -> pd.Series:
+    col = schema.column(str(series.name))
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return recorded_times(series, col)
+    return pd.Series(recorded_numbers(_values(series), col), index=series.index)
 
 
 def orders_note(orders: Sequence[Order]) -> str | None:
@@ -154,4 +186,4 @@ def orders_note(orders: Sequence[Order]) -> str | None:
         return None
     parts = [f"{o.low!r} {'<' if o.strict else '<='} {o.high!r}" for o in orders]
     return ("Kept in order on every synthetic row, as on every training row recording both "
-            f"(rows that broke one were drawn again): {'; '.join(parts)}.")
+            f"(a row that broke one was mended): {'; '.join(parts)}.")

@@ -416,9 +416,16 @@ class BaseGenerator(BaseModel):
         twins, orders = self.twins_, self.orders_
         inner = None if cond is None else source_conditions(cond, twins)
         raw = self._written(n, inner, twins, rng)
+        # a broken order is mended, not drawn again: rejection conditions the whole draw on
+        # the order, and where the model's joint is loose that moves both columns' marginals
+        # (rotterdam, relapse before death: column similarity 0.972 -> 0.951, detection AUC
+        # 0.615 -> 0.720; mended, 0.975 and 0.556)
+        fixed = () if cond is None else tuple(cond.columns)
+        if orders:
+            raw = put_in_order(raw, orders, self.schema_, fixed)
         if inner is not None or orders:
-            # rows whose source left a group or band asked for, or that break an order
-            # between two columns, are drawn again
+            # drawn again: rows whose source left a group or band asked for, and the few a
+            # mend could not put in order (a tie written apart by the two columns' precisions)
             for _ in range(MAX_RESAMPLE_ROUNDS):
                 bad = disordered(raw, orders, self.schema_)
                 if inner is not None:
@@ -429,11 +436,10 @@ class BaseGenerator(BaseModel):
                 again = self._written(
                     len(rows), None if inner is None else inner.iloc[rows].reset_index(drop=True),
                     twins, rng)
+                if orders:
+                    again = put_in_order(again, orders, self.schema_, fixed)
                 for col in raw.columns:
                     raw[col] = _replace_rows(raw[col], rows, again[col])
-            if orders:
-                raw = put_in_order(raw, orders, self.schema_,
-                                   () if cond is None else cond.columns)
         raw = raw[self.schema_.names].reset_index(drop=True)
         if cond is not None:
             for col in cond.columns:
