@@ -209,6 +209,26 @@ def test_a_single_precision_export_read_as_text_keeps_its_digits():
                          schema.subset(["tax"]))["tax"].iloc[0] == 1.102294921875
 
 
+def test_a_few_values_written_finer_do_not_set_a_columns_precision():
+    """flchain's lambda has three decimals on 7,869 of 7,874 rows, aids' cd4 is in halves
+    on all but two (23.3333, a mean of three counts). Read off every value, lambda had no
+    decimals to keep and cd4 a grid of sixths; the column's precision is that of all but
+    half a percent of its values, and the few are rounded to it."""
+    rng = np.random.default_rng(6)
+    lam = rng.lognormal(0, 0.5, 1000).round(3)
+    lam[:3] = [1.23456789, 0.98765432, 2.5000001]
+    cd4 = rng.integers(1, 600, 1000) / 2
+    cd4[:2] = [23.333333, 141.666667]
+    schema = infer_schema(pd.DataFrame({"lam": lam, "cd4": cd4}))
+    assert schema.column("lam").decimals == 3 and schema.column("lam").step is None
+    assert schema.column("cd4").decimals == 1 and schema.column("cd4").step == 0.5
+    back = restore_table(pd.DataFrame({"lam": [1.23456789], "cd4": [23.333333]}), schema)
+    assert back.iloc[0].tolist() == [1.235, 23.5]
+    # values at two decimals on a quarter of the rows set the decimals
+    assert infer_schema(pd.DataFrame({"x": [1.5, 2.25, 3.0, 4.5] * 10})).column(
+        "x").decimals == 2
+
+
 def test_numbers_on_a_grid_coarser_than_their_decimals_stay_on_it(tmp_path):
     """A dose given in steps of 0.5 mg has one decimal, and a weight in whole pounds converted
     to kg eight: synthetic doses of 3.7 mg and weights off the pound grid were told from real
