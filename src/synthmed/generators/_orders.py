@@ -141,9 +141,12 @@ def disordered(frame: pd.DataFrame, orders: Sequence[Order],
     """Rows of ``frame`` that break any of ``orders`` (a missing value breaks none); with
     ``schema``, once written as the source records its values."""
     bad = np.zeros(len(frame), dtype=bool)
+    written: dict[str, np.ndarray] = {}  # a column in several orders is rounded once
     for order in orders:
-        low, high = (_numbers(frame[c], None if schema is None else schema.column(c))
-                     for c in (order.low, order.high))
+        for c in (order.low, order.high):
+            if c not in written:
+                written[c] = _numbers(frame[c], None if schema is None else schema.column(c))
+        low, high = written[order.low], written[order.high]
         with np.errstate(invalid="ignore"):
             bad |= (low >= high) if order.strict else (low > high)
     return bad

@@ -212,9 +212,7 @@ def _twin(frame: pd.DataFrame, schema: TableSchema, source: str, other: str,
         return Twin(other, source)
     if kind not in LABEL_KINDS or np.bincount(b[seen]).min() < MIN_LEVEL_ROWS:
         return None
-    # as many distinct (source, other) pairs as values: one to one
-    pairs = a[seen].astype(np.int64) * (int(b.max()) + 1) + b[seen]
-    if len(np.unique(pairs)) != int(a.max()) + 1:
+    if not _one_value_each(a[seen], b[seen]):  # same count of values: one to one
         return None
     first = np.unique(a[seen], return_index=True)[1]
     keys = [_plain(v) for v in frame[source][seen].iloc[first]]
@@ -222,6 +220,13 @@ def _twin(frame: pd.DataFrame, schema: TableSchema, source: str, other: str,
     if not all(isinstance(v, _SCALAR) for v in keys + values):
         return None  # kept in the model file as JSON: only plain values
     return Twin(other, source, tuple(keys), tuple(values), "map")
+
+
+def _one_value_each(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether every source code in ``a`` (0..k-1) goes with one code of ``b`` only: as many
+    distinct (a, b) pairs as values of ``a``."""
+    pairs = a.astype(np.int64) * (int(b.max()) + 1) + b
+    return len(np.unique(pairs)) == int(a.max()) + 1
 
 
 def _holds(twin: Twin, frame: pd.DataFrame) -> Twin | None:
@@ -368,9 +373,8 @@ def _function(frame: pd.DataFrame, schema: TableSchema, source: str, column: str
         return None
     kind = schema.column(source).kind
     if kind in LABEL_KINDS:
-        pairs = a.astype(np.int64) * (int(b.max()) + 1) + b
-        if len(np.unique(pairs)) != int(a.max()) + 1:
-            return None  # a source value with two of the column's values
+        if not _one_value_each(a, b):
+            return None
         first = np.unique(a, return_index=True)[1]
         keys = [_plain(v) for v in frame[source][seen].iloc[first]]
         values = [_plain(v) for v in frame[column][seen].iloc[first]]
@@ -430,9 +434,8 @@ def _lookup(frame: pd.DataFrame, schema: TableSchema, source: str, column: str,
             codes: Mapping[str, np.ndarray]) -> Twin | None:
     seen = codes[source] >= 0
     a, b = codes[source][seen], codes[column][seen]
-    pairs = a.astype(np.int64) * (int(b.max()) + 1) + b
-    if len(np.unique(pairs)) != int(a.max()) + 1:
-        return None  # a code with two of the column's values
+    if not _one_value_each(a, b):
+        return None
     # how likely a column of these value shares is constant within every code's rows
     shares = np.bincount(b) / len(b)
     sizes, times = np.unique(np.bincount(a), return_counts=True)
