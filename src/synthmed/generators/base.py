@@ -31,6 +31,7 @@ from synthmed.exceptions import (
     NotFittedError,
     ParameterError,
 )
+from synthmed.generators._formulas import Formula, find_formulas, write_formulas
 from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
 from synthmed.generators._twins import (
     Twin,
@@ -254,6 +255,8 @@ class BaseGenerator(BaseModel):
     twins_: Sequence[Twin] = ()
     #: pairs of columns one never exceeds the other (set by ``fit``, as ``twins_``)
     orders_: Sequence[Order] = ()
+    #: columns computed from others: a difference, a ratio (set by ``fit``, as ``twins_``)
+    formulas_: Sequence[Formula] = ()
 
     # ------------------------------------------------------------- fit/sample
 
@@ -297,6 +300,9 @@ class BaseGenerator(BaseModel):
         # the others were fitted closer to the training rows (DCR share 0.588 -> 0.611 on
         # five tables that hold such columns, against 0.592 written after the draw)
         self.twins_ = find_twins(frame, modelled)
+        # a column computed from others (a weight change, a BMI) is so on every row (see
+        # _formulas); modelled too, like a twin
+        self.formulas_ = find_formulas(frame, modelled, self.twins_)
         # a column never above another on a training row stays so (see _orders)
         self.orders_ = find_orders(frame, modelled)
         self._fit(frame, modelled, make_rng(random_state))
@@ -422,7 +428,7 @@ class BaseGenerator(BaseModel):
         # 0.615 -> 0.720; mended, 0.975 and 0.556)
         fixed = () if cond is None else tuple(cond.columns)
         if orders:
-            raw = put_in_order(raw, orders, self.schema_, fixed)
+            raw = self._computed(put_in_order(raw, orders, self.schema_, fixed), fixed)
         if inner is not None or orders:
             # drawn again: rows whose source left a group or band asked for, and the few a
             # mend could not put in order (a tie written apart by the two columns' precisions)
@@ -437,7 +443,8 @@ class BaseGenerator(BaseModel):
                     len(rows), None if inner is None else inner.iloc[rows].reset_index(drop=True),
                     twins, rng)
                 if orders:
-                    again = put_in_order(again, orders, self.schema_, fixed)
+                    again = self._computed(put_in_order(again, orders, self.schema_, fixed),
+                                           fixed)
                 for col in raw.columns:
                     raw[col] = _replace_rows(raw[col], rows, again[col])
         raw = raw[self.schema_.names].reset_index(drop=True)
@@ -455,7 +462,15 @@ class BaseGenerator(BaseModel):
             for col in inner.columns:
                 if not any(t.column == col and not t.invertible for t in twins):
                     raw[col] = inner[col].to_numpy()
-        return write_twins(raw, twins) if twins else raw
+        raw = write_twins(raw, twins) if twins else raw
+        return self._computed(raw, () if inner is None else tuple(inner.columns))
+
+    def _computed(self, raw: pd.DataFrame, fixed: tuple[str, ...]) -> pd.DataFrame:
+        """``raw`` with the columns computed from others computed from the drawn sources
+        (one given as a condition, in ``fixed``, left as given)."""
+        if not self.formulas_:
+            return raw
+        return write_formulas(raw, self.formulas_, self.schema_, fixed)
 
     def copies_of_training(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the rows of ``frame`` identical to a training record that fewer
@@ -531,7 +546,8 @@ class BaseGenerator(BaseModel):
             {"n_train_rows": self.n_train_rows_, "hash_key": self._hash_key_,
              "copy_rule": self.copy_rule_,
              "twins": [t.to_meta() for t in self.twins_],
-             "orders": [o.to_meta() for o in self.orders_]},
+             "orders": [o.to_meta() for o in self.orders_],
+             "formulas": [f.to_meta() for f in self.formulas_]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -547,6 +563,7 @@ class BaseGenerator(BaseModel):
         # models saved before twins were found model every column
         gen.twins_ = [Twin.from_meta(m) for m in doc.get("twins") or []]
         gen.orders_ = [Order.from_meta(m) for m in doc.get("orders") or []]
+        gen.formulas_ = [Formula.from_meta(m) for m in doc.get("formulas") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 

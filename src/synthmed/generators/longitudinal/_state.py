@@ -74,7 +74,8 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
                          # written columns and orders among the static columns (the twins
                          # were left out before: a loaded model drew them apart)
                          "twins": [t.to_meta() for t in sm.twins_],
-                         "orders": [o.to_meta() for o in sm.orders_]},
+                         "orders": [o.to_meta() for o in sm.orders_],
+                         "formulas": [f.to_meta() for f in sm.formulas_]},
     }
     arrays: dict[str, np.ndarray] = {
         "x_mean": gen._x_mean, "x_sd": gen._x_sd,
