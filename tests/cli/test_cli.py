@@ -419,6 +419,22 @@ def test_a_code_and_its_label_stay_consistent_through_the_cli(tmp_path, capsys):
     assert "Written from another column" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_a_weight_change_is_computed_through_the_cli(tmp_path, capsys):
+    """An export with two weights and their difference (NHEFS): the run says the formula, the
+    written file keeps it on every row, and the report's data card says so."""
+    rng = np.random.default_rng(3)
+    n = 300
+    before = rng.normal(75, 12, n).round(1)
+    after = (before + rng.normal(1, 4, n)).round(1)
+    frame = pd.DataFrame({"wt71": before, "wt82": after, "wt82_71": (after - before).round(1),
+                          "died": rng.random(n) < 0.3})
+    out = _generate_csv(frame, tmp_path, capsys, "gaussian_copula")
+    assert "'wt82' = 'wt82_71' + 'wt71'" in out
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert (synth["wt82"] - synth["wt71"] - synth["wt82_71"]).abs().max() < 1e-9
+    assert "Computed from other columns" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Weekly glucose exported with "." where no sample was taken: the long-table run says
     it reads "." as missing, writes "." back where a synthetic visit has no glucose, and the
