@@ -24,6 +24,7 @@ from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, e
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
 from synthmed.generators._formulas import formulas_note
+from synthmed.generators._gates import gates_note
 from synthmed.generators._orders import orders_note
 from synthmed.generators._twins import twins_note
 from synthmed.generators.registry import DEFAULT_GENERATOR
@@ -321,7 +322,7 @@ def generate(
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
     for note in filter(None, [twins_note(gen.twins_), formulas_note(gen.formulas_),
-                              orders_note(gen.orders_)]):
+                              gates_note(gen.gates_), orders_note(gen.orders_)]):
         say(note)
 
     say(f"releasing ({_mode_label(options)})")
@@ -555,7 +556,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         f"{', '.join(schema.dropped_columns) or 'none'}.",
         *read_notes(schema),
         *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_),
-                       formulas_note(gen.formulas_), orders_note(gen.orders_)]),
+                       formulas_note(gen.formulas_), gates_note(gen.gates_),
+                       orders_note(gen.orders_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

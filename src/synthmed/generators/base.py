@@ -32,6 +32,7 @@ from synthmed.exceptions import (
     ParameterError,
 )
 from synthmed.generators._formulas import Formula, find_formulas, write_formulas
+from synthmed.generators._gates import Gate, close_gates, find_gates, ungated
 from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
 from synthmed.generators._twins import (
     Twin,
@@ -257,6 +258,8 @@ class BaseGenerator(BaseModel):
     orders_: Sequence[Order] = ()
     #: columns computed from others: a difference, a ratio (set by ``fit``, as ``twins_``)
     formulas_: Sequence[Formula] = ()
+    #: columns recorded only where a category says so (set by ``fit``, as ``twins_``)
+    gates_: Sequence[Gate] = ()
 
     # ------------------------------------------------------------- fit/sample
 
@@ -303,6 +306,9 @@ class BaseGenerator(BaseModel):
         # a column computed from others (a weight change, a BMI) is so on every row (see
         # _formulas); modelled too, like a twin
         self.formulas_ = find_formulas(frame, modelled, self.twins_)
+        # a column blank by design where a category says so (a year of death for the
+        # living) is blank exactly there (see _gates)
+        self.gates_ = find_gates(frame, modelled, self.twins_)
         # a column never above another on a training row stays so (see _orders)
         self.orders_ = find_orders(frame, modelled)
         self._fit(frame, modelled, make_rng(random_state))
@@ -429,13 +435,16 @@ class BaseGenerator(BaseModel):
         fixed = () if cond is None else tuple(cond.columns)
         if orders:
             raw = self._computed(put_in_order(raw, orders, self.schema_, fixed), fixed)
-        if inner is not None or orders:
-            # drawn again: rows whose source left a group or band asked for, and the few a
-            # mend could not put in order (a tie written apart by the two columns' precisions)
+        if inner is not None or orders or self.gates_:
+            # drawn again: rows whose source left a group or band asked for, the few a mend
+            # could not put in order (a tie written apart by the two columns' precisions),
+            # and those that left blank a column their category says is recorded
             for _ in range(MAX_RESAMPLE_ROUNDS):
                 bad = disordered(raw, orders, self.schema_)
                 if inner is not None:
                     bad |= unmet(raw, inner, twins)
+                if self.gates_:
+                    bad |= ungated(raw, self.gates_, fixed)
                 rows = np.flatnonzero(bad)
                 if not len(rows):
                     break
@@ -463,7 +472,9 @@ class BaseGenerator(BaseModel):
                 if not any(t.column == col and not t.invertible for t in twins):
                     raw[col] = inner[col].to_numpy()
         raw = write_twins(raw, twins) if twins else raw
-        return self._computed(raw, () if inner is None else tuple(inner.columns))
+        fixed = () if inner is None else tuple(inner.columns)
+        raw = self._computed(raw, fixed)
+        return close_gates(raw, self.gates_, fixed) if self.gates_ else raw
 
     def _computed(self, raw: pd.DataFrame, fixed: tuple[str, ...]) -> pd.DataFrame:
         """``raw`` with the columns computed from others computed from the drawn sources
@@ -547,7 +558,8 @@ class BaseGenerator(BaseModel):
              "copy_rule": self.copy_rule_,
              "twins": [t.to_meta() for t in self.twins_],
              "orders": [o.to_meta() for o in self.orders_],
-             "formulas": [f.to_meta() for f in self.formulas_]},
+             "formulas": [f.to_meta() for f in self.formulas_],
+             "gates": [g.to_meta() for g in self.gates_]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -564,6 +576,7 @@ class BaseGenerator(BaseModel):
         gen.twins_ = [Twin.from_meta(m) for m in doc.get("twins") or []]
         gen.orders_ = [Order.from_meta(m) for m in doc.get("orders") or []]
         gen.formulas_ = [Formula.from_meta(m) for m in doc.get("formulas") or []]
+        gen.gates_ = [Gate.from_meta(m) for m in doc.get("gates") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 

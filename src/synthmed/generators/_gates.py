@@ -1,0 +1,182 @@
+"""Columns recorded only where a category says so: a year of death for the dead, pregnancy
+outcomes for women with a previous pregnancy.
+
+Clinical tables leave a column blank by design where it does not apply. In causaldata's
+NHEFS export the year of death is recorded for every participant who died and for no one
+else; in medicaldata's OPT trial the earlier pregnancies' outcomes (live preterm births,
+stillbirths...) only where a previous pregnancy is recorded. A generator models the blanks
+as a pattern like any other and breaks the rule on some rows: the forest gave 10 % of its
+NHEFS rows a year of death without a death or a death without a year, and 16-18 % of its
+OPT rows preterm births without a previous pregnancy or the reverse (the copula 6-7 %, the
+neural AR 15-21 %). A clinician discards such a row at once.
+
+So :class:`~synthmed.generators.base.BaseGenerator` finds, at fit, each column whose blanks
+follow the levels of a categorical or yes/no column (its *source*, missing counted as a
+level of its own): on every training row of some levels it is recorded, on every row of the
+others blank, where chance would give that less often than ``CHANCE`` (``MIN_ROWS`` rows
+of each level at least). After each draw the column is blanked where its source's level
+says so, and the rows that drew it blank where the level says recorded are drawn again (a
+value cannot be made up). The target and columns written from another (``_twins``) are
+never gated; a column given as a condition is left as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthmed.generators._twins import Twin
+from synthmed.schema import TableSchema
+
+__all__ = ["Gate", "close_gates", "find_gates", "gates_note", "ungated"]
+
+#: a pattern of blanks this unlikely by chance (each level of the source all recorded or
+#: all blank, the column's blanks drawn at random) is a rule
+CHANCE = 1e-6
+#: each level of the source on at least this many training rows
+MIN_ROWS = 5
+_LABEL_KINDS = ("categorical", "boolean")
+#: the key of a missing source value (JSON has no NaN)
+_MISSING = "__missing__"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """``column`` is recorded exactly where ``source`` takes one of ``recorded`` (plain
+    values; ``None`` for a missing source) and blank elsewhere."""
+
+    column: str
+    source: str
+    recorded: tuple[Any, ...]
+
+    def wanted(self, source: pd.Series) -> np.ndarray:
+        """Where the column should be recorded, given the drawn ``source`` values."""
+        keys = _keys(source)
+        return np.isin(keys, np.asarray([_MISSING if v is None else _text(v)
+                                         for v in self.recorded], dtype=object))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"column": self.column, "source": self.source, "recorded": list(self.recorded)}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> Gate:
+        return cls(str(meta["column"]), str(meta["source"]), tuple(meta["recorded"]))
+
+
+def _keys(series: pd.Series) -> np.ndarray:
+    """A label column's values as text, missing as ``_MISSING``: 1 and 1.0 and "1" alike,
+    as a value written to a CSV file and read back is."""
+    values = series.astype(object).to_numpy()
+    out = np.empty(len(values), dtype=object)
+    missing = pd.isna(values)
+    out[missing] = _MISSING
+    out[~missing] = [_text(v) for v in values[~missing]]
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    return str(value)
+
+
+def find_gates(frame: pd.DataFrame, schema: TableSchema,
+               twins: Sequence[Twin] = ()) -> list[Gate]:
+    """The columns of ``frame`` (canonical dtypes) whose blanks follow a label column's levels
+    (see the module's notes); the target, then the label columns in table order, are tried
+    as sources. A gated column is no one's source and a source is not gated: columns blank
+    on the same rows (pbc's trial measures, blank for the 106 patients outside the trial)
+    are all gated by the first one's source, not by each other, where the blanks of either
+    would win and the blanks would grow."""
+    written = {t.column for t in twins}
+    sources = [c for c in frame.columns
+               if schema.column(c).kind in _LABEL_KINDS and c not in written]
+    sources.sort(key=lambda c: c != schema.target)
+    keys = {c: _keys(frame[c]) for c in sources}
+    found: list[Gate] = []
+    gated: set[str] = set()
+    used: set[str] = set()
+    for column in frame.columns:
+        if column == schema.target or column in written or column in used:
+            continue
+        recorded = frame[column].notna().to_numpy()
+        share = recorded.mean()
+        if share in (0.0, 1.0):
+            continue
+        for source in sources:
+            if source == column or source in gated:
+                continue
+            gate = _gate(column, source, recorded, share, keys[source], frame[source])
+            if gate is not None:
+                found.append(gate)
+                gated.add(column)
+                used.add(source)
+                break
+    return found
+
+
+def _gate(column: str, source: str, recorded: np.ndarray, share: float, keys: np.ndarray,
+          values: pd.Series) -> Gate | None:
+    levels, codes = np.unique(keys, return_inverse=True)
+    rows = np.bincount(codes, minlength=len(levels))
+    if len(levels) < 2 or rows.min() < MIN_ROWS:
+        return None
+    shown = np.bincount(codes, weights=recorded, minlength=len(levels))
+    if not np.all((shown == 0) | (shown == rows)):
+        return None
+    # each level all recorded or all blank by chance, the blanks drawn at random
+    log_chance = float(np.sum(np.logaddexp(rows * np.log(share), rows * np.log1p(-share))))
+    if log_chance > np.log(CHANCE):
+        return None
+    first = {k: i for i, k in reversed(list(enumerate(keys)))}
+    open_levels = [levels[i] for i in np.flatnonzero(shown == rows)]
+    recorded_values = tuple(None if k == _MISSING else _plain(values.iloc[first[k]])
+                            for k in open_levels)
+    return Gate(column, source, recorded_values)
+
+
+def close_gates(frame: pd.DataFrame, gates: Sequence[Gate],
+                fixed: Iterable[str] = ()) -> pd.DataFrame:
+    """``frame`` with each gated column blanked where its source's level says blank (a
+    column given as a condition, in ``fixed``, left as given)."""
+    held = set(fixed)
+    out = frame.copy()
+    for gate in gates:
+        if gate.column in held:
+            continue
+        shut = ~gate.wanted(out[gate.source])
+        if shut.any():
+            out[gate.column] = out[gate.column].mask(shut)
+    return out
+
+
+def ungated(frame: pd.DataFrame, gates: Sequence[Gate], fixed: Iterable[str] = ()) -> np.ndarray:
+    """Rows of ``frame`` that drew a gated column blank where its source's level says it is
+    recorded (to be drawn again)."""
+    held = set(fixed)
+    bad = np.zeros(len(frame), dtype=bool)
+    for gate in gates:
+        if gate.column not in held:
+            bad |= gate.wanted(frame[gate.source]) & frame[gate.column].isna().to_numpy()
+    return bad
+
+
+def gates_note(gates: Sequence[Gate]) -> str | None:
+    """One sentence naming the gated columns and their sources (names only: the levels are
+    values of the data)."""
+    if not gates:
+        return None
+    parts = [f"{g.column!r} by {g.source!r}" for g in gates]
+    return ("Recorded only where another column's value says so, as on every training row "
+            f"(blank elsewhere): {'; '.join(parts)}.")
+
+
+def _plain(value: Any) -> Any:
+    value = value.item() if isinstance(value, np.generic) else value
+    return value if isinstance(value, bool | int | float | str) else str(value)

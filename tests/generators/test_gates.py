@@ -1,0 +1,88 @@
+"""Columns recorded only where a category says so, found at fit (generators/_gates); the
+conformance suite checks every generator keeps them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthmed import infer_schema
+from synthmed.generators import _gates
+from synthmed.generators._twins import find_twins
+from synthmed.schema import coerce_table
+
+
+def _found(frame: pd.DataFrame, **roles: str) -> list[tuple[str, str, tuple]]:
+    schema = infer_schema(frame, **roles)
+    table = coerce_table(frame, schema)
+    return [(g.column, g.source, g.recorded)
+            for g in _gates.find_gates(table, schema, find_twins(table, schema))]
+
+
+def _cohort(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    died = rng.random(n) < 0.3
+    sex = rng.choice(["F", "M"], n)
+    return pd.DataFrame({
+        "age": rng.integers(20, 90, n), "sex": sex,
+        "previous_pregnancies": np.where(sex == "F", rng.integers(0, 4, n), np.nan),
+        "died": died, "death_year": np.where(died, rng.integers(1983, 1993, n), np.nan)})
+
+
+def test_a_column_blank_by_design_is_found_with_the_levels_that_record_it():
+    rng = np.random.default_rng(0)
+    frame = _cohort(rng, 300)
+    assert _found(frame) == [("previous_pregnancies", "sex", ("F",)),
+                             ("death_year", "died", (True,))]
+    # the target is tried first as a source, and is never gated itself
+    assert _found(frame, target="died")[1] == ("death_year", "died", (True,))
+
+
+def test_blanks_that_chance_or_a_small_level_explain_are_not_a_rule():
+    rng = np.random.default_rng(1)
+    n = 300
+    frame = pd.DataFrame({"site": rng.choice(["a", "b", "c"], n),
+                          "crp": np.where(rng.random(n) < 0.02, np.nan, rng.normal(5, 1, n))})
+    assert _found(frame) == []  # six blanks all at one site by chance: none here
+    few = pd.DataFrame({"arm": ["x"] * 40 + ["y"] * 3,
+                        "dose": [1.0] * 40 + [np.nan] * 3})
+    assert _found(few) == []  # a level of three rows: chance
+    rare = pd.DataFrame({"arm": ["x", "y"] * 4, "dose": [1.0, np.nan] * 4})
+    assert _found(rare) == []  # eight rows: chance gives that one time in 256
+
+
+def test_columns_blank_on_the_same_rows_share_one_source_not_each_other():
+    """pbc's trial measures are blank for the patients outside the trial: gated in a cycle,
+    the blanks of either would win."""
+    rng = np.random.default_rng(2)
+    n = 300
+    outside = rng.random(n) < 0.25
+    frame = pd.DataFrame({
+        "trt": np.where(outside, np.nan, rng.integers(1, 3, n)),
+        "ascites": np.where(outside, np.nan, rng.integers(0, 2, n)),
+        "alk_phos": np.where(outside, np.nan, rng.lognormal(7, 0.5, n).round()),
+        "age": rng.integers(30, 80, n)})
+    found = _found(frame)
+    assert [(c, s) for c, s, _ in found] == [("trt", "ascites"), ("alk_phos", "ascites")]
+    assert {float(v) for v in found[0][2]} == {0.0, 1.0}
+
+
+def test_gates_close_blank_columns_and_find_rows_to_draw_again():
+    gate = _gates.Gate("death_year", "died", (True,))
+    drawn = pd.DataFrame({"died": [True, False, True, False],
+                          "death_year": [1985.0, 1990.0, np.nan, np.nan]})
+    closed = _gates.close_gates(drawn, [gate])
+    assert closed["death_year"].isna().tolist() == [False, True, True, True]
+    assert _gates.ungated(closed, [gate]).tolist() == [False, False, True, False]
+    # a condition on the gated column is kept as given
+    assert _gates.close_gates(drawn, [gate], fixed=["death_year"]).equals(drawn)
+    assert not _gates.ungated(drawn, [gate], fixed=["death_year"]).any()
+
+
+def test_a_gate_reads_its_levels_as_written_and_round_trips_its_meta():
+    gate = _gates.Gate("yrdth", "death", (1.0, None))
+    # 1, 1.0 and "1" are one level (a CSV round trip), and a blank source is a level
+    source = pd.Series([1, 1.0, "1", 0, np.nan], dtype=object)
+    assert gate.wanted(source).tolist() == [True, True, True, False, True]
+    assert _gates.Gate.from_meta(gate.to_meta()) == gate
+    assert "'yrdth' by 'death'" in _gates.gates_note([gate])
+    assert _gates.gates_note([]) is None
