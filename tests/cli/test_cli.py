@@ -435,6 +435,20 @@ def test_a_weight_change_is_computed_through_the_cli(tmp_path, capsys):
     assert "Computed from other columns" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_a_year_of_death_stays_with_the_dead_through_the_cli(tmp_path, capsys):
+    """A year of death recorded exactly for those who died: the run names the rule, the
+    written file keeps it, and the report's data card says so."""
+    rng = np.random.default_rng(4)
+    n = 300
+    died = rng.random(n) < 0.3
+    frame = pd.DataFrame({"age": rng.integers(20, 90, n), "died": died.astype(int),
+                          "yrdth": np.where(died, rng.integers(83, 93, n), np.nan)})
+    assert "'yrdth' by 'died'" in _generate_csv(frame, tmp_path, capsys, "arf")
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert (synth["yrdth"].notna() == (synth["died"] == 1)).all()
+    assert "Recorded only where another column" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Weekly glucose exported with "." where no sample was taken: the long-table run says
     it reads "." as missing, writes "." back where a synthetic visit has no glucose, and the

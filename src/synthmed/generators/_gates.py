@@ -70,12 +70,9 @@ class Gate:
 def _keys(series: pd.Series) -> np.ndarray:
     """A label column's values as text, missing as ``_MISSING``: 1 and 1.0 and "1" alike,
     as a value written to a CSV file and read back is."""
-    values = series.astype(object).to_numpy()
-    out = np.empty(len(values), dtype=object)
-    missing = pd.isna(values)
-    out[missing] = _MISSING
-    out[~missing] = [_text(v) for v in values[~missing]]
-    return out
+    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    texts = np.asarray([_text(v) for v in uniques] + [_MISSING], dtype=object)
+    return texts[codes]  # a missing value's code -1 takes the last
 
 
 def _text(value: Any) -> str:
