@@ -66,15 +66,23 @@ def test_columns_blank_on_the_same_rows_share_one_source_not_each_other():
     assert {float(v) for v in found[0][2]} == {0.0, 1.0}
 
 
-def test_gates_close_blank_columns_and_find_rows_to_draw_again():
+def test_gates_blank_a_column_and_lend_values_within_a_level():
     gate = _gates.Gate("death_year", "died", (True,))
-    drawn = pd.DataFrame({"died": [True, False, True, False],
-                          "death_year": [1985.0, 1990.0, np.nan, np.nan]})
-    closed = _gates.close_gates(drawn, [gate])
-    assert closed["death_year"].isna().tolist() == [False, True, True, True]
-    assert _gates.ungated(closed, [gate]).tolist() == [False, False, True, False]
+    drawn = pd.DataFrame({"died": [True, False, True, False, True],
+                          "death_year": [1985.0, 1990.0, np.nan, np.nan, 1987.0]})
+    rng = np.random.default_rng(0)
+    closed = _gates.close_gates(drawn, [gate], rng)
+    # blank for the living; the dead row drawn blank takes another dead row's year
+    assert closed["death_year"].isna().tolist() == [False, True, False, True, False]
+    assert closed.loc[2, "death_year"] in (1985.0, 1987.0)
+    assert closed["died"].equals(drawn["died"])  # the level is never changed
+    assert not _gates.ungated(closed, [gate]).any()
+    # no drawn row of the level to lend a value: the row is to be drawn again
+    alone = pd.DataFrame({"died": [True, False], "death_year": [np.nan, 1990.0]})
+    assert _gates.ungated(_gates.close_gates(alone, [gate], rng), [gate]).tolist() == [
+        True, False]
     # a condition on the gated column is kept as given
-    assert _gates.close_gates(drawn, [gate], fixed=["death_year"]).equals(drawn)
+    assert _gates.close_gates(drawn, [gate], rng, fixed=["death_year"]).equals(drawn)
     assert not _gates.ungated(drawn, [gate], fixed=["death_year"]).any()
 
 

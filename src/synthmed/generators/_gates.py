@@ -15,9 +15,11 @@ follow the levels of a categorical or yes/no column (its *source*, missing count
 level of its own): on every training row of some levels it is recorded, on every row of the
 others blank, where chance would give that less often than ``CHANCE`` (``MIN_ROWS`` rows
 of each level at least). After each draw the column is blanked where its source's level
-says so, and the rows that drew it blank where the level says recorded are drawn again (a
-value cannot be made up). The target and columns written from another (``_twins``) are
-never gated; a column given as a condition is left as given.
+says so, and a row that drew it blank where the level says recorded takes the value of
+another drawn row of that level (a value cannot be made up; drawing such rows again
+favoured the levels that need no value). Rows no drawn row can lend to are drawn again. The
+target and columns written from another (``_twins``) are never gated; a column given as a
+condition is left as given.
 """
 
 from __future__ import annotations
@@ -138,24 +140,36 @@ def _gate(column: str, source: str, recorded: np.ndarray, share: float, keys: np
     return Gate(column, source, recorded_values)
 
 
-def close_gates(frame: pd.DataFrame, gates: Sequence[Gate],
+def close_gates(frame: pd.DataFrame, gates: Sequence[Gate], rng: np.random.Generator,
                 fixed: Iterable[str] = ()) -> pd.DataFrame:
-    """``frame`` with each gated column blanked where its source's level says blank (a
-    column given as a condition, in ``fixed``, left as given)."""
+    """``frame`` with each gated column blanked where its source's level says blank, and,
+    where the level says recorded but the column was drawn blank, given the value of another
+    drawn row of the same level, at random (a column given as a condition, in ``fixed``,
+    left as given). Drawing such rows again instead favoured rows whose level says blank
+    (they never need it): it grew the blank levels' share, and OPT's copula rows were told
+    from real ones at 0.629 against 0.576."""
     held = set(fixed)
     out = frame.copy()
     for gate in gates:
         if gate.column in held:
             continue
-        shut = ~gate.wanted(out[gate.source])
-        if shut.any():
-            out[gate.column] = out[gate.column].mask(shut)
+        wanted = gate.wanted(out[gate.source])
+        column = out[gate.column].mask(~wanted)
+        lacking = wanted & column.isna().to_numpy()
+        if lacking.any():
+            levels = _keys(out[gate.source])
+            for level in np.unique(levels[lacking]):
+                donors = np.flatnonzero((levels == level) & column.notna().to_numpy())
+                rows = np.flatnonzero(lacking & (levels == level))
+                if len(donors):
+                    column.iloc[rows] = column.iloc[rng.choice(donors, len(rows))].to_numpy()
+        out[gate.column] = column
     return out
 
 
 def ungated(frame: pd.DataFrame, gates: Sequence[Gate], fixed: Iterable[str] = ()) -> np.ndarray:
-    """Rows of ``frame`` that drew a gated column blank where its source's level says it is
-    recorded (to be drawn again)."""
+    """Rows of ``frame`` with a gated column blank where its source's level says it is
+    recorded: those no drawn row of the level could lend a value to (to be drawn again)."""
     held = set(fixed)
     bad = np.zeros(len(frame), dtype=bool)
     for gate in gates:

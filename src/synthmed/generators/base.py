@@ -474,7 +474,7 @@ class BaseGenerator(BaseModel):
         raw = write_twins(raw, twins) if twins else raw
         fixed = () if inner is None else tuple(inner.columns)
         raw = self._computed(raw, fixed)
-        return close_gates(raw, self.gates_, fixed) if self.gates_ else raw
+        return close_gates(raw, self.gates_, rng, fixed) if self.gates_ else raw
 
     def _computed(self, raw: pd.DataFrame, fixed: tuple[str, ...]) -> pd.DataFrame:
         """``raw`` with the columns computed from others computed from the drawn sources
