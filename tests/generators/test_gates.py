@@ -94,3 +94,26 @@ def test_a_gate_reads_its_levels_as_written_and_round_trips_its_meta():
     assert _gates.Gate.from_meta(gate.to_meta()) == gate
     assert "'yrdth' by 'death'" in _gates.gates_note([gate])
     assert _gates.gates_note([]) is None
+
+
+def test_a_panel_recorded_on_the_same_rows_is_gated_by_one_of_its_columns():
+    """hepatoCellular's immune-cell counts are recorded on the same 101 of 227 patients."""
+    rng = np.random.default_rng(6)
+    n = 200
+    panel = rng.random(n) < 0.45
+    frame = pd.DataFrame({"age": rng.integers(30, 80, n)})
+    for name in ("cd4", "cd8", "cd68"):
+        frame[name] = np.where(panel, rng.lognormal(3, 0.8, n).round(2), np.nan)
+    frame["died"] = rng.random(n) < 0.4
+    schema = infer_schema(frame, target="died")
+    table = coerce_table(frame, schema)
+    gates = _gates.find_gates(table, schema)
+    assert [(g.column, g.source, g.presence) for g in gates] == [
+        ("cd4", "cd8", True), ("cd68", "cd8", True)]
+    drawn = pd.DataFrame({"cd8": [1.0, np.nan, 2.0], "cd4": [np.nan, 5.0, 7.0],
+                          "cd68": [3.0, 4.0, np.nan]})
+    closed = _gates.close_gates(drawn, gates, np.random.default_rng(0))
+    assert closed.notna().eq(drawn["cd8"].notna(), axis=0).all().all()
+    assert closed.loc[0, "cd4"] == 7.0 and closed.loc[2, "cd68"] == 3.0  # lent in the level
+    assert _gates.Gate.from_meta(gates[0].to_meta()) == gates[0]
+    assert "'cd4' by 'cd8' (recorded on the same rows)" in _gates.gates_note(gates)

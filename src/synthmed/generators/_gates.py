@@ -10,9 +10,14 @@ NHEFS rows a year of death without a death or a death without a year, and 16-18 
 OPT rows preterm births without a previous pregnancy or the reverse (the copula 6-7 %, the
 neural AR 15-21 %). A clinician discards such a row at once.
 
+Lab panels are measured together: asaur's hepatoCellular records 25 immune-cell counts and
+ratios on the same 101 of 227 patients, and the Bayesian network drew each column's blanks
+on its own (a classifier told its rows from real ones at AUC 0.98).
+
 So :class:`~synthmed.generators.base.BaseGenerator` finds, at fit, each column whose blanks
 follow the levels of a categorical or yes/no column (its *source*, missing counted as a
-level of its own): on every training row of some levels it is recorded, on every row of the
+level of its own), or else the blanks of another column (recorded on the same rows, or on
+the others): on every training row of some levels it is recorded, on every row of the
 others blank, where chance would give that less often than ``CHANCE`` (``MIN_ROWS`` rows
 of each level at least). After each draw the column is blanked where its source's level
 says so, and a row that drew it blank where the level says recorded takes the value of
@@ -44,29 +49,43 @@ MIN_ROWS = 5
 _LABEL_KINDS = ("categorical", "boolean")
 #: the key of a missing source value (JSON has no NaN)
 _MISSING = "__missing__"
+#: a presence gate's key of a recorded source value
+_RECORDED = "recorded"
 
 
 @dataclass(frozen=True)
 class Gate:
     """``column`` is recorded exactly where ``source`` takes one of ``recorded`` (plain
-    values; ``None`` for a missing source) and blank elsewhere."""
+    values; ``None`` for a missing source) and blank elsewhere; with ``presence``, where
+    ``source`` is recorded (``recorded == ("recorded",)``) or blank (``(None,)``)."""
 
     column: str
     source: str
     recorded: tuple[Any, ...]
+    presence: bool = False
+
+    def levels(self, source: pd.Series) -> np.ndarray:
+        """The level of each drawn ``source`` value, as text."""
+        return _presence(source) if self.presence else _keys(source)
 
     def wanted(self, source: pd.Series) -> np.ndarray:
         """Where the column should be recorded, given the drawn ``source`` values."""
-        keys = _keys(source)
-        return np.isin(keys, np.asarray([_MISSING if v is None else _text(v)
+        return np.isin(self.levels(source), np.asarray([_MISSING if v is None else _text(v)
                                          for v in self.recorded], dtype=object))
 
     def to_meta(self) -> dict[str, Any]:
-        return {"column": self.column, "source": self.source, "recorded": list(self.recorded)}
+        return {"column": self.column, "source": self.source, "recorded": list(self.recorded),
+                "presence": self.presence}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Gate:
-        return cls(str(meta["column"]), str(meta["source"]), tuple(meta["recorded"]))
+        return cls(str(meta["column"]), str(meta["source"]), tuple(meta["recorded"]),
+                   bool(meta.get("presence")))
+
+
+def _presence(series: pd.Series) -> np.ndarray:
+    """Whether each value is recorded, as a label column's keys."""
+    return np.where(series.notna().to_numpy(), _RECORDED, _MISSING).astype(object)
 
 
 def _keys(series: pd.Series) -> np.ndarray:
@@ -97,21 +116,35 @@ def find_gates(frame: pd.DataFrame, schema: TableSchema,
     sources = [c for c in frame.columns
                if schema.column(c).kind in _LABEL_KINDS and c not in written]
     sources.sort(key=lambda c: c != schema.target)
-    keys = {c: _keys(frame[c]) for c in sources}
+    keys = {c: _Levels.of(_keys(frame[c])) for c in sources}
+    present = {c: frame[c].notna().to_numpy() for c in frame.columns}
+    blanks = {c: np.packbits(~present[c]).tobytes() for c in frame.columns}
+    shown = {c: np.packbits(present[c]).tobytes() for c in frame.columns}
+    # a column's presence as a source's levels: 0 blank, 1 recorded
+    presences = {c: _Levels(np.asarray([_MISSING, _RECORDED], dtype=object),
+                            present[c].astype(np.intp),
+                            np.bincount(present[c].astype(np.intp), minlength=2))
+                 for c in frame.columns}
     found: list[Gate] = []
     gated: set[str] = set()
     used: set[str] = set()
     for column in frame.columns:
         if column == schema.target or column in written or column in used:
             continue
-        recorded = frame[column].notna().to_numpy()
+        recorded = present[column]
         share = recorded.mean()
         if share in (0.0, 1.0):
             continue
-        for source in sources:
+        # a category's levels first, then another column blank on the same rows (a lab
+        # panel measured together) or on the others
+        together = [c for c in frame.columns if c != column and c not in written
+                    and blanks[c] in (blanks[column], shown[column])]
+        tries = [(c, keys[c], False) for c in sources] + [
+            (c, presences[c], True) for c in together]
+        for source, source_keys, presence in tries:
             if source == column or source in gated:
                 continue
-            gate = _gate(column, source, recorded, share, keys[source], frame[source])
+            gate = _gate(column, source, recorded, share, source_keys, frame[source], presence)
             if gate is not None:
                 found.append(gate)
                 gated.add(column)
@@ -120,23 +153,39 @@ def find_gates(frame: pd.DataFrame, schema: TableSchema,
     return found
 
 
-def _gate(column: str, source: str, recorded: np.ndarray, share: float, keys: np.ndarray,
-          values: pd.Series) -> Gate | None:
-    levels, codes = np.unique(keys, return_inverse=True)
-    rows = np.bincount(codes, minlength=len(levels))
-    if len(levels) < 2 or rows.min() < MIN_ROWS:
+@dataclass(frozen=True)
+class _Levels:
+    """A source's levels (text keys), each row's level and each level's row count."""
+
+    keys: np.ndarray
+    codes: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> _Levels:
+        levels, codes = np.unique(keys, return_inverse=True)
+        return cls(levels, codes, np.bincount(codes, minlength=len(levels)))
+
+
+def _gate(column: str, source: str, recorded: np.ndarray, share: float, levels: _Levels,
+          values: pd.Series, presence: bool = False) -> Gate | None:
+    rows = levels.rows
+    if len(rows) < 2 or rows.min() < MIN_ROWS:
         return None
-    shown = np.bincount(codes, weights=recorded, minlength=len(levels))
+    shown = np.bincount(levels.codes, weights=recorded, minlength=len(rows))
     if not np.all((shown == 0) | (shown == rows)):
         return None
     # each level all recorded or all blank by chance, the blanks drawn at random
     log_chance = float(np.sum(np.logaddexp(rows * np.log(share), rows * np.log1p(-share))))
     if log_chance > np.log(CHANCE):
         return None
-    first = {k: i for i, k in reversed(list(enumerate(keys)))}
-    open_levels = [levels[i] for i in np.flatnonzero(shown == rows)]
-    recorded_values = tuple(None if k == _MISSING else _plain(values.iloc[first[k]])
-                            for k in open_levels)
+    open_codes = np.flatnonzero(shown == rows)
+    if presence:
+        return Gate(column, source, tuple(None if levels.keys[i] == _MISSING else _RECORDED
+                                          for i in open_codes), presence=True)
+    first = np.unique(levels.codes, return_index=True)[1]  # a row of each level
+    recorded_values = tuple(None if levels.keys[i] == _MISSING
+                            else _plain(values.iloc[first[i]]) for i in open_codes)
     return Gate(column, source, recorded_values)
 
 
@@ -157,7 +206,7 @@ def close_gates(frame: pd.DataFrame, gates: Sequence[Gate], rng: np.random.Gener
         column = out[gate.column].mask(~wanted)
         lacking = wanted & column.isna().to_numpy()
         if lacking.any():
-            levels = _keys(out[gate.source])
+            levels = gate.levels(out[gate.source])
             for level in np.unique(levels[lacking]):
                 donors = np.flatnonzero((levels == level) & column.notna().to_numpy())
                 rows = np.flatnonzero(lacking & (levels == level))
@@ -183,7 +232,9 @@ def gates_note(gates: Sequence[Gate]) -> str | None:
     values of the data)."""
     if not gates:
         return None
-    parts = [f"{g.column!r} by {g.source!r}" for g in gates]
+    parts = [f"{g.column!r} by {g.source!r}" + (
+        " (recorded on the same rows)" if g.presence and g.recorded == (_RECORDED,) else
+        " (recorded where it is blank)" if g.presence else "") for g in gates]
     return ("Recorded only where another column's value says so, as on every training row "
             f"(blank elsewhere): {'; '.join(parts)}.")
 
