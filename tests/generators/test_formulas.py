@@ -100,6 +100,20 @@ def test_the_target_a_sensitive_column_and_a_copied_column_are_never_written():
     assert _found(frame.drop(columns=["height", "bmi_band"])) == []
 
 
+def test_a_column_on_a_grid_is_not_the_one_written():
+    """NHEFS's 1982 weight is whole pounds in kg: computed from the 1971 weight and the
+    change, it would be moved to its grid and off the relation."""
+    rng = np.random.default_rng(7)
+    n = 300
+    before = rng.normal(75, 12, n).round(2)
+    # the widest term (the 1971 weight and the change add up), on a grid of whole pounds
+    after = (((before + rng.normal(1, 4, n)) / 0.45359237).round() * 0.45359237).round(8)
+    frame = pd.DataFrame({"wt71": before, "wt82": after, "wt82_71": after - before})
+    assert infer_schema(frame).column("wt82").step is not None
+    # the 1982 weight spreads widest, but the next widest, the 1971 weight, is written
+    assert _found(frame) == ["'wt71' = - 'wt82_71' + 'wt82'"]
+
+
 def test_a_formula_is_written_from_the_sources_as_they_are_recorded():
     rng = np.random.default_rng(4)
     a, b = rng.normal(5, 2, 50).round(1), rng.normal(50, 20, 50).round()

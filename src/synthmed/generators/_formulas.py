@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.generators._orders import column_numbers
 from synthmed.generators._twins import Twin
-from synthmed.schema import ColumnSchema, TableSchema, recorded_numbers, recorded_times
+from synthmed.schema import ColumnSchema, TableSchema
 
 __all__ = ["Formula", "find_formulas", "formulas_note", "write_formulas"]
 
@@ -157,9 +158,13 @@ def find_formulas(frame: pd.DataFrame, schema: TableSchema,
     units = {n: _unit(schema.column(n)) for n in values}
 
     def writable(name: str) -> bool:
+        # a column recorded on a grid coarser than its decimals, or whole from some value,
+        # would move a computed value off the relation when written (NHEFS's 1982 weight,
+        # whole pounds in kg: 0.23 kg off its change plus the 1971 weight)
         col = schema.column(name)
         return (col.kind in (*_NUMBER_KINDS, "datetime") and name != schema.target
-                and name not in read and not col.roles & {"sensitive", "time_index"})
+                and name not in read and not col.roles & {"sensitive", "time_index"}
+                and col.step is None and col.whole_from is None)
 
     found: list[Formula] = []
     written: set[str] = set()
@@ -189,8 +194,9 @@ def _solved_for_widest(formula: Formula, values: Mapping[str, np.ndarray],
     written one takes the spread of the others' joint, which the generator models only
     approximately. Where its own term is the widest, the error is smallest beside its
     spread: NHEFS's weight change computed from the two drawn weights spread wider than the
-    real change (KS distance 0.18 for the forest, against 0.03 drawn directly), while the
-    1982 weight computed from the 1971 weight and the drawn change keeps its spread."""
+    real change (KS distance 0.18 for the forest, against 0.03 drawn directly); the 1971
+    weight computed from the 1982 weight and the drawn change stays within 0.03 of its drawn
+    spread (the 1982 weight, widest, is on a grid of whole pounds: not written)."""
     names = (formula.column, *formula.sources)
     x = np.column_stack([values[n] for n in names])
     x = x[np.isfinite(x).all(axis=1)]
@@ -234,7 +240,8 @@ def _fit(column: str, names: list[str], values: Mapping[str, np.ndarray],
     """The fewest of ``names`` that give ``column`` exactly (logs of both with ``log``), or
     None. Every set of up to ``MAX_SOURCES`` sources is fitted at once by least squares from
     the columns' cross-products (a wide table costs sets x a small solve); the sets that
-    explain all but a millionth of the column's variance are checked, fewest sources first."""
+    leave at most ``UNEXPLAINED`` of the column's variance are checked, fewest sources
+    first."""
     x = np.column_stack([values[n] for n in names])
     y = values[column]
     rows = np.flatnonzero(np.isfinite(y) & np.isfinite(x).all(axis=1))
@@ -396,16 +403,12 @@ def _unit(col: ColumnSchema) -> float:
 
 def _numbers(series: pd.Series, col: ColumnSchema | None = None) -> np.ndarray:
     """A number, datetime or number-coded column as floats (datetimes in days since 1970),
-    NaN where missing (or not a number); with ``col``, as the source records its values."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        if col is not None:
-            series = recorded_times(series, col)
-        stamps = series.to_numpy(dtype="datetime64[ns]")
-        return np.where(np.isnat(stamps), np.nan, stamps.astype(np.int64) / _DAY_NS)
-    values = pd.to_numeric(series.astype(object), errors="coerce").to_numpy(dtype=float)
-    if col is None or col.kind not in _NUMBER_KINDS:
-        return values
-    return recorded_numbers(values, col)
+    NaN where missing (or not a number); with ``col``, as the source records its values.
+    ``_orders.column_numbers`` in days rather than nanoseconds: least squares mixes them
+    with small numbers."""
+    recorded = None if col is None or col.kind == "categorical" else col
+    values = column_numbers(series, recorded)
+    return values / _DAY_NS if pd.api.types.is_datetime64_any_dtype(series) else values
 
 
 def write_formulas(frame: pd.DataFrame, formulas: Sequence[Formula], schema: TableSchema,

@@ -68,10 +68,12 @@ class Gate:
         """The level of each drawn ``source`` value, as text."""
         return _presence(source) if self.presence else _keys(source)
 
-    def wanted(self, source: pd.Series) -> np.ndarray:
-        """Where the column should be recorded, given the drawn ``source`` values."""
-        return np.isin(self.levels(source), np.asarray([_MISSING if v is None else _text(v)
-                                         for v in self.recorded], dtype=object))
+    def wanted(self, source: pd.Series, levels: np.ndarray | None = None) -> np.ndarray:
+        """Where the column should be recorded, given the drawn ``source`` values (or their
+        ``levels``, already read)."""
+        keys = np.asarray([_MISSING if v is None else _text(v) for v in self.recorded],
+                          dtype=object)
+        return np.isin(self.levels(source) if levels is None else levels, keys)
 
     def to_meta(self) -> dict[str, Any]:
         return {"column": self.column, "source": self.source, "recorded": list(self.recorded),
@@ -196,17 +198,17 @@ def close_gates(frame: pd.DataFrame, gates: Sequence[Gate], rng: np.random.Gener
     drawn row of the same level, at random (a column given as a condition, in ``fixed``,
     left as given). Drawing such rows again instead favoured rows whose level says blank
     (they never need it): it grew the blank levels' share, and OPT's copula rows were told
-    from real ones at 0.629 against 0.576."""
+    from real ones at 0.629, against 0.592 lending and 0.576 without the rule."""
     held = set(fixed)
     out = frame.copy()
     for gate in gates:
         if gate.column in held:
             continue
-        wanted = gate.wanted(out[gate.source])
+        levels = gate.levels(out[gate.source])
+        wanted = gate.wanted(out[gate.source], levels)
         column = out[gate.column].mask(~wanted)
         lacking = wanted & column.isna().to_numpy()
         if lacking.any():
-            levels = gate.levels(out[gate.source])
             for level in np.unique(levels[lacking]):
                 donors = np.flatnonzero((levels == level) & column.notna().to_numpy())
                 rows = np.flatnonzero(lacking & (levels == level))

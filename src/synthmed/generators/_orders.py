@@ -33,7 +33,8 @@ import pandas as pd
 
 from synthmed.schema import ColumnSchema, TableSchema, recorded_numbers, recorded_times
 
-__all__ = ["Order", "disordered", "find_orders", "orders_note", "put_in_order"]
+__all__ = ["Order", "column_numbers", "disordered", "find_orders", "orders_note",
+           "put_in_order"]
 
 #: kinds compared with each other: numbers with numbers, times with times
 _GROUPS = {"numeric": "number", "integer": "number", "datetime": "time"}
@@ -73,7 +74,7 @@ def find_orders(frame: pd.DataFrame, schema: TableSchema) -> list[Order]:
         pick = np.sort(np.random.default_rng(0).choice(len(frame), SEARCH_ROWS, replace=False))
         found = find_orders(frame.iloc[pick].reset_index(drop=True), schema)
         return [o for o in found if not disordered(frame, [o]).any()]
-    values = {name: _numbers(frame[name]) for name in frame.columns
+    values = {name: column_numbers(frame[name]) for name in frame.columns
               if schema.column(name).kind in _GROUPS}
     found = []
     for group in set(_GROUPS.values()):
@@ -114,7 +115,7 @@ def _candidates(table: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def _numbers(series: pd.Series, col: ColumnSchema | None = None) -> np.ndarray:
+def column_numbers(series: pd.Series, col: ColumnSchema | None = None) -> np.ndarray:
     """A number or datetime column as floats (NaN where missing); with ``col``, as the
     source records them (a drawn 32.6 before 32.7 is written 33 after it)."""
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -122,6 +123,8 @@ def _numbers(series: pd.Series, col: ColumnSchema | None = None) -> np.ndarray:
             series = recorded_times(series, col)
         stamps = series.to_numpy(dtype="datetime64[ns]")
         return np.where(np.isnat(stamps), np.nan, stamps.astype(np.int64).astype(float))
+    if not pd.api.types.is_numeric_dtype(series):  # number codes of a category, text
+        series = series.astype(object)
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     return values if col is None else recorded_numbers(values, col)
 
@@ -145,7 +148,7 @@ def disordered(frame: pd.DataFrame, orders: Sequence[Order],
     for order in orders:
         for c in (order.low, order.high):
             if c not in written:
-                written[c] = _numbers(frame[c], None if schema is None else schema.column(c))
+                written[c] = column_numbers(frame[c], None if schema is None else schema.column(c))
         low, high = written[order.low], written[order.high]
         with np.errstate(invalid="ignore"):
             bad |= (low >= high) if order.strict else (low > high)
