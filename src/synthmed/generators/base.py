@@ -31,6 +31,7 @@ from synthmed.exceptions import (
     NotFittedError,
     ParameterError,
 )
+from synthmed.generators._chunks import DRAW_THREADS, chunk_streams, drawn_ahead
 from synthmed.generators._formulas import Formula, find_formulas, write_formulas
 from synthmed.generators._gates import Gate, close_gates, find_gates, ungated
 from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
@@ -261,6 +262,13 @@ class BaseGenerator(BaseModel):
     #: columns recorded only where a category says so (set by ``fit``, as ``twins_``)
     gates_: Sequence[Gate] = ()
 
+    @property
+    def draws_in_threads(self) -> bool:
+        """Whether :meth:`sample_chunks` may draw two chunks at once on two threads: the
+        draw reads the fitted model only, and its work is mostly numpy's, which releases the
+        lock between threads (a generator whose draw runs on torch's own threads says no)."""
+        return True
+
     # ------------------------------------------------------------- fit/sample
 
     def fit(self, data: pd.DataFrame, *, schema: TableSchema | None = None,
@@ -353,11 +361,14 @@ class BaseGenerator(BaseModel):
                       allow_copies: bool = False) -> Iterator[pd.DataFrame]:
         """Draw ``n`` synthetic records as consecutive frames of at most ``chunk_rows`` rows.
 
-        Memory holds one chunk at a time, whatever ``n``. Each chunk is drawn as
+        Memory holds a few chunks at a time, whatever ``n``. Each chunk is drawn as
         :meth:`sample` draws a table (same dtypes, exact copies of training records
-        rejected), from one random stream: the same seed and ``chunk_rows`` give the same
-        chunks, and with ``chunk_rows >= n`` the one chunk equals ``sample(n)``.
-        Arguments are checked here, before the first chunk is asked for.
+        rejected), from its own random stream (the first chunk from ``random_state``'s, the
+        others from streams spawned from it), so that two chunks are drawn at once on two
+        threads where the generator allows (:attr:`draws_in_threads`): the same seed and
+        ``chunk_rows`` give the same chunks, and with ``chunk_rows >= n`` the one chunk
+        equals ``sample(n)``. Arguments are checked here, before the first chunk is asked
+        for.
 
         Parameters
         ----------
@@ -385,20 +396,23 @@ class BaseGenerator(BaseModel):
         else:  # a mapping is checked once and repeated per chunk, never built for all n rows
             cond = None
             one_row = self._check_conditions(conditions, 1)
-        rng = make_rng(random_state)
+        starts = range(0, n, chunk_rows)
+        streams = chunk_streams(make_rng(random_state), len(starts))
 
-        def chunks() -> Iterator[pd.DataFrame]:
-            for start in range(0, n, chunk_rows):
-                size = min(chunk_rows, n - start)
-                if cond is not None:
-                    part = cond.iloc[start:start + size].reset_index(drop=True)
-                elif one_row is not None:
-                    part = one_row.iloc[np.zeros(size, dtype=np.intp)].reset_index(drop=True)
-                else:
-                    part = None
-                yield self._sample_without_copies(size, part, rng, allow_copies)
+        def draw(k: int) -> pd.DataFrame:
+            start = starts[k]
+            size = min(chunk_rows, n - start)
+            if cond is not None:
+                part = cond.iloc[start:start + size].reset_index(drop=True)
+            elif one_row is not None:
+                part = one_row.iloc[np.zeros(size, dtype=np.intp)].reset_index(drop=True)
+            else:
+                part = None
+            return self._sample_without_copies(size, part, streams[k], allow_copies)
 
-        return chunks()
+        if len(set(map(id, streams))) == 1 or not self.draws_in_threads:
+            return (draw(k) for k in range(len(starts)))
+        return drawn_ahead(draw, len(starts), DRAW_THREADS)
 
     def _sample_without_copies(self, n: int, cond: pd.DataFrame | None,
                                rng: np.random.Generator, allow_copies: bool) -> pd.DataFrame:

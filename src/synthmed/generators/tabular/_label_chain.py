@@ -63,9 +63,9 @@ class LabelChain:
         """Link ``upto``'s logits from ``base`` (:meth:`_base`) without building the
         one-hot columns: each label before it adds its category's row of weights (none where
         missing). A million rows' one-hots of an 88-category clinic were 0.7 GB a link."""
-        w = self.coef[upto].astype(np.float32)  # single precision: half the memory traffic
+        w = self.coef[upto].astype(base.dtype)
         k = base.shape[1]
-        logits = base.astype(np.float32) @ w[:k] + w[-1]
+        logits = base @ w[:k] + w[-1]
         for i in range(upto):  # a row of zeros after the block stands for "missing"
             block = np.vstack([w[k:k + self.levels[i]], np.zeros((1, w.shape[1]), np.float32)])
             logits += block[np.minimum(codes[:, i], self.levels[i])]
@@ -111,7 +111,7 @@ class LabelChain:
         caller's conditions) stays and informs the links after it; the links before it stay
         as the copula drew them given the condition (a link cannot see a later one)."""
         out = frame.copy()
-        base = self._base(scores(out))
+        base = self._base(scores(out)).astype(np.float32)  # half the memory traffic
         codes = np.column_stack([_codes(out[c], cats) for c, cats in
                                  zip(self.columns, categories, strict=True)])
         kept = [i for i, name in enumerate(self.columns) if name in keep]

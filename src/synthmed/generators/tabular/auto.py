@@ -423,6 +423,10 @@ class AutoGenerator(BaseGenerator):
                           f"DCR share {scores['dcr_share']:.3f})"}
 
     # ------------------------------------------------------------------ sample
+    @property
+    def draws_in_threads(self) -> bool:
+        return self.inner_.draws_in_threads
+
     def _sample(self, n: int, conditions: pd.DataFrame | None,
                 rng: np.random.Generator) -> pd.DataFrame:
         if self.refiner_ is None:

@@ -203,6 +203,11 @@ class NeuralAutoregressive(BaseGenerator):
         self.stopped_by_, self.history_ = result.stopped_by, result.history
 
     # ------------------------------------------------------------------ sample
+    @property
+    def draws_in_threads(self) -> bool:
+        # torch already draws on both cores, and torch_session sets its global thread count
+        return False
+
     def _sample(self, n: int, conditions: pd.DataFrame | None,
                 rng: np.random.Generator) -> pd.DataFrame:
         from synthmed.generators.tabular._ar_network import sample_tokens, torch_session

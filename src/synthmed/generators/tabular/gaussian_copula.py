@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from synthmed._random import own_stream
 from synthmed.generators._multinomial import MIN_CHAIN_ROWS, ROWS_PER_CLASS
@@ -339,7 +339,8 @@ class GaussianCopula(BaseGenerator):
                 low, high = marginal.cuts[codes[ok]], marginal.cuts[codes[ok] + 1]
             else:
                 low, high = marginal.intervals(_to_float(frame[name][ok], self._kinds_[i]))
-            out[ok, k] = stats.norm.ppf(np.clip((low + high) / 2, 1e-6, 1 - 1e-6))
+            # ndtri is norm.ppf without scipy's argument checks (a tenth of the time)
+            out[ok, k] = ndtri(np.clip((low + high) / 2, 1e-6, 1 - 1e-6))
         return out
 
     def _decode(self, z: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
