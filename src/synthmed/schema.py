@@ -80,6 +80,11 @@ MIN_WHOLE_ABOVE = 20
 #: distinct values that must show a grid for a column to be read as on it
 #: (:func:`infer_step`); fewer are codes or chance
 MIN_STEP_VALUES = 5
+#: a grid read from values written at fewer decimals than it has is trusted where values off
+#: any grid would all lie so close to it less often than this by chance
+GRID_CHANCE = 1e-6
+#: and where its smallest value is at most this many times its range from zero, in steps
+MAX_GRID_OFFSET = 10
 # Text that stands for "no value" in exported tables (SAS and Stata write ".", fixed-width
 # exports pad blanks), once surrounding blanks are stripped. Such tokens are read as missing,
 # so that missingness is modelled as missingness, and written back in the source's own token.
@@ -887,16 +892,43 @@ def infer_step(series: pd.Series, decimals: int | None) -> float | None:
     distinct = distinct[distinct > 0]
     if len(values) < MIN_WHOLE_ABOVE or len(distinct) < MIN_STEP_VALUES:
         return None
-    step = float(np.diff(np.r_[0.0, distinct]).min())
+    gaps = np.diff(distinct)
+    step = float(gaps.min())
     finest = 10.0 ** -decimals if decimals is not None else 0.0
-    if step < 1.5 * finest or distinct.max() > 1e6 * step:
+    if min(step, distinct[0]) < 1.5 * finest or distinct.max() > 1e6 * step:
         return None
-    ratio = distinct / step
-    k = np.round(ratio)
-    fit = float(np.sum(ratio * k) / np.sum(k * k))  # the gap, fitted over every value
-    if np.abs(ratio - k * fit).max() > 1e-3 * fit:
-        return None
-    step *= fit
+    # a grid written at the column's decimals (whole pounds in kg to two decimals: 58.97,
+    # 59.42; whole inches in m: gaps of 0.02 and 0.03) is off by up to half a last digit:
+    # one step is the span over the number of steps the gaps hold
+    single = gaps[gaps <= min(step + 2 * finest, 1.75 * step) + 1e-9 * step]
+    step = float((distinct[-1] - distinct[0]) / np.round(gaps / single.mean()).sum())
+    for _ in range(3):  # the gap, fitted over every value
+        k = np.round(distinct / step)
+        step = float(np.sum(distinct * k) / np.sum(k * k))
+    off = np.abs(distinct - k * step).max()
+    if off > 1e-3 * step:  # on the grid only to the written digits
+        # a value off any grid lies that close to the fitted one by chance with about this
+        # probability; all values (less the two that fix the grid) together, below CHANCE;
+        # and zero not far beyond the values' range, where a fitted step would absorb an
+        # offset (a Fahrenheit temperature, 1.8 x a Celsius one + 32)
+        chance = min(1.0, 2 * (off + 1e-3 * step) / step)
+        if (not finest or off > 0.5 * finest * (1 + 1e-6)
+                or (len(distinct) - 2) * np.log(chance) > np.log(GRID_CHANCE)
+                or k.min() > MAX_GRID_OFFSET * (k.max() - k.min())):
+            return None
+    return _simplest_step(step, k, distinct, decimals)
+
+
+def _simplest_step(step: float, k: np.ndarray, distinct: np.ndarray,
+                   decimals: int | None) -> float:
+    """The fitted ``step`` with the fewest significant digits that writes every value as the
+    source did (0.45359237, not 0.4535925: one kg per 200 pounds off moves some values' last
+    digit); the fit itself where none does."""
+    for digits in range(1, 11):
+        simple = float(f"{step:.{digits}g}")
+        written = k * simple if decimals is None else np.round(k * simple, decimals)
+        if np.abs(written - distinct).max() <= 1e-9 * max(1.0, float(distinct.max())):
+            return simple
     return float(f"{step:.10g}")
 
 

@@ -82,6 +82,31 @@ CONTINUOUS_KINDS = frozenset({"numeric", "integer", "datetime"})
 Marginal = QuantileMarginal | CategoricalMarginal
 #: Gibbs sweeps that make the latents of several conditions agree with their correlation
 CONDITION_SWEEPS = 5
+#: quantile points a column whose values repeat gets at most (:func:`quantiles_for`)
+MAX_QUANTILES = 1000
+#: and this many per distinct value
+QUANTILES_PER_VALUE = 4
+#: training rows a value on average for a column to count as discrete: a small table's
+#: frequencies are left to the coarser grid, which does not copy them value by value
+ROWS_PER_VALUE = 20
+
+
+def quantiles_for(values: np.ndarray, n_quantiles: int) -> int:
+    """Quantile points for a continuous column's ``values``: ``n_quantiles``, or, where the
+    values repeat (``ROWS_PER_VALUE`` training rows a value on average: a discrete one),
+    ``QUANTILES_PER_VALUE`` per distinct value up to ``MAX_QUANTILES``. Between 100
+    quantiles the interpolation spreads a discrete column's mass evenly over the values in
+    between and loses its heaps: openintro's yrbss (6,800 training rows) records weight in
+    whole pounds (239 values, heaped on round numbers), and the weight alone told the
+    copula's rows from real ones at AUC 0.58; with 956 points, 0.50 (whole table 0.565 ->
+    0.521). A column of distinct values keeps ``n_quantiles``: a finer grid would follow
+    each training value closer."""
+    distinct = len(np.unique(values))
+    if len(values) < ROWS_PER_VALUE * distinct:
+        return n_quantiles
+    return int(min(MAX_QUANTILES, max(n_quantiles, QUANTILES_PER_VALUE * distinct)))
+
+
 #: half-width, on the latent (normal-score) scale, of the window over which the smoothing
 #: noise measures the quantile function's slope
 SLOPE_WINDOW = 0.5
@@ -97,7 +122,9 @@ class GaussianCopula(BaseGenerator):
     ----------
     n_quantiles : int, default 100
         Points of the stored quantile grid of each numeric or datetime column. Outputs are
-        interpolated linearly between them and never leave the training range.
+        interpolated linearly between them and never leave the training range. A column
+        whose values repeat (a weight in whole pounds, a count) gets more, up to
+        :data:`MAX_QUANTILES` (see :func:`quantiles_for`).
     shrinkage : float, default 0.0
         Weight of the identity in the latent correlation (0: as estimated). Raise it for
         small tables with many columns, where pairwise estimates are noisy.
@@ -203,7 +230,8 @@ class GaussianCopula(BaseGenerator):
             band, atoms = None, np.empty(0)
             if kind in CONTINUOUS_KINDS:
                 values = _to_float(frame[name], kind)[seen]
-                marginal: Marginal = QuantileMarginal.fit(values, self.n_quantiles)
+                marginal: Marginal = QuantileMarginal.fit(
+                    values, quantiles_for(values, self.n_quantiles))
                 if self.smoothing > 0:
                     atoms = atoms_of(values)
                     band = bandwidth_of(values[~np.isin(values, atoms)])
