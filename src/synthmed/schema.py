@@ -905,16 +905,20 @@ def infer_step(series: pd.Series, decimals: int | None) -> float | None:
     for _ in range(3):  # the gap, fitted over every value
         k = np.round(distinct / step)
         step = float(np.sum(distinct * k) / np.sum(k * k))
-    off = np.abs(distinct - k * step).max()
+    error = np.abs(distinct - k * step)
+    off = error.max()
     if off > 1e-3 * step:  # on the grid only to the written digits
         # a value off any grid lies that close to the fitted one by chance with about this
         # probability; all values (less the two that fix the grid) together, below CHANCE;
-        # and zero not far beyond the values' range, where a fitted step would absorb an
-        # offset (a Fahrenheit temperature, 1.8 x a Celsius one + 32)
+        # zero not far beyond the values' range, where a fitted step would absorb an offset
+        # (a Fahrenheit temperature, 1.8 x a Celsius one + 32); and several values rounded
+        # off the grid, not one odd value beside halves (aids' months of prior ZDV: 6.2 read
+        # a grid of quarters)
         chance = min(1.0, 2 * (off + 1e-3 * step) / step)
         if (not finest or off > 0.5 * finest * (1 + 1e-6)
                 or (len(distinct) - 2) * np.log(chance) > np.log(GRID_CHANCE)
-                or k.min() > MAX_GRID_OFFSET * (k.max() - k.min())):
+                or k.min() > MAX_GRID_OFFSET * (k.max() - k.min())
+                or (error > 1e-3 * step).sum() < MIN_STEP_VALUES):
             return None
     return _simplest_step(step, k, distinct, decimals)
 

@@ -269,14 +269,17 @@ def test_a_grid_written_at_fewer_decimals_than_it_has_is_still_read():
     frame = pd.DataFrame({
         "weight": np.round(rng.integers(80, 260, n) * 0.45359237, 2),
         "height": np.round(rng.integers(50, 80, n) * 0.0254, 2),
-        "crp": rng.lognormal(1, 0.6, n).round(2)})
+        "crp": rng.lognormal(1, 0.6, n).round(2),
+        # whole and half months, and one 6.2 (aids' prior ZDV): no grid of quarters
+        "months": np.r_[rng.integers(0, 80, n - 1) / 2, 6.2]})
     schema = infer_schema(frame)
+    assert schema.column("months").decimals == 1 and schema.column("months").step is None
     # the simplest steps that write every value as the source did
     assert schema.column("weight").step == pytest.approx(0.45359237, rel=1e-5)
     assert schema.column("height").step == 0.0254
     assert schema.column("crp").step is None
     back = restore_table(pd.DataFrame({"weight": [60.0, 100.2], "height": [1.71, 1.64],
-                                       "crp": [1.234, 2.0]}), schema)
+                                       "crp": [1.234, 2.0], "months": [3.0, 4.5]}), schema)
     assert back["weight"].tolist() == [59.87, 100.24]  # 132 and 221 pounds
     assert back["height"].tolist() == [1.7, 1.65]  # 67 and 65 inches
     assert back["crp"].tolist() == [1.23, 2.0]
