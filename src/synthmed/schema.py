@@ -918,7 +918,7 @@ def infer_step(series: pd.Series, decimals: int | None) -> float | None:
         if (not finest or off > 0.5 * finest * (1 + 1e-6)
                 or (len(distinct) - 2) * np.log(chance) > np.log(GRID_CHANCE)
                 or k.min() > MAX_GRID_OFFSET * (k.max() - k.min())
-                or (error > 1e-3 * step).sum() < MIN_STEP_VALUES):
+                or (error > 0.25 * finest).sum() < MIN_STEP_VALUES):
             return None
     return _simplest_step(step, k, distinct, decimals)
 
