@@ -23,6 +23,7 @@ from synthmed.datasets.pairs import PairedColumn, paired_columns, split_pairs, w
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
+from synthmed.generators._exclusions import exclusions_note
 from synthmed.generators._formulas import formulas_note
 from synthmed.generators._gates import gates_note
 from synthmed.generators._orders import orders_note
@@ -322,7 +323,8 @@ def generate(
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
     for note in filter(None, [twins_note(gen.twins_), formulas_note(gen.formulas_),
-                              gates_note(gen.gates_), orders_note(gen.orders_)]):
+                              gates_note(gen.gates_), exclusions_note(gen.exclusions_),
+                              orders_note(gen.orders_)]):
         say(note)
 
     say(f"releasing ({_mode_label(options)})")
@@ -557,7 +559,7 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         *read_notes(schema),
         *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_),
                        formulas_note(gen.formulas_), gates_note(gen.gates_),
-                       orders_note(gen.orders_)]),
+                       exclusions_note(gen.exclusions_), orders_note(gen.orders_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

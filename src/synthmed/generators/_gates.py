@@ -39,7 +39,8 @@ import pandas as pd
 from synthmed.generators._twins import Twin
 from synthmed.schema import TableSchema
 
-__all__ = ["Gate", "close_gates", "find_gates", "gates_note", "ungated"]
+__all__ = ["MISSING_KEY", "Gate", "close_gates", "find_gates", "gates_note", "label_key",
+           "label_keys", "ungated"]
 
 #: a pattern of blanks this unlikely by chance (each level of the source all recorded or
 #: all blank, the column's blanks drawn at random) is a rule
@@ -48,7 +49,7 @@ CHANCE = 1e-6
 MIN_ROWS = 5
 _LABEL_KINDS = ("categorical", "boolean")
 #: the key of a missing source value (JSON has no NaN)
-_MISSING = "__missing__"
+MISSING_KEY = "__missing__"
 #: a presence gate's key of a recorded source value
 _RECORDED = "recorded"
 
@@ -66,12 +67,13 @@ class Gate:
 
     def levels(self, source: pd.Series) -> np.ndarray:
         """The level of each drawn ``source`` value, as text."""
-        return _presence(source) if self.presence else _keys(source)
+        return _presence(source) if self.presence else label_keys(source)
 
     def wanted(self, source: pd.Series, levels: np.ndarray | None = None) -> np.ndarray:
         """Where the column should be recorded, given the drawn ``source`` values (or their
         ``levels``, already read)."""
-        keys = np.asarray([_MISSING if v is None else _text(v) for v in self.recorded],
+        keys = np.asarray([MISSING_KEY if v is None else label_key(v)
+                           for v in self.recorded],
                           dtype=object)
         return np.isin(self.levels(source) if levels is None else levels, keys)
 
@@ -87,18 +89,18 @@ class Gate:
 
 def _presence(series: pd.Series) -> np.ndarray:
     """Whether each value is recorded, as a label column's keys."""
-    return np.where(series.notna().to_numpy(), _RECORDED, _MISSING).astype(object)
+    return np.where(series.notna().to_numpy(), _RECORDED, MISSING_KEY).astype(object)
 
 
-def _keys(series: pd.Series) -> np.ndarray:
-    """A label column's values as text, missing as ``_MISSING``: 1 and 1.0 and "1" alike,
+def label_keys(series: pd.Series) -> np.ndarray:
+    """A label column's values as text, missing as ``MISSING_KEY``: 1 and 1.0 and "1" alike,
     as a value written to a CSV file and read back is."""
     codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
-    texts = np.asarray([_text(v) for v in uniques] + [_MISSING], dtype=object)
+    texts = np.asarray([label_key(v) for v in uniques] + [MISSING_KEY], dtype=object)
     return texts[codes]  # a missing value's code -1 takes the last
 
 
-def _text(value: Any) -> str:
+def label_key(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, bool | np.bool_):
@@ -118,12 +120,12 @@ def find_gates(frame: pd.DataFrame, schema: TableSchema,
     sources = [c for c in frame.columns
                if schema.column(c).kind in _LABEL_KINDS and c not in written]
     sources.sort(key=lambda c: c != schema.target)
-    keys = {c: _Levels.of(_keys(frame[c])) for c in sources}
+    keys = {c: _Levels.of(label_keys(frame[c])) for c in sources}
     present = {c: frame[c].notna().to_numpy() for c in frame.columns}
     blanks = {c: np.packbits(~present[c]).tobytes() for c in frame.columns}
     shown = {c: np.packbits(present[c]).tobytes() for c in frame.columns}
     # a column's presence as a source's levels: 0 blank, 1 recorded
-    presences = {c: _Levels(np.asarray([_MISSING, _RECORDED], dtype=object),
+    presences = {c: _Levels(np.asarray([MISSING_KEY, _RECORDED], dtype=object),
                             present[c].astype(np.intp),
                             np.bincount(present[c].astype(np.intp), minlength=2))
                  for c in frame.columns}
@@ -183,10 +185,10 @@ def _gate(column: str, source: str, recorded: np.ndarray, share: float, levels: 
         return None
     open_codes = np.flatnonzero(shown == rows)
     if presence:
-        return Gate(column, source, tuple(None if levels.keys[i] == _MISSING else _RECORDED
+        return Gate(column, source, tuple(None if levels.keys[i] == MISSING_KEY else _RECORDED
                                           for i in open_codes), presence=True)
     first = np.unique(levels.codes, return_index=True)[1]  # a row of each level
-    recorded_values = tuple(None if levels.keys[i] == _MISSING
+    recorded_values = tuple(None if levels.keys[i] == MISSING_KEY
                             else _plain(values.iloc[first[i]]) for i in open_codes)
     return Gate(column, source, recorded_values)
 

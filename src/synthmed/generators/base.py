@@ -32,6 +32,12 @@ from synthmed.exceptions import (
     ParameterError,
 )
 from synthmed.generators._chunks import DRAW_THREADS, chunk_streams, drawn_ahead
+from synthmed.generators._exclusions import (
+    Exclusion,
+    excluded,
+    find_exclusions,
+    mend_exclusions,
+)
 from synthmed.generators._formulas import Formula, find_formulas, write_formulas
 from synthmed.generators._gates import Gate, close_gates, find_gates, ungated
 from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
@@ -261,6 +267,8 @@ class BaseGenerator(BaseModel):
     formulas_: Sequence[Formula] = ()
     #: columns recorded only where a category says so (set by ``fit``, as ``twins_``)
     gates_: Sequence[Gate] = ()
+    #: pairs of categories no training row holds (set by ``fit``, as ``twins_``)
+    exclusions_: Sequence[Exclusion] = ()
 
     @property
     def draws_in_threads(self) -> bool:
@@ -317,6 +325,10 @@ class BaseGenerator(BaseModel):
         # a column blank by design where a category says so (a year of death for the
         # living) is blank exactly there (see _gates)
         self.gates_ = find_gates(frame, modelled, self.twins_)
+        # pairs of categories never recorded together (a never-smoker smoking 20 a day) stay
+        # apart (see _exclusions)
+        self.exclusions_ = find_exclusions(frame, modelled, self.twins_, self.gates_,
+                                           self.formulas_)
         # a column never above another on a training row stays so (see _orders)
         self.orders_ = find_orders(frame, modelled)
         self._fit(frame, modelled, make_rng(random_state))
@@ -449,16 +461,19 @@ class BaseGenerator(BaseModel):
         fixed = () if cond is None else tuple(cond.columns)
         if orders:
             raw = self._computed(put_in_order(raw, orders, self.schema_, fixed), fixed)
-        if inner is not None or orders or self.gates_:
+        if inner is not None or orders or self.gates_ or self.exclusions_:
             # drawn again: rows whose source left a group or band asked for, the few a mend
             # could not put in order (a tie written apart by the two columns' precisions),
-            # and those that left blank a column their category says is recorded
+            # those that left blank a column their category says is recorded, and those in
+            # a pair of categories no drawn row could lend an allowed value to
             for _ in range(MAX_RESAMPLE_ROUNDS):
                 bad = disordered(raw, orders, self.schema_)
                 if inner is not None:
                     bad |= unmet(raw, inner, twins)
                 if self.gates_:
                     bad |= ungated(raw, self.gates_, fixed)
+                if self.exclusions_:
+                    bad |= excluded(raw, self.exclusions_, fixed)
                 rows = np.flatnonzero(bad)
                 if not len(rows):
                     break
@@ -488,7 +503,8 @@ class BaseGenerator(BaseModel):
         raw = write_twins(raw, twins) if twins else raw
         fixed = () if inner is None else tuple(inner.columns)
         raw = self._computed(raw, fixed)
-        return close_gates(raw, self.gates_, rng, fixed) if self.gates_ else raw
+        raw = close_gates(raw, self.gates_, rng, fixed) if self.gates_ else raw
+        return mend_exclusions(raw, self.exclusions_, rng, fixed) if self.exclusions_ else raw
 
     def _computed(self, raw: pd.DataFrame, fixed: tuple[str, ...]) -> pd.DataFrame:
         """``raw`` with the columns computed from others computed from the drawn sources
@@ -573,7 +589,8 @@ class BaseGenerator(BaseModel):
              "twins": [t.to_meta() for t in self.twins_],
              "orders": [o.to_meta() for o in self.orders_],
              "formulas": [f.to_meta() for f in self.formulas_],
-             "gates": [g.to_meta() for g in self.gates_]},
+             "gates": [g.to_meta() for g in self.gates_],
+             "exclusions": [e.to_meta() for e in self.exclusions_]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -591,6 +608,7 @@ class BaseGenerator(BaseModel):
         gen.orders_ = [Order.from_meta(m) for m in doc.get("orders") or []]
         gen.formulas_ = [Formula.from_meta(m) for m in doc.get("formulas") or []]
         gen.gates_ = [Gate.from_meta(m) for m in doc.get("gates") or []]
+        gen.exclusions_ = [Exclusion.from_meta(m) for m in doc.get("exclusions") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 
