@@ -58,11 +58,6 @@ class Exclusion:
     column: str
     pairs: tuple[tuple[str, str], ...]
 
-    def forbidden(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of ``frame`` in one of the empty cells."""
-        return _in_cells(label_keys(frame[self.anchor]), label_keys(frame[self.column]),
-                         self.pairs)
-
     def to_meta(self) -> dict[str, Any]:
         return {"anchor": self.anchor, "column": self.column,
                 "pairs": [list(p) for p in self.pairs]}
@@ -138,17 +133,19 @@ def mend_exclusions(frame: pd.DataFrame, exclusions: Sequence[Exclusion],
     no such row are left (:func:`excluded` finds them)."""
     held = set(fixed)
     out = frame.copy()
+    keys = _Keys(out)
     for _ in range(PASSES):
+        mended = False
         for rule in exclusions:
             if {rule.anchor, rule.column} <= held:
+                continue
+            bad = _in_cells(keys[rule.anchor], keys[rule.column], rule.pairs)
+            if not bad.any():
                 continue
             # a column given as a condition stays: its partner is mended
             keep, mend = ((rule.column, rule.anchor) if rule.column in held
                           else (rule.anchor, rule.column))
-            kept = label_keys(out[keep])
-            bad = rule.forbidden(out)
-            if not bad.any():
-                continue
+            kept = keys[keep]
             column = out[mend].copy()
             for level in np.unique(kept[bad]):
                 donors = np.flatnonzero((kept == level) & ~bad)
@@ -156,6 +153,10 @@ def mend_exclusions(frame: pd.DataFrame, exclusions: Sequence[Exclusion],
                 if len(donors):
                     column.iloc[rows] = column.iloc[rng.choice(donors, len(rows))].to_numpy()
             out[mend] = column
+            keys.changed(mend)
+            mended = True
+        if not mended:  # every row already in an allowed cell
+            break
     return out
 
 
@@ -164,11 +165,28 @@ def excluded(frame: pd.DataFrame, exclusions: Sequence[Exclusion],
     """Rows of ``frame`` still in an empty cell (to be drawn again); a pair both given as
     conditions is the caller's."""
     held = set(fixed)
+    keys = _Keys(frame)
     bad = np.zeros(len(frame), dtype=bool)
     for rule in exclusions:
         if not {rule.anchor, rule.column} <= held:
-            bad |= rule.forbidden(frame)
+            bad |= _in_cells(keys[rule.anchor], keys[rule.column], rule.pairs)
     return bad
+
+
+class _Keys:
+    """Each column's label keys, read once (a column is in several pairs) until mended."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._keys: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._keys:
+            self._keys[name] = label_keys(self._frame[name])
+        return self._keys[name]
+
+    def changed(self, name: str) -> None:
+        self._keys.pop(name, None)
 
 
 def exclusions_note(exclusions: Sequence[Exclusion]) -> str | None:
