@@ -17,9 +17,10 @@ draw, a row in such a cell keeps its *anchor* (the target, a sensitive attribute
 column of fewer levels) and takes the other column's value from another drawn row of the
 same anchor level whose pair is allowed (lending, as for the gates: drawing such rows again
 would favour the anchor levels whose rows are rarely in an empty cell). Rows no drawn row can
-lend to are drawn again. A column written from another (``_twins``), a gated column, and a
-column another rule reads (a twin's, gate's or formula's source) are anchors only, never
-mended; a column given as a condition is left as given (its partner is mended instead).
+lend to are drawn again. A column written from another (``_twins``), a gated column, a
+column another rule reads (a twin's, gate's or formula's source), the target and a
+sensitive attribute are anchors only, never mended; a column given as a condition is left
+as given (its partner is mended instead).
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def find_exclusions(frame: pd.DataFrame, schema: TableSchema, twins: Sequence[Tw
     # holds often enough to show
     fixed = ({t.column for t in twins} | {g.column for g in gates} | {t.source for t in twins}
              | {g.source for g in gates} | {s for f in formulas for s in f.sources})
+    # nor is the target or a sensitive attribute mended: releases condition on them
+    fixed |= {c.name for c in schema.columns
+              if c.name == schema.target or "sensitive" in c.roles}
     levels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for col in schema.columns:
         if (col.name not in frame.columns or col.kind not in _LABEL_KINDS
