@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.generators._formulas import Formula
-from synthmed.generators._gates import Gate, label_keys
+from synthmed.generators._gates import Gate, label_keys, lend
 from synthmed.generators._twins import Twin
 from synthmed.schema import TableSchema
 
@@ -136,7 +136,7 @@ def mend_exclusions(frame: pd.DataFrame, exclusions: Sequence[Exclusion],
     drawn row of its anchor level whose pair is allowed (see the module's notes); rows with
     no such row are left (:func:`excluded` finds them)."""
     held = set(fixed)
-    out = frame.copy()
+    out = frame  # copied on the first mend: most draws need none
     keys = _Keys(out)
     for _ in range(PASSES):
         mended = False
@@ -149,14 +149,9 @@ def mend_exclusions(frame: pd.DataFrame, exclusions: Sequence[Exclusion],
             # a column given as a condition stays: its partner is mended
             keep, mend = ((rule.column, rule.anchor) if rule.column in held
                           else (rule.anchor, rule.column))
-            kept = keys[keep]
-            column = out[mend].copy()
-            for level in np.unique(kept[bad]):
-                donors = np.flatnonzero((kept == level) & ~bad)
-                rows = np.flatnonzero(bad & (kept == level))
-                if len(donors):
-                    column.iloc[rows] = column.iloc[rng.choice(donors, len(rows))].to_numpy()
-            out[mend] = column
+            if out is frame:
+                out = keys.frame = frame.copy()
+            out[mend] = lend(out[mend], keys[keep], bad, ~bad, rng)
             keys.changed(mend)
             mended = True
         if not mended:  # every row already in an allowed cell
@@ -181,12 +176,12 @@ class _Keys:
     """Each column's label keys, read once (a column is in several pairs) until mended."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self._frame = frame
+        self.frame = frame  # a copy with the same values may replace it
         self._keys: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._keys:
-            self._keys[name] = label_keys(self._frame[name])
+            self._keys[name] = label_keys(self.frame[name])
         return self._keys[name]
 
     def changed(self, name: str) -> None:

@@ -40,7 +40,7 @@ from synthmed.generators._twins import Twin
 from synthmed.schema import TableSchema
 
 __all__ = ["MISSING_KEY", "Gate", "close_gates", "find_gates", "gates_note", "label_key",
-           "label_keys", "ungated"]
+           "label_keys", "lend", "ungated"]
 
 #: a pattern of blanks this unlikely by chance (each level of the source all recorded or
 #: all blank, the column's blanks drawn at random) is a rule
@@ -209,14 +209,26 @@ def close_gates(frame: pd.DataFrame, gates: Sequence[Gate], rng: np.random.Gener
         levels = gate.levels(out[gate.source])
         wanted = gate.wanted(out[gate.source], levels)
         column = out[gate.column].mask(~wanted)
-        lacking = wanted & column.isna().to_numpy()
-        if lacking.any():
-            for level in np.unique(levels[lacking]):
-                donors = np.flatnonzero((levels == level) & column.notna().to_numpy())
-                rows = np.flatnonzero(lacking & (levels == level))
-                if len(donors):
-                    column.iloc[rows] = column.iloc[rng.choice(donors, len(rows))].to_numpy()
-        out[gate.column] = column
+        recorded = column.notna().to_numpy()
+        lacking = wanted & ~recorded
+        out[gate.column] = lend(column, levels, lacking, recorded, rng) if lacking.any() \
+            else column
+    return out
+
+
+def lend(column: pd.Series, levels: np.ndarray, needy: np.ndarray, able: np.ndarray,
+         rng: np.random.Generator) -> pd.Series:
+    """``column`` with each ``needy`` row given the value of a random ``able`` row of the
+    same level (a gate's source level, an exclusion's anchor level); a level with no able
+    row is left as it is. Lending keeps the levels' shares, where drawing the rows again
+    would favour the levels that need nothing."""
+    out = column.copy()
+    for level in np.unique(levels[needy]):
+        same = levels == level
+        donors = np.flatnonzero(same & able)
+        rows = np.flatnonzero(needy & same)
+        if len(donors):
+            out.iloc[rows] = column.iloc[rng.choice(donors, len(rows))].to_numpy()
     return out
 
 

@@ -422,7 +422,8 @@ class BaseGenerator(BaseModel):
                 part = None
             return self._sample_without_copies(size, part, streams[k], allow_copies)
 
-        if len(set(map(id, streams))) == 1 or not self.draws_in_threads:
+        if len(streams) < 2 or streams[1] is streams[0] or not self.draws_in_threads:
+            # one chunk, or one stream shared by all (a bit generator that cannot spawn)
             return (draw(k) for k in range(len(starts)))
         return drawn_ahead(draw, len(starts), DRAW_THREADS)
 
