@@ -9,6 +9,7 @@ from scipy.stats import ks_2samp
 
 from synthmed.exceptions import ParameterError
 from synthmed.generators.base import load_generator
+from synthmed.generators.tabular._copula_marginals import QuantileMarginal
 from synthmed.generators.tabular.gaussian_copula import GaussianCopula
 
 
@@ -325,3 +326,17 @@ def test_a_column_whose_values_repeat_keeps_its_heaps():
     synth = gen.sample(n, random_state=0)
     real_share = (frame["pounds"] % 10 == 0).mean()
     assert abs((synth["pounds"] % 10 == 0).mean() - real_share) < 0.02
+
+
+def test_quantile_intervals_of_new_values():
+    """A value's CDF interval through the grid: the interpolated point between grid points,
+    the whole run where it equals a run of equal quantiles, the ends outside the range."""
+    grid = np.array([0.0, 1.0, 1.0, 1.0, 2.0, 4.0])  # probabilities 0, 0.2, ..., 1
+    marginal = QuantileMarginal(grid)
+    low, high = marginal.intervals(np.array([-3.0, 0.0, 0.5, 1.0, 1.5, 3.0, 4.0, 9.0]))
+    np.testing.assert_allclose(low, [0.0, 0.0, 0.1, 0.2, 0.7, 0.9, 1.0, 1.0])
+    np.testing.assert_allclose(high, [0.0, 0.0, 0.1, 0.6, 0.7, 0.9, 1.0, 1.0])
+    constant = QuantileMarginal(np.array([5.0, 5.0, 5.0]))
+    low, high = constant.intervals(np.array([4.0, 5.0, 6.0]))
+    np.testing.assert_allclose(low, [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(high, [0.0, 1.0, 1.0])

@@ -127,11 +127,19 @@ class QuantileMarginal:
         A point for most values; the whole run for a value equal to a run of equal quantiles.
         Values outside the training range map to the ends.
         """
-        probs = np.linspace(0.0, 1.0, len(self.grid))
-        u = np.interp(values, self.grid, probs)
-        first = np.searchsorted(self.grid, values, side="left")
-        last = np.searchsorted(self.grid, values, side="right") - 1
-        tied = last > first
+        grid, probs = self.grid, np.linspace(0.0, 1.0, len(self.grid))
+        # one search, where np.interp and two searchsorted made three: a million rows' label
+        # chain spent a quarter of its draw here. ``last``: the last grid point <= the value
+        last = np.searchsorted(grid, values, side="right") - 1
+        j = np.clip(last, 0, len(grid) - 2)
+        with np.errstate(divide="ignore", invalid="ignore"):  # runs of equal quantiles
+            slopes = np.diff(probs) / np.diff(grid)  # np.interp's formula, to the bit
+            u = slopes[j] * (values - grid[j]) + probs[j]
+        u = np.where(values >= grid[-1], 1.0, np.where(values <= grid[0], 0.0, u))
+        on_point = (last >= 0) & (grid[np.maximum(last, 0)] == values)
+        u[on_point] = probs[last[on_point]]
+        first = np.searchsorted(grid, grid, side="left")[np.maximum(last, 0)]  # run starts
+        tied = on_point & (first < last)
         low, high = u.copy(), u.copy()
         low[tied], high[tied] = probs[first[tied]], probs[last[tied]]
         return low, high

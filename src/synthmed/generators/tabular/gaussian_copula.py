@@ -364,11 +364,10 @@ class GaussianCopula(BaseGenerator):
             if isinstance(marginal, CategoricalMarginal):
                 codes = marginal.codes_of(frame[name])
                 ok &= codes >= 0
-                low, high = marginal.cuts[codes[ok]], marginal.cuts[codes[ok] + 1]
+                out[ok, k] = _middle_scores(marginal.cuts[:-1], marginal.cuts[1:])[codes[ok]]
             else:
                 low, high = marginal.intervals(_to_float(frame[name][ok], self._kinds_[i]))
-            # ndtri is norm.ppf without scipy's argument checks (a tenth of the time)
-            out[ok, k] = ndtri(np.clip((low + high) / 2, 1e-6, 1 - 1e-6))
+                out[ok, k] = _middle_scores(low, high)
         return out
 
     def _decode(self, z: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -529,6 +528,12 @@ def _row_groups(mask: np.ndarray) -> list[np.ndarray]:
     order = np.argsort(keys, kind="stable")
     bounds = np.flatnonzero(np.diff(keys[order])) + 1
     return np.split(order, bounds)
+
+
+def _middle_scores(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Normal scores at the middles of CDF intervals (the label chain's inputs)."""
+    # ndtri is norm.ppf without scipy's argument checks (a tenth of the time)
+    return ndtri(np.clip((low + high) / 2, 1e-6, 1 - 1e-6))
 
 
 def _to_float(series: pd.Series, kind: str) -> np.ndarray:
