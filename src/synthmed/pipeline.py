@@ -26,6 +26,7 @@ from synthmed.generators import BaseGenerator, get_generator
 from synthmed.generators._exclusions import exclusions_note
 from synthmed.generators._formulas import formulas_note
 from synthmed.generators._gates import gates_note
+from synthmed.generators._heaps import heaps_note
 from synthmed.generators._orders import orders_note
 from synthmed.generators._twins import twins_note
 from synthmed.generators.registry import DEFAULT_GENERATOR
@@ -324,7 +325,7 @@ def generate(
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
     for note in filter(None, [twins_note(gen.twins_), formulas_note(gen.formulas_),
                               gates_note(gen.gates_), exclusions_note(gen.exclusions_),
-                              orders_note(gen.orders_)]):
+                              heaps_note(gen.heaps_), orders_note(gen.orders_)]):
         say(note)
 
     say(f"releasing ({_mode_label(options)})")
@@ -559,7 +560,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         *read_notes(schema),
         *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_),
                        formulas_note(gen.formulas_), gates_note(gen.gates_),
-                       exclusions_note(gen.exclusions_), orders_note(gen.orders_)]),
+                       exclusions_note(gen.exclusions_), heaps_note(gen.heaps_),
+                       orders_note(gen.orders_)]),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

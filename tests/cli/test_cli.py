@@ -449,6 +449,21 @@ def test_a_year_of_death_stays_with_the_dead_through_the_cli(tmp_path, capsys):
     assert "Recorded only where another column" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_weights_told_to_round_pounds_stay_round_through_the_cli(tmp_path, capsys):
+    """Weights people tell to the nearest 5 or 10 pounds: the run names the column, the
+    written file heaps as the source does, and the report's data card says so."""
+    rng = np.random.default_rng(5)
+    n = 400
+    told = rng.choice([1, 5, 10], n, p=[0.3, 0.4, 0.3])
+    frame = pd.DataFrame({"age": rng.integers(18, 45, n), "sbp": rng.normal(120, 15, n).round(1),
+                          "weight": (np.round(rng.normal(150, 25, n) / told) * told).astype(int),
+                          "died": (rng.random(n) < 0.2).astype(int)})
+    assert "'weight' (multiples of 5 and 10)" in _generate_csv(frame, tmp_path, capsys, "arf")
+    synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    assert abs(np.mean(synth["weight"] % 5 == 0) - np.mean(frame["weight"] % 5 == 0)) < 0.08
+    assert "Rounded to round values" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):
     """Weekly glucose exported with "." where no sample was taken: the long-table run says
     it reads "." as missing, writes "." back where a synthetic visit has no glucose, and the

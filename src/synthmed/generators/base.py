@@ -40,6 +40,7 @@ from synthmed.generators._exclusions import (
 )
 from synthmed.generators._formulas import Formula, find_formulas, write_formulas
 from synthmed.generators._gates import Gate, close_gates, find_gates, ungated
+from synthmed.generators._heaps import Heap, find_heaps, heap_values
 from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
 from synthmed.generators._twins import (
     Twin,
@@ -269,6 +270,8 @@ class BaseGenerator(BaseModel):
     gates_: Sequence[Gate] = ()
     #: pairs of categories no training row holds (set by ``fit``, as ``twins_``)
     exclusions_: Sequence[Exclusion] = ()
+    #: number columns heaped on round values (set by ``fit``, as ``twins_``)
+    heaps_: Sequence[Heap] = ()
 
     @property
     def draws_in_threads(self) -> bool:
@@ -331,6 +334,10 @@ class BaseGenerator(BaseModel):
                                            self.formulas_)
         # a column never above another on a training row stays so (see _orders)
         self.orders_ = find_orders(frame, modelled)
+        # weights told to the nearest 5 pounds heap there as often as in training (see
+        # _heaps); columns written from others follow their sources
+        self.heaps_ = find_heaps(frame, modelled, [*(t.column for t in self.twins_),
+                                                   *(f.column for f in self.formulas_)])
         self._fit(frame, modelled, make_rng(random_state))
         self.schema_ = modelled
         self.n_train_rows_ = len(frame)
@@ -501,8 +508,9 @@ class BaseGenerator(BaseModel):
             for col in inner.columns:
                 if not any(t.column == col and not t.invertible for t in twins):
                     raw[col] = inner[col].to_numpy()
-        raw = write_twins(raw, twins) if twins else raw
         fixed = () if inner is None else tuple(inner.columns)
+        raw = heap_values(raw, self.heaps_, rng, fixed) if self.heaps_ else raw
+        raw = write_twins(raw, twins) if twins else raw
         raw = self._computed(raw, fixed)
         raw = close_gates(raw, self.gates_, rng, fixed) if self.gates_ else raw
         return mend_exclusions(raw, self.exclusions_, rng, fixed) if self.exclusions_ else raw
@@ -591,7 +599,8 @@ class BaseGenerator(BaseModel):
              "orders": [o.to_meta() for o in self.orders_],
              "formulas": [f.to_meta() for f in self.formulas_],
              "gates": [g.to_meta() for g in self.gates_],
-             "exclusions": [e.to_meta() for e in self.exclusions_]},
+             "exclusions": [e.to_meta() for e in self.exclusions_],
+             "heaps": [h.to_meta() for h in self.heaps_]},
             {"__train_hashes": self._train_hashes_},
         )
 
@@ -610,6 +619,7 @@ class BaseGenerator(BaseModel):
         gen.formulas_ = [Formula.from_meta(m) for m in doc.get("formulas") or []]
         gen.gates_ = [Gate.from_meta(m) for m in doc.get("gates") or []]
         gen.exclusions_ = [Exclusion.from_meta(m) for m in doc.get("exclusions") or []]
+        gen.heaps_ = [Heap.from_meta(m) for m in doc.get("heaps") or []]
         gen._set_state(doc["state"], arrays)
         return gen
 

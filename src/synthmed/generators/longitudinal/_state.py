@@ -77,7 +77,8 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
                          "orders": [o.to_meta() for o in sm.orders_],
                          "formulas": [f.to_meta() for f in sm.formulas_],
                          "gates": [g.to_meta() for g in sm.gates_],
-                         "exclusions": [e.to_meta() for e in sm.exclusions_]},
+                         "exclusions": [e.to_meta() for e in sm.exclusions_],
+                         "heaps": [h.to_meta() for h in sm.heaps_]},
     }
     arrays: dict[str, np.ndarray] = {
         "x_mean": gen._x_mean, "x_sd": gen._x_sd,
