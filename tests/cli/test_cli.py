@@ -461,7 +461,8 @@ def test_weights_told_to_round_pounds_stay_round_through_the_cli(tmp_path, capsy
     assert "'weight' (multiples of 5 and 10)" in _generate_csv(frame, tmp_path, capsys, "arf")
     synth = pd.read_csv(tmp_path / "out" / "synthetic.csv")
     assert abs(np.mean(synth["weight"] % 5 == 0) - np.mean(frame["weight"] % 5 == 0)) < 0.08
-    assert "Rounded to round values" in (tmp_path / "out" / "report.html").read_text()
+    assert "On round values as often as in training" in (
+        tmp_path / "out" / "report.html").read_text()
 
 
 def test_a_long_sas_export_keeps_its_missing_codes(tmp_path, capsys):

@@ -195,8 +195,8 @@ def heaps_note(heaps: Sequence[Heap]) -> str | None:
         return None
     parts = [f"{h.column!r} (multiples of {_plain(FIVE * h.unit)}"
              + ("" if h.ten is None else f" and {_plain(TEN * h.unit)}") + ")" for h in heaps]
-    return ("Rounded to round values as often as in training (people round what they report "
-            f"or read): {'; '.join(parts)}.")
+    return ("On round values as often as in training (numbers people round, or mostly "
+            f"recorded to fewer digits): {'; '.join(parts)}.")
 
 
 def _plain(value: float) -> str:
