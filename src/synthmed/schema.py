@@ -93,9 +93,11 @@ _MISSING_TOKENS = frozenset({"", ".", "?"})
 # ...and these only among numbers: "-" or "*" beside text may be a result ("+" / "-")
 _MISSING_NUMBER_TOKENS = frozenset({"-", "--", "*"})
 
+# seqn: a survey respondent's sequence number (NHANES' SEQN, NHEFS's seqn): a forest that
+# modelled NHEFS's was told apart by it alone at AUC 0.63
 _ID_NAME = re.compile(
     r"(^|[_.\s-])(id|ids|mrn|ssn|nhs|uuid|guid|record|rownames|row_?id|patient_?id|"
-    r"subject_?id|encounter_?id|accession)($|[_.\s-])|(^|[a-z])id$",
+    r"subject_?id|encounter_?id|accession|seqn|seq_?no)($|[_.\s-])|(^|[a-z])id$",
     re.IGNORECASE,
 )
 _PERSON_NAME = re.compile(

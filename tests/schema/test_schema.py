@@ -40,6 +40,8 @@ def test_kinds_and_identifiers(mixed_frame):
         ("first_name", [f"name{i % 30}" for i in range(200)], "identifier"),
         ("clinic_name", ["ward a", "lab"] * 100, "categorical"),
         ("mrn", list(range(1000, 1100)), "identifier"),
+        ("SEQN", list(range(233, 25061, 97)), "identifier"),  # NHANES' respondent number
+        ("sequence", list(range(233, 25061, 97)), "integer"),
         ("notes", [f"patient reported pain in the {i} area after the procedure" for i in range(50)],
          "text"),
         ("visit_date", [f"2021-03-{1 + i % 28:02d}" for i in range(50)], "datetime"),
