@@ -23,12 +23,6 @@ from synthmed.datasets.pairs import PairedColumn, paired_columns, split_pairs, w
 from synthmed.evaluation import EvaluationResult, Metric, Section, Thresholds, evaluate
 from synthmed.exceptions import DataError, ParameterError
 from synthmed.generators import BaseGenerator, get_generator
-from synthmed.generators._exclusions import exclusions_note
-from synthmed.generators._formulas import formulas_note
-from synthmed.generators._gates import gates_note
-from synthmed.generators._heaps import heaps_note
-from synthmed.generators._orders import orders_note
-from synthmed.generators._twins import twins_note
 from synthmed.generators.registry import DEFAULT_GENERATOR
 from synthmed.modes import (
     Release,
@@ -323,9 +317,7 @@ def generate(
     timings["fit_s"] = time.perf_counter() - start
     if getattr(gen, "copy_rule_", {}).get("redrawn") == "none":
         say(f"records equal to a training record are kept: {gen.copy_rule_['reason']}")
-    for note in filter(None, [twins_note(gen.twins_), formulas_note(gen.formulas_),
-                              gates_note(gen.gates_), exclusions_note(gen.exclusions_),
-                              heaps_note(gen.heaps_), orders_note(gen.orders_)]):
+    for note in gen.rule_notes():
         say(note)
 
     say(f"releasing ({_mode_label(options)})")
@@ -558,10 +550,8 @@ def _data_card(released: Release, options: ReleaseOptions, schema: TableSchema,
         f"Columns not modelled (identifiers, free text, or no value in the training rows): "
         f"{', '.join(schema.dropped_columns) or 'none'}.",
         *read_notes(schema),
-        *filter(None, [csv_format.pairs_note(), twins_note(gen.twins_),
-                       formulas_note(gen.formulas_), gates_note(gen.gates_),
-                       exclusions_note(gen.exclusions_), heaps_note(gen.heaps_),
-                       orders_note(gen.orders_)]),
+        *filter(None, [csv_format.pairs_note()]),
+        *gen.rule_notes(),
     ]
     rule = getattr(gen, "copy_rule_", {})
     if rule.get("redrawn") == "none":

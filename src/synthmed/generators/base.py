@@ -35,17 +35,25 @@ from synthmed.generators._chunks import DRAW_THREADS, chunk_streams, drawn_ahead
 from synthmed.generators._exclusions import (
     Exclusion,
     excluded,
+    exclusions_note,
     find_exclusions,
     mend_exclusions,
 )
-from synthmed.generators._formulas import Formula, find_formulas, write_formulas
-from synthmed.generators._gates import Gate, close_gates, find_gates, ungated
-from synthmed.generators._heaps import Heap, find_heaps, heap_values
-from synthmed.generators._orders import Order, disordered, find_orders, put_in_order
+from synthmed.generators._formulas import Formula, find_formulas, formulas_note, write_formulas
+from synthmed.generators._gates import Gate, close_gates, find_gates, gates_note, ungated
+from synthmed.generators._heaps import Heap, find_heaps, heap_values, heaps_note
+from synthmed.generators._orders import (
+    Order,
+    disordered,
+    find_orders,
+    orders_note,
+    put_in_order,
+)
 from synthmed.generators._twins import (
     Twin,
     find_twins,
     source_conditions,
+    twins_note,
     unmet,
     write_twins,
 )
@@ -272,6 +280,14 @@ class BaseGenerator(BaseModel):
     exclusions_: Sequence[Exclusion] = ()
     #: number columns heaped on round values (set by ``fit``, as ``twins_``)
     heaps_: Sequence[Heap] = ()
+
+    def rule_notes(self) -> list[str]:
+        """A sentence per kind of rule found at fit (column names only, never values): what
+        the run and the data card say every synthetic row keeps."""
+        return [note for note in (
+            twins_note(self.twins_), formulas_note(self.formulas_), gates_note(self.gates_),
+            exclusions_note(self.exclusions_), heaps_note(self.heaps_),
+            orders_note(self.orders_)) if note]
 
     @property
     def draws_in_threads(self) -> bool:
