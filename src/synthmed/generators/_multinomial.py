@@ -112,9 +112,14 @@ def draw_classes(logits: np.ndarray, rng: np.random.Generator,
     """A class per row of ``logits`` (rows x classes: inputs times a model's weights, plus
     its intercept); ``barred``: rows x classes that may not be drawn (a row's last class
     where it must record something)."""
-    weight = np.exp(logits - logits.max(axis=1, keepdims=True))  # unnormalised
+    # classes x rows: the running sum and the count go down contiguous rows, three to four
+    # times faster than along each short row for a few classes (the same numbers: the sums
+    # run in the same order)
+    weight = np.ascontiguousarray(logits.T)
+    weight -= weight.max(axis=0)
+    np.exp(weight, out=weight)  # unnormalised
     if barred is not None:
-        weight[barred] = 0.0
-    cum = np.cumsum(weight, axis=1)
-    u = rng.random(len(logits)) * cum[:, -1]
-    return np.minimum((cum < u[:, None]).sum(axis=1), logits.shape[1] - 1)
+        weight[barred.T] = 0.0
+    np.cumsum(weight, axis=0, out=weight)
+    u = rng.random(weight.shape[1]) * weight[-1]
+    return np.minimum(np.count_nonzero(weight < u, axis=0), weight.shape[0] - 1)
