@@ -166,6 +166,21 @@ def test_dcr_bound_is_lifted_only_when_every_private_candidate_is_detectable():
     assert not _bound_lifted([neural], [neural, {**copula, "detection_auc": 0.8}])
 
 
+def test_dcr_bound_bars_only_a_candidate_measurably_less_private_than_another():
+    from synthmed.generators.tabular.auto import _dcr_cut
+
+    def shares(*values: float) -> list[dict[str, float]]:
+        return [{"dcr_share": v} for v in values]
+
+    # bound 0.60, noise of a difference 0.1 * sqrt 2: 0.604 is within it of 0.555, 0.70 not
+    cut = _dcr_cut(shares(0.604, 0.556, 0.555, 0.70), bound=0.60, noise=0.1)
+    assert cut is not None and 0.604 <= cut < 0.70
+    # a candidate within the bound is never barred, whatever the others' shares
+    assert _dcr_cut(shares(0.40, 0.60), bound=0.60, noise=0.01) == 0.60
+    # nothing within the bound: no cut (the caller falls back to every candidate)
+    assert _dcr_cut(shares(0.61, 0.62), bound=0.60, noise=0.1) is None
+
+
 def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
     from synthmed.generators.tabular.auto import _beats, _judge_variant
 

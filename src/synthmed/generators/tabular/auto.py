@@ -13,7 +13,8 @@ that every row is scored once, averaged):
 * utility (tables with a categorical target): TSTR/TRTR AUROC ratio on the unseen rows.
 
 Candidates whose DCR share exceeds ``max_dcr_share`` by more than its measurement noise (one
-standard error, 0.5 / sqrt(validation rows)) are disqualified (unless all are, or unless
+standard error, 0.5 / sqrt(validation rows)) are disqualified where a candidate within that
+bound is more private by more than the noise of a difference (unless all are, or unless
 every candidate left is easy to tell from real rows: detection AUC above 0.70, a release that
 fails realism whatever its privacy); among the rest the lowest loss wins (detection AUC's
 distance from 0.5 plus utility ratio below 1, see :mod:`._auto_scoring`), or, on a small
@@ -127,7 +128,8 @@ class AutoGenerator(BaseGenerator):
         Generator names to choose from (default: copula, Bayesian network, ARF, neural AR).
     max_dcr_share : float
         Privacy bound for a candidate to be eligible (DCR share on the validation rows; a
-        share above it by less than one standard error of the measurement is tolerated).
+        share above it by less than one standard error of the measurement is tolerated, and
+        so is one that no candidate within it beats by more than the noise of a difference).
     selection_rows : int
         At most this many training rows are used for the choice (fit on 2/3, score on 1/3).
     max_fit_rows : int
@@ -254,8 +256,10 @@ class AutoGenerator(BaseGenerator):
             raise RuntimeError("No candidate generator could be fitted.")
         # a share measured on n validation rows is known to about 0.5 / sqrt(n): a candidate
         # is disqualified only when it is above the bound by more than that
-        bound = float(self.max_dcr_share + 0.5 / np.sqrt(sum(len(v) for _, v in splits)))
-        private = [s for s in eligible if s["dcr_share"] <= bound]
+        noise = 0.5 / np.sqrt(sum(len(v) for _, v in splits))
+        bound = float(self.max_dcr_share + noise)
+        cut = _dcr_cut(eligible, bound, noise)
+        private = [] if cut is None else [s for s in eligible if s["dcr_share"] <= cut]
         for s in eligible:
             s["loss"] = round(selection_loss(s), 4)
         lifted = bool(private) and _bound_lifted(private, eligible)
@@ -297,6 +301,8 @@ class AutoGenerator(BaseGenerator):
         elif private:
             reason += (f" among {len(pool)} candidate(s) with DCR share <= {bound:.3f} "
                        f"({self.max_dcr_share} + measurement noise)")
+            if cut is not None and cut > bound:
+                reason += (f" or not measurably above the most private one's (<= {cut:.3f})")
         else:
             reason = f"no candidate met DCR share <= {bound:.3f}; " + reason
         if refinement["reason"]:
@@ -472,6 +478,24 @@ class AutoGenerator(BaseGenerator):
                          if meta.get("refiner") else None)
         self.outcome_ = (OutcomeModel.from_state(meta["outcome"], arrays, _OUTCOME)
                          if meta.get("outcome") else None)
+
+
+def _dcr_cut(eligible: list[dict[str, Any]], bound: float, noise: float) -> float | None:
+    """The DCR share a candidate may have and stay in the pool: the ``bound``, or above it
+    as far as the most private candidate within it plus the noise of a difference of two
+    shares (``noise`` times sqrt 2), so that only a candidate measurably less private than
+    another is barred; None when no candidate is within the bound.
+
+    On a small table the bound is a hard cut on a noisy figure: on cgd (101 rows, seed 1)
+    the copula's share was 0.604 against a bound of 0.600 and the forest's 0.555, a
+    difference within the noise (0.071), and the Bayesian network chosen instead (loss 0.367
+    against the copula's 0.135) scored detection AUC 0.81 in the evaluation, where both
+    draws' DCR share was 0.634.
+    """
+    within = [s["dcr_share"] for s in eligible if s["dcr_share"] <= bound]
+    if not within:
+        return None
+    return float(max(bound, min(within) + np.sqrt(2.0) * noise))
 
 
 def _bound_lifted(private: list[dict[str, Any]], eligible: list[dict[str, Any]]) -> bool:
