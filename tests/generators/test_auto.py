@@ -172,9 +172,10 @@ def test_dcr_bound_bars_only_a_candidate_measurably_less_private_than_another():
     def shares(*values: float) -> list[dict[str, float]]:
         return [{"dcr_share": v} for v in values]
 
-    # bound 0.60, noise of a difference 0.1 * sqrt 2: 0.604 is within it of 0.555, 0.70 not
-    cut = _dcr_cut(shares(0.604, 0.556, 0.555, 0.70), bound=0.60, noise=0.1)
-    assert cut is not None and 0.604 <= cut < 0.70
+    # bound 0.60, noise of a difference 0.1 * sqrt 2 = 0.14: 0.604 is within it of 0.555,
+    # 0.75 is not
+    cut = _dcr_cut(shares(0.604, 0.556, 0.555, 0.75), bound=0.60, noise=0.1)
+    assert cut is not None and 0.604 <= cut < 0.75
     # a candidate within the bound is never barred, whatever the others' shares
     assert _dcr_cut(shares(0.40, 0.60), bound=0.60, noise=0.01) == 0.60
     # nothing within the bound: no cut (the caller falls back to every candidate)

@@ -255,7 +255,8 @@ class AutoGenerator(BaseGenerator):
         if not eligible:
             raise RuntimeError("No candidate generator could be fitted.")
         # a share measured on n validation rows is known to about 0.5 / sqrt(n): a candidate
-        # is disqualified only when it is above the bound by more than that
+        # is disqualified only when it is above the bound by more than that, and another
+        # candidate within it is measurably more private (_dcr_cut)
         noise = 0.5 / np.sqrt(sum(len(v) for _, v in splits))
         bound = float(self.max_dcr_share + noise)
         cut = _dcr_cut(eligible, bound, noise)
