@@ -204,6 +204,12 @@ def test_a_variant_is_kept_only_when_it_wins_beyond_the_noise():
     leaky = _judge_variant([{**r, "dcr_share": 0.65} for r in steady], base, 0.58, "auto")
     assert leaky[2] == "not kept: DCR share above the bound"
     assert _judge_variant(steady, base, 0.58, "auto")[2] == "kept"
+    # the target redraw counts any gain, still within the DCR bound
+    assert _judge_variant(runs, base, 0.58, "auto", beyond_noise=False)[1]
+    worse = [{"detection_auc": 0.5 + d, "dcr_share": 0.52} for d in (0.11, 0.13, 0.09)]
+    assert not _judge_variant(worse, base, 0.58, "auto", beyond_noise=False)[1]
+    assert not _judge_variant([{**r, "dcr_share": 0.65} for r in runs], base, 0.58, "auto",
+                              beyond_noise=False)[1]
 
 
 def test_tiny_tables_and_sparse_columns_still_fit():
