@@ -583,7 +583,7 @@ def _beats(base: list[float], variant: list[float]) -> bool:
     gain must exceed one standard error of the gains: a variant that wins by less is as likely
     to lose in the evaluation. On gbsg2 (342 rows) the target redraw was kept three times on
     gains of 0.015-0.028 and lowered the evaluation's utility ratio each time (1.027 -> 0.892,
-    0.984 -> 0.953, 0.970 -> 0.912); that was the code of 2026-11. With one split (larger
+    0.984 -> 0.953, 0.970 -> 0.912), measured with earlier generators. With one split (larger
     tables, less noisy) any gain counts. The target redraw no longer uses this rule (see
     ``_try_outcome``): with the current generators its gains within the noise raised the
     evaluation's utility ratio in 6 of 6 runs.
