@@ -11,9 +11,15 @@ classifier told synthetic patients from real ones at AUC 0.90 (holdout 0.50).
 
 So each label measure (text categories, yes/no among them) is drawn again once the row's
 other measures are: a multinomial logistic model on the row's design (history, times,
-statics, outcome), the row's number measures (normal score, 0 where not recorded), which
-measures the row records, the patient's last category of the measure, and the labels drawn
-before it in the chain (one-hot). Its normal score for the history is then the patient's
+statics, outcome), the row's number measures (normal score and hinges ``max(0, z - k)`` at
+knots every half unit from -2 to 2, 0 where not recorded), which measures the row records,
+the patient's last category of the measure, and the labels drawn before it in the chain
+(one-hot). With the score alone a category's logit was a line in the number: the lab that
+receives a test within a band of turnaround times (a courier's 2-8 hours) took fast and
+slow tests too: the right lab on 0.73 of synthetic rows inside the band and 0.51 outside,
+against all real ones (the test data of ``test_longitudinal_realism``). covid_testing's
+patient detection AUC (three splits): 0.738 with the score alone, 0.726 with hinges at
+-1, 0, 1, 0.722 with one every half unit. Its normal score for the history is then the patient's
 position inside the drawn category's step, as in fitting.
 """
 
@@ -42,6 +48,10 @@ MAX_LABEL_ROWS = 200_000
 #: categories a label may have to be drawn by the chain (beyond: free text, codes of
 #: thousands of items, drawn with the other measures' normal scores as before)
 MAX_LABEL_LEVELS = 200
+#: knots (normal scores) of the hinges each number measure enters the chain with, beside
+#: its score: a category's link to a number need not be monotone (a clinic's turnaround
+#: times sit in a band of their own)
+HINGES = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def label_measures(codes: list[list[Any] | None], marginals: list[Marginal]) -> np.ndarray:
@@ -68,18 +78,20 @@ class RowLabels:
     measures: np.ndarray  # indices of the label measures, in chain order
     levels: list[int]  # categories of each (codes 0..levels-1; code ``levels``: blank)
     coef: list[np.ndarray]  # per label: (inputs + 1) x (levels + 1), intercept last
+    #: knots of the number measures' hinges (empty: models saved before them, scores only)
+    hinges: tuple[float, ...] = HINGES
 
-    @staticmethod
-    def _inputs(xs: np.ndarray, scores: np.ndarray, observed: np.ndarray,
-                last_codes: np.ndarray, codes: np.ndarray, labels: np.ndarray,
-                levels: list[int], upto: int) -> np.ndarray:
+    def _inputs(self, xs: np.ndarray, scores: np.ndarray, observed: np.ndarray,
+                last_codes: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
         """The inputs of the chain's link ``upto``: the design, the number measures' scores
-        (0 where not recorded) and recorded flags, the label's last category and the labels
-        before it (one-hot, zeros where blank)."""
-        numbers = np.setdiff1d(np.arange(scores.shape[1]), labels)
-        parts = [xs, np.where(observed[:, numbers], scores[:, numbers], 0.0),
-                 observed[:, numbers].astype(float),
-                 one_hot(last_codes[:, upto], levels[upto])]
+        and their hinges (0 where not recorded) and recorded flags, the label's last
+        category and the labels before it (one-hot, zeros where blank)."""
+        numbers = np.setdiff1d(np.arange(scores.shape[1]), self.measures)
+        seen = observed[:, numbers]
+        z = np.where(seen, scores[:, numbers], 0.0)
+        hinges = [np.where(seen, np.maximum(z - knot, 0.0), 0.0) for knot in self.hinges]
+        levels = self.levels
+        parts = [xs, z, *hinges, seen.astype(float), one_hot(last_codes[:, upto], levels[upto])]
         parts += [one_hot(codes[:, i], levels[i]) for i in range(upto)]
         return np.hstack(parts)
 
@@ -101,14 +113,13 @@ class RowLabels:
         rows = np.arange(len(z))
         if len(rows) > MAX_LABEL_ROWS:
             rows = np.sort(rng.choice(rows, MAX_LABEL_ROWS, replace=False))
-        coef = []
+        chain = cls(labels, levels, [])
         for i in range(len(labels)):
-            x = cls._inputs(xs[rows], z[rows], observed[rows], last_codes[rows], codes[rows],
-                            labels, levels, i)
+            x = chain._inputs(xs[rows], z[rows], observed[rows], last_codes[rows], codes[rows],
+                              i)
             y = codes[rows, i].astype(np.int64)
-            w = fit_multinomial(x, y, levels[i] + 1, entities[rows], ridge)
-            coef.append(w)
-        return cls(labels, levels, coef)
+            chain.coef.append(fit_multinomial(x, y, levels[i] + 1, entities[rows], ridge))
+        return chain
 
     @staticmethod
     def last_codes(last: np.ndarray, seen: np.ndarray, marginals: list[Marginal],
@@ -128,8 +139,7 @@ class RowLabels:
         leave them empty where the earlier ones did."""
         codes = np.full((len(xs), len(self.measures)), np.nan)
         for i in range(len(self.measures)):
-            x = self._inputs(xs, scores, observed, last_codes, codes, self.measures,
-                             self.levels, i)
+            x = self._inputs(xs, scores, observed, last_codes, codes, i)
             barred = None
             if must_record is not None and i == len(self.measures) - 1:
                 barred = np.zeros((len(x), self.levels[i] + 1), dtype=bool)
@@ -153,7 +163,8 @@ class RowLabels:
         return out
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return ({"measures": self.measures.tolist(), "levels": list(self.levels)},
+        return ({"measures": self.measures.tolist(), "levels": list(self.levels),
+                 "hinges": list(self.hinges)},
                 {f"labels{i}_coef": c for i, c in enumerate(self.coef)})
 
     @classmethod
@@ -164,5 +175,6 @@ class RowLabels:
         measures = np.asarray(meta["measures"], dtype=np.int64)
         return cls(measures, [int(v) for v in meta["levels"]],
                    [np.asarray(arrays[f"labels{i}_coef"], float)
-                    for i in range(len(measures))])
+                    for i in range(len(measures))],
+                   tuple(float(k) for k in meta.get("hinges", ())))
 

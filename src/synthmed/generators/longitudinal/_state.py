@@ -22,6 +22,7 @@ from synthmed.generators.longitudinal._gaps import GapModel
 from synthmed.generators.longitudinal._held import HeldValues
 from synthmed.generators.longitudinal._labels import RowLabels
 from synthmed.generators.longitudinal._model import (
+    FirstSpread,
     LinearHead,
     LogisticHeads,
     Marginal,
@@ -88,6 +89,9 @@ def get_state(gen: LongitudinalGenerator) -> tuple[dict[str, Any], dict[str, np.
         "values_chol": gen._values.follow_up.chol,
         **({} if gen._values.follow_up.shape is None else {
             "values_shape": gen._values.follow_up.shape}),
+        **({} if gen._values.first_spread is None else {
+            "first_spread_coef": gen._values.first_spread.coef,
+            "first_spread_level": gen._values.first_spread.level}),
         "missing_coef": gen._missing.coef,
         "missing_order": (gen._missing.order if gen._missing.order is not None
                           else np.arange(gen._missing.coef.shape[1])),
@@ -156,7 +160,11 @@ def set_state(gen: LongitudinalGenerator, meta: Mapping[str, Any],
         LinearHead(np.asarray(arrays["values_coef"], float),
                    np.asarray(arrays["values_chol"], float),
                    np.asarray(arrays["values_shape"], float) if "values_shape" in arrays
-                   else None))
+                   else None),
+        # models saved before it drew first values with one residual scale for all
+        FirstSpread(np.asarray(arrays["first_spread_coef"], float),
+                    np.asarray(arrays["first_spread_level"], float))
+        if "first_spread_coef" in arrays else None)
     # models saved before the chain was ordered kept the measures' own order
     order = arrays.get("missing_order")
     gen._missing = LogisticHeads(np.asarray(arrays["missing_coef"], float),

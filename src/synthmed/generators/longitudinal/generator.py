@@ -33,7 +33,9 @@ entity column (``entity_id``), the time column (``time_index``) and the static c
    static attributes, and the outcome interacted with time — so a patient who dies has a
    trajectory like those who died. A measure's first value and its later values have
    separate regressions (the first is spread over the population, later ones stay near the
-   patient's own). A continuous measure whose later values are clearly better modelled as
+   patient's own); how widely a first value scatters depends on the row's inputs too
+   (:class:`._model.FirstSpread`: a drive-through's turnaround times scatter less than a
+   ward's). A continuous measure whose later values are clearly better modelled as
    steps from the patient's last value on its own scale moves that way (:mod:`._steps`:
    a measure with two groups and nothing between would otherwise jump the gap). A continuous
    measure that mostly repeats the patient's previous value (a maintenance dose) is held:
