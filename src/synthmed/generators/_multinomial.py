@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["FOLD_ROWS", "MIN_CHAIN_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT", "draw_classes",
-           "fit_multinomial", "one_hot"]
+__all__ = ["FOLD_ROWS", "KNOTS", "MIN_CHAIN_ROWS", "ROWS_PER_CLASS", "SURE_LOGIT",
+           "draw_classes", "fit_multinomial", "hats", "one_hot"]
 
 #: below this many rows the penalty is chosen over five folds of the groups (one fifth of a
 #: few dozen patients cannot rank penalties), above on one fifth held out
@@ -32,6 +32,11 @@ ROWS_PER_CLASS = 10
 #: one seed; strep_tb, 53 rows: 0.491 -> 0.623; the median over the 31 unseen tables 0.551
 #: -> 0.568), while the copula's own draw of it stays as private as before
 MIN_CHAIN_ROWS = 1_000
+#: knots (normal scores) of the hats each number enters a chain with, beside its score
+#: (:func:`hats`): a category's link to a number need not be a line (a clinic's turnaround
+#: times sit in a band of their own; the patients of a children's hospital end at 18 where
+#: the parents begin, and a line in age's score moved "patient" to "adult" over ages 14-40)
+KNOTS = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 #: logit gap of a class no training row has, or of an outcome that never varies in training
 #: (probability ~ 1e-22; the long records' recording chain and held values use it too)
 SURE_LOGIT = 50.0
@@ -96,6 +101,19 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, classes: int, groups: np.ndarr
     else:
         weights[:-1, present], weights[-1, present] = model.coef_.T, model.intercept_
     return weights
+
+
+def hats(z: np.ndarray, present: np.ndarray, knots: tuple[float, ...] = KNOTS) -> np.ndarray:
+    """Rows x (inputs x knots): each input's normal score ``z`` through a hat (a triangle of
+    height 1 at a knot, zero at its neighbours; zeros where ``present`` is False). With the
+    score itself they span the lines that bend at the knots. Hinges ``max(0, z - k)`` span
+    the same, but overlap so much that the solver crawled (flchain's chain of three labels:
+    15 s against 3.7 s with hats, and detection AUC 0.66-0.68 against 0.64-0.65)."""
+    if not knots or not z.shape[1]:
+        return np.zeros((len(z), 0), dtype=z.dtype)
+    step = float(min(np.diff(knots))) if len(knots) > 1 else 1.0  # a float keeps float32
+    return np.hstack([np.where(present, np.maximum(1.0 - np.abs(z - k) / step, 0.0), 0.0)
+                      for k in knots])
 
 
 def one_hot(codes: np.ndarray, levels: int) -> np.ndarray:

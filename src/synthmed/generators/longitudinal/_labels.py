@@ -11,16 +11,17 @@ classifier told synthetic patients from real ones at AUC 0.90 (holdout 0.50).
 
 So each label measure (text categories, yes/no among them) is drawn again once the row's
 other measures are: a multinomial logistic model on the row's design (history, times,
-statics, outcome), the row's number measures (normal score and hinges ``max(0, z - k)`` at
-knots every half unit from -2 to 2, 0 where not recorded), which measures the row records,
-the patient's last category of the measure, and the labels drawn before it in the chain
-(one-hot). With the score alone a category's logit was a line in the number: the lab that
-receives a test within a band of turnaround times (a courier's 2-8 hours) took fast and
-slow tests too: the right lab on 0.73 of synthetic rows inside the band and 0.51 outside,
-against all real ones (the test data of ``test_longitudinal_realism``). covid_testing's
-patient detection AUC (three splits): 0.738 with the score alone, 0.726 with hinges at
--1, 0, 1, 0.722 with one every half unit. Its normal score for the history is then the patient's
-position inside the drawn category's step, as in fitting.
+statics, outcome), the row's number measures (normal score, and hats at knots every half
+unit from -2 to 2: :func:`.._multinomial.hats`; 0 where not recorded), which measures the
+row records, the patient's last category of the measure, and the labels drawn before it in
+the chain (one-hot). With the score alone a category's logit was a line in the number: the
+lab that receives a test within a band of turnaround times (a courier's 2-8 hours) took fast
+and slow tests too: the right lab on 0.73 of synthetic rows inside the band and 0.51
+outside, against all real ones (the test data of ``test_longitudinal_realism``).
+covid_testing's patient detection AUC (three splits): 0.738 with the score alone, 0.722
+with hinges ``max(0, z - k)`` at the same knots (hats span the same lines and fit faster).
+A label's normal score for the history is then the patient's position inside the drawn
+category's step, as in fitting.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ import numpy as np
 from scipy import stats
 
 from synthmed.generators._multinomial import (
+    KNOTS,
     MIN_CHAIN_ROWS,
     ROWS_PER_CLASS,
     draw_classes,
     fit_multinomial,
+    hats,
     one_hot,
 )
 from synthmed.generators.longitudinal._model import Marginal
@@ -48,10 +51,6 @@ MAX_LABEL_ROWS = 200_000
 #: categories a label may have to be drawn by the chain (beyond: free text, codes of
 #: thousands of items, drawn with the other measures' normal scores as before)
 MAX_LABEL_LEVELS = 200
-#: knots (normal scores) of the hinges each number measure enters the chain with, beside
-#: its score: a category's link to a number need not be monotone (a clinic's turnaround
-#: times sit in a band of their own)
-HINGES = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def label_measures(codes: list[list[Any] | None], marginals: list[Marginal]) -> np.ndarray:
@@ -78,20 +77,20 @@ class RowLabels:
     measures: np.ndarray  # indices of the label measures, in chain order
     levels: list[int]  # categories of each (codes 0..levels-1; code ``levels``: blank)
     coef: list[np.ndarray]  # per label: (inputs + 1) x (levels + 1), intercept last
-    #: knots of the number measures' hinges (empty: models saved before them, scores only)
-    hinges: tuple[float, ...] = HINGES
+    #: knots of the number measures' hats (empty: models saved before them, scores only)
+    knots: tuple[float, ...] = KNOTS
 
     def _inputs(self, xs: np.ndarray, scores: np.ndarray, observed: np.ndarray,
                 last_codes: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
         """The inputs of the chain's link ``upto``: the design, the number measures' scores
-        and their hinges (0 where not recorded) and recorded flags, the label's last
+        and their hats (0 where not recorded) and recorded flags, the label's last
         category and the labels before it (one-hot, zeros where blank)."""
         numbers = np.setdiff1d(np.arange(scores.shape[1]), self.measures)
         seen = observed[:, numbers]
-        z = np.where(seen, scores[:, numbers], 0.0)
-        hinges = [np.where(seen, np.maximum(z - knot, 0.0), 0.0) for knot in self.hinges]
         levels = self.levels
-        parts = [xs, z, *hinges, seen.astype(float), one_hot(last_codes[:, upto], levels[upto])]
+        z = np.where(seen, scores[:, numbers], 0.0)
+        parts = [xs, z, hats(z, seen, self.knots), seen.astype(float),
+                 one_hot(last_codes[:, upto], levels[upto])]
         parts += [one_hot(codes[:, i], levels[i]) for i in range(upto)]
         return np.hstack(parts)
 
@@ -164,7 +163,7 @@ class RowLabels:
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"measures": self.measures.tolist(), "levels": list(self.levels),
-                 "hinges": list(self.hinges)},
+                 "knots": list(self.knots)},
                 {f"labels{i}_coef": c for i, c in enumerate(self.coef)})
 
     @classmethod
@@ -176,5 +175,5 @@ class RowLabels:
         return cls(measures, [int(v) for v in meta["levels"]],
                    [np.asarray(arrays[f"labels{i}_coef"], float)
                     for i in range(len(measures))],
-                   tuple(float(k) for k in meta.get("hinges", ())))
+                   tuple(float(k) for k in meta.get("knots", ())))
 

@@ -12,21 +12,35 @@ So once the copula has drawn a row of a table of 1,000 training rows or more
 the DCR share rose), each label column of 3 to :data:`MAX_LEVELS` categories is drawn again,
 in column order, from a multinomial logistic model (:mod:`.._multinomial`) on the row's
 other columns (normal scores of numbers, dates and ordered categories, 0 and a flag where
-missing) and the label columns before it (one-hot); "missing" is a class of its
-own where the column has missing values. Yes/no columns stay with the copula: one latent
-correlation (the polychoric estimate) holds a two-category link.
+missing; continuous ones also through hats, :func:`.._multinomial.hats`) and the label
+columns before it (one-hot); "missing" is a class of its own where the column has missing
+values. Yes/no columns stay with the copula: one latent correlation (the polychoric
+estimate) holds a two-category link.
+
+The hats (knots every half unit from -2 to 2) let a category hold a band of a number. With
+the score alone, a line in age's score moved the children's hospital's "patient" to "misc
+adult" over ages 14-40, and a tenth of the synthetic misc adults were 16 or younger (real:
+25 at the tenth percentile; with the hats 19). flchain's FLC group is a decile of kappa
+plus lambda, a band of each for a given other: the copula's detection AUC there was
+0.78-0.80 over three seeds, 0.64-0.65 with the hats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthmed.generators._multinomial import draw_classes, fit_multinomial, one_hot
+from synthmed.generators._multinomial import (
+    KNOTS,
+    draw_classes,
+    fit_multinomial,
+    hats,
+    one_hot,
+)
 
 __all__ = ["MAX_LEVELS", "LabelChain"]
 
@@ -52,6 +66,10 @@ class LabelChain:
     inputs: list[str]  # the other columns, as normal scores
     flagged: list[bool]  # which inputs get a missing flag
     coef: list[np.ndarray]  # per label: (features + 1) x classes
+    #: which inputs are continuous and enter through hats too (none in older models)
+    curved: list[bool] = field(default_factory=list)
+    #: the hats' knots
+    knots: tuple[float, ...] = KNOTS
 
     def _features(self, scores: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
         """Link ``upto``'s features: input scores (0 where missing), missing flags of the
@@ -73,17 +91,23 @@ class LabelChain:
         return logits
 
     def _base(self, scores: np.ndarray) -> np.ndarray:
-        """Every link's first features: input scores (0 where missing), missing flags."""
+        """Every link's first features: input scores and their hats (0 where missing),
+        missing flags; in the dtype of ``scores``."""
         gone = ~np.isfinite(scores)
-        return np.hstack([np.where(gone, 0.0, scores), gone[:, self.flagged].astype(float)])
+        z = np.where(gone, 0.0, scores)
+        curved = np.asarray(self.curved, dtype=bool).reshape(-1)
+        bent = (hats(z[:, curved], ~gone[:, curved], self.knots)
+                if len(curved) == z.shape[1] and curved.any()
+                else np.zeros((len(z), 0), dtype=z.dtype))
+        return np.hstack([z, bent, gone[:, self.flagged].astype(scores.dtype)])
 
     @classmethod
     def fit(cls, columns: list[str], categories: list[list[Any]], inputs: list[str],
-            frame: pd.DataFrame, scores: Scores,
-            rng: np.random.Generator) -> LabelChain | None:
+            frame: pd.DataFrame, scores: Scores, rng: np.random.Generator,
+            curved: list[bool] | None = None) -> LabelChain | None:
         """The chain of the label ``columns`` (their ``categories`` in code order) over the
-        training ``frame``; ``scores`` gives the ``inputs``' normal scores. None where there
-        is no label column."""
+        training ``frame``; ``scores`` gives the ``inputs``' normal scores, ``curved`` which
+        of them are continuous (through hats too). None where there is no label column."""
         if not columns:
             return None
         rows = np.arange(len(frame))
@@ -96,7 +120,8 @@ class LabelChain:
         missing = [bool(frame[c].isna().any()) for c in columns]
         codes = np.column_stack([_codes(sub[c], cats) for c, cats in
                                  zip(columns, categories, strict=True)])
-        chain = cls(list(columns), levels, missing, list(inputs), [bool(f) for f in flagged], [])
+        chain = cls(list(columns), levels, missing, list(inputs), [bool(f) for f in flagged], [],
+                    [bool(c) for c in curved] if curved is not None else [False] * len(inputs))
         for i in range(len(columns)):
             x = chain._features(input_scores, codes, i)
             classes = levels[i] + int(missing[i])
@@ -111,7 +136,7 @@ class LabelChain:
         caller's conditions) stays and informs the links after it; the links before it stay
         as the copula drew them given the condition (a link cannot see a later one)."""
         out = frame.copy()
-        base = self._base(scores(out)).astype(np.float32)  # half the memory traffic
+        base = self._base(scores(out).astype(np.float32))  # half the memory traffic
         codes = np.column_stack([_codes(out[c], cats) for c, cats in
                                  zip(self.columns, categories, strict=True)])
         kept = [i for i, name in enumerate(self.columns) if name in keep]
@@ -124,7 +149,8 @@ class LabelChain:
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"columns": self.columns, "levels": self.levels, "missing": self.missing,
-                 "inputs": self.inputs, "flagged": self.flagged},
+                 "inputs": self.inputs, "flagged": self.flagged, "curved": self.curved,
+                 "knots": list(self.knots)},
                 {f"chain{i}_coef": c for i, c in enumerate(self.coef)})
 
     @classmethod
@@ -136,7 +162,9 @@ class LabelChain:
         return cls(columns, [int(v) for v in meta["levels"]],
                    [bool(v) for v in meta["missing"]], [str(c) for c in meta["inputs"]],
                    [bool(v) for v in meta["flagged"]],
-                   [np.asarray(arrays[f"chain{i}_coef"], float) for i in range(len(columns))])
+                   [np.asarray(arrays[f"chain{i}_coef"], float) for i in range(len(columns))],
+                   [bool(v) for v in meta.get("curved", [])],
+                   tuple(float(k) for k in meta.get("knots", KNOTS)))
 
 
 def _codes(values: pd.Series, categories: list[Any]) -> np.ndarray:
