@@ -340,3 +340,23 @@ def test_quantile_intervals_of_new_values():
     low, high = constant.intervals(np.array([4.0, 5.0, 6.0]))
     np.testing.assert_allclose(low, [0.0, 0.0, 1.0])
     np.testing.assert_allclose(high, [0.0, 1.0, 1.0])
+
+
+def test_a_label_may_hold_a_band_of_a_number(tmp_path):
+    """A label column was a line in each number's normal score, so a category could hold an
+    end of a number's range, not a band in the middle with another category on both sides
+    (the parents of a children's hospital between its patients and the older staff)."""
+    rng = np.random.default_rng(0)
+    age = np.concatenate([rng.uniform(0, 18, 1500), rng.uniform(18, 80, 1500)]).round(1)
+    role = np.where(age < 18, "patient", np.where((age >= 25) & (age <= 45), "parent",
+                                                   "other"))
+    frame = pd.DataFrame({"age": age, "role": role, "visits": rng.poisson(3, 3000)})
+    gen = GaussianCopula().fit(frame, random_state=0)
+    gen.save(tmp_path / "model")
+    synth = load_generator(tmp_path / "model").sample(3000, random_state=1)
+    pd.testing.assert_frame_equal(synth, gen.sample(3000, random_state=1))
+    middle = synth["age"].between(28, 42)
+    older = synth["age"].between(50, 80)
+    assert (synth.loc[middle, "role"] == "parent").mean() > 0.85
+    assert (synth.loc[older, "role"] == "other").mean() > 0.85
+    assert (synth.loc[synth["age"] < 16, "role"] == "patient").mean() > 0.9

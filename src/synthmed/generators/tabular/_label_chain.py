@@ -77,16 +77,28 @@ class LabelChain:
         return np.hstack([self._base(scores),
                           *(one_hot(codes[:, i], self.levels[i]) for i in range(upto))])
 
-    def _logits(self, base: np.ndarray, codes: np.ndarray, upto: int) -> np.ndarray:
-        """Link ``upto``'s logits from ``base`` (:meth:`_base`) without building the
-        one-hot columns: each label before it adds its category's row of weights (none where
-        missing). A million rows' one-hots of an 88-category clinic were 0.7 GB a link."""
-        w = self.coef[upto].astype(base.dtype)
+    def _base_logits(self, base: np.ndarray) -> np.ndarray:
+        """Every link's logits from ``base`` (:meth:`_base`) alone, classes x rows, the links'
+        classes one after another: one matrix product for the whole chain (eight links of a
+        few classes each made eight thin ones), laid out as :func:`draw_classes` reads it."""
         k = base.shape[1]
-        logits = base @ w[:k] + w[-1]
-        for i in range(upto):  # a row of zeros after the block stands for "missing"
-            block = np.vstack([w[k:k + self.levels[i]], np.zeros((1, w.shape[1]), np.float32)])
-            logits += block[np.minimum(codes[:, i], self.levels[i])]
+        weights = np.hstack([w[:k] for w in self.coef]).astype(base.dtype)
+        intercepts = np.concatenate([w[-1] for w in self.coef]).astype(base.dtype)
+        return weights.T @ base.T + intercepts[:, None]
+
+    def _logits(self, base_logits: np.ndarray, k: int, codes: np.ndarray,
+                upto: int) -> np.ndarray:
+        """Link ``upto``'s logits, classes x rows: its block of :meth:`_base_logits` (``k``
+        base features) plus, for each label before it, its category's row of weights (none
+        where missing), without building the one-hot columns (a million rows' one-hots of
+        an 88-category clinic were 0.7 GB a link)."""
+        start = sum(w.shape[1] for w in self.coef[:upto])
+        w = self.coef[upto].astype(base_logits.dtype)
+        logits = base_logits[start:start + w.shape[1]]
+        for i in range(upto):  # a column of zeros after the block stands for "missing"
+            block = np.hstack([w[k:k + self.levels[i]].T,
+                               np.zeros((w.shape[1], 1), base_logits.dtype)])
+            logits += block[:, np.minimum(codes[:, i], self.levels[i])]
             k += self.levels[i]
         return logits
 
@@ -99,7 +111,13 @@ class LabelChain:
         bent = (hats(z[:, curved], ~gone[:, curved], self.knots)
                 if len(curved) == z.shape[1] and curved.any()
                 else np.zeros((len(z), 0), dtype=z.dtype))
-        return np.hstack([z, bent, gone[:, self.flagged].astype(scores.dtype)])
+        flags = gone[:, self.flagged]
+        # column-major like the hats: the blocks are copied in, not interleaved row by row
+        base = np.empty((len(z), z.shape[1] + bent.shape[1] + flags.shape[1]), z.dtype, "F")
+        base[:, :z.shape[1]] = z
+        base[:, z.shape[1]:z.shape[1] + bent.shape[1]] = bent
+        base[:, z.shape[1] + bent.shape[1]:] = flags
+        return base
 
     @classmethod
     def fit(cls, columns: list[str], categories: list[list[Any]], inputs: list[str],
@@ -137,12 +155,14 @@ class LabelChain:
         as the copula drew them given the condition (a link cannot see a later one)."""
         out = frame.copy()
         base = self._base(scores(out).astype(np.float32))  # half the memory traffic
+        base_logits = self._base_logits(base)
         codes = np.column_stack([_codes(out[c], cats) for c, cats in
                                  zip(self.columns, categories, strict=True)])
         kept = [i for i, name in enumerate(self.columns) if name in keep]
         for i in range(max(kept) + 1 if kept else 0, len(self.columns)):
             name = self.columns[i]
-            drawn = draw_classes(self._logits(base, codes, i), rng)
+            logits = self._logits(base_logits, base.shape[1], codes, i)
+            drawn = draw_classes(logits.T, rng)
             codes[:, i] = drawn
             out[name] = decode(i, drawn)
         return out
