@@ -759,7 +759,7 @@ def _turnaround(n_patients: int = 1500, seed: int = 0) -> pd.DataFrame:
 
 def test_a_first_value_scatters_as_its_group_does_and_a_label_keeps_its_band(tmp_path):
     """A first value's residual had one scale for everyone: the drive-through's times
-    scattered as widely as the others' (log sd 1.05 and 0.91 against 0.29 and 1.33 real). A
+    scattered as widely as the others' (log sd 1.05 and 0.91, against 0.29 and 1.33 real). A
     label was a linear logit of the row's numbers' scores, which cannot put a category in a
     band of them (and a category code's score in the normal model only orders it)."""
     frame = _turnaround()

@@ -108,7 +108,7 @@ def hats(z: np.ndarray, present: np.ndarray, knots: tuple[float, ...] = KNOTS) -
     triangle of height 1 at a knot, zero at its neighbours; zeros where ``present`` is
     False). With the score itself they span the lines that bend at the knots. Hinges
     ``max(0, z - k)`` span the same, but overlap so much that the solver crawled (flchain's
-    chain of three labels: 15 s against 3.7 s with hats, and detection AUC 0.66-0.68 against
+    chain of three labels: 15 s against 3.7 s with hats, and detection AUC 0.66-0.69 against
     0.64-0.65). Column-major, in ``z``'s dtype: each knot's block is written in place (a
     million rows of the scale table: stacking the blocks took as long as the hats)."""
     rows, width = z.shape

@@ -272,7 +272,8 @@ class GaussianCopula(BaseGenerator):
                   <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if (
                       self.label_chain and n_rows >= MIN_CHAIN_ROWS) else []
         inputs = [name for name in names if name not in labels]
-        curved = [isinstance(marginals[names.index(name)], QuantileMarginal) for name in inputs]
+        curved = [isinstance(marginal, QuantileMarginal)
+                  for name, marginal in zip(names, marginals, strict=True) if name not in labels]
         self._chain_ = LabelChain.fit(
             labels, [self._categories(name) for name in labels], inputs, frame,
             lambda f: self._normal_scores(f, inputs), own_stream(rng), curved)
