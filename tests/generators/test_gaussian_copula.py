@@ -360,3 +360,26 @@ def test_a_label_may_hold_a_band_of_a_number(tmp_path):
     assert (synth.loc[middle, "role"] == "parent").mean() > 0.85
     assert (synth.loc[older, "role"] == "other").mean() > 0.85
     assert (synth.loc[synth["age"] < 16, "role"] == "patient").mean() > 0.9
+
+
+@pytest.mark.parametrize("flag", [np.array([0, 1]), np.array([False, True]),
+                                  np.array(["no", "yes"])])
+def test_a_yes_no_column_may_hold_a_band_of_a_number(tmp_path, flag):
+    """A yes/no column had one latent correlation with each number, a line: a flag set for
+    the middle of a number's range and clear at both ends (a hospital's drive-through, used
+    by its staff of working age but neither by its patients nor by its older clients) came
+    out set at every age in between the shares."""
+    rng = np.random.default_rng(0)
+    age = rng.uniform(0, 90, 3000).round(1)
+    working = (age >= 25) & (age <= 60)
+    drive = np.where(rng.uniform(size=3000) < np.where(working, 0.95, 0.03), flag[1], flag[0])
+    frame = pd.DataFrame({"age": age, "drive_through": drive, "visits": rng.poisson(3, 3000)})
+    gen = GaussianCopula().fit(frame, random_state=0)
+    gen.save(tmp_path / "model")
+    synth = load_generator(tmp_path / "model").sample(3000, random_state=1)
+    pd.testing.assert_frame_equal(synth, gen.sample(3000, random_state=1))
+    assert synth["drive_through"].dtype == frame["drive_through"].dtype
+    used = synth["drive_through"] == flag[1]
+    assert used[synth["age"].between(30, 55)].mean() > 0.85
+    assert used[synth["age"] < 20].mean() < 0.12
+    assert used[synth["age"] > 65].mean() < 0.12

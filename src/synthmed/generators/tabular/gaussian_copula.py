@@ -266,9 +266,12 @@ class GaussianCopula(BaseGenerator):
         else:
             self.corr_ = self._gibbs_correlation(low, high, observed, rng)
         self._prepare()
+        # yes/no columns too, numbers or not: a latent correlation holds a line in a number,
+        # not a band of it (see _label_chain)
         labels = [name for name, marginal in zip(names, marginals, strict=True)
-                  if isinstance(marginal, CategoricalMarginal) and marginal.labels
-                  and 3 <= len(marginal.categories)
+                  if isinstance(marginal, CategoricalMarginal)
+                  and (marginal.labels or len(marginal.categories) == 2)
+                  and 2 <= len(marginal.categories)
                   <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if (
                       self.label_chain and n_rows >= MIN_CHAIN_ROWS) else []
         inputs = [name for name in names if name not in labels]
