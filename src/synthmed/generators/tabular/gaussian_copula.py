@@ -8,9 +8,9 @@ pair's maximum-likelihood estimate over the rows where both are observed,
 :mod:`._latent_correlation`, projected to the nearest positive-definite matrix) defines a
 multivariate normal. Sampling draws latents and maps them back; conditioning draws the free
 latents from the conditional normal given the fixed ones. From 1,000 training rows, label
-columns of 3 to 200 categories are then drawn again by a chain of multinomial logistic
-models given the rest of the row (:mod:`._label_chain`; ``label_chain``): one latent holds
-an order, not "this group, that way in".
+columns of 3 to 200 categories and yes/no columns are then drawn again by a chain of
+multinomial logistic models given the rest of the row (:mod:`._label_chain`;
+``label_chain``): one latent holds an order, not "this group, that way in".
 
 Continuous values can then be smoothed (``smoothing=0.5``, off by default;
 :mod:`synthmed.generators._smoothing`): an interpolated quantile function puts every
@@ -150,10 +150,10 @@ class GaussianCopula(BaseGenerator):
         the column's recorded precision as always.
     label_chain : bool, default True
         On tables of 1,000 training rows or more, draw each label column of 3 to 200
-        categories (at least 10 rows a category) again after the copula, from a multinomial
-        logistic model of the row's other columns and the label columns before it (missing a
-        class of its own where the column has missing values). ``False``: the labels come
-        from the copula's latents alone.
+        categories (at least 10 rows a category), and each yes/no column, again after the
+        copula, from a multinomial logistic model of the row's other columns and the label
+        columns before it (missing a class of its own where the column has missing values).
+        ``False``: the labels come from the copula's latents alone.
 
     Attributes
     ----------
