@@ -368,7 +368,7 @@ def test_a_yes_no_column_may_hold_a_band_of_a_number(tmp_path, flag):
     """A yes/no column had one latent correlation with each number, a line: a flag set for
     the middle of a number's range and clear at both ends (a hospital's drive-through, used
     by its staff of working age but neither by its patients nor by its older clients) came
-    out set at every age in between the shares."""
+    out at one middling share at every age (0.39 of rows aged 30-55)."""
     rng = np.random.default_rng(0)
     age = rng.uniform(0, 90, 3000).round(1)
     working = (age >= 25) & (age <= 60)

@@ -20,7 +20,7 @@ line too: the hospital's drive-through is used by its staff of working age (98 %
 its clients, most of them over 60, so the copula drew it for 76 % of synthetic patients over
 60 (real 27 %), and the chain, seeing it, kept them from being clients (21 % against 69 %).
 Drawn by the chain, yes/no columns took the copula's detection AUC on nwtco from 0.61-0.62 to
-0.48-0.49 and on rotterdam from 0.74-0.76 to 0.68-0.71 (three seeds each).
+0.48-0.49 and on rotterdam from 0.74-0.76 to 0.69-0.70 (three seeds each).
 
 The hats (knots every half unit from -2 to 2) let a category hold a band of a number. With
 the score alone, a line in age's score moved the children's hospital's "patient" to "misc
@@ -98,7 +98,7 @@ class LabelChain:
         base features) plus, for each label before it, its category's row of weights (a row
         of zeros where missing): one sparse product of the earlier categories, one-hot,
         with those rows (a million rows' dense one-hots of an 88-category clinic were 0.7 GB
-        a link; a gather per earlier label took twice as long as the product)."""
+        a link; a gather per earlier label took up to twice as long as the product)."""
         start = sum(w.shape[1] for w in self.coef[:upto])
         w = self.coef[upto].astype(base_logits.dtype)
         logits = base_logits[start:start + w.shape[1]]
