@@ -383,3 +383,20 @@ def test_a_yes_no_column_may_hold_a_band_of_a_number(tmp_path, flag):
     assert used[synth["age"].between(30, 55)].mean() > 0.85
     assert used[synth["age"] < 20].mean() < 0.12
     assert used[synth["age"] > 65].mean() < 0.12
+
+
+def test_conditioning_on_a_yes_no_column_keeps_the_other_labels_chained():
+    """A condition on a chained column keeps the links before it as the copula drew them (a
+    link cannot see a later one), so a yes/no column asked for by an augmentation (a rare
+    outcome, a group) must not come after the labels it would leave unchained."""
+    rng = np.random.default_rng(0)
+    age = np.concatenate([rng.uniform(0, 18, 1500), rng.uniform(18, 80, 1500)]).round(1)
+    role = np.where(age < 18, "patient", np.where((age >= 25) & (age <= 45), "parent",
+                                                   "other"))
+    flag = rng.uniform(size=3000) < 0.2
+    frame = pd.DataFrame({"age": age, "role": role, "flag": flag})
+    synth = GaussianCopula().fit(frame, random_state=0).sample(
+        3000, conditions={"flag": True}, random_state=1)
+    assert synth["flag"].all()
+    middle = synth["age"].between(28, 42)
+    assert (synth.loc[middle, "role"] == "parent").mean() > 0.85

@@ -9,9 +9,11 @@ patients' static columns alone told synthetic ones from real at AUC 0.66.
 
 So once the copula has drawn a row of a table of 1,000 training rows or more
 (:data:`.._multinomial.MIN_CHAIN_ROWS`: below, the chain followed the few training rows and
-the DCR share rose), each label column of 3 to :data:`MAX_LEVELS` categories, then each
-yes/no column (text, true/false or a 0/1 number), is drawn again, each group in column
-order, from a multinomial logistic model (:mod:`.._multinomial`) on the row's
+the DCR share rose), the target (where it is a label), each yes/no column (text,
+true/false or a 0/1 number), then each label column of 3 to :data:`MAX_LEVELS` categories
+are drawn again, each group in column order (a condition on a chained column leaves the
+links before it as the copula drew them, and augmentation asks for an outcome or a group),
+from a multinomial logistic model (:mod:`.._multinomial`) on the row's
 other columns (normal scores of numbers, dates and ordered categories, 0 and a flag where
 missing; continuous ones also through hats, :func:`.._multinomial.hats`) and the label
 columns before it (one-hot); "missing" is a class of its own where the column has missing

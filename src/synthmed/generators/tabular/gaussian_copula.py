@@ -274,10 +274,11 @@ class GaussianCopula(BaseGenerator):
                   and 2 <= len(marginal.categories)
                   <= min(MAX_LEVELS, n_rows // ROWS_PER_CLASS)] if (
                       self.label_chain and n_rows >= MIN_CHAIN_ROWS) else []
-        # labels of three or more categories first: a link adds each earlier label's weights
-        # to its own classes' logits, so an 88-category clinic after a yes/no column costs
-        # more than the yes/no column after the clinic (sampling speed at scale)
-        labels.sort(key=lambda name: len(self._categories(name)) == 2)
+        # the target first, then the yes/no columns, then the rest: a condition on a chained
+        # column leaves the links before it as the copula drew them (a link cannot see a
+        # later one), and augmentation asks for an outcome or a group, most often yes/no
+        labels.sort(key=lambda name: (name != schema.target,
+                                      len(self._categories(name)) != 2))
         inputs = [name for name in names if name not in labels]
         curved = [isinstance(marginal, QuantileMarginal)
                   for name, marginal in zip(names, marginals, strict=True) if name not in labels]
