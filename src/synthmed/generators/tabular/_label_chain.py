@@ -22,7 +22,7 @@ line too: the hospital's drive-through is used by its staff of working age (98 %
 its clients, most of them over 60, so the copula drew it for 76 % of synthetic patients over
 60 (real 27 %), and the chain, seeing it, kept them from being clients (21 % against 69 %).
 Drawn by the chain, yes/no columns took the copula's detection AUC on nwtco from 0.61-0.62 to
-0.48-0.49 and on rotterdam from 0.74-0.76 to 0.69-0.70 (three seeds each).
+0.47-0.49 and on rotterdam from 0.74-0.76 to 0.68-0.70 (three seeds each).
 
 The hats (knots every half unit from -2 to 2) let a category hold a band of a number. With
 the score alone, a line in age's score moved the children's hospital's "patient" to "misc
