@@ -342,14 +342,21 @@ def test_quantile_intervals_of_new_values():
     np.testing.assert_allclose(high, [0.0, 1.0, 1.0])
 
 
+def _ages_and_roles(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """3,000 ages and a role held in a band of them: patients under 18, parents 25-45, the
+    rest "other"."""
+    age = np.concatenate([rng.uniform(0, 18, 1500), rng.uniform(18, 80, 1500)]).round(1)
+    role = np.where(age < 18, "patient", np.where((age >= 25) & (age <= 45), "parent",
+                                                   "other"))
+    return age, role
+
+
 def test_a_label_may_hold_a_band_of_a_number(tmp_path):
     """A label column was a line in each number's normal score, so a category could hold an
     end of a number's range, not a band in the middle with another category on both sides
     (the parents of a children's hospital between its patients and the older staff)."""
     rng = np.random.default_rng(0)
-    age = np.concatenate([rng.uniform(0, 18, 1500), rng.uniform(18, 80, 1500)]).round(1)
-    role = np.where(age < 18, "patient", np.where((age >= 25) & (age <= 45), "parent",
-                                                   "other"))
+    age, role = _ages_and_roles(rng)
     frame = pd.DataFrame({"age": age, "role": role, "visits": rng.poisson(3, 3000)})
     gen = GaussianCopula().fit(frame, random_state=0)
     gen.save(tmp_path / "model")
@@ -390,9 +397,7 @@ def test_conditioning_on_a_yes_no_column_keeps_the_other_labels_chained():
     link cannot see a later one), so a yes/no column asked for by an augmentation (a rare
     outcome, a group) must not come after the labels it would leave unchained."""
     rng = np.random.default_rng(0)
-    age = np.concatenate([rng.uniform(0, 18, 1500), rng.uniform(18, 80, 1500)]).round(1)
-    role = np.where(age < 18, "patient", np.where((age >= 25) & (age <= 45), "parent",
-                                                   "other"))
+    age, role = _ages_and_roles(rng)
     flag = rng.uniform(size=3000) < 0.2
     frame = pd.DataFrame({"age": age, "role": role, "flag": flag})
     synth = GaussianCopula().fit(frame, random_state=0).sample(

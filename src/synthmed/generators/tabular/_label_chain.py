@@ -106,11 +106,12 @@ class LabelChain:
         logits = base_logits[start:start + w.shape[1]]
         if upto == 0:
             return logits
+        blocks = []
+        for n in self.levels[:upto]:  # a row of zeros after each block stands for "missing"
+            blocks += [w[k:k + n], np.zeros((1, w.shape[1]), w.dtype)]
+            k += n
+        rows = np.vstack(blocks)
         levels = np.asarray(self.levels[:upto])
-        rows = np.vstack([np.vstack([w[k + first:k + first + n],
-                                     np.zeros((1, w.shape[1]), w.dtype)])
-                          for first, n in zip(np.r_[0, np.cumsum(levels)[:-1]], levels,
-                                              strict=True)])
         offsets = np.r_[0, np.cumsum(levels + 1)[:-1]]
         index = (np.minimum(codes[:, :upto], levels) + offsets).ravel()
         one_hot_rows = sparse.csr_matrix(
